@@ -1,0 +1,3 @@
+from tourbrain_support.celery import app as celery_app
+
+__all__ = ["celery_app"]

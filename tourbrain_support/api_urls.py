@@ -1,0 +1,10 @@
+"""Every app's API under /api/v1/; each app keeps its own `api_urls.py`."""
+
+from django.urls import include, path
+
+urlpatterns = [
+    path("", include("tickets.api_urls")),
+    path("", include("audit.api_urls")),
+    path("", include("kpis.api_urls")),
+    path("", include("knowledge_base.api_urls")),
+]

@@ -1,0 +1,11 @@
+from django.apps import AppConfig
+
+
+class TourbrainSupportConfig(AppConfig):
+    name = "tourbrain_support"
+    verbose_name = "Accounts and roles"
+
+    def ready(self):
+        from tourbrain_support.signals import register_signal_handlers
+
+        register_signal_handlers()

@@ -1,0 +1,71 @@
+"""Liveness and readiness checks: each returns (ok, detail) and never raises."""
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import DEFAULT_DB_ALIAS, connections
+from django.db.migrations.executor import MigrationExecutor
+from django.utils import timezone
+
+
+def check_database() -> tuple[bool, str]:
+    try:
+        with connections[DEFAULT_DB_ALIAS].cursor() as cursor:
+            cursor.execute("SELECT 1")
+        return True, "reachable"
+    except Exception as exc:
+        return False, f"unreachable: {exc.__class__.__name__}: {exc}"
+
+
+def check_migrations() -> tuple[bool, str]:
+    try:
+        connection = connections[DEFAULT_DB_ALIAS]
+        executor = MigrationExecutor(connection)
+        plan = executor.migration_plan(executor.loader.graph.leaf_nodes())
+        if plan:
+            return False, f"{len(plan)} migration(s) not applied"
+        return True, "all applied"
+    except Exception as exc:
+        return False, f"cannot check: {exc.__class__.__name__}: {exc}"
+
+
+def check_broker() -> tuple[bool, str]:
+    from tourbrain_support.celery import app
+
+    try:
+        with app.connection_for_write() as connection:
+            connection.ensure_connection(max_retries=1, timeout=2)
+        return True, "reachable"
+    except Exception as exc:
+        return False, f"unreachable: {exc.__class__.__name__}: {exc}"
+
+
+def check_worker() -> tuple[bool, str]:
+    from tourbrain_support.models import WorkerHeartbeat
+
+    try:
+        latest = WorkerHeartbeat.objects.order_by("-beat_at").values_list("beat_at", flat=True).first()
+    except Exception as exc:
+        return False, f"cannot read heartbeat: {exc.__class__.__name__}"
+    if latest is None:
+        return False, "no worker heartbeat yet"
+    age = timezone.now() - latest
+    if age > timedelta(seconds=settings.WORKER_HEARTBEAT_MAX_AGE):
+        return False, f"last heartbeat {int(age.total_seconds())}s ago"
+    return True, f"last heartbeat {int(age.total_seconds())}s ago"
+
+
+READINESS_CHECKS = {
+    "database": check_database,
+    "migrations": check_migrations,
+    "broker": check_broker,
+    "worker": check_worker,
+}
+
+
+def run_readiness_checks() -> tuple[bool, dict]:
+    results = {}
+    for name, check in READINESS_CHECKS.items():
+        ok, detail = check()
+        results[name] = {"ok": ok, "detail": detail}
+    return all(item["ok"] for item in results.values()), results

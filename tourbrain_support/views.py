@@ -1,0 +1,36 @@
+"""Core pages: home (sends each role to its place), health probes and metrics."""
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+from tourbrain_support.context_processors import navigation_items
+from tourbrain_support.health import run_readiness_checks
+from tourbrain_support.metrics import render_metrics
+
+
+@login_required
+def home(request):
+    return render(request, "tourbrain_support/home.html", {"destinations": navigation_items(request.user)})
+
+
+@require_GET
+@never_cache
+def healthz(request):
+    return JsonResponse({"status": "ok"})
+
+
+@require_GET
+@never_cache
+def readyz(request):
+    ok, checks = run_readiness_checks()
+    return JsonResponse({"status": "ok" if ok else "fail", "checks": checks}, status=200 if ok else 503)
+
+
+@require_GET
+@never_cache
+def metrics(request):
+    body, content_type = render_metrics()
+    return HttpResponse(body, content_type=content_type)
