@@ -1,0 +1,3 @@
+"""Immutable activity log, system (deployment) log, checkpoints and the personal-data store."""
+
+__all__: list[str] = []

@@ -1,0 +1,4 @@
+"""Ticket models, one module per concern."""
+
+from tickets.models.outbox import *  # noqa: F403
+from tickets.models.tickets import *  # noqa: F403

@@ -1,0 +1,3 @@
+"""The notification outbox: rows written with their cause, delivered by a task."""
+
+__all__: list[str] = []

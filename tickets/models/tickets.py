@@ -1,0 +1,3 @@
+"""Tickets, conversation, attachments, SLA policies, calendars and routing rules."""
+
+__all__: list[str] = []
