@@ -39,6 +39,9 @@ test: $(VENV)/.installed
 bench: export SECRET_KEY ?= bench-only-secret-key
 bench: export DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/tourbrain_bench
 bench: $(VENV)/.installed
+	@psql "$${DATABASE_URL%/*}/postgres" -tAc "SELECT 1 FROM pg_database WHERE datname='$${DATABASE_URL##*/}'" | grep -q 1 \
+		|| psql "$${DATABASE_URL%/*}/postgres" -qc "CREATE DATABASE $${DATABASE_URL##*/}"
+	$(PY) manage.py migrate --noinput -v0
 	$(PY) -m bench $(BENCH_ARGS)
 
 lint: $(VENV)/.installed
