@@ -2,3 +2,4 @@
 
 from tickets.models.outbox import *  # noqa: F403
 from tickets.models.tickets import *  # noqa: F403
+from tickets.models.views import *  # noqa: F403
