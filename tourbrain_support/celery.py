@@ -21,12 +21,35 @@ def _attach_request_id(headers=None, **_kwargs):
         headers["request_id"] = request_id
 
 
+# Request id that was current before each running task, restored afterwards (eager tasks run inside a request).
+_outer_request_ids: dict[str, str | None] = {}
+
+
+def _incoming_request_id(task) -> str | None:
+    # Custom message headers land on task.request in a worker, under task.request.headers with apply().
+    request = task.request
+    return getattr(request, "request_id", None) or (getattr(request, "headers", None) or {}).get("request_id")
+
+
 @signals.task_prerun.connect
-def _restore_request_id(task=None, **_kwargs):
-    request_id = getattr(task.request, "request_id", None) if task else None
-    request_context.set_request_id(request_id or f"task-{task.request.id}" if task else None)
+def _restore_request_id(task_id=None, task=None, **_kwargs):
+    if task is None:
+        return
+    outer = request_context.get_request_id()
+    _outer_request_ids[task_id] = outer
+    request_context.set_request_id(_incoming_request_id(task) or outer or f"task-{task_id}")
 
 
 @signals.task_postrun.connect
-def _clear_request_id(**_kwargs):
-    request_context.set_request_id(None)
+def _clear_request_id(task_id=None, **_kwargs):
+    request_context.set_request_id(_outer_request_ids.pop(task_id, None))
+
+
+@signals.setup_logging.connect
+def _use_django_logging(**_kwargs):
+    # Workers and beat log like the web process (JSON lines with the request id) instead of Celery's format.
+    from logging.config import dictConfig
+
+    from django.conf import settings
+
+    dictConfig(settings.LOGGING)

@@ -1,5 +1,6 @@
 """Liveness and readiness checks: each returns (ok, detail) and never raises."""
 
+import time
 from datetime import timedelta
 
 from django.conf import settings
@@ -29,12 +30,22 @@ def check_migrations() -> tuple[bool, str]:
         return False, f"cannot check: {exc.__class__.__name__}: {exc}"
 
 
-def check_broker() -> tuple[bool, str]:
-    from tourbrain_support.celery import app
+# A down broker must answer the probe quickly, well inside a load balancer's health-check timeout.
+BROKER_CHECK_TIMEOUT = 2.0
 
+
+def check_broker() -> tuple[bool, str]:
+    from kombu import Connection
+
+    # A fresh connection from the current settings: the probe must not reuse a pooled, half-dead socket.
+    options = dict(settings.CELERY_BROKER_TRANSPORT_OPTIONS)
+    if not settings.CELERY_BROKER_URL.startswith("filesystem://"):
+        options.update(socket_connect_timeout=BROKER_CHECK_TIMEOUT, socket_timeout=BROKER_CHECK_TIMEOUT)
     try:
-        with app.connection_for_write() as connection:
-            connection.ensure_connection(max_retries=1, timeout=2)
+        with Connection(
+            settings.CELERY_BROKER_URL, transport_options=options, connect_timeout=BROKER_CHECK_TIMEOUT
+        ) as connection:
+            connection.ensure_connection(max_retries=1, interval_start=0, interval_step=0, timeout=BROKER_CHECK_TIMEOUT)
         return True, "reachable"
     except Exception as exc:
         return False, f"unreachable: {exc.__class__.__name__}: {exc}"
@@ -66,6 +77,7 @@ READINESS_CHECKS = {
 def run_readiness_checks() -> tuple[bool, dict]:
     results = {}
     for name, check in READINESS_CHECKS.items():
+        started = time.perf_counter()
         ok, detail = check()
-        results[name] = {"ok": ok, "detail": detail}
+        results[name] = {"ok": ok, "detail": detail, "ms": round((time.perf_counter() - started) * 1000, 1)}
     return all(item["ok"] for item in results.values()), results

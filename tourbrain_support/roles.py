@@ -48,7 +48,7 @@ AUDIT_ROLES = (Role.AUDITOR, Role.ADMIN)
 ROADMAP_ROLES = (Role.PRODUCT_MANAGER, Role.SUPPORT_LEAD, Role.ADMIN)
 
 
-def _permissions_for(rules) -> models.QuerySet:
+def _permissions_for(rules, using: str = "default") -> models.QuerySet:
     query = models.Q(pk__in=[])
     for app_label, model, actions in rules:
         clause = models.Q(codename__regex=rf"^({'|'.join(actions)})_")
@@ -57,14 +57,14 @@ def _permissions_for(rules) -> models.QuerySet:
         if model != "*":
             clause &= models.Q(content_type__model=model)
         query |= clause
-    return Permission.objects.filter(query)
+    return Permission.objects.using(using).filter(query)
 
 
-def sync_role_permissions() -> None:
+def sync_role_permissions(using: str = "default") -> None:
     """Make every role group exist and hold exactly the permissions ROLE_PERMISSIONS gives it."""
     for role, rules in ROLE_PERMISSIONS.items():
-        group, _ = Group.objects.get_or_create(name=role)
-        group.permissions.set(_permissions_for(rules))
+        group, _ = Group.objects.using(using).get_or_create(name=role)
+        group.permissions.set(_permissions_for(rules, using))
 
 
 def user_roles(user) -> set[str]:

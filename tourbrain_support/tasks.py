@@ -1,11 +1,15 @@
-"""Core periodic tasks."""
+"""Core tasks: the worker heartbeat that /readyz reads, and a round-trip probe."""
 
+import logging
 import socket
 
 from celery import shared_task
 from django.utils import timezone
 
+from tourbrain_support import request_context
 from tourbrain_support.models import WorkerHeartbeat
+
+logger = logging.getLogger(__name__)
 
 
 @shared_task(ignore_result=True)
@@ -14,3 +18,10 @@ def worker_heartbeat() -> None:
     WorkerHeartbeat.objects.update_or_create(
         worker=worker_heartbeat.request.hostname or socket.gethostname(), defaults={"beat_at": timezone.now()}
     )
+
+
+@shared_task(ignore_result=False)
+def ping(note: str = "") -> dict:
+    """Round-trip probe: logs one line and answers which worker ran it, under which request id."""
+    logger.info("ping received", extra={"note": note})
+    return {"worker": ping.request.hostname, "request_id": request_context.get_request_id(), "note": note}
