@@ -5,7 +5,7 @@ Every error body is {"error": {"code": str, "message": str, "fields": {field: [m
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404
+from django.http import Http404, JsonResponse
 from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -62,3 +62,12 @@ def exception_handler(exc, context):
         body = error_body(code=code if isinstance(code, str) else "error", message=str(detail))
     response.data = body
     return response
+
+
+def is_api_path(path: str) -> bool:
+    return path.startswith("/api/")
+
+
+def json_error_response(*, code: str, message: str, status: int) -> JsonResponse:
+    """Errors raised outside DRF views (unknown /api/ paths, crashes) in the same shape."""
+    return JsonResponse(error_body(code=code, message=message), status=status)

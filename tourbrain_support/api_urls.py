@@ -2,7 +2,10 @@
 
 from django.urls import include, path
 
+from tourbrain_support.apis import MeApi
+
 urlpatterns = [
+    path("me/", MeApi.as_view(), name="api-me"),
     path("", include("tickets.api_urls")),
     path("", include("audit.api_urls")),
     path("", include("kpis.api_urls")),

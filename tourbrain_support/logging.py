@@ -11,7 +11,10 @@ _STANDARD_ATTRS = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime
 
 class RequestContextFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
-        record.request_id = request_context.get_request_id() or "-"
+        # Django logs 4xx/5xx responses after the middleware has returned: take the id from the request then.
+        record.request_id = (
+            request_context.get_request_id() or getattr(getattr(record, "request", None), "request_id", None) or "-"
+        )
         return True
 
 

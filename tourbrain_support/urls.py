@@ -21,3 +21,7 @@ urlpatterns = [
     path("", include("kpis.urls")),
     path("", include("knowledge_base.urls")),
 ]
+
+handler403 = "tourbrain_support.views.permission_denied"
+handler404 = "tourbrain_support.views.page_not_found"
+handler500 = "tourbrain_support.views.server_error"

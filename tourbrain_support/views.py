@@ -3,9 +3,11 @@
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.views import defaults
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from tourbrain_support.api import is_api_path, json_error_response
 from tourbrain_support.context_processors import navigation_items
 from tourbrain_support.health import run_readiness_checks
 from tourbrain_support.metrics import render_metrics
@@ -34,3 +36,22 @@ def readyz(request):
 def metrics(request):
     body, content_type = render_metrics()
     return HttpResponse(body, content_type=content_type)
+
+
+# Error pages: API paths answer in the API error format, pages with Django's templates.
+def page_not_found(request, exception):
+    if is_api_path(request.path):
+        return json_error_response(code="not_found", message="Not found.", status=404)
+    return defaults.page_not_found(request, exception)
+
+
+def permission_denied(request, exception):
+    if is_api_path(request.path):
+        return json_error_response(code="permission_denied", message="You may not do this.", status=403)
+    return defaults.permission_denied(request, exception)
+
+
+def server_error(request):
+    if is_api_path(request.path):
+        return json_error_response(code="server_error", message="Internal server error.", status=500)
+    return defaults.server_error(request)

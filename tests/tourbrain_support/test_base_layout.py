@@ -1,0 +1,88 @@
+"""The base layout: navigation by role on the home page, login/logout, messages, constant query count."""
+
+import re
+
+import pytest
+from django.urls import NoReverseMatch, reverse
+
+from tourbrain_support.context_processors import NAVIGATION
+from tourbrain_support.roles import CUSTOMER, Role
+
+pytestmark = pytest.mark.django_db
+
+EXPECTED_NAVIGATION = {
+    CUSTOMER: {"My tickets", "Docs"},
+    Role.SUPPORT_REP: {"Queue", "Docs", "Admin"},
+    Role.SUPPORT_LEAD: {"Queue", "Roadmap", "KPIs", "Docs", "Admin"},
+    Role.ENGINEER: {"Queue", "Docs", "Admin"},
+    Role.BILLING_ADMIN: {"Queue", "Docs", "Admin"},
+    Role.PRODUCT_MANAGER: {"Roadmap", "KPIs", "Docs", "Admin"},
+    Role.AUDITOR: {"Audit", "Security", "GDPR", "Docs", "Admin"},
+    Role.ADMIN: {"Queue", "Roadmap", "KPIs", "Audit", "Security", "GDPR", "Docs", "Admin"},
+}
+
+
+def _built_labels() -> set[str]:
+    built = set()
+    for label, url_name, _roles in NAVIGATION:
+        try:
+            reverse(url_name)
+        except NoReverseMatch:
+            continue
+        built.add(label)
+    return built
+
+
+def _nav_labels(html: str) -> set[str]:
+    nav = re.search(r'<nav aria-label="Main" class="main-nav">(.*?)</nav>', html, re.S)
+    assert nav, "main navigation missing"
+    return {label.strip() for label in re.findall(r"<a [^>]*>([^<]+)</a>", nav.group(1))}
+
+
+@pytest.mark.parametrize("role", list(EXPECTED_NAVIGATION))
+def test_home_shows_exactly_the_roles_navigation(client_as, role, django_assert_max_num_queries):
+    # given a signed-in user with the role
+    client = client_as(None if role == CUSTOMER else role, name="Nav Tester")
+
+    # when they open the home page
+    with django_assert_max_num_queries(6):
+        response = client.get("/")
+
+    # then the navigation lists exactly their areas, with a logout form and their name
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert _nav_labels(html) == EXPECTED_NAVIGATION[role] & _built_labels()
+    assert 'action="/accounts/logout/"' in html
+    assert "Nav Tester" in html
+
+
+def test_anonymous_visitors_are_sent_to_login(client):
+    response = client.get("/")
+    assert response.status_code == 302
+    assert response.url.startswith("/accounts/login/")
+    login_page = client.get(response.url).content.decode()
+    assert _nav_labels(login_page) == {"Log in"}
+
+
+def test_layout_is_accessible_and_has_no_external_assets(client_as_rep):
+    html = client_as_rep.get("/").content.decode()
+    assert '<html lang="en">' in html
+    assert 'name="viewport"' in html
+    assert 'href="#main"' in html  # skip link
+    assert not re.search(r'(?:src|href)="(?:https?:)?//', html)
+
+
+def test_messages_are_shown(client_as_rep):
+    # given a message waiting in the messages cookie (as a previous redirect would leave it)
+    from django.contrib.messages import constants
+    from django.contrib.messages.storage.base import Message
+    from django.contrib.messages.storage.cookie import CookieStorage
+    from django.test import RequestFactory
+
+    storage = CookieStorage(RequestFactory().get("/"))
+    client_as_rep.cookies["messages"] = storage._encode([Message(constants.SUCCESS, "Saved the view.")])
+
+    # when the next page renders, then it shows the message in a live region
+    html = client_as_rep.get("/").content.decode()
+    assert 'role="status"' in html
+    assert "Saved the view." in html
