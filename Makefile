@@ -23,14 +23,7 @@ run: export DEBUG ?= 1
 run: $(VENV)/.installed
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py seed_demo
-	@echo ""
-	@echo "  TourBrain Support is starting at http://$(HOST):$(PORT)/  (Ctrl-C stops web, worker and beat)"
-	@echo ""
-	@trap 'kill 0' INT TERM EXIT; \
-	$(VENV)/bin/celery -A tourbrain_support worker --loglevel=INFO --concurrency=2 & \
-	$(VENV)/bin/celery -A tourbrain_support beat --loglevel=INFO & \
-	$(PY) manage.py runserver $(HOST):$(PORT) & \
-	wait
+	$(PY) manage.py run_portal --host $(HOST) --port $(PORT)
 
 test: export SECRET_KEY ?= test-only-secret-key
 test: $(VENV)/.installed

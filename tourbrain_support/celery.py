@@ -53,3 +53,11 @@ def _use_django_logging(**_kwargs):
     from django.conf import settings
 
     dictConfig(settings.LOGGING)
+
+
+@signals.worker_ready.connect
+def _first_heartbeat(sender=None, **_kwargs):
+    # Report in through a queue this worker consumes as soon as it is up, not one beat interval later.
+    queues = [queue.name for queue in getattr(getattr(sender, "task_consumer", None), "queues", [])]
+    if queues:
+        sender.app.send_task("tourbrain_support.tasks.worker_heartbeat", queue=queues[0])
