@@ -51,7 +51,7 @@ class Worker:
             # The worker's settings make the broker folders under its DATA_DIR; the sender uses the same ones.
             env["DATA_DIR"] = str(tmp_path)
             broker = tmp_path / "broker"
-            self.broker_url = "filesystem://"
+            self.broker_url = "filesystem://localhost//"
             self.transport_options = {
                 "data_folder_in": str(broker / "queue"),
                 "data_folder_out": str(broker / "queue"),
