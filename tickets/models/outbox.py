@@ -1,3 +1,63 @@
-"""The notification outbox: rows written with their cause, delivered by a task."""
+"""The notification outbox: rows written with their cause, delivered by a task.
 
-__all__: list[str] = []
+A row is inserted in the same transaction as the change that causes it (so a rolled-back change sends
+nothing and a committed one cannot lose its notification), then delivered by `tickets.outbox`. The
+idempotency key makes a rerun of the cause (a sweep, a retried request) insert nothing new.
+
+`next_attempt_at` is the one clock of the redelivery scan: for a pending row it is when the next attempt
+is due, for a row being sent it is when the sender's lease expires (a worker that died mid-send leaves a
+row that the periodic task takes over after the lease).
+"""
+
+from django.db import models
+from django.utils import timezone
+
+__all__ = ["OutboxMessage"]
+
+
+class OutboxMessage(models.Model):
+    """One notification to one recipient on one channel, delivered at most once per successful send."""
+
+    class Channel(models.TextChoices):
+        EMAIL = "email", "Email"
+        SLACK = "slack", "Slack"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SENDING = "sending", "Sending"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+
+    kind = models.CharField(max_length=64, help_text="What happened, e.g. ticket.critical, sla.breach.")
+    channel = models.CharField(max_length=16, choices=Channel.choices)
+    # An email address, or the name of a Slack webhook target ("default" = SLACK_WEBHOOK_URL).
+    recipient = models.CharField(max_length=254)
+    subject = models.CharField(max_length=255, blank=True)
+    body = models.TextField()
+    html_body = models.TextField(blank=True)
+    payload = models.JSONField(default=dict, blank=True)
+    idempotency_key = models.CharField(max_length=200, unique=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    last_error = models.TextField(blank=True)
+    # The provider's answer to the successful (or final) attempt: SMTP reply, HTTP status and body; truncated.
+    provider_response = models.TextField(blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            # The redelivery scan: due pending rows and expired sending leases; sent and failed rows stay out.
+            models.Index(
+                fields=["next_attempt_at"],
+                name="outbox_due_idx",
+                condition=models.Q(status__in=["pending", "sending"]),
+            ),
+            models.Index(fields=["status", "-created_at"], name="outbox_status_created_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} → {self.recipient} ({self.status})"
