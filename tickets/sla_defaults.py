@@ -1,0 +1,54 @@
+"""Default SLA targets, calendars, teams and routing rules (loaded by a data migration; documented in the README).
+
+First response from the seed: enterprise 60, beta 120, general 480 business minutes; a critical
+ticket halves the first-response and next-response targets (so a critical bug from a beta user
+gets 60). Resolution targets scale by priority (a business day is 540 minutes, 09:00-18:00).
+"""
+
+# tier -> (first response, next response) at normal priority (low, medium, high).
+BASE_RESPONSE = {"enterprise": (60, 120), "beta": (120, 240), "general": (480, 480)}
+# tier -> priority -> resolution target.
+RESOLUTION = {
+    "enterprise": {"critical": 240, "high": 540, "medium": 1080, "low": 2700},
+    "beta": {"critical": 480, "high": 1080, "medium": 2160, "low": 4320},
+    "general": {"critical": 960, "high": 2160, "medium": 4320, "low": 8640},
+}
+PRIORITIES = ("low", "medium", "high", "critical")
+
+
+def default_targets() -> list[dict]:
+    """Twelve rows tier × priority with first_response/next_response/resolution minutes."""
+    rows = []
+    for tier, (first, following) in BASE_RESPONSE.items():
+        for priority in PRIORITIES:
+            factor = 2 if priority == "critical" else 1
+            rows.append(
+                {
+                    "tier": tier,
+                    "priority": priority,
+                    "first_response_minutes": first // factor,
+                    "next_response_minutes": following // factor,
+                    "resolution_minutes": RESOLUTION[tier][priority],
+                }
+            )
+    return rows
+
+
+WEEKDAY_HOURS = [[["09:00", "18:00"]]] * 5 + [[], []]
+
+TEAMS = [
+    ("support", "Support"),
+    ("engineering", "Engineering"),
+    ("billing", "Billing"),
+    ("product", "Product"),
+]
+
+# (order, type, priority, tier, team, priority_queue, description)
+ROUTING_RULES = [
+    (10, "", "critical", "beta", "", True, "Critical tickets from beta users go to the priority queue"),
+    (20, "", "critical", "enterprise", "", True, "Critical tickets from enterprise customers go to the priority queue"),
+    (100, "bug", "", "", "engineering", False, "Bugs go to engineering"),
+    (110, "billing", "", "", "billing", False, "Billing questions go to billing"),
+    (120, "feature_request", "", "", "product", False, "Feature requests go to product (roadmap)"),
+    (130, "question", "", "", "support", False, "Questions go to support"),
+]
