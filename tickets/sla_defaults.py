@@ -17,7 +17,7 @@ PRIORITIES = ("low", "medium", "high", "critical")
 
 
 def default_targets() -> list[dict]:
-    """Twelve rows tier × priority with first_response/next_response/resolution minutes."""
+    """Twelve rows tier x priority with first_response/next_response/resolution minutes."""
     rows = []
     for tier, (first, following) in BASE_RESPONSE.items():
         for priority in PRIORITIES:

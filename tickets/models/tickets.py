@@ -129,7 +129,7 @@ class SLAPolicy(models.Model):
 
 
 class SLATarget(models.Model):
-    """Targets of one tier × priority cell of a policy version, in business minutes."""
+    """Targets of one tier x priority cell of a policy version, in business minutes."""
 
     policy = models.ForeignKey(SLAPolicy, on_delete=models.CASCADE, related_name="targets")
     tier = models.CharField(max_length=20, choices=Tier.choices)
