@@ -44,3 +44,30 @@ def test_each_role_sees_its_navigation(page, login_as, role):
     labels = {text.strip() for text in page.locator("nav.main-nav a").all_inner_texts()}
     assert labels == EXPECTED_NAVIGATION[role] & _built_labels()
     assert user.name in page.locator("[data-testid=current-user]").inner_text()
+
+
+def test_log_out_returns_to_the_login_page(page, login_as):
+    # given a signed-in support rep
+    login_as(Role.SUPPORT_REP)
+
+    # when they press "Log out"
+    page.goto("/")
+    page.get_by_role("button", name="Log out").click()
+    page.wait_for_url("**/accounts/login/")
+
+    # then the home page needs a login again
+    page.goto("/")
+    assert "/accounts/login/" in page.url
+
+
+def test_layout_fits_a_phone_screen(page, login_as):
+    # given an admin (the longest navigation) on a 360 px wide screen
+    login_as(Role.ADMIN)
+    page.set_viewport_size({"width": 360, "height": 740})
+
+    # when the home page is shown, then nothing overflows sideways and the skip link comes first
+    page.goto("/")
+    overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+    assert overflow <= 0
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == "Skip to content"
