@@ -144,12 +144,12 @@ def test_task_round_trips_through_a_real_worker_with_the_request_id(worker):
 
 def test_worker_heartbeat_lands_in_the_database(worker):
     if worker.database_url is None:
-        pytest.skip("the in-memory SQLite test database is invisible to a worker process (runs on PostgreSQL)")
+        pytest.skip("the in-memory SQLite test database is invisible to a worker (test_run_portal covers SQLite files)")
 
     # when the heartbeat task goes through the worker
     worker.send("tourbrain_support.tasks.worker_heartbeat")
 
-    # then the worker writes its heartbeat row into the test database
+    # then the worker writes its heartbeat row into the test database (the worker also enqueues one when ready)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if WorkerHeartbeat.objects.filter(worker=worker.hostname).exists():
