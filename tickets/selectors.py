@@ -1,0 +1,169 @@
+"""Ticket reads: role-scoped querysets for the queue, the ticket page and the roadmap.
+
+Each selector decides its joins once (select_related / prefetch_related) so a page runs a fixed
+number of queries whatever the number of rows. Customers never see the staff queue.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from django.db.models import Count, F, Prefetch, Q, QuerySet
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from tickets import sla_policies
+from tickets.models import Attachment, Ticket, TicketMessage
+from tickets.models.tickets import OPEN_STATUSES, RUNNING_STATUSES
+from tourbrain_support.api import ApplicationError
+from tourbrain_support.roles import Role, user_roles
+from tourbrain_support.tiers import Tier
+
+# Roles that see every team's tickets; the others see their own team's only.
+ALL_TEAMS_ROLES = {Role.SUPPORT_REP, Role.SUPPORT_LEAD, Role.ADMIN}
+TEAM_OF_ROLE = {Role.ENGINEER: Ticket.Team.ENGINEERING, Role.BILLING_ADMIN: Ticket.Team.BILLING}
+STATUS_ACTIVE = ""
+STATUS_ANY = "any"
+VIEW_MY_OPEN = "my_open"
+VIEW_BREACHING_SOON = "breaching_soon"
+# "Breaching soon": running, not yet breached, due within this many wall-clock minutes (or in warning).
+BREACHING_SOON_MINUTES = 120
+
+
+def ticket_visible_to(user) -> QuerySet[Ticket]:
+    """Every ticket the user may work from the queue (none for customers, auditors, product managers)."""
+    roles = user_roles(user)
+    if roles & ALL_TEAMS_ROLES:
+        return Ticket.objects.all()
+    teams = [team for role, team in TEAM_OF_ROLE.items() if role in roles]
+    if teams:
+        return Ticket.objects.filter(team__in=teams)
+    return Ticket.objects.none()
+
+
+def _invalid(field: str, value: Any, allowed) -> ApplicationError:
+    message = f"Unknown {field.replace('_', ' ')} '{value}'. Allowed values: {', '.join(allowed)}."
+    return ApplicationError(message, code="invalid_choice", fields={field: [message]})
+
+
+def _choice(filters: dict, field: str, allowed) -> str | None:
+    value = filters.get(field)
+    if value in (None, ""):
+        return None
+    if value not in allowed:
+        raise _invalid(field, value, allowed)
+    return value
+
+
+def ticket_queue(*, user, filters: dict | None = None) -> QuerySet[Ticket]:
+    """The user's queue with filters applied, ordered by next due time (nulls last), then id.
+
+    filters: status ("" = active, "any", or a status), team, tier, priority, type, sla_state,
+    assignee ("me", "none"/"unassigned", or a user id), q (reference, subject), view ("my_open",
+    "breaching_soon"). Unknown values raise ApplicationError naming the allowed ones.
+    """
+    filters = filters or {}
+    queryset = ticket_visible_to(user)
+    status = filters.get("status", STATUS_ACTIVE) or STATUS_ACTIVE
+    if status == STATUS_ACTIVE:
+        queryset = queryset.filter(status__in=OPEN_STATUSES)
+    elif status != STATUS_ANY:
+        queryset = queryset.filter(status=_choice(filters, "status", Ticket.Status.values))
+    for field, allowed in (
+        ("team", Ticket.Team.values),
+        ("tier", Tier.values),
+        ("priority", Ticket.Priority.values),
+        ("type", Ticket.Type.values),
+        ("sla_state", Ticket.SLAState.values),
+    ):
+        value = _choice(filters, field, allowed)
+        if value is not None:
+            queryset = queryset.filter(**{field: value})
+    assignee = filters.get("assignee")
+    if assignee not in (None, ""):
+        assignee = str(assignee)
+        if assignee == "me":
+            queryset = queryset.filter(assignee=user)
+        elif assignee in ("none", "unassigned"):
+            queryset = queryset.filter(assignee__isnull=True)
+        elif assignee.isdigit():
+            queryset = queryset.filter(assignee_id=int(assignee))
+        else:
+            raise _invalid("assignee", assignee, ["me", "none", "<user id>"])
+    if filters.get("priority_queue") in (True, "1", "true", "yes"):
+        queryset = queryset.filter(priority_queue=True)
+    text = (filters.get("q") or "").strip()
+    if text:
+        queryset = queryset.filter(_text_query(text))
+    view = filters.get("view")
+    if view == VIEW_MY_OPEN:
+        queryset = queryset.filter(assignee=user, status__in=OPEN_STATUSES)
+    elif view == VIEW_BREACHING_SOON:
+        soon = timezone.now() + timedelta(minutes=BREACHING_SOON_MINUTES)
+        queryset = queryset.filter(status__in=RUNNING_STATUSES).filter(
+            Q(sla_state=Ticket.SLAState.WARNING) | Q(sla_state=Ticket.SLAState.OK, next_due_at__lte=soon)
+        )
+    elif view not in (None, ""):
+        raise _invalid("view", view, [VIEW_MY_OPEN, VIEW_BREACHING_SOON])
+    return queryset.for_queue()
+
+
+def _text_query(text: str) -> Q:
+    """A reference (TB-000123 or a bare number) is an exact, indexed hit; otherwise subject/reference contain."""
+    upper = text.upper()
+    digits = upper[3:] if upper.startswith("TB-") else upper
+    if digits.isdigit():
+        return Q(pk=int(digits))
+    return Q(subject__icontains=text) | Q(reference__icontains=text)
+
+
+def ticket_detail(*, user, reference_or_id: str | int) -> Ticket:
+    """One ticket the user may work, by reference or id; raises Ticket.DoesNotExist otherwise."""
+    return (
+        ticket_visible_to(user)
+        .by_reference(reference_or_id)
+        .select_related("user", "organization", "assignee", "sla_policy__calendar", "duplicate_of")
+        .get()
+    )
+
+
+def ticket_messages(*, ticket: Ticket, include_internal: bool = True) -> QuerySet[TicketMessage]:
+    """The conversation, oldest first, with authors and attachments (two queries)."""
+    queryset = ticket.messages.select_related("author").prefetch_related(
+        Prefetch("attachments", queryset=Attachment.objects.order_by("id"))
+    )
+    if not include_internal:
+        queryset = queryset.filter(is_internal=False)
+    return queryset.order_by("created_at", "id")
+
+
+def ticket_calendar(ticket: Ticket):
+    """The business calendar the ticket's SLA policy version uses (for countdowns in business time)."""
+    return sla_policies.ticket_calendar(ticket)
+
+
+def roadmap_feature_requests(*, limit: int = 200) -> list[dict]:
+    """Feature requests folded by `duplicate_of`, most requesting organizations first (two queries).
+
+    Each item: root ticket, request_count, organization_count, and a count per tier.
+    """
+    tier_counts = {f"tier_{tier}": Count("id", filter=Q(tier=tier)) for tier in Tier.values}
+    rows = list(
+        Ticket.objects.feature_requests()
+        .annotate(root=Coalesce("duplicate_of_id", F("id")))
+        .values("root")
+        .annotate(request_count=Count("id"), organization_count=Count("organization", distinct=True), **tier_counts)
+        .order_by("-organization_count", "-request_count", "root")[:limit]
+    )
+    roots = Ticket.objects.in_bulk([row["root"] for row in rows])
+    return [
+        {
+            "ticket": roots[row["root"]],
+            "request_count": row["request_count"],
+            "organization_count": row["organization_count"],
+            "tiers": {tier: row[f"tier_{tier}"] for tier in Tier.values},
+        }
+        for row in rows
+        if row["root"] in roots
+    ]

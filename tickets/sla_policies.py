@@ -1,0 +1,242 @@
+"""Which SLA targets apply to a ticket, and the bookkeeping of its three clocks.
+
+A clock (first response, next response, resolution) runs while the ticket is new/open, pauses
+while pending/on hold, and stops when its event happens (first staff reply; a staff reply after a
+customer message; solved). Each running clock has a stored due time. While paused, each clock's
+used business minutes are stored in `<clock>_elapsed_minutes`; resuming recomputes the due time as
+`add_business_minutes(now, target - elapsed)`, so paused time never counts.
+
+`next_due_at` is the earliest due time of the running clocks and `sla_warning_at` the earliest
+instant at which a running clock has used `SLA_WARNING_SHARE` of its target; both are NULL while
+paused or stopped. The sweep compares only those stored instants with now.
+
+A clock already past its due time keeps that due time on pause/resume and priority changes: a
+breach is never moved into the future.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime
+from functools import lru_cache
+
+from django.conf import settings
+
+from tickets import sla
+from tickets.models import BusinessCalendarConfig, SLAPolicy, SLATarget, Ticket
+from tourbrain_support.api import ApplicationError
+
+CLOCKS = ("first_response", "next_response", "resolution")
+
+
+@dataclass(frozen=True)
+class Targets:
+    first_response: int
+    next_response: int
+    resolution: int
+
+    def of(self, clock: str) -> int:
+        return getattr(self, clock)
+
+
+def active_policy() -> SLAPolicy:
+    policy = SLAPolicy.objects.filter(is_active=True).select_related("calendar").first()
+    if policy is None:
+        raise ApplicationError("No active SLA policy is configured.", code="no_sla_policy")
+    return policy
+
+
+@lru_cache(maxsize=64)
+def _targets_of_policy(policy_id: int) -> dict[tuple[str, str], Targets]:
+    # Published versions are immutable, so caching per version id is safe for the process lifetime.
+    return {
+        (row.tier, row.priority): Targets(row.first_response_minutes, row.next_response_minutes, row.resolution_minutes)
+        for row in SLATarget.objects.filter(policy_id=policy_id)
+    }
+
+
+def targets_for(policy: SLAPolicy | int, *, tier: str, priority: str) -> Targets:
+    policy_id = policy if isinstance(policy, int) else policy.pk
+    targets = _targets_of_policy(policy_id).get((tier, priority))
+    if targets is None:
+        raise ApplicationError(
+            f"SLA policy version has no target for tier '{tier}' and priority '{priority}'.", code="no_sla_target"
+        )
+    return targets
+
+
+_calendar_cache: dict[tuple[int, datetime], sla.BusinessCalendar] = {}
+
+
+def calendar_of(config: BusinessCalendarConfig) -> sla.BusinessCalendar:
+    """The calendar value of a stored config, cached per (id, updated_at) so edits take effect."""
+    key = (config.pk, config.updated_at)
+    calendar = _calendar_cache.get(key)
+    if calendar is None:
+        if len(_calendar_cache) > 256:
+            _calendar_cache.clear()
+        calendar = _calendar_cache[key] = config.as_calendar()
+    return calendar
+
+
+def ticket_calendar(ticket: Ticket) -> sla.BusinessCalendar:
+    """The business calendar of the ticket's own policy version (24/7 when it has none)."""
+    if ticket.sla_policy_id is None:
+        return sla.calendar_24x7()
+    return calendar_of(ticket.sla_policy.calendar)
+
+
+def ticket_targets(ticket: Ticket, *, priority: str | None = None) -> Targets | None:
+    if ticket.sla_policy_id is None:
+        return None
+    return targets_for(ticket.sla_policy_id, tier=ticket.tier, priority=priority or ticket.priority)
+
+
+def warning_share() -> float:
+    return float(settings.SLA_WARNING_SHARE)
+
+
+def _warning_instant(calendar, *, now: datetime, due: datetime, target: int) -> datetime:
+    """When the clock due at `due` (target `target`) will have used the warning share."""
+    remaining_at_warning = target - math.ceil(target * warning_share())
+    remaining = sla.remaining_business_minutes(calendar, now, due)
+    if remaining <= remaining_at_warning:
+        return now
+    return sla.add_business_minutes(calendar, now, remaining - remaining_at_warning)
+
+
+def _running_clocks(ticket: Ticket) -> dict[str, datetime]:
+    """Due times of the clocks that are ticking (status aside)."""
+    clocks = {}
+    if ticket.first_responded_at is None and ticket.first_response_due_at is not None:
+        clocks["first_response"] = ticket.first_response_due_at
+    if ticket.next_response_due_at is not None:
+        clocks["next_response"] = ticket.next_response_due_at
+    if ticket.solved_at is None and ticket.resolution_due_at is not None:
+        clocks["resolution"] = ticket.resolution_due_at
+    return clocks
+
+
+def refresh_next_due(ticket: Ticket, *, now: datetime) -> None:
+    """Recompute next_due_at, sla_warning_at and sla_state from the stored due times."""
+    if ticket.status not in ("new", "open"):
+        ticket.next_due_at = None
+        ticket.sla_warning_at = None
+        if ticket.status in ("solved", "closed"):
+            ticket.sla_state = Ticket.SLAState.OK
+        return
+    clocks = _running_clocks(ticket)
+    if not clocks:
+        ticket.next_due_at = ticket.sla_warning_at = None
+        ticket.sla_state = Ticket.SLAState.OK
+        return
+    calendar = ticket_calendar(ticket)
+    targets = ticket_targets(ticket)
+    ticket.next_due_at = min(clocks.values())
+    ticket.sla_warning_at = min(
+        _warning_instant(calendar, now=now, due=due, target=targets.of(clock)) for clock, due in clocks.items()
+    )
+    # Only the sweep moves a ticket into warning/breached (it notifies and escalates); here a state
+    # can only relax when the clock that caused it stopped or moved.
+    if ticket.sla_state == Ticket.SLAState.BREACHED:
+        if ticket.next_due_at > now:
+            ticket.sla_state = Ticket.SLAState.OK
+    elif ticket.sla_warning_at > now:
+        ticket.sla_state = Ticket.SLAState.OK
+
+
+def start_clocks(ticket: Ticket, *, policy: SLAPolicy, now: datetime) -> None:
+    """A new ticket: first-response and resolution clocks start at created_at."""
+    ticket.sla_policy = policy
+    targets = targets_for(policy, tier=ticket.tier, priority=ticket.priority)
+    calendar = calendar_of(policy.calendar)
+    start = ticket.created_at
+    ticket.first_response_due_at = sla.add_business_minutes(calendar, start, targets.first_response)
+    ticket.resolution_due_at = sla.add_business_minutes(calendar, start, targets.resolution)
+    ticket.next_response_due_at = None
+    ticket.sla_state = Ticket.SLAState.OK
+    refresh_next_due(ticket, now=now)
+
+
+def _elapsed(calendar, *, now: datetime, due: datetime, target: int) -> int:
+    return target - sla.remaining_business_minutes(calendar, now, due)
+
+
+def pause_clocks(ticket: Ticket, *, now: datetime) -> None:
+    """Store what each running clock has used; the due times stay for display but stop counting."""
+    if ticket.paused_at is not None:
+        return
+    calendar = ticket_calendar(ticket)
+    targets = ticket_targets(ticket)
+    if targets is not None:
+        for clock, due in _running_clocks(ticket).items():
+            setattr(ticket, f"{clock}_elapsed_minutes", _elapsed(calendar, now=now, due=due, target=targets.of(clock)))
+    ticket.paused_at = now
+
+
+def resume_clocks(ticket: Ticket, *, now: datetime) -> None:
+    """Restart the clocks where they stopped: due = now + (target - elapsed) business minutes."""
+    if ticket.paused_at is None:
+        refresh_next_due(ticket, now=now)
+        return
+    calendar = ticket_calendar(ticket)
+    targets = ticket_targets(ticket)
+    if targets is not None:
+        for clock in _running_clocks(ticket):
+            remaining = targets.of(clock) - getattr(ticket, f"{clock}_elapsed_minutes")
+            if remaining > 0:
+                setattr(ticket, f"{clock}_due_at", sla.add_business_minutes(calendar, now, remaining))
+            # remaining <= 0: already breached, the due time stays in the past.
+            setattr(ticket, f"{clock}_elapsed_minutes", 0)
+    ticket.paused_at = None
+    refresh_next_due(ticket, now=now)
+
+
+def stop_resolution(ticket: Ticket, *, now: datetime) -> None:
+    """Solved: every clock pauses (a reopen continues them); the next-response clock is dropped."""
+    pause_clocks(ticket, now=now)
+    ticket.next_response_due_at = None
+    ticket.next_response_elapsed_minutes = 0
+    ticket.solved_at = now
+
+
+def reopen_resolution(ticket: Ticket, *, now: datetime) -> None:
+    """Reopened: the clocks continue from where they stopped when it was solved."""
+    ticket.solved_at = None
+    resume_clocks(ticket, now=now)
+
+
+def start_next_response(ticket: Ticket, *, now: datetime) -> None:
+    """A customer wrote after the first staff reply: the next-response clock starts (if not already)."""
+    if ticket.first_responded_at is None or ticket.next_response_due_at is not None:
+        return
+    targets = ticket_targets(ticket)
+    if targets is None:
+        return
+    ticket.next_response_due_at = sla.add_business_minutes(ticket_calendar(ticket), now, targets.next_response)
+    ticket.next_response_elapsed_minutes = 0
+
+
+def retarget(ticket: Ticket, *, new_priority: str, now: datetime) -> None:
+    """Priority changed: running clocks keep the minutes they used and get the new targets.
+
+    A clock already past due keeps its due time (a breach is never undone by a priority change); a clock
+    whose new target is already used up becomes due now.
+    """
+    old = ticket_targets(ticket)
+    ticket.priority = new_priority
+    new = ticket_targets(ticket)
+    if old is None or new is None:
+        return
+    calendar = ticket_calendar(ticket)
+    paused = ticket.paused_at is not None
+    for clock, due in _running_clocks(ticket).items():
+        if paused:
+            continue  # elapsed is stored; resume applies the new target
+        if due <= now:
+            continue
+        elapsed = _elapsed(calendar, now=now, due=due, target=old.of(clock))
+        remaining = new.of(clock) - elapsed
+        setattr(ticket, f"{clock}_due_at", sla.add_business_minutes(calendar, now, remaining) if remaining > 0 else now)
+    refresh_next_due(ticket, now=now)
