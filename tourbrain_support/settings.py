@@ -157,6 +157,14 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default=SUPPORT_EMAIL)
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
 SLACK_WEBHOOK_URL = env.str("SLACK_WEBHOOK_URL", default="")
+# Absolute base of links in notifications (e.g. the ticket's page in an SLA email).
+SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
+# Notification outbox: attempts per message, backoff (exponential with jitter), send timeout, sending lease.
+OUTBOX_MAX_ATTEMPTS = env.int("OUTBOX_MAX_ATTEMPTS", default=8)
+OUTBOX_RETRY_BASE_SECONDS = env.float("OUTBOX_RETRY_BASE_SECONDS", default=30.0)
+OUTBOX_RETRY_MAX_SECONDS = 3600.0
+OUTBOX_SEND_TIMEOUT = 10.0
+OUTBOX_LEASE_SECONDS = 300
 WIDGET_JWT_SECRET = env.str("WIDGET_JWT_SECRET", default="")
 WIDGET_JWKS_URL = env.str("WIDGET_JWKS_URL", default="")
 WIDGET_JWT_ISSUER = env.str("WIDGET_JWT_ISSUER", default="")
@@ -199,6 +207,7 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # Apps add their periodic jobs here; beat stores them in the database on start.
 CELERY_BEAT_SCHEDULE = {
     "worker-heartbeat": {"task": "tourbrain_support.tasks.worker_heartbeat", "schedule": 30.0},
+    "deliver-pending-outbox": {"task": "tickets.tasks.deliver_pending_outbox", "schedule": 30.0},
 }
 # /readyz reports the worker stale when its last heartbeat is older than this.
 WORKER_HEARTBEAT_MAX_AGE = env.int("WORKER_HEARTBEAT_MAX_AGE", default=120)
