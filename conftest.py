@@ -2,7 +2,9 @@
 
 import pytest
 
+from tests.celery_utils import broker_down, eager_tasks
 from tests.factories import OrganizationFactory, UserFactory
+from tests.servers import HTTPServer, SMTPServer
 from tourbrain_support.roles import Role, assign_roles
 
 
@@ -50,3 +52,37 @@ def client_as_admin(client_as):
 @pytest.fixture
 def organization(db):
     return OrganizationFactory()
+
+
+@pytest.fixture
+def smtp_server(settings):
+    """A real SMTP server on a free localhost port; Django's email backend sends to it (`.messages`)."""
+    server = SMTPServer().start()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = server.host, server.port
+    settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
+    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def http_server():
+    """A real HTTP server on a free localhost port recording requests; `.script([500, 429, 200])` sets replies."""
+    server = HTTPServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def celery_eager():
+    """Tasks run inline when enqueued (`.delay()` inside on_commit callbacks delivers at once)."""
+    with eager_tasks():
+        yield
+
+
+@pytest.fixture
+def celery_broker_down():
+    """The Celery app publishes to a closed port (as with Redis stopped) until the end of the test."""
+    with broker_down():
+        yield

@@ -18,6 +18,15 @@ __all__ = ["OutboxMessage"]
 class OutboxMessage(models.Model):
     """One notification to one recipient on one channel, delivered at most once per successful send."""
 
+    class Kind:
+        """The notifications sent today (the field stays free text so a new kind needs no migration)."""
+
+        TICKET_CRITICAL = "ticket.critical"
+        TICKET_ASSIGNED = "ticket.assigned"
+        SLA_WARNING = "sla.warning"
+        SLA_BREACH = "sla.breach"
+        ALL = (TICKET_CRITICAL, TICKET_ASSIGNED, SLA_WARNING, SLA_BREACH)
+
     class Channel(models.TextChoices):
         EMAIL = "email", "Email"
         SLACK = "slack", "Slack"

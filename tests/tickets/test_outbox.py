@@ -1,0 +1,412 @@
+"""The notification outbox against a real SMTP server and a real HTTP server standing in for Slack."""
+
+import json
+import logging
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import time_machine
+from django.db import transaction
+
+from tests.celery_utils import broker_down
+from tests.servers import Reply
+from tickets.models import OutboxMessage
+from tickets.outbox import OutboxItem, outbox_deliver, outbox_enqueue, outbox_enqueue_many, retry_delay
+from tickets.tasks import deliver_outbox_message, deliver_pending_outbox
+
+pytestmark = pytest.mark.django_db
+
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+
+def _email(**fields) -> OutboxMessage:
+    values = {
+        "kind": "ticket.assigned",
+        "channel": "email",
+        "recipient": "rep@example.test",
+        "subject": "TB-000042 assigned to you",
+        "body": "Ticket TB-000042 is yours now.",
+        "idempotency_key": "ticket.assigned:42:1",
+    }
+    values.update(fields)
+    return outbox_enqueue(**values)
+
+
+def _slack(**fields) -> OutboxMessage:
+    values = {
+        "kind": "sla.breach",
+        "channel": "slack",
+        "recipient": "default",
+        "subject": "SLA breached: TB-000042",
+        "body": "First response overdue.",
+        "idempotency_key": "sla.breach:42:slack",
+    }
+    values.update(fields)
+    return outbox_enqueue(**values)
+
+
+@pytest.fixture
+def slack(settings, http_server):
+    settings.SLACK_WEBHOOK_URL = http_server.url("/services/T000/B000/XXXX")
+    return http_server
+
+
+# --- email -------------------------------------------------------------------------------------------
+
+
+def test_email_is_delivered_once_with_headers_body_and_the_smtp_answer(
+    smtp_server, settings, celery_eager, django_capture_on_commit_callbacks
+):
+    # given a message enqueued in a transaction (tasks run inline when the transaction commits)
+    settings.DEFAULT_FROM_EMAIL = "support@tourbrain.test"
+    with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+        message = _email(html_body="<p>Ticket <b>TB-000042</b> is yours now.</p>")
+
+    # then the SMTP server received exactly one email, addressed and labelled as written
+    received = smtp_server.wait_for(1)
+    assert len(received) == 1
+    mail = received[0].message
+    assert received[0].rcpt_tos == ["rep@example.test"]
+    assert mail["Subject"] == "TB-000042 assigned to you"
+    assert mail["From"] == "support@tourbrain.test"
+    assert mail["To"] == "rep@example.test"
+    assert mail["X-TourBrain-Notification"] == "ticket.assigned"
+    assert mail["X-TourBrain-Outbox-Key"] == "ticket.assigned:42:1"
+    assert received[0].text().strip() == "Ticket TB-000042 is yours now."
+    assert "<b>TB-000042</b>" in received[0].html()
+
+    # and the row is marked sent once, with the server's reply to DATA
+    message.refresh_from_db()
+    assert message.status == OutboxMessage.Status.SENT
+    assert message.attempts == 1
+    assert message.sent_at is not None
+    assert message.provider_response == "250 2.0.0 Ok: queued as TEST000001"
+
+    # when the delivery task runs again (a duplicate task), then nothing more is sent
+    deliver_outbox_message(message.pk)
+    deliver_pending_outbox()
+    assert len(smtp_server.messages) == 1
+
+
+def test_smtp_temporary_failure_is_retried_then_sent(smtp_server):
+    # given the SMTP server answers the first DATA with a temporary failure
+    smtp_server.data_answers.append("451 4.3.0 Try again later")
+    with time_machine.travel(T0, tick=False):
+        message = _email()
+
+        # when the message is delivered, then it waits for a retry with the server's answer recorded
+        outbox_deliver(message.pk)
+        message.refresh_from_db()
+        assert message.status == OutboxMessage.Status.PENDING
+        assert "451" in message.last_error
+        assert message.provider_response == "451 4.3.0 Try again later"
+        assert T0 + timedelta(seconds=15) <= message.next_attempt_at <= T0 + timedelta(seconds=30)
+
+    # and once the retry is due the periodic task sends it
+    with time_machine.travel(T0 + timedelta(seconds=31), tick=False):
+        deliver_pending_outbox()
+    message.refresh_from_db()
+    assert message.status == OutboxMessage.Status.SENT
+    assert message.attempts == 2
+    assert message.last_error == ""
+    assert len(smtp_server.messages) == 1
+
+
+def test_smtp_recipient_refused_permanently_fails_at_once(smtp_server):
+    # given the server refuses the recipient with a permanent (5xx) reply
+    smtp_server.rcpt_answers["gone@example.test"] = "550 5.1.1 No such user"
+    message = _email(recipient="gone@example.test")
+
+    # when the message is delivered
+    outbox_deliver(message.pk)
+
+    # then it is failed after one attempt with the refusal recorded, and no retry is scheduled
+    message.refresh_from_db()
+    assert message.status == OutboxMessage.Status.FAILED
+    assert message.attempts == 1
+    assert "550" in message.last_error
+    assert smtp_server.messages == []
+
+
+def test_unreachable_smtp_server_is_a_transient_failure(settings):
+    # given an SMTP host where nothing listens
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", 1
+    message = _email()
+
+    # when delivered, then the row waits for a retry
+    outbox_deliver(message.pk)
+    message.refresh_from_db()
+    assert message.status == OutboxMessage.Status.PENDING
+    assert "SMTP unavailable" in message.last_error
+
+
+# --- Slack -------------------------------------------------------------------------------------------
+
+
+def test_slack_message_is_posted_as_json(slack):
+    # given a Slack message
+    message = _slack()
+
+    # when it is delivered
+    outbox_deliver(message.pk)
+
+    # then the webhook got one JSON POST with the text, and the row records Slack's answer
+    assert len(slack.requests) == 1
+    request = slack.requests[0]
+    assert request.method == "POST"
+    assert request.path == "/services/T000/B000/XXXX"
+    assert request.headers["Content-Type"].startswith("application/json")
+    assert request.json() == {"text": "*SLA breached: TB-000042*\nFirst response overdue."}
+    message.refresh_from_db()
+    assert message.status == OutboxMessage.Status.SENT
+    assert message.provider_response == "200 ok"
+
+
+def test_slack_500_is_retried_with_backoff_then_sent(slack):
+    # given Slack fails with a 500 once, then accepts
+    slack.script([Reply(500, body="internal_error")])
+    with time_machine.travel(T0, tick=False):
+        message = _slack()
+        outbox_deliver(message.pk)
+
+    # then the row waits with the error and a backoff of half to all of the base delay
+    message.refresh_from_db()
+    assert message.status == OutboxMessage.Status.PENDING
+    assert message.attempts == 1
+    assert "500" in message.last_error
+    assert T0 + timedelta(seconds=15) <= message.next_attempt_at <= T0 + timedelta(seconds=30)
+
+    # when the periodic task runs before the retry is due, then nothing is sent
+    with time_machine.travel(T0 + timedelta(seconds=10), tick=False):
+        deliver_pending_outbox()
+    assert len(slack.requests) == 1
+
+    # when it runs after, then the message goes out and is marked sent once
+    with time_machine.travel(T0 + timedelta(seconds=31), tick=False):
+        deliver_pending_outbox()
+        deliver_pending_outbox()
+    message.refresh_from_db()
+    assert message.status == OutboxMessage.Status.SENT
+    assert message.attempts == 2
+    assert len(slack.requests) == 2
+
+
+def test_slack_429_waits_at_least_retry_after(slack):
+    # given Slack rate-limits with Retry-After: 120
+    slack.script([Reply(429, body="rate_limited", headers={"Retry-After": "120"})])
+    with time_machine.travel(T0, tick=False):
+        message = _slack()
+        outbox_deliver(message.pk)
+
+    # then the retry is scheduled no earlier than Slack asked
+    message.refresh_from_db()
+    assert message.status == OutboxMessage.Status.PENDING
+    assert message.next_attempt_at >= T0 + timedelta(seconds=120)
+
+
+def test_slack_4xx_is_permanent(slack):
+    # given a webhook that Slack no longer knows
+    slack.default = Reply(404, body="no_service")
+    message = _slack()
+
+    # when delivered, then it fails at once with Slack's answer and is never retried
+    outbox_deliver(message.pk)
+    message.refresh_from_db()
+    assert message.status == OutboxMessage.Status.FAILED
+    assert message.attempts == 1
+    assert message.provider_response == "404 no_service"
+    with time_machine.travel(datetime.now(tz=UTC) + timedelta(days=1), tick=False):
+        deliver_pending_outbox()
+    assert len(slack.requests) == 1
+
+
+def test_slack_without_a_webhook_fails_permanently(settings):
+    settings.SLACK_WEBHOOK_URL = ""
+    message = _slack()
+    outbox_deliver(message.pk)
+    message.refresh_from_db()
+    assert message.status == OutboxMessage.Status.FAILED
+    assert "SLACK_WEBHOOK_URL" in message.last_error
+
+
+def test_failed_for_good_after_max_attempts(slack, settings):
+    # given Slack keeps failing and three attempts are allowed
+    settings.OUTBOX_MAX_ATTEMPTS = 3
+    slack.default = Reply(503, body="unavailable")
+    with time_machine.travel(T0, tick=False):
+        message = _slack()
+        outbox_deliver(message.pk)
+
+    # when the periodic task runs every hour for a day
+    for hour in range(1, 25):
+        with time_machine.travel(T0 + timedelta(hours=hour), tick=False):
+            deliver_pending_outbox()
+
+    # then exactly three attempts were made and the row is failed with the last answer
+    message.refresh_from_db()
+    assert len(slack.requests) == 3
+    assert message.status == OutboxMessage.Status.FAILED
+    assert message.attempts == 3
+    assert message.provider_response == "503 unavailable"
+    assert "503" in message.last_error
+
+
+def test_backoff_grows_exponentially_and_is_capped(settings):
+    settings.OUTBOX_RETRY_BASE_SECONDS, settings.OUTBOX_RETRY_MAX_SECONDS = 30, 3600
+    for attempts, full in [(1, 30), (2, 60), (3, 120), (5, 480), (8, 3600), (20, 3600)]:
+        for _ in range(20):
+            assert full / 2 <= retry_delay(attempts) <= full
+
+
+# --- enqueue -----------------------------------------------------------------------------------------
+
+
+def test_duplicate_idempotency_key_makes_one_message(django_capture_on_commit_callbacks):
+    # given a message already enqueued
+    with django_capture_on_commit_callbacks() as callbacks:
+        first = _email()
+        # when the same cause enqueues it again
+        second = _email(subject="changed")
+
+    # then there is one row, the second call says so, and one delivery was scheduled
+    assert first is not None
+    assert second is None
+    assert OutboxMessage.objects.count() == 1
+    assert len(callbacks) == 1
+
+
+def test_enqueue_many_skips_existing_and_repeated_keys(django_capture_on_commit_callbacks):
+    # given one existing key
+    _email(idempotency_key="k1")
+    items = [
+        OutboxItem(
+            kind="sla.warning",
+            channel="email",
+            recipient=f"r{n}@example.test",
+            subject="s",
+            body="b",
+            idempotency_key=f"k{n}",
+        )
+        for n in (1, 2, 3, 3)
+    ]
+
+    # when a batch with that key and a repeated one is enqueued
+    with django_capture_on_commit_callbacks() as callbacks:
+        created = outbox_enqueue_many(items)
+
+    # then only the two new keys are inserted, with one on_commit for the batch
+    assert sorted(message.idempotency_key for message in created) == ["k2", "k3"]
+    assert OutboxMessage.objects.count() == 3
+    assert len(callbacks) == 1
+
+
+def test_enqueue_rolls_back_with_its_cause(django_capture_on_commit_callbacks):
+    # given a transaction that enqueues a message then fails
+    with django_capture_on_commit_callbacks() as callbacks, pytest.raises(RuntimeError), transaction.atomic():  # noqa: PT012
+        _email()
+        raise RuntimeError("the change failed")
+
+    # then no row and no delivery remain
+    assert OutboxMessage.objects.count() == 0
+    assert callbacks == []
+
+
+def test_unknown_channel_is_rejected():
+    with pytest.raises(ValueError, match="channel"):
+        _email(channel="pigeon")
+
+
+# --- broker down -------------------------------------------------------------------------------------
+
+
+def test_broker_down_enqueue_succeeds_and_the_periodic_task_delivers_once_back(
+    smtp_server, django_capture_on_commit_callbacks, caplog
+):
+    # given the broker is down (nothing listens where Celery publishes)
+    # when a message is enqueued and its transaction commits
+    with (
+        broker_down(),
+        caplog.at_level(logging.WARNING, logger="tickets.outbox"),
+        django_capture_on_commit_callbacks(execute=True),
+        transaction.atomic(),
+    ):
+        message = _email()
+
+    # then the commit succeeded, the row stays pending and the failure to publish was logged
+    message.refresh_from_db()
+    assert message.status == OutboxMessage.Status.PENDING
+    assert any("broker unavailable" in record.getMessage() for record in caplog.records)
+    assert smtp_server.messages == []
+
+    # when the broker is back and the periodic delivery runs (twice, as beat would)
+    deliver_pending_outbox.apply()
+    deliver_pending_outbox.apply()
+
+    # then the message went out exactly once
+    message.refresh_from_db()
+    assert message.status == OutboxMessage.Status.SENT
+    assert len(smtp_server.wait_for(1)) == 1
+
+
+# --- leases ------------------------------------------------------------------------------------------
+
+
+def test_a_row_left_sending_by_a_dead_worker_is_taken_over_after_the_lease(slack, settings):
+    from tickets.outbox import outbox_claim
+
+    # given a worker claimed a message and died before sending
+    with time_machine.travel(T0, tick=False):
+        message = _slack()
+        stale = outbox_claim(message.pk)
+    assert stale.status == OutboxMessage.Status.SENDING
+
+    # when the periodic task runs within the lease, then it leaves the row alone
+    with time_machine.travel(T0 + timedelta(seconds=settings.OUTBOX_LEASE_SECONDS - 1), tick=False):
+        deliver_pending_outbox()
+    assert slack.requests == []
+
+    # when it runs after the lease expired, then it sends the message once
+    with time_machine.travel(T0 + timedelta(seconds=settings.OUTBOX_LEASE_SECONDS + 1), tick=False):
+        deliver_pending_outbox()
+        deliver_pending_outbox()
+    message.refresh_from_db()
+    assert message.status == OutboxMessage.Status.SENT
+    assert message.attempts == 2
+    assert len(slack.requests) == 1
+    assert json.loads(slack.requests[0].body)["text"].startswith("*SLA breached")
+
+
+def test_a_late_result_from_an_expired_claim_is_ignored(slack, settings):
+    from tickets.outbox import _attempt, _Senders, outbox_claim
+
+    # given a claim whose lease expired and whose row was delivered by another worker meanwhile
+    with time_machine.travel(T0, tick=False):
+        message = _slack()
+        stale = outbox_claim(message.pk)
+    with time_machine.travel(T0 + timedelta(seconds=settings.OUTBOX_LEASE_SECONDS + 1), tick=False):
+        deliver_pending_outbox()
+    slack.default = Reply(500, body="late")
+
+    # when the first worker finally records its (failed) attempt
+    with _Senders() as senders:
+        assert _attempt(stale, senders) is None
+
+    # then the row keeps the successful delivery
+    message.refresh_from_db()
+    assert message.status == OutboxMessage.Status.SENT
+    assert message.provider_response == "200 ok"
+
+
+def test_a_lease_expired_on_the_last_attempt_fails_the_row(settings):
+    from tickets.outbox import outbox_claim
+
+    settings.OUTBOX_MAX_ATTEMPTS = 1
+    with time_machine.travel(T0, tick=False):
+        message = _email()
+        outbox_claim(message.pk)
+    with time_machine.travel(T0 + timedelta(hours=1), tick=False):
+        deliver_pending_outbox()
+    message.refresh_from_db()
+    assert message.status == OutboxMessage.Status.FAILED
+    assert "lease" in message.last_error

@@ -1,0 +1,20 @@
+"""Ticket tasks: thin wrappers that take ids and call services; safe to run twice."""
+
+from celery import shared_task
+
+from tickets.outbox import outbox_deliver, outbox_deliver_due
+
+
+@shared_task(ignore_result=True)
+def deliver_outbox_message(message_id: int) -> None:
+    """Deliver one outbox row; a no-op when it is already sent, failed, not yet due or held by another worker.
+
+    No Celery-level retries: the backoff state lives in the row, and the periodic task below retries it.
+    """
+    outbox_deliver(message_id)
+
+
+@shared_task(ignore_result=True)
+def deliver_pending_outbox() -> dict[str, int]:
+    """Deliver every due outbox row: never-delivered (broker was down), retries, and expired sending leases."""
+    return outbox_deliver_due()
