@@ -260,7 +260,7 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name='ticket',
-            index=models.Index(models.OrderBy(models.F('next_due_at'), nulls_last=True), models.F('id'), condition=models.Q(('status__in', ('new', 'open', 'pending', 'on_hold'))), name='ticket_active_queue_order'),
+            index=models.Index(condition=models.Q(('status__in', ('new', 'open', 'pending', 'on_hold'))), fields=['next_due_at', 'id'], name='ticket_active_queue_order'),
         ),
         migrations.AddIndex(
             model_name='ticket',

@@ -310,10 +310,10 @@ class Ticket(models.Model):
             models.Index(fields=["assignee", "status"], name="ticket_assignee_status"),
             models.Index(fields=["organization", "created_at"], name="ticket_org_created"),
             models.Index(fields=["user", "created_at"], name="ticket_user_created"),
-            # Queue order of the active tickets (the default queue view).
+            # Queue order of the active tickets (the default queue view); an ascending PostgreSQL
+            # index already puts NULLs last, as the queue's ORDER BY does.
             models.Index(
-                models.F("next_due_at").asc(nulls_last=True),
-                "id",
+                fields=["next_due_at", "id"],
                 name="ticket_active_queue_order",
                 condition=Q(status__in=OPEN_STATUSES),
             ),
