@@ -61,6 +61,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "audit.security.SecurityCounterMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
@@ -103,6 +104,8 @@ AUTH_USER_MODEL = "tourbrain_support.User"
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
+# Logins go through the lockout (per account and per IP, exponential backoff); see audit/security.py.
+AUTHENTICATION_BACKENDS = ["audit.security.LockoutModelBackend"]
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -211,6 +214,28 @@ CELERY_BEAT_SCHEDULE = {
 }
 # /readyz reports the worker stale when its last heartbeat is older than this.
 WORKER_HEARTBEAT_MAX_AGE = env.int("WORKER_HEARTBEAT_MAX_AGE", default=120)
+
+# Security, GDPR and backups (audit app).
+LOGIN_LOCKOUT_ACCOUNT_THRESHOLD = env.int("LOGIN_LOCKOUT_ACCOUNT_THRESHOLD", default=5)
+LOGIN_LOCKOUT_IP_THRESHOLD = env.int("LOGIN_LOCKOUT_IP_THRESHOLD", default=20)
+LOGIN_LOCKOUT_WINDOW_SECONDS = env.int("LOGIN_LOCKOUT_WINDOW_SECONDS", default=900)
+LOGIN_LOCKOUT_BASE_SECONDS = env.int("LOGIN_LOCKOUT_BASE_SECONDS", default=60)
+LOGIN_LOCKOUT_MAX_SECONDS = env.int("LOGIN_LOCKOUT_MAX_SECONDS", default=86400)
+SECURITY_BURST_THRESHOLD = env.int("SECURITY_BURST_THRESHOLD", default=20)
+EXPORT_OUTLIER_FACTOR = env.float("EXPORT_OUTLIER_FACTOR", default=3.0)
+EXPORT_OUTLIER_MIN = env.int("EXPORT_OUTLIER_MIN", default=5)
+GDPR_REMINDER_DAYS = env.int("GDPR_REMINDER_DAYS", default=7)
+BACKUP_DIR = Path(env.str("BACKUP_DIR", default=str(DATA_DIR / "backups")))
+BACKUP_KEEP = env.int("BACKUP_KEEP", default=14)
+BACKUP_RTO_SECONDS = env.int("BACKUP_RTO_SECONDS", default=4 * 3600)
+CELERY_BEAT_SCHEDULE.update(
+    {
+        # Daily backup + verify; the restore drill task runs daily and acts once every 30 days.
+        "audit-backup-daily": {"task": "audit.tasks.backup_daily", "schedule": 24 * 3600.0},
+        "audit-restore-drill": {"task": "audit.tasks.backup_restore_drill", "schedule": 24 * 3600.0},
+        "audit-gdpr-reminders": {"task": "audit.tasks.gdpr_reminders", "schedule": 24 * 3600.0},
+    }
+)
 
 # REST framework
 REST_FRAMEWORK = {

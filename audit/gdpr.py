@@ -1,0 +1,649 @@
+"""GDPR: consent and privacy-policy versions, data-subject requests (access export, erasure), transfers.
+
+Finding a person's data: every model outside the append-only audit log that points at the user (a
+foreign key to the user model, at any app), then every model that points at those rows (one more hop:
+messages on their tickets, attachments of their messages, history rows), plus any email column equal to
+their address. The access export serialises all of it; erasure anonymises the user row, wipes free text
+the person wrote, replaces their email, name and IPs wherever else those rows mention them, deletes
+their files, and hands the audit log's personal-data store to the audit log's own erasure, which leaves
+the sealed rows (and so `audit_verify`) intact.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.apps import apps
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.mail import send_mail
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import models, transaction
+from django.db.models import Count, Exists, OuterRef, Q
+from django.utils import timezone
+
+from audit.models import (
+    ConsentRecord,
+    CrossBorderTransfer,
+    DataSubjectRequest,
+    LoginLockout,
+    PrivacyPolicyVersion,
+)
+from audit.security import pseudonym
+from audit.services import audit_record
+from tourbrain_support.api import ApplicationError
+
+logger = logging.getLogger(__name__)
+alerts = logging.getLogger("audit.alerts")
+
+ERASED = "[erased]"
+EXPORT_FORMAT_VERSION = 1
+# A foreign key with one of these names means the row is the person's own writing: its free text goes.
+AUTHOR_FIELDS = {"user", "author", "owner", "requester", "created_by", "submitted_by", "reporter", "customer"}
+# Handled explicitly (append-only audit tables, this module's own models) or holding no personal text.
+_SKIP_APPS = {"audit", "contenttypes", "sessions"}
+_SKIP_MODELS = {"auth.permission", "auth.group"}
+
+
+# --- policy versions and consent ----------------------------------------------------------------
+
+
+@transaction.atomic
+def policy_version_publish(
+    *, version: str, published_at: datetime | None = None, url: str = "", text: str = "", actor=None
+) -> PrivacyPolicyVersion:
+    if PrivacyPolicyVersion.objects.filter(version=version).exists():
+        raise ApplicationError(f"Policy version {version} already exists.")
+    policy = PrivacyPolicyVersion.objects.create(
+        version=version, published_at=published_at or timezone.now(), url=url, text=text
+    )
+    audit_record(
+        actor=actor,
+        action="create",
+        resource_type="privacy_policy",
+        resource_id=policy.pk,
+        changes={"version": version},
+    )
+    return policy
+
+
+def policy_version_current() -> PrivacyPolicyVersion | None:
+    return PrivacyPolicyVersion.objects.filter(published_at__lte=timezone.now()).order_by("-published_at").first()
+
+
+@transaction.atomic
+def consent_record(
+    *,
+    user,
+    purpose: str,
+    granted: bool,
+    source: str,
+    policy_version: PrivacyPolicyVersion | None = None,
+    at: datetime | None = None,
+    request=None,
+) -> ConsentRecord:
+    """Append one grant or withdrawal (the history is the evidence; the latest record is the state)."""
+    if purpose not in ConsentRecord.Purpose.values:
+        raise ApplicationError(
+            f"Unknown consent purpose {purpose!r}.",
+        )
+    if source not in ConsentRecord.Source.values:
+        raise ApplicationError(f"Unknown consent source {source!r}.")
+    if purpose == ConsentRecord.Purpose.PRIVACY_POLICY and policy_version is None:
+        policy_version = policy_version_current()
+        if policy_version is None:
+            raise ApplicationError("No privacy policy version is published.")
+    record = ConsentRecord.objects.create(
+        user=user,
+        purpose=purpose,
+        granted=granted,
+        source=source,
+        policy_version=policy_version,
+        recorded_at=at or timezone.now(),
+    )
+    audit_record(
+        actor=user,
+        action="create" if granted else "update",
+        resource_type="consent",
+        resource_id=record.pk,
+        changes={"purpose": purpose, "granted": granted, "policy_version": getattr(policy_version, "version", None)},
+        request=request,
+    )
+    return record
+
+
+def consent_state(*, user, purpose: str) -> bool:
+    """Whether the user's latest record for this purpose is a grant."""
+    latest = ConsentRecord.objects.filter(user=user, purpose=purpose).order_by("-recorded_at", "-id").first()
+    return bool(latest and latest.granted)
+
+
+def _latest_consents():
+    later = ConsentRecord.objects.filter(
+        user=OuterRef("user"), purpose=OuterRef("purpose"), policy_version=OuterRef("policy_version")
+    ).filter(Q(recorded_at__gt=OuterRef("recorded_at")) | Q(recorded_at=OuterRef("recorded_at"), id__gt=OuterRef("id")))
+    return ConsentRecord.objects.filter(user__isnull=False).exclude(Exists(later))
+
+
+def policy_acceptance_rates() -> list[dict]:
+    """Per privacy-policy version: users whose latest record accepts it, withdrew it, and the share of
+    active users who accepted. Erased people's records (user NULL) count as accepted-then-erased: not
+    in the numerator nor the denominator. Two queries whatever the data size."""
+    counts = (
+        _latest_consents()
+        .filter(purpose=ConsentRecord.Purpose.PRIVACY_POLICY)
+        .values("policy_version")
+        .annotate(
+            accepted=Count("user", filter=Q(granted=True), distinct=True),
+            withdrawn=Count("user", filter=Q(granted=False), distinct=True),
+        )
+        .order_by()
+    )
+    by_version = {row["policy_version"]: row for row in counts}
+    active_users = get_user_model().objects.filter(is_active=True).count()
+    rates = []
+    for policy in PrivacyPolicyVersion.objects.order_by("-published_at"):
+        row = by_version.get(policy.pk, {"accepted": 0, "withdrawn": 0})
+        rates.append(
+            {
+                "policy": policy,
+                "version": policy.version,
+                "published_at": policy.published_at,
+                "accepted": row["accepted"],
+                "withdrawn": row["withdrawn"],
+                "active_users": active_users,
+                "acceptance_rate": round(row["accepted"] / active_users, 4) if active_users else 0.0,
+            }
+        )
+    return rates
+
+
+# --- cross-border transfers ---------------------------------------------------------------------
+
+
+def transfer_record(
+    *,
+    recipient: str,
+    country: str,
+    legal_basis: str,
+    data_categories: Iterable[str],
+    purpose: str = "",
+    reference: str = "",
+    records: int = 1,
+    at: datetime | None = None,
+) -> CrossBorderTransfer:
+    """Log one transfer of personal data to a processor abroad (call it where the data leaves)."""
+    country = (country or "").upper()
+    if not re.fullmatch(r"[A-Z]{2}", country):
+        raise ApplicationError(
+            "country must be an ISO 3166-1 alpha-2 code.",
+        )
+    if legal_basis not in CrossBorderTransfer.LegalBasis.values:
+        raise ApplicationError(f"Unknown legal basis {legal_basis!r}.")
+    categories = sorted({str(category) for category in data_categories})
+    if not categories:
+        raise ApplicationError("Name at least one data category.")
+    return CrossBorderTransfer.objects.create(
+        recipient=recipient,
+        country=country,
+        legal_basis=legal_basis,
+        data_categories=categories,
+        purpose=purpose[:200],
+        reference=reference[:100],
+        records=max(records, 1),
+        transferred_at=at or timezone.now(),
+    )
+
+
+# --- data-subject requests ----------------------------------------------------------------------
+
+_TRANSITIONS = {
+    DataSubjectRequest.Status.RECEIVED: {DataSubjectRequest.Status.VERIFYING, DataSubjectRequest.Status.REJECTED},
+    DataSubjectRequest.Status.VERIFYING: {DataSubjectRequest.Status.IN_PROGRESS, DataSubjectRequest.Status.REJECTED},
+    DataSubjectRequest.Status.IN_PROGRESS: {DataSubjectRequest.Status.COMPLETED, DataSubjectRequest.Status.REJECTED},
+    DataSubjectRequest.Status.COMPLETED: set(),
+    DataSubjectRequest.Status.REJECTED: set(),
+}
+
+
+def dsr_allowed_transitions(dsr: DataSubjectRequest) -> list[str]:
+    order = [s.value for s in DataSubjectRequest.Status]
+    return sorted(_TRANSITIONS[dsr.status], key=order.index)
+
+
+@transaction.atomic
+def dsr_create(
+    *,
+    kind: str,
+    subject=None,
+    subject_email: str = "",
+    notes: str = "",
+    received_at: datetime | None = None,
+    actor=None,
+    request=None,
+) -> DataSubjectRequest:
+    """Log a request on arrival; the 30-day clock starts at `received_at`."""
+    if kind not in DataSubjectRequest.Kind.values:
+        raise ApplicationError(f"Unknown request kind {kind!r}.")
+    subject_email = (subject_email or getattr(subject, "email", "") or "").strip().lower()
+    if subject is None and subject_email:
+        subject = get_user_model().objects.filter(email__iexact=subject_email).first()
+    if not subject_email:
+        raise ApplicationError("Name the person: a user or an email address.", fields={"subject_email": ["Required."]})
+    dsr = DataSubjectRequest(
+        kind=kind,
+        subject=subject,
+        subject_email=subject_email,
+        notes=notes,
+        subject_reference=pseudonym("subject", subject_email),
+        received_at=received_at or timezone.now(),
+    )
+    dsr.save()
+    audit_record(
+        actor=actor,
+        action="create",
+        resource_type="data_subject_request",
+        resource_id=dsr.pk,
+        changes={"kind": kind, "status": dsr.status, "due_at": dsr.due_at.isoformat()},
+        request=request,
+    )
+    return dsr
+
+
+@transaction.atomic
+def dsr_transition(*, dsr: DataSubjectRequest, status: str, actor, note: str = "", request=None) -> DataSubjectRequest:
+    """Move the request along the workflow; completing an erasure request erases the person."""
+    dsr = DataSubjectRequest.objects.select_for_update().get(pk=dsr.pk)
+    if status not in _TRANSITIONS.get(dsr.status, set()):
+        raise ApplicationError(f"A {dsr.get_status_display().lower()} request cannot become {status}.")
+    if status == DataSubjectRequest.Status.COMPLETED and dsr.kind == DataSubjectRequest.Kind.ERASURE:
+        if dsr.subject is None:
+            raise ApplicationError("No account matches this request; reject it or attach the account first.")
+        subject_erase(user=dsr.subject, actor=actor, request=request)
+        dsr.refresh_from_db()
+    previous = dsr.status
+    dsr.status = status
+    dsr.handled_by = actor
+    if note:
+        stamp = timezone.now().strftime("%Y-%m-%d %H:%M")
+        dsr.notes = f"{dsr.notes}\n[{stamp}] {note}".strip()
+    if status in (DataSubjectRequest.Status.COMPLETED, DataSubjectRequest.Status.REJECTED):
+        dsr.completed_at = timezone.now()
+    dsr.save(update_fields=["status", "handled_by", "notes", "completed_at"])
+    audit_record(
+        actor=actor,
+        action="update",
+        resource_type="data_subject_request",
+        resource_id=dsr.pk,
+        changes={"status": [previous, status]},
+        request=request,
+    )
+    return dsr
+
+
+def dsr_list_open():
+    return (
+        DataSubjectRequest.objects.filter(status__in=DataSubjectRequest.OPEN_STATUSES)
+        .select_related("subject", "handled_by")
+        .order_by("due_at", "id")
+    )
+
+
+def dsr_reminders_send(now: datetime | None = None) -> dict[str, int]:
+    """Daily: remind about open requests due within GDPR_REMINDER_DAYS (level 1) and overdue ones
+    (level 2, also an alert). Each level is claimed by a conditional UPDATE, so reruns send nothing twice."""
+    now = now or timezone.now()
+    soon = now + timedelta(days=getattr(settings, "GDPR_REMINDER_DAYS", 7))
+    sent = {"due_soon": 0, "overdue": 0}
+    open_requests = DataSubjectRequest.objects.filter(status__in=DataSubjectRequest.OPEN_STATUSES)
+    stages = [("overdue", 2, Q(due_at__lte=now)), ("due_soon", 1, Q(due_at__lte=soon, due_at__gt=now))]
+    for label, level, when in stages:
+        for dsr in open_requests.filter(when, reminder_level__lt=level).select_related("handled_by"):
+            with transaction.atomic():
+                claimed = DataSubjectRequest.objects.filter(pk=dsr.pk, reminder_level__lt=level).update(
+                    reminder_level=level
+                )
+                if not claimed:
+                    continue
+                _send_reminder(dsr, label, now)  # an exception rolls the claim back: tomorrow's run retries
+            sent[label] += 1
+    return sent
+
+
+def _reminder_recipients(dsr: DataSubjectRequest) -> list[str]:
+    if dsr.handled_by_id and dsr.handled_by.email:
+        return [dsr.handled_by.email]
+    from tourbrain_support.roles import Role
+
+    staff = get_user_model().objects.filter(is_active=True, groups__name__in=[Role.ADMIN, Role.AUDITOR])
+    return sorted(set(staff.values_list("email", flat=True))) or [settings.SUPPORT_EMAIL]
+
+
+def _send_reminder(dsr: DataSubjectRequest, label: str, now: datetime) -> None:
+    days = (dsr.due_at - now).days
+    if label == "overdue":
+        subject = f"OVERDUE: data-subject request #{dsr.pk} ({dsr.get_kind_display()}) was due {dsr.due_at:%Y-%m-%d}"
+        alerts.error("data-subject request #%s is overdue (due %s)", dsr.pk, dsr.due_at.isoformat())
+    else:
+        subject = f"Data-subject request #{dsr.pk} ({dsr.get_kind_display()}) is due in {days} day(s)"
+    body = (
+        f"{subject}.\n\nStatus: {dsr.get_status_display()}\nReceived: {dsr.received_at:%Y-%m-%d}\n"
+        f"Due: {dsr.due_at:%Y-%m-%d %H:%M} UTC\n\nOpen it at /audit/gdpr/requests/{dsr.pk}/\n"
+    )
+    send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, _reminder_recipients(dsr))
+
+
+# --- finding a person's data --------------------------------------------------------------------
+
+
+@dataclass
+class SubjectData:
+    """Rows that hold the person's data: {model: {pk: how it was reached}}."""
+
+    direct: dict[type[models.Model], dict[str, list]] = field(default_factory=dict)
+    related: dict[type[models.Model], list] = field(default_factory=dict)
+    by_email: dict[type[models.Model], list] = field(default_factory=dict)
+
+
+def _candidate_models() -> list[type[models.Model]]:
+    result = []
+    for model in apps.get_models(include_auto_created=False):
+        if model._meta.app_label in _SKIP_APPS or model._meta.label_lower in _SKIP_MODELS:
+            continue
+        if model is get_user_model():
+            continue
+        result.append(model)
+    return result
+
+
+def _fks_to(model: type[models.Model], target: type[models.Model]) -> list[models.ForeignKey]:
+    return [
+        f
+        for f in model._meta.get_fields()
+        if isinstance(f, models.ForeignKey)
+        and f.related_model is not None
+        and f.related_model._meta.concrete_model is target._meta.concrete_model
+    ]
+
+
+def subject_data_find(user) -> SubjectData:
+    """Locate the person's rows: one hop by foreign key to the user, one more hop, and email columns."""
+    user_model = get_user_model()
+    found = SubjectData()
+    for model in _candidate_models():
+        for fk in _fks_to(model, user_model):
+            pks = list(model._default_manager.filter(**{fk.name: user.pk}).values_list("pk", flat=True))
+            if pks:
+                found.direct.setdefault(model, {})[fk.name] = pks
+    for model in _candidate_models():
+        for parent, by_field in found.direct.items():
+            parent_pks = sorted({pk for pks in by_field.values() for pk in pks})
+            for fk in _fks_to(model, parent):
+                pks = model._default_manager.filter(**{f"{fk.name}__in": parent_pks}).values_list("pk", flat=True)
+                found.related.setdefault(model, [])
+                found.related[model] = sorted(set(found.related[model]) | set(pks))
+        email_fields = [f.name for f in model._meta.concrete_fields if isinstance(f, models.EmailField)]
+        if email_fields and user.email:
+            query = Q(pk__in=[])
+            for name in email_fields:
+                query |= Q(**{f"{name}__iexact": user.email})
+            pks = list(model._default_manager.filter(query).values_list("pk", flat=True))
+            if pks:
+                found.by_email[model] = pks
+    found.related = {model: pks for model, pks in found.related.items() if pks}
+    return found
+
+
+def _row_dict(instance: models.Model) -> dict:
+    data = {}
+    for f in instance._meta.concrete_fields:
+        if f.name in ("password",):
+            continue
+        value = getattr(instance, f.attname)
+        if isinstance(f, models.FileField):
+            value = value.name if value else ""
+        data[f.attname] = value
+    return data
+
+
+def _audit_about(user) -> dict:
+    """The activity log's records about the person (via the audit log's own selector)."""
+    try:
+        from audit.selectors import audit_subject_export
+    except ImportError:
+        return {"available": False, "events": []}
+    return audit_subject_export(user=user)
+
+
+def subject_export(*, user) -> dict:
+    """Everything held on the person, machine-readable (JSON-serialisable with DjangoJSONEncoder)."""
+    found = subject_data_find(user)
+    sections: dict[str, list] = {}
+
+    def add(model, pks, reason):
+        for instance in model._default_manager.filter(pk__in=pks).order_by("pk"):
+            sections.setdefault(model._meta.label_lower, []).append({"reached_by": reason, **_row_dict(instance)})
+
+    for model, by_field in found.direct.items():
+        for field_name, pks in by_field.items():
+            add(model, pks, field_name)
+    for model, pks in found.related.items():
+        add(model, pks, "related")
+    for model, pks in found.by_email.items():
+        add(model, pks, "email")
+    consents = ConsentRecord.objects.filter(user=user).select_related("policy_version").order_by("recorded_at", "id")
+    requests = DataSubjectRequest.objects.filter(Q(subject=user) | Q(subject_email__iexact=user.email))
+    return {
+        "format_version": EXPORT_FORMAT_VERSION,
+        "generated_at": timezone.now(),
+        "profile": _row_dict(user),
+        "roles": sorted(user.groups.values_list("name", flat=True)),
+        "memberships": [
+            {
+                "organization": m.organization.name,
+                "organization_id": m.organization_id,
+                "role": m.role,
+                "since": m.created_at,
+            }
+            for m in user.memberships.select_related("organization")
+        ],
+        "consents": [
+            {
+                "purpose": c.purpose,
+                "granted": c.granted,
+                "recorded_at": c.recorded_at,
+                "source": c.source,
+                "policy_version": c.policy_version.version if c.policy_version else None,
+            }
+            for c in consents
+        ],
+        "data_subject_requests": [
+            {"id": r.pk, "kind": r.kind, "status": r.status, "received_at": r.received_at, "due_at": r.due_at}
+            for r in requests
+        ],
+        "records": sections,
+        "audit": _audit_about(user),
+    }
+
+
+def subject_export_json(*, user) -> str:
+    return json.dumps(subject_export(user=user), cls=DjangoJSONEncoder, indent=2, sort_keys=True)
+
+
+@transaction.atomic
+def dsr_export(*, dsr: DataSubjectRequest, actor, request=None) -> str:
+    """The access export for a request in progress; the export is itself audited."""
+    if dsr.kind != DataSubjectRequest.Kind.ACCESS:
+        raise ApplicationError("Only access requests are exported.")
+    if dsr.status != DataSubjectRequest.Status.IN_PROGRESS:
+        raise ApplicationError("Verify the person first: the request must be in progress.")
+    if dsr.subject is None:
+        raise ApplicationError("No account matches this request.")
+    payload = subject_export_json(user=dsr.subject)
+    audit_record(
+        actor=actor,
+        action="export",
+        resource_type="data_subject_request",
+        resource_id=dsr.pk,
+        changes={"format": "json", "bytes": len(payload)},
+        request=request,
+    )
+    return payload
+
+
+# --- erasure ------------------------------------------------------------------------------------
+
+
+def _identifier_pattern(identifiers: Iterable[str]) -> re.Pattern | None:
+    parts = sorted({i for i in identifiers if i and len(i) >= 3}, key=len, reverse=True)
+    if not parts:
+        return None
+    return re.compile("|".join(rf"(?<![\w.@-]){re.escape(p)}(?![\w@-]|\.\w)" for p in parts), re.IGNORECASE)
+
+
+def _scrub_text(value, pattern: re.Pattern | None):
+    if pattern is None or value is None:
+        return value
+    if isinstance(value, str):
+        return pattern.sub(ERASED, value)
+    if isinstance(value, dict):
+        return {k: _scrub_text(v, pattern) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_scrub_text(v, pattern) for v in value]
+    return value
+
+
+def _scrub_rows(model, pks, pattern, *, wipe_free_text: bool, email: str) -> int:
+    changed = 0
+    text_fields = [
+        f
+        for f in model._meta.concrete_fields
+        if isinstance(f, (models.CharField, models.TextField, models.JSONField, models.GenericIPAddressField))
+        and not f.primary_key
+        and not f.is_relation
+    ]
+    file_fields = [f for f in model._meta.concrete_fields if isinstance(f, models.FileField)]
+    for instance in model._default_manager.filter(pk__in=pks).iterator():
+        updates = {}
+        for f in text_fields:
+            value = getattr(instance, f.attname)
+            if isinstance(f, models.EmailField) and value and value.lower() == email.lower():
+                new = f"erased-{pseudonym('subject', email)[:12]}@erased.invalid"
+            elif isinstance(f, models.GenericIPAddressField):
+                new = None if f.null else value
+                if value and pattern is not None and pattern.search(value):
+                    new = None if f.null else "0.0.0.0"  # noqa: S104 - a placeholder, not a bind address
+            elif wipe_free_text and isinstance(f, models.TextField) and value:
+                new = ERASED
+            else:
+                new = _scrub_text(value, pattern)
+            if f.choices and new != value:
+                continue  # a choice value is not free text
+            if new != value:
+                updates[f.attname] = new
+        for f in file_fields:
+            stored = getattr(instance, f.attname)
+            if stored and getattr(stored, "name", stored):
+                try:
+                    stored.storage.delete(stored.name)
+                except Exception:  # a missing file is already erased
+                    logger.warning("could not delete %s", stored.name)
+                updates[f.attname] = ""
+        if updates:
+            model._default_manager.filter(pk=instance.pk).update(**updates)
+            changed += 1
+    return changed
+
+
+def _audit_personal_identifiers(user) -> list[str]:
+    """IPs the audit log's personal-data store holds for the person (scrubbed from other tables too)."""
+    from audit.selectors import audit_subject_identifiers
+
+    return audit_subject_identifiers(user=user)
+
+
+def _audit_subject_erase(user) -> int:
+    """Hand the audit log's personal-data store to its own erasure (sealed rows stay, digests verify)."""
+    from audit import services
+
+    erase = getattr(services, "audit_subject_erase", None)
+    if erase is not None:
+        return erase(user=user) or 0
+    # The store's contract: personal rows are deletable, the pseudonym link goes with them.
+    from audit.models import AuditPersonalData, AuditSubject
+
+    subject = AuditSubject.objects.filter(user=user).first()
+    if subject is None:
+        return 0
+    deleted = AuditPersonalData.objects.filter(subject_id=subject.subject_id).delete()[0]
+    subject.delete()
+    return deleted
+
+
+@transaction.atomic
+def subject_erase(*, user, actor, request=None) -> dict[str, int]:
+    """Erase the person: anonymise the account, wipe or scrub every row found, erase the audit log's
+    personal data. Runs in one transaction: all or nothing."""
+    email, name = user.email, user.name or ""
+    identifiers = [email, name, *name.split(), *_audit_personal_identifiers(user)]
+    pattern = _identifier_pattern(identifiers)
+    found = subject_data_find(user)
+    summary: dict[str, int] = {}
+    for model, by_field in found.direct.items():
+        for field_name, pks in by_field.items():
+            wipe = field_name in AUTHOR_FIELDS
+            summary[model._meta.label_lower] = summary.get(model._meta.label_lower, 0) + _scrub_rows(
+                model, pks, pattern, wipe_free_text=wipe, email=email
+            )
+    for group in (found.related, found.by_email):
+        for model, pks in group.items():
+            summary[model._meta.label_lower] = summary.get(model._meta.label_lower, 0) + _scrub_rows(
+                model, pks, pattern, wipe_free_text=False, email=email
+            )
+    # Django admin's log about this account (its repr is the email).
+    from django.contrib.admin.models import LogEntry
+    from django.contrib.contenttypes.models import ContentType
+
+    user_type = ContentType.objects.get_for_model(user.__class__)
+    entries = LogEntry.objects.filter(content_type=user_type, object_id=str(user.pk))
+    summary["admin.logentry(about)"] = _scrub_rows(
+        LogEntry, list(entries.values_list("pk", flat=True)), pattern, wipe_free_text=False, email=email
+    )
+    entries.update(object_repr=ERASED)
+    # This app's own rows: consents are kept (rates stay true) but detached; lockouts go.
+    summary["audit.consentrecord"] = ConsentRecord.objects.filter(user=user).update(user=None)
+    summary["audit.loginlockout"] = LoginLockout.objects.filter(
+        Q(user=user) | Q(scope=LoginLockout.Scope.ACCOUNT, key=pseudonym("account", email.lower()))
+    ).delete()[0]
+    for dsr in DataSubjectRequest.objects.filter(Q(subject=user) | Q(subject_email__iexact=email)):
+        dsr.subject_email = ""
+        dsr.notes = _scrub_text(dsr.notes, pattern)
+        dsr.save(update_fields=["subject_email", "notes"])
+    summary["audit.personal_data"] = _audit_subject_erase(user)
+    # Last, the account itself: no name, an address that cannot receive mail, no way to log in.
+    user.email = f"erased-{user.pk}@erased.invalid"
+    user.name = ""
+    user.is_active = False
+    user.set_unusable_password()
+    user.save(update_fields=["email", "name", "is_active", "password"])
+    from django.contrib.sessions.models import Session
+
+    # Sessions hold only the user id, but the person must be logged out everywhere.
+    for session in Session.objects.filter(expire_date__gt=timezone.now()).iterator():
+        if str(session.get_decoded().get("_auth_user_id")) == str(user.pk):
+            session.delete()
+    audit_record(
+        actor=actor,
+        action="delete",
+        resource_type="user",
+        resource_id=user.pk,
+        changes={"erased": True, "tables": sorted(k for k, v in summary.items() if v)},
+        request=request,
+    )
+    logger.info("erased user %s: %s", user.pk, summary)
+    return summary
