@@ -118,14 +118,15 @@ def _closed_error(ticket: Ticket) -> ApplicationError:
     )
 
 
-def _audit(actor: User | None, action: str, ticket: Ticket, changes: dict | None = None) -> None:
+def _audit(actor: User | None, operation: str, ticket: Ticket, changes: dict | None = None) -> None:
+    """One audit event per change: action create/update, the ticket operation named in the changes."""
     audit_record(
         actor=actor,
-        action=action,
+        action="create" if operation == "create" else "update",
         resource_type="ticket",
         resource_id=ticket.pk,
-        organization=ticket.organization,
-        changes=changes or {},
+        organization=ticket.organization_id,
+        changes={"operation": operation, **(changes or {})},
     )
 
 
@@ -579,10 +580,10 @@ def tickets_close_solved(*, now: datetime | None = None, batch_size: int = 5000)
     if total:
         audit_record(
             actor=None,
-            action="auto_close",
+            action="update",
             resource_type="ticket",
             resource_id=None,
-            changes={"closed": total, "solved_before": cutoff.isoformat()},
+            changes={"operation": "auto_close", "closed": total, "solved_before": cutoff.isoformat()},
         )
     return total
 
@@ -642,7 +643,7 @@ def sla_policy_publish(
     )
     audit_record(
         actor=actor,
-        action="publish",
+        action="create",
         resource_type="sla_policy",
         resource_id=policy.pk,
         changes={"version": version, "previous": current.version if current else None},

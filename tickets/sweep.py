@@ -85,10 +85,14 @@ def _escalate_batch(now: datetime, batch_size: int) -> list[int]:
         _notifications().notify_sla_breach(tickets)
         audit_record(
             actor=None,
-            action="sla_escalate",
+            action="update",
             resource_type="ticket",
             resource_id=None,
-            changes={"tickets": [ticket.reference for ticket in tickets], "at": now.isoformat()},
+            changes={
+                "operation": "sla_escalate",
+                "tickets": [ticket.reference for ticket in tickets],
+                "at": now.isoformat(),
+            },
         )
         return ids
 
