@@ -16,10 +16,10 @@ breach is never moved into the future.
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
 from datetime import datetime
-from functools import lru_cache
 
 from django.conf import settings
 
@@ -47,31 +47,29 @@ def active_policy() -> SLAPolicy:
     return policy
 
 
-@lru_cache(maxsize=64)
-def _targets_of_policy(policy_id: int) -> dict[tuple[str, str], Targets]:
-    # Published versions are immutable, so caching per version id is safe for the process lifetime.
-    return {
-        (row.tier, row.priority): Targets(row.first_response_minutes, row.next_response_minutes, row.resolution_minutes)
-        for row in SLATarget.objects.filter(policy_id=policy_id)
-    }
-
-
 def targets_for(policy: SLAPolicy | int, *, tier: str, priority: str) -> Targets:
     policy_id = policy if isinstance(policy, int) else policy.pk
-    targets = _targets_of_policy(policy_id).get((tier, priority))
-    if targets is None:
+    row = SLATarget.objects.filter(policy_id=policy_id, tier=tier, priority=priority).first()
+    if row is None:
         raise ApplicationError(
             f"SLA policy version has no target for tier '{tier}' and priority '{priority}'.", code="no_sla_target"
         )
-    return targets
+    return Targets(row.first_response_minutes, row.next_response_minutes, row.resolution_minutes)
 
 
-_calendar_cache: dict[tuple[int, datetime], sla.BusinessCalendar] = {}
+_calendar_cache: dict[tuple, sla.BusinessCalendar] = {}
 
 
 def calendar_of(config: BusinessCalendarConfig) -> sla.BusinessCalendar:
-    """The calendar value of a stored config, cached per (id, updated_at) so edits take effect."""
-    key = (config.pk, config.updated_at)
+    """The calendar value of a stored config, cached by its content so edits take effect at once."""
+    key = (
+        config.timezone,
+        json.dumps(config.weekly_hours),
+        config.holiday_country,
+        config.holiday_subdivision,
+        json.dumps(config.closed_dates),
+        config.always_open,
+    )
     calendar = _calendar_cache.get(key)
     if calendar is None:
         if len(_calendar_cache) > 256:
@@ -88,9 +86,14 @@ def ticket_calendar(ticket: Ticket) -> sla.BusinessCalendar:
 
 
 def ticket_targets(ticket: Ticket, *, priority: str | None = None) -> Targets | None:
+    """Targets of the ticket's own policy version, memoised on the instance (one query per cell)."""
     if ticket.sla_policy_id is None:
         return None
-    return targets_for(ticket.sla_policy_id, tier=ticket.tier, priority=priority or ticket.priority)
+    key = (ticket.sla_policy_id, ticket.tier, priority or ticket.priority)
+    memo = ticket.__dict__.setdefault("_sla_targets", {})
+    if key not in memo:
+        memo[key] = targets_for(key[0], tier=key[1], priority=key[2])
+    return memo[key]
 
 
 def warning_share() -> float:

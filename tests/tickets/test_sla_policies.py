@@ -1,0 +1,100 @@
+"""SLA policies: defaults from the seed, versioned publishing by leads, tickets keep their version."""
+
+from datetime import UTC, datetime, time, timedelta
+
+import pytest
+import time_machine
+
+from tests.factories import UserFactory
+from tests.tickets.factories import TicketFactory
+from tickets import services, sla
+from tickets.models import BusinessCalendarConfig, SLAPolicy, SLATarget
+from tickets.sla_defaults import default_targets
+from tickets.sla_policies import active_policy, calendar_of, targets_for
+from tourbrain_support.api import ApplicationError
+from tourbrain_support.roles import Role
+
+pytestmark = pytest.mark.django_db
+
+MONDAY_10 = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
+
+
+def test_default_policy_matches_the_seed():
+    policy = active_policy()
+    assert policy.version == 1
+    assert policy.targets.count() == 12
+    first = {
+        tier: targets_for(policy, tier=tier, priority="medium").first_response
+        for tier in ("enterprise", "beta", "general")
+    }
+    assert first == {"enterprise": 60, "beta": 120, "general": 480}
+    assert targets_for(policy, tier="beta", priority="critical").first_response == 60
+    assert policy.calendar.name == "Business hours"
+
+
+def test_default_calendars():
+    business = calendar_of(BusinessCalendarConfig.objects.get(name="Business hours"))
+    assert business.holiday_country == "GB"
+    assert business.weekly_hours[0] == ((time(9, 0), time(18, 0)),)
+    assert business.weekly_hours[5] == ()
+    always = BusinessCalendarConfig.objects.get(name="24/7").as_calendar()
+    assert always.always_open
+    # Christmas Day is closed in the default calendar
+    christmas = datetime(2026, 12, 25, 12, 0, tzinfo=UTC)
+    assert not sla.is_open(business, christmas)
+    assert sla.is_open(always, christmas)
+
+
+def _with(rows, cell, **values):
+    return [{**row, **values} if (row["tier"], row["priority"]) == cell else row for row in rows]
+
+
+def test_publishing_a_new_version_leaves_existing_tickets_on_theirs(make_user):
+    lead = make_user(Role.SUPPORT_LEAD)
+    with time_machine.travel(MONDAY_10, tick=False):
+        before = TicketFactory(type="question", priority="medium")  # general: 480
+        policy = services.sla_policy_publish(
+            actor=lead,
+            targets=_with(default_targets(), ("general", "medium"), first_response_minutes=120),
+            calendar=BusinessCalendarConfig.objects.get(name="24/7"),
+            notes="Faster first response",
+        )
+        after = TicketFactory(type="question", priority="medium")
+    assert (policy.version, policy.is_active) == (2, True)
+    assert list(SLAPolicy.objects.filter(is_active=True)) == [policy]
+    assert before.sla_policy.version == 1
+    assert before.first_response_due_at == MONDAY_10 + timedelta(hours=8)
+    assert after.sla_policy == policy
+    assert after.first_response_due_at == MONDAY_10 + timedelta(hours=2)  # 24/7 calendar
+    # a priority change on the old ticket still uses version 1 (general high: 480)
+    with time_machine.travel(MONDAY_10, tick=False):
+        services.ticket_set_priority(ticket=before, priority="high", actor=lead)
+    before.refresh_from_db()
+    assert before.first_response_due_at == MONDAY_10 + timedelta(hours=8)
+    assert SLATarget.objects.filter(policy__version=1).count() == 12
+
+
+@pytest.mark.parametrize("role", [Role.SUPPORT_REP, Role.ENGINEER, None])
+def test_only_leads_publish(make_user, role):
+    actor = make_user(role) if role else UserFactory()
+    with pytest.raises(ApplicationError) as error:
+        services.sla_policy_publish(actor=actor, targets=default_targets())
+    assert error.value.code == "forbidden"
+    assert SLAPolicy.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    ("targets", "code"),
+    [
+        (default_targets()[:-1], "incomplete_policy"),
+        (_with(default_targets(), ("beta", "low"), resolution_minutes=0), "invalid"),
+        (_with(default_targets(), ("beta", "low"), resolution_minutes="soon"), "invalid"),
+        (_with(default_targets(), ("beta", "low"), tier="vip"), "invalid_choice"),
+    ],
+)
+def test_bad_policies_are_refused_and_nothing_is_written(make_user, targets, code):
+    with pytest.raises(ApplicationError) as error:
+        services.sla_policy_publish(actor=make_user(Role.SUPPORT_LEAD), targets=targets)
+    assert error.value.code == code
+    assert SLAPolicy.objects.count() == 1
+    assert active_policy().version == 1
