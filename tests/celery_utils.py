@@ -17,9 +17,8 @@ UNREACHABLE_BROKER_URL = "redis://127.0.0.1:1/0"
 
 
 def _drop_broker_connections() -> None:
-    pool = app._pool
-    if pool is not None:
-        pool.force_close_all()
+    # Forget the app's pools so the next publish looks them up for the current broker URL; kombu keeps
+    # one pool per URL, so the real broker's pool is reused afterwards (closing it would break it).
     app._pool = None
     app.amqp._producer_pool = None
 
