@@ -183,7 +183,9 @@ def _to_us(instant: datetime) -> int:
 
 
 def _from_us(u: int) -> datetime:
-    return _EPOCH_UTC + timedelta(microseconds=u)
+    days, rest = divmod(u, _DAY)
+    seconds, micro = divmod(rest, _US)
+    return _EPOCH_UTC + timedelta(days, seconds, micro)
 
 
 def _year_start_us(year: int) -> int:
@@ -215,6 +217,8 @@ class _ZoneOffsets:
     def __init__(self, name: str) -> None:
         self.zone = _zone(name)
         self.years: dict[int, tuple[int, list[int], list[int]]] = {}
+        # Last piece looked up (start, end, offset): most calls of a process fall in the same months-long piece.
+        self.last_piece = (0, 0, 0)
 
     def _offset_slow(self, u: int) -> int:
         instant = _EPOCH_UTC + timedelta(microseconds=u)
@@ -245,22 +249,23 @@ class _ZoneOffsets:
             data = self.years[year] = (start_offset, transitions, offsets)
         return data
 
-    def offset_at(self, u: int) -> int:
-        start_offset, transitions, offsets = self._year(_year_of_us(u))
-        index = bisect_right(transitions, u) - 1
-        return offsets[index] if index >= 0 else start_offset
-
-    def next_boundary(self, u: int) -> int:
-        """The next offset transition after u, or a later year start (same offset) when none is near."""
+    def piece(self, u: int) -> tuple[int, int]:
+        """(offset at u, next boundary after u): the next offset transition, or a later year start when none is near."""
+        start, end, offset = self.last_piece
+        if start <= u < end:
+            return offset, end
         year = _year_of_us(u)
-        transitions = self._year(year)[1]
+        start_offset, transitions, offsets = self._year(year)
         index = bisect_right(transitions, u)
+        offset = offsets[index - 1] if index > 0 else start_offset
+        start = transitions[index - 1] if index > 0 else _year_start_us(year)
         if index < len(transitions):
-            return transitions[index]
-        following = self._year(year + 1)[1]
-        if following:
-            return following[0]
-        return _year_start_us(year + 2)
+            end = transitions[index]
+        else:
+            following = self._year(year + 1)[1]
+            end = following[0] if following else _year_start_us(year + 2)
+        self.last_piece = (start, end, offset)
+        return offset, end
 
 
 @lru_cache(maxsize=512)
@@ -350,6 +355,7 @@ class _Engine:
         self.weeks: dict[int, _Week] = {}
         self.closed_by_year: dict[int, frozenset[int]] = {}
         self.special_by_year: dict[int, list[int]] = {}
+        self.next_special: dict[int, int] = {}
 
     # closed dates
     def _closed_days(self, year: int) -> frozenset[int]:
@@ -378,13 +384,21 @@ class _Engine:
 
     def _next_special(self, week: int) -> int:
         """The first possibly special week >= week, or a later week (treated like any other) when none is near."""
-        year = date.fromordinal(week * 7 + 1).year
-        for candidate_year in (year - 1, year, year + 1):
-            weeks = self._special_weeks(candidate_year)
-            index = bisect_left(weeks, week)
-            if index < len(weeks):
-                return weeks[index]
-        return (date(year + 2, 1, 1).toordinal() - 1) // 7
+        found = self.next_special.get(week)
+        if found is None:
+            year = date.fromordinal(week * 7 + 1).year
+            for candidate_year in (year - 1, year, year + 1):
+                weeks = self._special_weeks(candidate_year)
+                index = bisect_left(weeks, week)
+                if index < len(weeks):
+                    found = weeks[index]
+                    break
+            else:
+                found = (date(year + 2, 1, 1).toordinal() - 1) // 7
+            if len(self.next_special) >= self._MAX_CACHED_WEEKS:
+                self.next_special.clear()
+            self.next_special[week] = found
+        return found
 
     # weeks
     def _build_week(self, closed_relative_days: frozenset[int]) -> _Week:
@@ -430,30 +444,34 @@ class _Engine:
             index = special + 1
         return total
 
-    def naive_advance(self, a: int, amount: int) -> int:
-        """Smallest x with exactly `amount` (> 0) open time in [a, x) on the naive local axis."""
+    def naive_advance(self, a: int, amount: int, limit: int) -> int | None:
+        """Smallest x with exactly `amount` (> 0) open time in [a, x) on the naive local axis; None when x > limit."""
         index = a // _WEEK
         week = self.week(index)
         used = week.upto(a - index * _WEEK)
         if week.total - used >= amount:
-            return index * _WEEK + week.reach(used + amount)
+            found = index * _WEEK + week.reach(used + amount)
+            return found if found <= limit else None
         amount -= week.total - used
         index += 1
         per_week = self.week_total
-        while True:
+        while index * _WEEK < limit:  # past the limit with time still owed: the answer lies beyond it
             special = self._next_special(index)
             normal_weeks = special - index
             if normal_weeks * per_week >= amount:
                 skip = (amount - 1) // per_week  # leaves 0 < amount <= per_week for the last week
-                index += skip
-                amount -= skip * per_week
-                return index * _WEEK + self.normal_week.reach(amount)
+                found = (index + skip) * _WEEK + self.normal_week.reach(amount - skip * per_week)
+                return found if found <= limit else None
             amount -= normal_weeks * per_week
+            if special * _WEEK >= limit:
+                return None
             week = self.week(special)
             if week.total >= amount:
-                return special * _WEEK + week.reach(amount)
+                found = special * _WEEK + week.reach(amount)
+                return found if found <= limit else None
             amount -= week.total
             index = special + 1
+        return None
 
     # real (UTC) axis: pieces of constant offset, where local = utc + offset
     def add(self, u: int, amount: int) -> int:
@@ -461,11 +479,10 @@ class _Engine:
             raise ValueError("This calendar has no opening hours: business time never advances.")
         offsets = self.offsets
         while True:
-            offset = offsets.offset_at(u)
-            boundary = offsets.next_boundary(u)
-            x = self.naive_advance(u + offset, amount)
-            if x - offset <= boundary:
-                return x - offset
+            offset, boundary = offsets.piece(u)
+            found = self.naive_advance(u + offset, amount, boundary + offset)
+            if found is not None:
+                return found - offset
             amount -= self.naive_measure(u + offset, boundary + offset)
             u = boundary
 
@@ -474,14 +491,14 @@ class _Engine:
         total = 0
         u = u0
         while u < u1:
-            offset = offsets.offset_at(u)
-            boundary = min(offsets.next_boundary(u), u1)
+            offset, boundary = offsets.piece(u)
+            boundary = min(boundary, u1)
             total += self.naive_measure(u + offset, boundary + offset)
             u = boundary
         return total
 
     def is_open(self, u: int) -> bool:
-        x = u + self.offsets.offset_at(u)
+        x = u + self.offsets.piece(u)[0]
         index = x // _WEEK
         return self.week(index).contains(x - index * _WEEK)
 
