@@ -1,1 +1,9 @@
-urlpatterns = []
+"""Audit API under /api/v1/."""
+
+from django.urls import path
+
+from audit.apis import DeploymentRecordApi
+
+urlpatterns = [
+    path("audit/deployments/", DeploymentRecordApi.as_view(), name="audit-deployments"),
+]

@@ -2,6 +2,39 @@
 
 from celery import shared_task
 
+# --- the immutable log: sealing and verification ---
+
+
+@shared_task(ignore_result=True, time_limit=120, soft_time_limit=110)
+def audit_seal() -> dict:
+    """Seal final, unsealed audit rows (every few seconds; a run that finds nothing is a no-op)."""
+    from audit.sealing import seal_all
+
+    return seal_all()
+
+
+@shared_task(ignore_result=True, time_limit=6 * 3600, soft_time_limit=6 * 3600 - 60)
+def audit_verify_scheduled() -> bool:
+    """Daily full verification; the run is itself audited and a failure raises an alert."""
+    from audit.services import audit_record
+    from audit.verification import raise_alert, verify_trail
+
+    report = verify_trail()
+    first = report.problems[0] if report.problems else None
+    audit_record(
+        actor=None,
+        action="verify",
+        resource_type="audit_trail",
+        resource_id="",
+        changes={"rows_checked": report.rows_checked, "checkpoints": report.checkpoints_checked, "problems": len(report.problems)},
+        success=report.ok,
+        error_message=str(first) if first else "",
+    )
+    if not report.ok:
+        raise_alert(report)
+    return report.ok
+
+
 # --- security, GDPR and backups ---
 
 

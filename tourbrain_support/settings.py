@@ -62,6 +62,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "audit.security.SecurityCounterMiddleware",
+    "audit.middleware.PermissionDeniedAuditMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
@@ -210,10 +211,31 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # Apps add their periodic jobs here; beat stores them in the database on start.
 CELERY_BEAT_SCHEDULE = {
     "worker-heartbeat": {"task": "tourbrain_support.tasks.worker_heartbeat", "schedule": 30.0},
+    "tickets-sla-sweep": {"task": "tickets.tasks.sla_sweep", "schedule": 60.0},
+    "tickets-auto-close": {"task": "tickets.tasks.tickets_auto_close", "schedule": 3600.0},
     "deliver-pending-outbox": {"task": "tickets.tasks.deliver_pending_outbox", "schedule": 30.0},
 }
 # /readyz reports the worker stale when its last heartbeat is older than this.
 WORKER_HEARTBEAT_MAX_AGE = env.int("WORKER_HEARTBEAT_MAX_AGE", default=120)
+
+# Immutable audit trail: checkpoint signing key (base64 raw Ed25519 seed; else a 0600 key file in DATA_DIR),
+# where checkpoints are also written outside the database, and how long a row may wait unsealed.
+AUDIT_SIGNING_KEY = env.str("AUDIT_SIGNING_KEY", default="")
+AUDIT_VERIFY_PUBLIC_KEYS = env.list("AUDIT_VERIFY_PUBLIC_KEYS", default=[])
+AUDIT_CHECKPOINT_DIR = env.str("AUDIT_CHECKPOINT_DIR", default=str(DATA_DIR / "audit-checkpoints"))
+AUDIT_ARCHIVE_DIR = env.str("AUDIT_ARCHIVE_DIR", default=str(DATA_DIR / "audit-archive"))
+AUDIT_MAX_UNSEALED_SECONDS = env.int("AUDIT_MAX_UNSEALED_SECONDS", default=300)
+AUDIT_SEAL_INTERVAL_SECONDS = env.float("AUDIT_SEAL_INTERVAL_SECONDS", default=2.0)
+AUDIT_SEAL_BATCH_ROWS = 10000
+AUDIT_SEAL_WAIT_SECONDS = 5.0
+# Bearer token for POST /api/v1/audit/deployments/ (CI/CD); empty disables the API.
+DEPLOY_API_TOKEN = env.str("DEPLOY_API_TOKEN", default="")
+CELERY_BEAT_SCHEDULE.update(
+    {
+        "audit-seal": {"task": "audit.tasks.audit_seal", "schedule": AUDIT_SEAL_INTERVAL_SECONDS},
+        "audit-verify-daily": {"task": "audit.tasks.audit_verify_scheduled", "schedule": 24 * 3600.0},
+    }
+)
 
 # Security, GDPR and backups (audit app).
 LOGIN_LOCKOUT_ACCOUNT_THRESHOLD = env.int("LOGIN_LOCKOUT_ACCOUNT_THRESHOLD", default=5)

@@ -4,7 +4,8 @@ Fixtures
 --------
 ``browser`` (session)
     A headless chromium launched from ``/usr/bin/chromium`` (or ``$CHROMIUM_PATH``). Tests that use it
-    are skipped with a clear reason when no chromium is installed (``apt-get install chromium``).
+    are skipped with a clear reason when no chromium is installed (``apt-get install chromium``), and
+    fail instead when ``E2E_REQUIRED=1`` (set by ``.ci/run``).
 ``page``
     A fresh browser context + page per test (own cookies), with ``base_url`` set to the live server, so
     ``page.goto("/queue/")`` works. Default timeout 10 s.
@@ -62,7 +63,10 @@ def pytest_collection_modifyitems(config, items):
 def browser():
     executable = chromium_path()
     if executable is None:
-        pytest.skip("chromium not found (install Debian's chromium or set CHROMIUM_PATH); browser tests skipped")
+        reason = "chromium not found (install Debian's chromium or set CHROMIUM_PATH)"
+        if os.environ.get("E2E_REQUIRED"):  # CI installs chromium: a missing browser is a failure there
+            pytest.fail(reason)
+        pytest.skip(reason + "; browser tests skipped")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:

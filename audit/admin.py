@@ -1,0 +1,39 @@
+"""Read-only admin for the audit trail: nothing can be added, changed or deleted from here."""
+
+from django.contrib import admin
+
+from audit.models import AuditCheckpoint, AuditEvent, DeploymentRecord
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_actions(self, request):
+        return {}
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(ReadOnlyAdmin):
+    list_display = ["id", "occurred_at", "action", "resource_type", "resource_id", "actor_id", "success"]
+    list_filter = ["action", "success"]
+    search_fields = ["resource_type", "resource_id", "request_id"]
+    show_full_result_count = False
+
+
+@admin.register(DeploymentRecord)
+class DeploymentRecordAdmin(ReadOnlyAdmin):
+    list_display = ["id", "occurred_at", "version", "deployed_by", "migration_status", "rollback_available", "source"]
+
+
+@admin.register(AuditCheckpoint)
+class AuditCheckpointAdmin(ReadOnlyAdmin):
+    list_display = ["stream", "sequence", "first_id", "last_id", "row_count", "sealed_at", "key_id"]
+    list_filter = ["stream"]
+    exclude = ["leaves"]

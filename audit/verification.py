@@ -1,0 +1,191 @@
+"""Verification of the audit trail: protections, signatures, chain links, external log, every row, lag.
+
+Rows of ranges that were archived and purged are read back from the archive files, so one verification
+covers archive and database together. The first problem that concerns a row names that row.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.utils import timezone
+
+from audit import signing
+from audit.archive import ArchiveIndex
+from audit.immutability import protection_problems
+from audit.models import AuditCheckpoint
+from audit.sealing import (
+    GENESIS_HASH,
+    STREAMS,
+    checkpoint_body,
+    leaf_hash,
+    merkle_root,
+    read_checkpoint_log,
+    rows_in_range,
+    unpack_leaves,
+)
+from audit.services import canonical_json
+
+logger = logging.getLogger(__name__)
+alert_logger = logging.getLogger("audit.alerts")
+
+
+@dataclass
+class Problem:
+    code: str
+    message: str
+    stream: str | None = None
+    row_id: int | None = None
+
+    def __str__(self) -> str:
+        where = f"[{self.stream}] " if self.stream else ""
+        return f"{where}{self.message}"
+
+
+@dataclass
+class Report:
+    problems: list[Problem] = field(default_factory=list)
+    rows_checked: int = 0
+    checkpoints_checked: int = 0
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    @property
+    def first_bad_row(self) -> Problem | None:
+        return next((p for p in self.problems if p.row_id is not None), None)
+
+    def summary(self) -> str:
+        rate = self.rows_checked / self.seconds if self.seconds else 0
+        head = "OK" if self.ok else f"FAILED ({len(self.problems)} problems)"
+        counts = f"{self.rows_checked} rows in {self.checkpoints_checked} checkpoints"
+        return f"audit trail {head}: {counts}, {rate:,.0f} rows/s"
+
+
+def _locate(stream: str, expected: list[tuple[int, bytes]], actual: list[tuple[int, bytes]]) -> Problem:
+    """The first row where the database disagrees with the sealed leaves."""
+    i = j = 0
+    while i < len(expected) or j < len(actual):
+        if j >= len(actual) or (i < len(expected) and expected[i][0] < actual[j][0]):
+            row_id = expected[i][0]
+            return Problem("row_missing", f"row #{row_id} was sealed but is missing", stream, row_id)
+        if i >= len(expected) or actual[j][0] < expected[i][0]:
+            row_id = actual[j][0]
+            return Problem("row_inserted", f"row #{row_id} was inserted into a sealed range", stream, row_id)
+        if expected[i][1] != actual[j][1][:8]:
+            row_id = actual[j][0]
+            return Problem("row_modified", f"row #{row_id} does not match its seal (modified)", stream, row_id)
+        i += 1
+        j += 1
+    return Problem("root_mismatch", "rows match their leaves but not the signed root", stream)
+
+
+def _verify_stream(stream_name: str, report: Report, *, now, max_unsealed: float, archives: ArchiveIndex) -> None:
+    stream = STREAMS[stream_name]
+    keys = signing.trusted_public_keys()
+    external = {line["sequence"]: line for line in read_checkpoint_log(stream_name)}
+    previous_hash, previous_last_id, expected_sequence = GENESIS_HASH, 0, 1
+    last_checkpoint = None
+    first_row_problem_seen = False
+    for checkpoint in AuditCheckpoint.objects.filter(stream=stream_name).order_by("sequence").iterator(chunk_size=100):
+        report.checkpoints_checked += 1
+        label = f"checkpoint #{checkpoint.sequence}"
+        body = checkpoint_body(checkpoint)
+        message = canonical_json(body)
+        if checkpoint.sequence != expected_sequence:
+            report.problems.append(Problem("chain_gap", f"{label} follows #{expected_sequence - 1}", stream_name))
+        if checkpoint.prev_hash != previous_hash:
+            report.problems.append(Problem("chain_link", f"{label} does not link to its predecessor", stream_name))
+        if checkpoint.first_id <= previous_last_id:
+            report.problems.append(Problem("chain_overlap", f"{label} overlaps the previous range", stream_name))
+        if hashlib.sha256(message).hexdigest() != checkpoint.checkpoint_hash:
+            report.problems.append(Problem("checkpoint_hash", f"{label} does not match its hash", stream_name))
+        if not signing.signature_valid(
+            key_id=checkpoint.key_id, message=message, signature_b64=checkpoint.signature, keys=keys
+        ):
+            report.problems.append(Problem("signature", f"{label} has no valid signature", stream_name))
+        logged = external.get(checkpoint.sequence)
+        if logged is None:
+            if (now - checkpoint.sealed_at).total_seconds() > max_unsealed:
+                report.problems.append(Problem("external_missing", f"{label} is not in the external log", stream_name))
+        elif (
+            logged.get("checkpoint_hash") != checkpoint.checkpoint_hash
+            or logged.get("signature") != checkpoint.signature
+        ):
+            report.problems.append(
+                Problem("external_mismatch", f"{label} differs from the external log (rewritten)", stream_name)
+            )
+
+        actual = [
+            (row_id, leaf_hash(data)) for row_id, data in rows_in_range(stream, previous_last_id, checkpoint.last_id)
+        ]
+        if not actual and archives.has(stream_name, checkpoint.sequence):
+            actual = [(row_id, leaf_hash(data)) for row_id, data in archives.rows(stream_name, checkpoint.sequence)]
+        report.rows_checked += len(actual)
+        root = merkle_root([h for _, h in actual]).hex()
+        ids_match = len(actual) == checkpoint.row_count
+        if (root != checkpoint.merkle_root or not ids_match) and not first_row_problem_seen:
+            report.problems.append(_locate(stream_name, unpack_leaves(checkpoint.leaves), actual))
+            first_row_problem_seen = True
+        elif root != checkpoint.merkle_root or not ids_match:
+            report.problems.append(Problem("range_mismatch", f"rows of {label} do not match its root", stream_name))
+        previous_hash, previous_last_id = checkpoint.checkpoint_hash, checkpoint.last_id
+        expected_sequence = checkpoint.sequence + 1
+        last_checkpoint = checkpoint
+
+    for sequence in sorted(s for s in external if s >= expected_sequence):
+        report.problems.append(
+            Problem(
+                "db_missing", f"checkpoint #{sequence} of the external log is missing from the database", stream_name
+            )
+        )
+        break
+    oldest_unsealed = (
+        stream.model.objects.filter(id__gt=last_checkpoint.last_id if last_checkpoint else 0)
+        .order_by("id")
+        .values_list("id", "occurred_at")
+        .first()
+    )
+    if oldest_unsealed and (now - oldest_unsealed[1]).total_seconds() > max_unsealed:
+        row_id = oldest_unsealed[0]
+        report.problems.append(
+            Problem(
+                "unsealed", f"row #{row_id} has waited unsealed longer than {max_unsealed:.0f} s", stream_name, row_id
+            )
+        )
+
+
+def verify_trail(*, now=None, max_unsealed_seconds: float | None = None, streams=None) -> Report:
+    """Check everything; the report lists problems in the order found (first bad row first)."""
+    started = time.perf_counter()
+    now = now or timezone.now()
+    max_unsealed = (
+        getattr(settings, "AUDIT_MAX_UNSEALED_SECONDS", 300) if max_unsealed_seconds is None else max_unsealed_seconds
+    )
+    report = Report()
+    report.problems += [Problem("protection", message) for message in protection_problems()]
+    archives = ArchiveIndex.load()
+    for stream_name in streams or STREAMS:
+        _verify_stream(stream_name, report, now=now, max_unsealed=max_unsealed, archives=archives)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def raise_alert(report: Report) -> None:
+    """An audit-trail failure: an ERROR on `audit.alerts` and a Sentry message."""
+    first = report.problems[0] if report.problems else None
+    alert_logger.error(
+        "Audit trail verification failed: %s", first, extra={"problems": [str(p) for p in report.problems]}
+    )
+    try:
+        import sentry_sdk
+
+        sentry_sdk.capture_message(f"Audit trail verification failed: {first}", level="error")
+    except Exception:
+        logger.exception("could not send the audit alert to Sentry")

@@ -1,0 +1,99 @@
+"""audit_record: pseudonymous sealed rows, personal data in its own store, erasure."""
+
+import json
+
+import pytest
+from django.db import connection
+from django.test import RequestFactory
+
+from audit.models import AuditEvent, AuditPersonalData, AuditSubject
+from audit.sealing import seal_all
+from audit.selectors_events import audit_events_for_user
+from audit.services import audit_erase_user, audit_record, personal_digest
+from audit.verification import verify_trail
+from tourbrain_support.request_context import set_request_id
+
+pytestmark = pytest.mark.django_db
+
+
+def _request(**meta):
+    return RequestFactory().get("/x", **{"REMOTE_ADDR": "127.0.0.1", **meta})
+
+
+def test_record_keeps_personal_data_out_of_the_sealed_row(make_user, organization, settings):
+    # given a user acting through a proxied request
+    settings.TRUSTED_PROXIES = ["127.0.0.1"]
+    user = make_user(email="ada@example.com", name="Ada Lovelace")
+    set_request_id("req-123")
+    request = _request(HTTP_X_FORWARDED_FOR="198.51.100.9, 203.0.113.77", HTTP_USER_AGENT="Firefox/1")
+    # when the change is audited
+    event = audit_record(
+        actor=user,
+        action="update",
+        resource_type="ticket",
+        resource_id=42,
+        organization=organization,
+        changes={"status": ["open", "closed"], "requester_email": "bob@example.com"},
+        request=request,
+    )
+    set_request_id(None)
+    # then the sealed row is pseudonymous and the personal data is stored apart with a salted digest
+    event.refresh_from_db()
+    assert event.resource_id == "42"
+    assert event.request_id == "req-123"
+    assert event.organization_id == organization.pk
+    assert event.changes == {"status": ["open", "closed"], "requester_email": {"$personal": "requester_email"}}
+    assert event.actor_subject == AuditSubject.objects.get(user=user).subject_id
+    sealed_text = json.dumps([event.changes, event.personal_digests, event.resource_type, event.request_id])
+    for secret in ("ada@example.com", "Ada Lovelace", "203.0.113.77", "Firefox", "bob@example.com"):
+        assert secret not in sealed_text
+    (personal,) = AuditPersonalData.objects.filter(event=event)
+    assert personal.data["ip"] == "203.0.113.77"
+    assert personal.data["actor_email"] == "ada@example.com"
+    assert personal.data["user_agent"] == "Firefox/1"
+    assert personal.data["changes"] == {"requester_email": "bob@example.com"}
+    assert event.personal_digests == [personal_digest(salt=personal.salt, data=personal.data)]
+
+
+def test_same_user_keeps_one_pseudonym(make_user):
+    user = make_user()
+    first = audit_record(actor=user, action="create", resource_type="ticket", resource_id=1)
+    second = audit_record(actor=user, action="delete", resource_type="ticket", resource_id=1)
+    assert first.actor_subject == second.actor_subject is not None
+
+
+def test_unknown_action_is_refused(make_user):
+    with pytest.raises(ValueError, match="Unknown audit action"):
+        audit_record(actor=None, action="explode", resource_type="ticket", resource_id=1)
+
+
+def test_erasure_removes_personal_data_everywhere_and_the_trail_still_verifies(make_user, audit_dirs):
+    # given audited activity by and about a person, sealed
+    person = make_user(email="erase.me@example.com", name="Erin Erasable")
+    request = _request(REMOTE_ADDR="192.0.2.55", HTTP_USER_AGENT="Agent/9")
+    audit_record(actor=person, action="login", resource_type="user", resource_id=person.pk, request=request)
+    audit_record(
+        actor=None,
+        action="update",
+        resource_type="user",
+        resource_id=person.pk,
+        changes={"email": ["old.erase.me@example.com", "erase.me@example.com"]},
+        error_message="typo in Erin Erasable's address",
+        request=request,
+    )
+    seal_all(wait_seconds=5)
+    assert verify_trail().ok
+    assert len(list(audit_events_for_user(person))) == 2
+    # when the person is erased (their user row anonymised by the GDPR service)
+    audit_erase_user(user=person)
+    type(person).objects.filter(pk=person.pk).update(email=f"erased-{person.pk}@invalid", name="")
+    # then no audit table holds their email, name or IP, and the chain still verifies
+    with connection.cursor() as cursor:
+        for table in ("audit_auditevent", "audit_auditpersonaldata", "audit_auditsubject", "audit_auditcheckpoint"):
+            cursor.execute(f"SELECT * FROM {table}")  # noqa: S608
+            dump = repr(cursor.fetchall())
+            for secret in ("erase.me@example.com", "Erin Erasable", "192.0.2.55", "Agent/9"):
+                assert secret not in dump, (table, secret)
+    report = verify_trail()
+    assert report.ok, report.problems
+    assert AuditEvent.objects.filter(resource_id=str(person.pk)).count() == 2
