@@ -1,3 +1,165 @@
 """Admin pages of the tickets app (each concern registers its models in its own module)."""
 
+from django.contrib import admin
+from django.utils import timezone
+from simple_history.admin import SimpleHistoryAdmin
+
+from audit.services import audit_record
 from tickets import outbox_admin  # noqa: F401 - registers the outbox admin
+from tickets.models import (
+    Attachment,
+    BusinessCalendarConfig,
+    RoutingRule,
+    SLAPolicy,
+    SLATarget,
+    Team,
+    Ticket,
+    TicketMessage,
+)
+
+# The SLA engine owns these: shown, never edited by hand (due times follow from the policy and the clocks).
+SLA_FIELDS = (
+    "reference",
+    "tier",
+    "sla_policy",
+    "first_response_due_at",
+    "next_response_due_at",
+    "resolution_due_at",
+    "next_due_at",
+    "sla_warning_at",
+    "sla_state",
+    "first_responded_at",
+    "last_customer_message_at",
+    "solved_at",
+    "closed_at",
+    "paused_at",
+    "first_response_elapsed_minutes",
+    "next_response_elapsed_minutes",
+    "resolution_elapsed_minutes",
+    "escalated_at",
+    "warning_notified_at",
+    "version",
+    "created_at",
+    "updated_at",
+)
+
+
+class TicketMessageInline(admin.TabularInline):
+    model = TicketMessage
+    extra = 0
+    fields = ("created_at", "author", "is_internal", "is_from_staff", "body")
+    readonly_fields = fields
+    raw_id_fields = ("author",)
+    can_delete = False
+
+
+@admin.register(Ticket)
+class TicketAdmin(SimpleHistoryAdmin):
+    list_display = (
+        "reference",
+        "subject",
+        "type",
+        "priority",
+        "status",
+        "team",
+        "tier",
+        "assignee",
+        "next_due_at",
+        "sla_state",
+    )
+    list_filter = ("status", "team", "tier", "priority", "type", "sla_state", "priority_queue", "channel")
+    search_fields = ("=reference", "subject")
+    raw_id_fields = ("duplicate_of",)
+    # Workflow changes go through the services (clocks, audit, notifications): the queue and the API.
+    readonly_fields = (
+        "user",
+        "organization",
+        "type",
+        "priority",
+        "status",
+        "team",
+        "assignee",
+        "priority_queue",
+        "channel",
+        *SLA_FIELDS,
+    )
+    list_select_related = ("assignee",)
+    show_full_result_count = False  # no COUNT(*) over a million rows on every page
+    inlines = [TicketMessageInline]
+    history_list_display = ("status", "priority", "assignee", "sla_state")
+
+    def has_add_permission(self, request) -> bool:
+        return False  # tickets are filed through ticket_create (portal, widget, email, API)
+
+    def save_model(self, request, obj, form, change) -> None:
+        # An admin text edit still invalidates forms opened before it, and is audited.
+        obj.version += 1
+        obj.updated_at = timezone.now()
+        super().save_model(request, obj, form, change)
+        audit_record(
+            actor=request.user,
+            action="update",
+            resource_type="ticket",
+            resource_id=obj.pk,
+            organization=obj.organization_id,
+            changes={"operation": "admin_edit", "fields": sorted(form.changed_data)},
+            request=request,
+        )
+
+
+@admin.register(Attachment)
+class AttachmentAdmin(admin.ModelAdmin):
+    list_display = ("filename", "content_type", "size", "message", "created_at")
+    raw_id_fields = ("message",)
+    readonly_fields = ("size", "content_type", "created_at")
+
+
+@admin.register(Team)
+class TeamAdmin(admin.ModelAdmin):
+    list_display = ("slug", "name", "lead", "round_robin")
+    filter_horizontal = ("members",)
+    readonly_fields = ("last_assigned",)
+
+
+@admin.register(RoutingRule)
+class RoutingRuleAdmin(admin.ModelAdmin):
+    list_display = ("order", "description", "type", "priority", "tier", "team", "priority_queue", "is_active")
+    list_editable = ("order", "is_active")
+    list_display_links = ("description",)
+
+
+@admin.register(BusinessCalendarConfig)
+class BusinessCalendarAdmin(admin.ModelAdmin):
+    list_display = ("name", "timezone", "holiday_country", "always_open", "updated_at")
+
+
+class SLATargetInline(admin.TabularInline):
+    model = SLATarget
+    extra = 0
+    fields = ("tier", "priority", "first_response_minutes", "next_response_minutes", "resolution_minutes")
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False  # published versions are immutable
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(SLAPolicy)
+class SLAPolicyAdmin(admin.ModelAdmin):
+    """Read-only: a lead publishes a new version through `sla_policy_publish` (tickets keep theirs)."""
+
+    list_display = ("version", "name", "calendar", "is_active", "created_by", "created_at")
+    inlines = [SLATargetInline]
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False

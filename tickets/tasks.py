@@ -18,3 +18,23 @@ def deliver_outbox_message(message_id: int) -> None:
 def deliver_pending_outbox() -> dict[str, int]:
     """Deliver every due outbox row: never-delivered (broker was down), retries, and expired sending leases."""
     return outbox_deliver_due()
+
+
+# --- SLA engine ------------------------------------------------------------------------------------
+
+
+@shared_task(ignore_result=True)
+def sla_sweep() -> dict[str, int]:
+    """Every minute: SLA warnings and breaches (set-based; a rerun or a concurrent run changes nothing more)."""
+    from tickets.sweep import sla_sweep as run_sweep
+
+    result = run_sweep()
+    return {"breached": len(result.breached), "warned": len(result.warned)}
+
+
+@shared_task(ignore_result=True)
+def tickets_auto_close() -> int:
+    """Hourly: close tickets solved more than TICKET_AUTO_CLOSE_DAYS ago."""
+    from tickets.services import tickets_close_solved
+
+    return tickets_close_solved()
