@@ -121,6 +121,16 @@ USE_I18N = True
 USE_TZ = True
 BUSINESS_TIMEZONE = env.str("BUSINESS_TIMEZONE", default="Europe/London")
 BUSINESS_COUNTRY = env.str("BUSINESS_COUNTRY", default="GB")
+# Tickets: SLA warning share, reopen window, auto-close, attachment limits.
+SLA_WARNING_SHARE = env.float("SLA_WARNING_SHARE", default=0.75)
+TICKET_REOPEN_WINDOW_DAYS = env.int("TICKET_REOPEN_WINDOW_DAYS", default=7)
+TICKET_AUTO_CLOSE_DAYS = env.int("TICKET_AUTO_CLOSE_DAYS", default=7)
+TICKET_ATTACHMENT_MAX_BYTES = env.int("TICKET_ATTACHMENT_MAX_BYTES", default=10 * 1024 * 1024)
+TICKET_ATTACHMENT_MAX_COUNT = env.int("TICKET_ATTACHMENT_MAX_COUNT", default=5)
+TICKET_ATTACHMENT_TYPES = env.list(
+    "TICKET_ATTACHMENT_TYPES",
+    default=["image/png", "image/jpeg", "image/gif", "application/pdf", "text/plain", "text/csv", "application/json"],
+)
 
 STATIC_URL = "static/"
 STATIC_ROOT = DATA_DIR / "staticfiles"
@@ -211,6 +221,8 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # Apps add their periodic jobs here; beat stores them in the database on start.
 CELERY_BEAT_SCHEDULE = {
     "worker-heartbeat": {"task": "tourbrain_support.tasks.worker_heartbeat", "schedule": 30.0},
+    "tickets-sla-sweep": {"task": "tickets.tasks.sla_sweep", "schedule": 60.0},
+    "tickets-auto-close": {"task": "tickets.tasks.tickets_auto_close", "schedule": 3600.0},
     "tickets-sla-sweep": {"task": "tickets.tasks.sla_sweep", "schedule": 60.0},
     "tickets-auto-close": {"task": "tickets.tasks.tickets_auto_close", "schedule": 3600.0},
     "deliver-pending-outbox": {"task": "tickets.tasks.deliver_pending_outbox", "schedule": 30.0},
