@@ -223,8 +223,6 @@ CELERY_BEAT_SCHEDULE = {
     "worker-heartbeat": {"task": "tourbrain_support.tasks.worker_heartbeat", "schedule": 30.0},
     "tickets-sla-sweep": {"task": "tickets.tasks.sla_sweep", "schedule": 60.0},
     "tickets-auto-close": {"task": "tickets.tasks.tickets_auto_close", "schedule": 3600.0},
-    "tickets-sla-sweep": {"task": "tickets.tasks.sla_sweep", "schedule": 60.0},
-    "tickets-auto-close": {"task": "tickets.tasks.tickets_auto_close", "schedule": 3600.0},
     "deliver-pending-outbox": {"task": "tickets.tasks.deliver_pending_outbox", "schedule": 30.0},
 }
 # /readyz reports the worker stale when its last heartbeat is older than this.
