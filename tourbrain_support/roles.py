@@ -25,18 +25,23 @@ class Role(models.TextChoices):
 
 CUSTOMER = "customer"
 
-# (app_label, model or "*", actions). "*" model means every model of the app.
-_TICKET_WORK = ("tickets", "*", ("view", "add", "change"))
-ROLE_PERMISSIONS: dict[str, list[tuple[str, str, tuple[str, ...]]]] = {
-    Role.SUPPORT_REP: [_TICKET_WORK, ("knowledge_base", "*", ("view",))],
+# (app_label or "*", model name / tuple of model names / "*", actions). "*" means every app or model.
+# Ticket work (reps, engineers, billing) versus ticket configuration (leads: SLA policies, routing, teams).
+TICKET_WORK_MODELS = ("ticket", "ticketmessage", "attachment", "savedview")
+TICKET_CONFIG_MODELS = ("team", "businesscalendarconfig", "slapolicy", "slatarget", "routingrule")
+_TICKET_WORK = [("tickets", "*", ("view",)), ("tickets", TICKET_WORK_MODELS, ("add", "change"))]
+_KB_READ = ("knowledge_base", "*", ("view",))
+ROLE_PERMISSIONS: dict[str, list[tuple[str, str | tuple[str, ...], tuple[str, ...]]]] = {
+    Role.SUPPORT_REP: [*_TICKET_WORK, _KB_READ],
     Role.SUPPORT_LEAD: [
-        ("tickets", "*", ("view", "add", "change", "delete")),
+        ("tickets", "*", ("view", "add", "change")),
+        ("tickets", (*TICKET_CONFIG_MODELS, "savedview"), ("delete",)),
         ("knowledge_base", "*", ("view", "add", "change", "delete")),
         ("kpis", "*", ("view",)),
     ],
-    Role.ENGINEER: [_TICKET_WORK, ("knowledge_base", "*", ("view",))],
-    Role.BILLING_ADMIN: [_TICKET_WORK, ("knowledge_base", "*", ("view",))],
-    Role.PRODUCT_MANAGER: [("tickets", "*", ("view",)), ("kpis", "*", ("view", "add", "change"))],
+    Role.ENGINEER: [*_TICKET_WORK, _KB_READ],
+    Role.BILLING_ADMIN: [*_TICKET_WORK, _KB_READ],
+    Role.PRODUCT_MANAGER: [("tickets", "*", ("view",)), ("kpis", "*", ("view", "add", "change")), _KB_READ],
     Role.AUDITOR: [("audit", "*", ("view",))],
     Role.ADMIN: [("*", "*", ("view", "add", "change", "delete"))],
 }
@@ -55,7 +60,7 @@ def _permissions_for(rules, using: str = "default") -> models.QuerySet:
         if app_label != "*":
             clause &= models.Q(content_type__app_label=app_label)
         if model != "*":
-            clause &= models.Q(content_type__model=model)
+            clause &= models.Q(content_type__model__in=[model] if isinstance(model, str) else list(model))
         query |= clause
     return Permission.objects.using(using).filter(query)
 
