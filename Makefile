@@ -1,6 +1,7 @@
 # TourBrain Support: `make run` (portal with demo data) and `make test` (the whole suite).
 SHELL := /bin/bash
-PYTHON ?= python3
+# pyproject.toml asks for Python 3.11: prefer that interpreter when several are installed.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
