@@ -567,22 +567,24 @@ def _audit_personal_identifiers(user) -> list[str]:
     return audit_subject_identifiers(user=user)
 
 
-def _audit_subject_erase(user) -> int:
-    """Hand the audit log's personal-data store to its own erasure (sealed rows stay, digests verify)."""
-    from audit import services
-
-    erase = getattr(services, "audit_subject_erase", None)
-    if erase is not None:
-        return erase(user=user) or 0
-    # The store's contract: personal rows are deletable, the pseudonym link goes with them.
+def _audit_subject_erase(user, *, email: str, ips: list[str]) -> int:
+    """Hand the audit log's personal-data store to its own erasure (sealed rows stay, digests verify):
+    the person's pseudonym, plus anonymous records (failed logins, 403s) that name their email or come
+    from their addresses without belonging to anyone else."""
     from audit.models import AuditPersonalData, AuditSubject
+    from audit.services import audit_erase_user
 
-    subject = AuditSubject.objects.filter(user=user).first()
-    if subject is None:
-        return 0
-    deleted = AuditPersonalData.objects.filter(subject_id=subject.subject_id).delete()[0]
-    subject.delete()
-    return deleted
+    erased = audit_erase_user(user=user)
+    # Single rows may go: the sealed event keeps their salted digest, so the seal still verifies.
+    if email:
+        erased += AuditPersonalData.objects.filter(data__icontains=email).delete()[0]
+    if ips:
+        claimed = AuditSubject.objects.values("subject_id")
+        from_their_addresses = Q(pk__in=[])
+        for ip in ips:
+            from_their_addresses |= Q(data__ip=ip)
+        erased += AuditPersonalData.objects.filter(from_their_addresses).exclude(subject_id__in=claimed).delete()[0]
+    return erased
 
 
 @transaction.atomic
@@ -590,7 +592,8 @@ def subject_erase(*, user, actor, request=None) -> dict[str, int]:
     """Erase the person: anonymise the account, wipe or scrub every row found, erase the audit log's
     personal data. Runs in one transaction: all or nothing."""
     email, name = user.email, user.name or ""
-    identifiers = [email, name, *name.split(), *_audit_personal_identifiers(user)]
+    ips = _audit_personal_identifiers(user)
+    identifiers = [email, name, *name.split(), *ips]
     pattern = _identifier_pattern(identifiers)
     found = subject_data_find(user)
     summary: dict[str, int] = {}
@@ -624,7 +627,7 @@ def subject_erase(*, user, actor, request=None) -> dict[str, int]:
         dsr.subject_email = ""
         dsr.notes = _scrub_text(dsr.notes, pattern)
         dsr.save(update_fields=["subject_email", "notes"])
-    summary["audit.personal_data"] = _audit_subject_erase(user)
+    summary["audit.personal_data"] = _audit_subject_erase(user, email=email, ips=ips)
     # Last, the account itself: no name, an address that cannot receive mail, no way to log in.
     user.email = f"erased-{user.pk}@erased.invalid"
     user.name = ""

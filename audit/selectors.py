@@ -165,18 +165,11 @@ def _subject_id(user):
     return AuditSubject.objects.filter(user=user).values_list("subject_id", flat=True).first()
 
 
-def audit_subject_events(user) -> QuerySet[AuditEvent]:
-    """Events the person did or that are about them (as actor, as subject of personal data, or the
-    user resource itself)."""
-    subject_id = _subject_id(user)
-    query = Q(actor_id=user.pk) | Q(resource_type="user", resource_id=str(user.pk))
-    if subject_id is not None:
-        query |= Q(actor_subject=subject_id) | Q(personal_data__subject_id=subject_id)
-    return AuditEvent.objects.filter(query).distinct().order_by("id")
-
-
 def audit_subject_export(*, user) -> dict:
-    """The person's audit trail for an access export: the events and the personal data held about them."""
+    """The person's audit trail for an access export: events by or about them (the activity log's own
+    selector) with the personal data held about them in each."""
+    from audit.selectors_events import audit_events_for_user
+
     subject_id = _subject_id(user)
     events = [
         {
@@ -188,21 +181,11 @@ def audit_subject_export(*, user) -> dict:
             "success": e.success,
             "changes": e.changes,
             "as_actor": e.actor_id == user.pk,
+            "personal_data": [row.data for row in e.personal_data_of_subject],
         }
-        for e in audit_subject_events(user).iterator()
+        for e in audit_events_for_user(user)
     ]
-    personal = []
-    if subject_id is not None:
-        personal = [
-            {"event_id": row.event_id, "data": row.data}
-            for row in AuditPersonalData.objects.filter(subject_id=subject_id).order_by("id")
-        ]
-    return {
-        "available": True,
-        "subject_id": str(subject_id) if subject_id else None,
-        "events": events,
-        "personal_data": personal,
-    }
+    return {"available": True, "subject_id": str(subject_id) if subject_id else None, "events": events}
 
 
 def audit_subject_identifiers(*, user) -> list[str]:
