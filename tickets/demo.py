@@ -1,0 +1,226 @@
+"""Demo data for the ticket domain: teams, a realistic queue (~60 tickets of every tier, type, priority and
+status, with conversations), some in warning and some breached. Idempotent: skipped once demo tickets exist.
+
+Tickets are created through the services with `created_at` in the past, chosen so that a given share of
+the SLA target (in business time) is already used; then the SLA sweep marks warnings and escalates
+breaches, exactly as in production.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from tickets import services, sla, sla_policies
+from tickets.models import Team, Ticket, TicketMessage
+from tickets.sweep import sla_sweep
+from tourbrain_support.models import Membership, Organization, User
+
+# Extra customers so the queue spans several people per organization: (email, name, beta, organization slug).
+DEMO_CUSTOMERS = [
+    ("ops@backline.test", "Omar Ops", False, "backline-booking"),
+    ("tm@backline.test", "Tia Tourmanager", True, "backline-booking"),
+    ("agent@roadcase.test", "Alex Agent", False, "roadcase-touring"),
+    ("promoter@arena.test", "Pia Promoter", False, "arena-live"),
+]
+CORE_CUSTOMERS = ["customer@backline.test", "beta@roadcase.test", "enterprise@arena.test"]
+
+# team slug -> (lead email, member emails, round robin)
+DEMO_TEAMS = {
+    "support": ("lead@tourbrain.test", ["rep@tourbrain.test", "rep2@tourbrain.test"], True),
+    "engineering": ("engineer@tourbrain.test", ["engineer@tourbrain.test"], False),
+    "billing": ("billing@tourbrain.test", ["billing@tourbrain.test"], False),
+    "product": ("lead@tourbrain.test", ["rep@tourbrain.test"], False),
+}
+
+SUBJECTS = {
+    "bug": [
+        ("PDF export of the tour book is blank", "Exporting the tour book for the spring run gives an empty PDF."),
+        ("AI routing suggests a venue twice", "The routing scenario lists Brixton Academy on two consecutive nights."),
+        ("iCal feed stopped updating", "Our calendar subscription has not picked up show changes since Friday."),
+        ("Collaborator link shows 404", "The external link I shared with the promoter opens a 404 page."),
+        ("CSV export drops accented names", "Venue names like 'Café Oto' come out garbled in the CSV."),
+        ("Tour map does not load on Safari", "The map stays grey in Safari 17; Chrome works."),
+        ("Duplicate shows after import", "Importing the routing sheet created every show twice."),
+        ("Timezone wrong on show day sheet", "Doors time is one hour off for the Berlin show."),
+    ],
+    "feature_request": [
+        ("Dark mode for the day sheet", "Crew read day sheets backstage; a dark mode would help."),
+        ("Export to Google Sheets", "We would love a direct export of the routing to Google Sheets."),
+        ("Per-show budget tracking", "Track costs per show next to the settlement."),
+        ("Dark mode please", "Any plans for a dark theme?"),
+        ("Bulk edit of show times", "Changing doors time for 20 shows one by one is slow."),
+    ],
+    "question": [
+        ("How do I invite an external collaborator?", "Where do I set view-only access for a promoter?"),
+        ("Can I merge two tours?", "We planned two legs separately and want one tour now."),
+        ("Where is the API key?", "I want to connect our booking system."),
+        ("How does AI routing choose dates?", "What does the routing optimise for?"),
+        ("Offline access on the road?", "Does the app work without a connection on the bus?"),
+    ],
+    "billing": [
+        ("Invoice shows the wrong VAT number", "Our VAT number changed in January."),
+        ("Charged twice this month", "Two charges for the Professional plan on the 1st."),
+        ("Upgrade to Enterprise mid-cycle", "How is an upgrade in the middle of the month billed?"),
+        ("Need a PO number on invoices", "Our finance team requires a PO reference."),
+    ],
+}
+REPLIES = [
+    "Thanks for the report. We can reproduce it and are looking into it now.",
+    "Could you send a screenshot and the tour name? That will help us narrow it down.",
+    "A fix is on its way; it should be live later today.",
+    "Here is how to do it: open the tour, choose Share, then pick 'view only'.",
+]
+CUSTOMER_REPLIES = [
+    "Screenshot attached in the description, the tour is 'Spring 2026 UK'.",
+    "Still happening this morning, unfortunately.",
+    "Thanks, that worked!",
+]
+NOTES = [
+    "Looks like the export worker timed out, checking the logs.",
+    "Customer is on the beta cohort; keep engineering in the loop.",
+    "Same root cause as the CDN issue last week.",
+]
+
+# (status, share of the first-response target already used when the demo runs)
+PLAN = (
+    [("new", 0.2)] * 10
+    + [("new", 0.85)] * 6  # warning
+    + [("new", 1.6)] * 6  # breached -> escalated by the sweep
+    + [("open", 0.5)] * 14
+    + [("pending", 0.4)] * 7
+    + [("on_hold", 0.6)] * 4
+    + [("solved", 3.0)] * 8
+    + [("closed", 6.0)] * 5
+)
+
+
+def _created_for_elapsed(calendar, now: datetime, minutes: int) -> datetime:
+    """The latest instant from which `minutes` business minutes have passed by now (binary search)."""
+    low, high = 0, 60 * 24 * 60
+    while low < high:
+        middle = (low + high) // 2
+        if sla.business_minutes_between(calendar, now - timedelta(minutes=middle), now) >= minutes:
+            high = middle
+        else:
+            low = middle + 1
+    return now - timedelta(minutes=low)
+
+
+def _ensure_customers() -> list[User]:
+    organizations = {org.slug: org for org in Organization.objects.all()}
+    customers = list(User.objects.filter(email__in=CORE_CUSTOMERS))
+    for email, name, is_beta, slug in DEMO_CUSTOMERS:
+        user = User.objects.filter(email=email).first()
+        if user is None:
+            user = User.objects.create_user(email=email, password=None, name=name, is_beta=is_beta)
+        if slug in organizations:
+            Membership.objects.get_or_create(user=user, organization=organizations[slug])
+        customers.append(user)
+    return customers
+
+
+def _ensure_teams() -> None:
+    users = {user.email: user for user in User.objects.filter(email__endswith="@tourbrain.test")}
+    for slug, (lead_email, member_emails, round_robin) in DEMO_TEAMS.items():
+        team = Team.objects.filter(slug=slug).first()
+        if team is None:
+            continue
+        team.lead = users.get(lead_email)
+        team.round_robin = round_robin
+        team.save(update_fields=["lead", "round_robin"])
+        team.members.set([users[email] for email in member_emails if email in users])
+
+
+def _backdate(ticket: Ticket, message: TicketMessage, when: datetime) -> None:
+    TicketMessage.objects.filter(pk=message.pk).update(created_at=when)
+    if message.is_from_staff and not message.is_internal:
+        Ticket.objects.filter(pk=ticket.pk, first_responded_at__isnull=False).update(first_responded_at=when)
+
+
+@transaction.atomic
+def seed(stdout=None) -> None:
+    if Ticket.objects.filter(user__email__in=CORE_CUSTOMERS).exists():
+        if stdout:
+            stdout.write("Tickets demo data already present.")
+        return
+    staff = {user.email: user for user in User.objects.filter(email__endswith="@tourbrain.test")}
+    if "rep@tourbrain.test" not in staff:
+        return  # the core demo data comes first
+    _ensure_teams()
+    customers = _ensure_customers()
+    rep, rep2, lead = staff["rep@tourbrain.test"], staff["rep2@tourbrain.test"], staff["lead@tourbrain.test"]
+    randomness = random.Random(2026)  # noqa: S311 - demo data, not security
+    now = timezone.now()
+    policy = sla_policies.active_policy()
+    calendar = sla_policies.calendar_of(policy.calendar)
+    types = list(SUBJECTS)
+    priorities = ["low", "medium", "medium", "high", "critical"]
+    channels = ["widget", "widget", "email", "portal", "api"]
+    feature_requests: list[Ticket] = []
+    for index, (status, share) in enumerate(PLAN):
+        type_ = types[index % len(types)]
+        subject, description = SUBJECTS[type_][index % len(SUBJECTS[type_])]
+        customer = customers[index % len(customers)]
+        organization = customer.organizations.first()
+        priority = priorities[(index * 7) % len(priorities)]
+        tier = (
+            "enterprise"
+            if organization and organization.plan == "enterprise"
+            else "beta"
+            if customer.is_beta
+            else "general"
+        )
+        target = sla_policies.targets_for(policy, tier=tier, priority=priority).first_response
+        created_at = _created_for_elapsed(calendar, now, max(1, round(target * share)))
+        ticket = services.ticket_create(
+            requester=customer,
+            organization=organization,
+            type=type_,
+            priority=priority,
+            subject=subject,
+            description=description,
+            reproduction_steps="1. Open the tour\n2. Click Export\n3. See the error" if type_ == "bug" else "",
+            browser_info="Chrome 126 on macOS 14" if index % 2 else "Safari 17 on iOS 17",
+            url="https://app.tourbrain.ai/tours/spring-2026",
+            channel=channels[index % len(channels)],
+            created_at=created_at,
+        )
+        if type_ == "feature_request":
+            feature_requests.append(ticket)
+        team_worker = {"engineering": "engineer@tourbrain.test", "billing": "billing@tourbrain.test"}.get(ticket.team)
+        worker = ticket.assignee or staff.get(team_worker or "") or (rep if index % 2 else rep2)
+        if status == "new":
+            if index % 3 == 0:
+                services.ticket_add_note(ticket=ticket, author=worker, body=randomness.choice(NOTES))
+            continue
+        if ticket.assignee is None:
+            services.ticket_assign(ticket=ticket, assignee=worker, actor=lead)
+        spent = now - created_at
+        reply = services.ticket_reply(ticket=ticket, author=worker, body=randomness.choice(REPLIES))
+        _backdate(ticket, reply, created_at + spent * 0.3)
+        if index % 2:
+            answer = services.ticket_reply(ticket=ticket, author=customer, body=randomness.choice(CUSTOMER_REPLIES))
+            _backdate(ticket, answer, created_at + spent * 0.6)
+        if index % 4 == 0:
+            note = services.ticket_add_note(ticket=ticket, author=worker, body=randomness.choice(NOTES))
+            _backdate(ticket, note, created_at + spent * 0.4)
+        if status != "open":
+            services.ticket_set_status(ticket=ticket, status=status if status != "closed" else "solved", actor=worker)
+            if status == "closed":
+                services.ticket_set_status(ticket=ticket, status="closed", actor=worker)
+    # Two duplicates of "Dark mode" for the roadmap.
+    dark = [ticket for ticket in feature_requests if "ark mode" in ticket.subject]
+    if len(dark) >= 2:
+        pm = staff.get("pm@tourbrain.test") or lead
+        for duplicate in dark[1:]:
+            services.ticket_merge_duplicate(duplicate=duplicate, original=dark[0], actor=pm)
+    result = sla_sweep()
+    if stdout:
+        stdout.write(
+            f"Tickets demo data: {len(PLAN)} tickets, {len(result.warned)} in warning, "
+            f"{len(result.breached)} breached and escalated."
+        )
