@@ -139,6 +139,8 @@ def suspended_protection(using: str = "default") -> Iterator[None]:
     connection = connections[using]
     with transaction.atomic(using=using):
         with connection.cursor() as cursor:
+            if connection.vendor == "postgresql":
+                cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # ALTER TABLE refuses pending deferred checks
             for table in PROTECTED_TABLES:
                 if connection.vendor == "postgresql":
                     cursor.execute(f"ALTER TABLE {table} DISABLE TRIGGER {_trigger_name(table, 'append_only')}")
