@@ -67,13 +67,17 @@ def test_truncate_is_refused(table):
         cursor.execute(f"TRUNCATE {table} CASCADE")
 
 
+def _delete_as_replica():
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL session_replication_role = replica")
+        cursor.execute("DELETE FROM audit_auditevent")
+
+
 @postgres_only
 def test_session_replication_role_does_not_switch_the_guard_off():
     _event()
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("SET LOCAL session_replication_role = replica")
-        with pytest.raises(DatabaseError, match="append-only"):
-            cursor.execute("DELETE FROM audit_auditevent")
+    with pytest.raises(DatabaseError, match="append-only"):
+        _delete_as_replica()
 
 
 def test_protection_check_reports_a_dropped_trigger():
