@@ -54,6 +54,12 @@ class _RecordingHandler:
     def __init__(self, server: SMTPServer):
         self.server = server
 
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        with self.server.lock:
+            self.server.sessions += 1
+        session.host_name = hostname
+        return responses
+
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         answer = self.server.rcpt_answers.get(address)
         if answer:
@@ -87,6 +93,7 @@ class SMTPServer:
         self.messages: list[ReceivedEmail] = []
         self.data_answers: list[str] = []
         self.rcpt_answers: dict[str, str] = {}
+        self.sessions = 0  # EHLO greetings seen: one per SMTP connection
         self.lock = threading.Lock()
         self._controller = Controller(_RecordingHandler(self), hostname=self.host, port=self.port)
 

@@ -154,12 +154,21 @@ def _validate(items: list[OutboxItem]) -> None:
 
 
 def _schedule_delivery(ids: list[int]) -> None:
-    """Hand each new row to a delivery task; a broker that is down is logged, not raised (the sweep delivers)."""
-    from tickets.tasks import deliver_outbox_message
+    """Hand new rows to delivery tasks; a broker that is down is logged, not raised (the periodic task delivers).
 
-    for message_id in ids:
+    One task per message, or per chunk of a large batch (a sweep's thousand rows are twenty publishes, and
+    each chunk reuses one SMTP connection), so several workers share a burst.
+    """
+    from tickets.tasks import deliver_outbox_message, deliver_outbox_messages
+
+    chunk = settings.OUTBOX_TASK_CHUNK
+    for start in range(0, len(ids), chunk):
+        part = ids[start : start + chunk]
         try:
-            deliver_outbox_message.delay(message_id)
+            if len(part) == 1:
+                deliver_outbox_message.delay(part[0])
+            else:
+                deliver_outbox_messages.delay(part)
         except Exception:
             logger.warning(
                 "outbox: broker unavailable, message left for the periodic delivery",
@@ -199,16 +208,21 @@ def outbox_claim(message_id: int) -> OutboxMessage | None:
     return OutboxMessage.objects.get(pk=message_id)
 
 
-def outbox_claim_due(*, limit: int) -> list[OutboxMessage]:
-    """Take up to `limit` due rows (oldest due first) in one statement; concurrent callers get disjoint sets."""
+def outbox_claim_due(*, limit: int, ids: list[int] | None = None) -> list[OutboxMessage]:
+    """Take up to `limit` due rows (oldest due first; only `ids` when given) in one statement.
+
+    Concurrent callers get disjoint sets: PostgreSQL skips rows another claim has locked, SQLite runs
+    one writing statement at a time.
+    """
     now = timezone.now()
     table = OutboxMessage._meta.db_table
     lock = " FOR UPDATE SKIP LOCKED" if connection.vendor == "postgresql" else ""
+    only = f" AND id IN ({', '.join(['%s'] * len(ids))})" if ids else ""
     # One UPDATE ... RETURNING (PostgreSQL, SQLite >= 3.35): the claim and the read are the same statement.
     sql = (
         f"UPDATE {table} SET status = %s, attempts = attempts + 1, next_attempt_at = %s, updated_at = %s "  # noqa: S608
         f"WHERE id IN (SELECT id FROM {table} WHERE status IN (%s, %s) AND next_attempt_at <= %s "
-        f"AND attempts < %s ORDER BY next_attempt_at LIMIT %s{lock}) RETURNING id"
+        f"AND attempts < %s{only} ORDER BY next_attempt_at LIMIT %s{lock}) RETURNING id"
     )
     params = [
         OutboxMessage.Status.SENDING,
@@ -218,6 +232,7 @@ def outbox_claim_due(*, limit: int) -> list[OutboxMessage]:
         OutboxMessage.Status.SENDING,
         now,
         settings.OUTBOX_MAX_ATTEMPTS,
+        *(ids or []),
         limit,
     ]
     with transaction.atomic(), connection.cursor() as cursor:
@@ -252,21 +267,34 @@ def outbox_deliver(message_id: int) -> OutboxMessage | None:
         return _attempt(message, senders)
 
 
+def outbox_deliver_many(message_ids: list[int]) -> dict[str, int]:
+    """Deliver the given messages that are due and free, over one SMTP connection (a chunk of a burst)."""
+    return _deliver(outbox_claim_due(limit=len(message_ids), ids=message_ids)) if message_ids else _counts()
+
+
+def _counts() -> dict[str, int]:
+    return {"sent": 0, "retry": 0, "failed": 0}
+
+
+def _deliver(batch: list[OutboxMessage], counts: dict[str, int] | None = None) -> dict[str, int]:
+    counts = counts if counts is not None else _counts()
+    with _Senders() as senders:
+        for message in batch:
+            result = _attempt(message, senders)
+            if result is not None:
+                counts[{"sent": "sent", "failed": "failed"}.get(result.status, "retry")] += 1
+    return counts
+
+
 def outbox_deliver_due(*, batch_size: int = 50, max_batches: int = 20) -> dict[str, int]:
     """Deliver every due row (the periodic safety net), batch by batch; one SMTP connection per batch."""
-    counts = {"sent": 0, "retry": 0, "failed": 0}
+    counts = _counts()
     counts["failed"] += outbox_fail_exhausted()
     for _ in range(max_batches):
         batch = outbox_claim_due(limit=batch_size)
         if not batch:
             break
-        with _Senders() as senders:
-            for message in batch:
-                result = _attempt(message, senders)
-                if result is None:
-                    continue
-                key = {"sent": "sent", "failed": "failed"}.get(result.status, "retry")
-                counts[key] += 1
+        _deliver(batch, counts)
         if len(batch) < batch_size:
             break
     return counts
@@ -311,15 +339,16 @@ def _attempt(message: OutboxMessage, senders: _Senders) -> OutboxMessage | None:
         logger.exception("outbox: unexpected error delivering message", extra={"outbox_message_id": message.pk})
         return _record_failure(message, DeliveryError(f"{type(error).__name__}: {error}"))
     now = timezone.now()
+    changes = {
+        "status": OutboxMessage.Status.SENT,
+        "sent_at": now,
+        "provider_response": response[:PROVIDER_RESPONSE_LIMIT],
+        "last_error": "",
+        "updated_at": now,
+    }
     updated = OutboxMessage.objects.filter(
         pk=message.pk, status=OutboxMessage.Status.SENDING, attempts=message.attempts
-    ).update(
-        status=OutboxMessage.Status.SENT,
-        sent_at=now,
-        provider_response=response[:PROVIDER_RESPONSE_LIMIT],
-        last_error="",
-        updated_at=now,
-    )
+    ).update(**changes)
     if not updated:
         logger.warning("outbox: claim lost before the result was recorded", extra={"outbox_message_id": message.pk})
         return None
@@ -327,7 +356,13 @@ def _attempt(message: OutboxMessage, senders: _Senders) -> OutboxMessage | None:
         "outbox: message sent",
         extra={"outbox_message_id": message.pk, "kind": message.kind, "channel": message.channel},
     )
-    message.refresh_from_db()
+    return _with(message, changes)
+
+
+def _with(message: OutboxMessage, changes: dict[str, Any]) -> OutboxMessage:
+    # The row as written, without reading it back.
+    for name, value in changes.items():
+        setattr(message, name, value)
     return message
 
 
@@ -356,8 +391,7 @@ def _record_failure(message: OutboxMessage, error: DeliveryError) -> OutboxMessa
     )
     if not updated:
         return None
-    message.refresh_from_db()
-    return message
+    return _with(message, changes)
 
 
 # --- channels ----------------------------------------------------------------------------------------

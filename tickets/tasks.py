@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from tickets.outbox import outbox_deliver, outbox_deliver_due
+from tickets.outbox import outbox_deliver, outbox_deliver_due, outbox_deliver_many
 
 
 @shared_task(ignore_result=True)
@@ -12,6 +12,12 @@ def deliver_outbox_message(message_id: int) -> None:
     No Celery-level retries: the backoff state lives in the row, and the periodic task below retries it.
     """
     outbox_deliver(message_id)
+
+
+@shared_task(ignore_result=True)
+def deliver_outbox_messages(message_ids: list[int]) -> dict[str, int]:
+    """Deliver a chunk of a burst (e.g. one sweep's notifications) over one SMTP connection; same no-op rules."""
+    return outbox_deliver_many(message_ids)
 
 
 @shared_task(ignore_result=True)

@@ -179,6 +179,8 @@ OUTBOX_RETRY_BASE_SECONDS = env.float("OUTBOX_RETRY_BASE_SECONDS", default=30.0)
 OUTBOX_RETRY_MAX_SECONDS = 3600.0
 OUTBOX_SEND_TIMEOUT = 10.0
 OUTBOX_LEASE_SECONDS = 300
+# Messages per delivery task when a burst is enqueued at once (each task reuses one SMTP connection).
+OUTBOX_TASK_CHUNK = 50
 WIDGET_JWT_SECRET = env.str("WIDGET_JWT_SECRET", default="")
 WIDGET_JWKS_URL = env.str("WIDGET_JWKS_URL", default="")
 WIDGET_JWT_ISSUER = env.str("WIDGET_JWT_ISSUER", default="")

@@ -312,6 +312,34 @@ def test_enqueue_rolls_back_with_its_cause(django_capture_on_commit_callbacks):
     assert callbacks == []
 
 
+def test_a_burst_is_delivered_in_chunks_over_one_connection_each(
+    smtp_server, settings, celery_eager, django_capture_on_commit_callbacks
+):
+    # given chunks of two messages per delivery task
+    settings.OUTBOX_TASK_CHUNK = 2
+    items = [
+        OutboxItem(
+            kind="sla.warning",
+            channel="email",
+            recipient=f"r{n}@example.test",
+            subject="s",
+            body="b",
+            idempotency_key=f"burst:{n}",
+        )
+        for n in range(5)
+    ]
+
+    # when a burst of five is enqueued and committed (tasks run inline)
+    with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+        outbox_enqueue_many(items)
+
+    # then every message is sent once, over three SMTP sessions (2 + 2 + 1)
+    assert len(smtp_server.wait_for(5)) == 5
+    assert sorted(mail.rcpt_tos[0] for mail in smtp_server.messages) == [f"r{n}@example.test" for n in range(5)]
+    assert smtp_server.sessions == 3
+    assert set(OutboxMessage.objects.values_list("status", "attempts")) == {(OutboxMessage.Status.SENT, 1)}
+
+
 def test_unknown_channel_is_rejected():
     with pytest.raises(ValueError, match="channel"):
         _email(channel="pigeon")
