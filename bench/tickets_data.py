@@ -87,7 +87,7 @@ CROSS JOIN LATERAL (
         CASE WHEN i %% 5 <> 0 THEN CASE WHEN i %% 25 = 1 THEN 'solved' ELSE 'closed' END
              ELSE (ARRAY['new','open','pending','on_hold'])[1 + (i / 5) %% 4] END AS status,
         i %% 5 = 0 AND (i / 5) %% 4 < 2 AS running,
-        %(now)s + (((i * 7919) %% 10080) - 2880) * interval '1 minute' AS due
+        %(now)s + (((i::bigint * 7919) %% 10080) - 2880) * interval '1 minute' AS due
 ) AS d
 """
 
