@@ -286,6 +286,14 @@ def _verify_audit(database_url: str) -> tuple[bool, str]:
         return True, "audit verification not installed"
     manage = Path(settings.BASE_DIR) / "manage.py"
     env = {**os.environ, "DATABASE_URL": database_url, "LOG_LEVEL": "ERROR"}
+    # The child verifies with this process's effective audit configuration (keys, external log).
+    for name in ("SECRET_KEY", "DATA_DIR", "AUDIT_SIGNING_KEY", "AUDIT_CHECKPOINT_DIR", "AUDIT_ARCHIVE_DIR"):
+        value = getattr(settings, name, None)
+        if value:
+            env[name] = str(value)
+    public_keys = getattr(settings, "AUDIT_VERIFY_PUBLIC_KEYS", None)
+    if public_keys:
+        env["AUDIT_VERIFY_PUBLIC_KEYS"] = ",".join(public_keys)
     completed = subprocess.run(  # noqa: S603 - fixed argv, our own interpreter and manage.py
         [sys.executable, str(manage), "shell", "-c", _VERIFY_SNIPPET],
         env=env,
