@@ -42,6 +42,14 @@ def ticket_visible_to(user) -> QuerySet[Ticket]:
     return Ticket.objects.none()
 
 
+def user_can_work(user, ticket: Ticket) -> bool:
+    """Whether the ticket is in the user's queue (the object-level form of `ticket_visible_to`)."""
+    roles = user_roles(user)
+    if roles & ALL_TEAMS_ROLES:
+        return True
+    return any(TEAM_OF_ROLE.get(role) == ticket.team for role in roles)
+
+
 def _invalid(field: str, value: Any, allowed) -> ApplicationError:
     message = f"Unknown {field.replace('_', ' ')} '{value}'. Allowed values: {', '.join(allowed)}."
     return ApplicationError(message, code="invalid_choice", fields={field: [message]})

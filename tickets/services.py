@@ -17,6 +17,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
 from django.db import transaction
 from django.db.models import F, Max
 from django.utils import timezone
@@ -80,6 +82,13 @@ def _is_staff(user: User | None) -> bool:
 def _require_queue_role(user: User | None) -> None:
     if not _is_staff(user):
         raise ApplicationError("Only support staff may do this.", code="forbidden", status=403)
+
+
+def _require_can_work(user: User | None, ticket: Ticket) -> None:
+    from tickets.selectors import user_can_work
+
+    if user is None or not user_can_work(user, ticket):
+        raise ApplicationError(f"{ticket.reference} is not in your queue.", code="forbidden", status=403)
 
 
 def _require_lead(user: User | None) -> None:
@@ -202,6 +211,14 @@ def ticket_create(
     description = _check_text(description, "description", max_length=50_000)
     browser_info = _check_text(browser_info, "browser_info", max_length=500, required=False)
     url = _check_text(url, "url", max_length=2000, required=False)
+    if url:
+        try:
+            URLValidator(schemes=["http", "https"])(url)
+        except ValidationError as exc:
+            message = "Enter a valid http(s) URL."
+            raise ApplicationError(
+                f"The url is not valid: {url[:100]}", code="invalid", fields={"url": [message]}
+            ) from exc
     now = timezone.now()
     created_at = created_at or now
     if created_at > now + timedelta(minutes=5):
@@ -287,6 +304,8 @@ def ticket_reply(
     if ticket.status == Ticket.Status.CLOSED:
         raise _closed_error(ticket)
     staff = _is_staff(author)
+    if staff:
+        _require_can_work(author, ticket)
     changed: set[str] = set()
     changes: dict[str, Any] = {}
     if staff:
@@ -363,6 +382,7 @@ def ticket_add_note(
     _require_queue_role(author)
     body = _check_text(body, "body", max_length=20_000)
     ticket = _lock(ticket, expected_version)
+    _require_can_work(author, ticket)
     message = _add_message(
         ticket=ticket, author=author, body=body, internal=True, staff=True, attachments=attachments, now=timezone.now()
     )
@@ -374,6 +394,7 @@ def ticket_add_note(
 
 
 def _assign(ticket: Ticket, *, assignee: User | None, actor: User, now: datetime) -> bool:
+    _require_can_work(actor, ticket)
     if ticket.status == Ticket.Status.CLOSED:
         raise _closed_error(ticket)
     if assignee is not None and (not assignee.is_active or not has_role(assignee, *QUEUE_ROLES)):
@@ -473,6 +494,7 @@ def ticket_set_status(*, ticket: Ticket, status: str, actor: User, expected_vers
     _require_queue_role(actor)
     _check_choice(status, Ticket.Status, "status")
     ticket = _lock(ticket, expected_version)
+    _require_can_work(actor, ticket)
     if ticket.status == status:
         return ticket
     old = ticket.status
@@ -492,6 +514,7 @@ def ticket_bulk_set_status(*, tickets: Sequence[Ticket], status: str, actor: Use
     changed = 0
     for item in sorted(tickets, key=lambda each: each.pk):
         ticket = _lock(item, None)
+        _require_can_work(actor, ticket)
         if ticket.status == status:
             continue
         old = ticket.status
@@ -508,6 +531,7 @@ def ticket_set_priority(*, ticket: Ticket, priority: str, actor: User, expected_
     _require_queue_role(actor)
     _check_choice(priority, Ticket.Priority, "priority")
     ticket = _lock(ticket, expected_version)
+    _require_can_work(actor, ticket)
     if ticket.status == Ticket.Status.CLOSED:
         raise _closed_error(ticket)
     if ticket.priority == priority:

@@ -346,3 +346,29 @@ def test_status_rules(clock, rep):
     with pytest.raises(ApplicationError) as error:
         services.ticket_set_status(ticket=ticket, status="open", actor=rep)
     assert error.value.code == "ticket_closed"
+
+
+def test_an_engineer_cannot_work_a_billing_ticket(clock, make_user):
+    engineer = make_user(Role.ENGINEER)
+    billing = TicketFactory(type="billing")
+    bug = TicketFactory(type="bug")
+    before = snapshot(billing)
+    for call in (
+        lambda: services.ticket_reply(ticket=billing, author=engineer, body="Hi"),
+        lambda: services.ticket_add_note(ticket=billing, author=engineer, body="Hi"),
+        lambda: services.ticket_claim(ticket=billing, actor=engineer),
+        lambda: services.ticket_set_status(ticket=billing, status="pending", actor=engineer),
+        lambda: services.ticket_set_priority(ticket=billing, priority="high", actor=engineer),
+    ):
+        with pytest.raises(ApplicationError) as error:
+            call()
+        assert error.value.code == "forbidden"
+    assert snapshot(billing) == before
+    services.ticket_claim(ticket=bug, actor=engineer)
+
+
+def test_a_bad_url_is_refused(clock):
+    with pytest.raises(ApplicationError) as error:
+        TicketFactory(url="javascript:alert(1)")
+    assert "url" in error.value.fields
+    assert not Ticket.objects.exists()
