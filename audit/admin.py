@@ -37,3 +37,7 @@ class AuditCheckpointAdmin(ReadOnlyAdmin):
     list_display = ["stream", "sequence", "first_id", "last_id", "row_count", "sealed_at", "key_id"]
     list_filter = ["stream"]
     exclude = ["leaves"]
+
+
+# Security, GDPR and backup records (a module of their own).
+from audit import admin_compliance  # noqa: E402, F401
