@@ -1,5 +1,6 @@
 """Liveness and readiness checks: each returns (ok, detail) and never raises."""
 
+import os
 import time
 from datetime import timedelta
 
@@ -39,7 +40,13 @@ def check_broker() -> tuple[bool, str]:
 
     # A fresh connection from the current settings: the probe must not reuse a pooled, half-dead socket.
     options = dict(settings.CELERY_BROKER_TRANSPORT_OPTIONS)
-    if not settings.CELERY_BROKER_URL.startswith("filesystem://"):
+    if settings.CELERY_BROKER_URL.startswith("filesystem://"):
+        # The filesystem transport "connects" to anything; what matters is that its folders are usable.
+        folders = {options.get("data_folder_in"), options.get("data_folder_out")} - {None}
+        unusable = [folder for folder in sorted(folders) if not os.access(folder, os.W_OK | os.X_OK)]
+        if unusable:
+            return False, f"unreachable: broker folder not writable: {', '.join(unusable)}"
+    else:
         options.update(socket_connect_timeout=BROKER_CHECK_TIMEOUT, socket_timeout=BROKER_CHECK_TIMEOUT)
     try:
         with Connection(

@@ -129,3 +129,15 @@ def test_metrics_counts_grow_with_requests(client):
     client.get("/healthz")
     client.get("/healthz")
     assert count() == before + 2
+
+
+def test_readyz_fails_when_the_filesystem_broker_folder_is_gone(client, settings, fresh_heartbeat, tmp_path):
+    # given the embedded broker pointed at a folder that does not exist
+    missing = str(tmp_path / "gone")
+    settings.CELERY_BROKER_URL = "filesystem://localhost//"
+    settings.CELERY_BROKER_TRANSPORT_OPTIONS = {"data_folder_in": missing, "data_folder_out": missing}
+
+    # when the probe runs, then the broker check names the folder
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    assert response.json()["checks"]["broker"]["detail"] == f"unreachable: broker folder not writable: {missing}"
