@@ -194,3 +194,13 @@ def test_swagger_ui_uses_only_local_assets_and_they_are_served(client_as_rep):
     assert any(asset.endswith("swagger-ui-bundle.js") for asset in static_assets)
     for asset in static_assets:
         assert client_as_rep.get(asset).status_code == 200, asset
+
+
+def test_schema_describes_the_session_cookie_auth(client_as_rep):
+    schema = client_as_rep.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    assert schema["components"]["securitySchemes"]["cookieAuth"] == {
+        "type": "apiKey",
+        "in": "cookie",
+        "name": "sessionid",
+    }
+    assert {"cookieAuth": []} in schema["paths"]["/api/v1/me/"]["get"]["security"]
