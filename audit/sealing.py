@@ -7,10 +7,11 @@ checkpoint's hash and is signed with Ed25519, then appended to an external JSON-
 database.
 
 The watermark (PostgreSQL). A row's id and its transaction id (xid) are stamped by a BEFORE INSERT
-trigger, xid first, so whoever holds an id already has an xid. The sealer
+trigger, xid first, so whoever holds an id already has an xid (and, from the moment the xid was
+assigned, the lock on it). The sealer
   1. reads the id sequence's last value L,
-  2. then takes a snapshot and notes its xmax X (every xid assigned so far is below X),
-  3. waits until no transaction with an xid below X is still running (other than its own).
+  2. then lists the transactions of this database that hold an xid (their xid locks in pg_locks),
+  3. waits until every one of them (other than its own) has ended.
 From then on every id <= L belongs to a transaction that has finished: the row is visible if it
 committed, and an id that is missing was rolled back and stays a permanent gap. So rows in
 (last sealed id, L] can be sealed exactly: none is sealed twice (the checkpoint sequence is unique and
@@ -236,30 +237,38 @@ class WatermarkNotReached(Exception):
 
 
 def _pg_watermark(stream: Stream, wait_seconds: float) -> tuple[int, int]:
-    """(L, X): every id <= L is final once this returns (see the module docstring)."""
+    """(L, xmax): every id <= L is final once this returns (see the module docstring)."""
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM {stream.sequence}")  # noqa: S608
         last_value = cursor.fetchone()[0]
-        cursor.execute("SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint")
-        xmax = cursor.fetchone()[0]
+        # Every transaction that holds an id <= L already had its xid, and holds the lock on that xid
+        # from the moment it was assigned until it ends. Those of this database (prepared ones included)
+        # are the ones to wait for; the snapshot's xmax is not enough, as it can lie below running xids.
+        cursor.execute(
+            "SELECT l.transactionid::text::bigint, pg_snapshot_xmax(pg_current_snapshot())::text::bigint "
+            "FROM pg_locks AS l LEFT JOIN pg_stat_activity AS a ON a.pid = l.pid "
+            "WHERE l.locktype = 'transactionid' AND l.mode = 'ExclusiveLock' AND l.granted "
+            "AND l.pid IS DISTINCT FROM pg_backend_pid() "
+            "AND (l.pid IS NULL OR a.datname IS NULL OR a.datname = current_database())"
+        )
+        rows = cursor.fetchall()
+        running = [row[0] for row in rows]
+        if not running:
+            cursor.execute("SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint")
+            return last_value, cursor.fetchone()[0]
+        xmax = rows[0][1]
         deadline = time.monotonic() + wait_seconds
         delay = 0.002
         while True:
-            # Transactions visibly working in another database cannot write our rows; any other
-            # running xid below X (including ones whose backend we are not allowed to see) blocks.
             cursor.execute(
-                "SELECT count(*) FROM pg_snapshot_xip(pg_current_snapshot()) AS running(xid) "
-                "WHERE running.xid::text::bigint < %s "
-                "AND running.xid IS DISTINCT FROM pg_current_xact_id_if_assigned() "
-                "AND NOT EXISTS (SELECT 1 FROM pg_stat_activity AS a WHERE a.backend_xid IS NOT NULL "
-                "AND a.datname IS DISTINCT FROM current_database() "
-                "AND a.backend_xid::text::bigint = running.xid::text::bigint %% 4294967296)",
-                [xmax],
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'transactionid' AND mode = 'ExclusiveLock' "
+                "AND granted AND transactionid::text::bigint = ANY(%s)",
+                [running],
             )
             if cursor.fetchone()[0] == 0:
                 return last_value, xmax
             if time.monotonic() >= deadline:
-                raise WatermarkNotReached(f"transactions older than xid {xmax} still running")
+                raise WatermarkNotReached(f"{len(running)} older transactions still running")
             time.sleep(delay)
             delay = min(delay * 2, 0.1)
 
