@@ -14,7 +14,7 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from tickets import selectors, sla, sla_policies
-from tickets.models import Ticket
+from tickets.models import SLAPolicy, Ticket
 from tourbrain_support.tiers import Tier
 
 HISTORY_LIMIT = 50
@@ -25,6 +25,8 @@ HISTORY_NOISE = {"version", "updated_at", "search_vector", "next_due_at"}
 
 @dataclass
 class QueueRow:
+    """A queue row with its display values computed once in Python (the template only prints them)."""
+
     ticket: Ticket
     sla_state: str
     due_at: datetime | None
@@ -32,14 +34,80 @@ class QueueRow:
     remaining_minutes: int | None
     remaining: str
 
+    @property
+    def url(self) -> str:
+        return f"/queue/{self.ticket.reference}/"
+
+    def display(self) -> dict:
+        ticket = self.ticket
+        due_local = timezone.localtime(self.due_at) if self.due_at else None
+        return {
+            "pk": ticket.pk,
+            "reference": ticket.reference,
+            "url": self.url,
+            "subject": ticket.subject if len(ticket.subject) <= 90 else ticket.subject[:89] + "…",
+            "customer": str(ticket.user) if ticket.user_id else "—",
+            "organization": str(ticket.organization) if ticket.organization_id else "",
+            "tier": TIER_LABELS.get(ticket.tier, ticket.tier),
+            "type": TYPE_LABELS.get(ticket.type, ticket.type),
+            "priority": ticket.priority,
+            "priority_label": PRIORITY_LABELS.get(ticket.priority, ticket.priority),
+            "status": STATUS_LABELS.get(ticket.status, ticket.status),
+            "team": TEAM_LABELS.get(ticket.team, ticket.team),
+            "assignee": str(ticket.assignee) if ticket.assignee_id else "",
+            "assignee_id": ticket.assignee_id,
+            "sla_state": self.sla_state,
+            "remaining": self.remaining,
+            "due_iso": due_local.isoformat() if due_local else "",
+            "due_text": f"{due_local:%a %d %b %H:%M} · {self.due_label}" if due_local else "",
+        }
+
+
+TIER_LABELS = dict(Tier.choices)
+TYPE_LABELS = dict(Ticket.Type.choices)
+PRIORITY_LABELS = dict(Ticket.Priority.choices)
+STATUS_LABELS = dict(Ticket.Status.choices)
+TEAM_LABELS = dict(Ticket.Team.choices)
+
+
+# Columns a queue row (page or API list) shows: the long texts (description, steps) stay in the database.
+QUEUE_COLUMNS = (
+    *(
+        f.name
+        for f in Ticket._meta.concrete_fields
+        if f.name not in {"description", "reproduction_steps", "browser_info", "url", "duplicate_of"}
+    ),
+    "user__id",
+    "user__name",
+    "user__email",
+    "organization__id",
+    "organization__name",
+    "assignee__id",
+    "assignee__name",
+    "assignee__email",
+)
+
 
 def queue_page(*, user, filters: dict, offset: int, limit: int) -> tuple[list[QueueRow], bool]:
     """One page of the caller's queue plus whether another page follows (limit+1 rows, no COUNT)."""
     queryset = selectors.ticket_queue(user=user, filters=filters)
+    # The few policy versions are fetched apart instead of joined onto every row (narrower rows).
+    queryset = queryset.select_related(None).select_related("user", "organization", "assignee").only(*QUEUE_COLUMNS)
     tickets = list(queryset[offset : offset + limit + 1])
     has_next = len(tickets) > limit
+    _attach_policies(tickets)
     now = timezone.now()
     return [queue_row(ticket, now=now) for ticket in tickets[:limit]], has_next
+
+
+def _attach_policies(tickets: list[Ticket]) -> None:
+    ids = {ticket.sla_policy_id for ticket in tickets if ticket.sla_policy_id}
+    if not ids:
+        return
+    policies = SLAPolicy.objects.select_related("calendar").in_bulk(ids)
+    for ticket in tickets:
+        if ticket.sla_policy_id:
+            ticket.sla_policy = policies[ticket.sla_policy_id]
 
 
 def _next_clock(ticket: Ticket) -> tuple[str, datetime | None]:
