@@ -13,7 +13,9 @@ Fixtures
     Creates a user holding ``role`` (a ``tourbrain_support.roles.Role`` value; ``None`` or ``"customer"``
     makes a customer) in the live server's database, then logs in through the real login form on ``page``.
     Returns the user; its password is ``E2E_PASSWORD``. Extra ``user_fields`` go to ``UserFactory``
-    (e.g. ``is_beta=True``). Call it again to switch users (it logs the previous one out first).
+    (e.g. ``is_beta=True``). ``login_as(user=existing_user)`` logs in an existing user instead (its
+    password must be ``E2E_PASSWORD``, as UserFactory sets it). Call it again to switch users (it clears
+    the previous session first).
 
 Every test in ``tests/e2e/`` is marked ``e2e`` automatically (select with ``-m e2e``, skip with
 ``-m "not e2e"``); mark them explicitly anyway for readability. The live server uses a transactional
@@ -94,11 +96,13 @@ def page(browser, live_server, _plain_http_cookies):
 
 @pytest.fixture
 def login_as(page, make_user):
-    """login_as(role=None, **user_fields): create a user with that role and log in through the form."""
+    """login_as(role=None, *, user=None, **user_fields): log in through the form as a new user with that role
+    (or as `user`, an existing user whose password is E2E_PASSWORD)."""
 
-    def login(role: str | None = None, **user_fields):
+    def login(role: str | None = None, *, user=None, **user_fields):
         page.context.clear_cookies()
-        user = make_user(None if role == CUSTOMER else role, **user_fields)
+        if user is None:
+            user = make_user(None if role == CUSTOMER else role, **user_fields)
         page.goto("/accounts/login/")
         page.fill("#id_username", user.email)
         page.fill("#id_password", E2E_PASSWORD)

@@ -71,3 +71,16 @@ def test_layout_fits_a_phone_screen(page, login_as):
     assert overflow <= 0
     page.keyboard.press("Tab")
     assert page.evaluate("document.activeElement.textContent") == "Skip to content"
+
+
+def test_login_as_an_existing_user_switches_the_session(page, login_as, make_user):
+    # given a customer created by the test itself, after a rep was signed in
+    login_as(Role.SUPPORT_REP)
+    customer = make_user(None, name="Casey Customer")
+
+    # when the harness logs in as that user
+    login_as(user=customer)
+
+    # then the header names the customer
+    page.goto("/")
+    assert "Casey Customer" in page.locator("[data-testid=current-user]").inner_text()
