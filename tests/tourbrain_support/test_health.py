@@ -141,3 +141,14 @@ def test_readyz_fails_when_the_filesystem_broker_folder_is_gone(client, settings
     response = client.get("/readyz")
     assert response.status_code == 503
     assert response.json()["checks"]["broker"]["detail"] == f"unreachable: broker folder not writable: {missing}"
+
+
+def test_probes_are_exempt_from_the_https_redirect(client, settings, fresh_heartbeat):
+    # given HTTPS redirects on, as behind a TLS-terminating load balancer
+    settings.SECURE_SSL_REDIRECT = True
+
+    # then pages redirect, but the plain-HTTP probes answer
+    assert client.get("/accounts/login/").status_code == 301
+    assert client.get("/healthz").status_code == 200
+    assert client.get("/readyz").status_code == 200
+    assert client.get("/metrics").status_code == 200
