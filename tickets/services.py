@@ -34,6 +34,7 @@ from tickets.models import (
     TicketMessage,
 )
 from tickets.models.tickets import reference_for
+from tickets.sweep import record_history
 from tourbrain_support.api import ApplicationError
 from tourbrain_support.models import Membership, Organization, User
 from tourbrain_support.roles import QUEUE_ROLES, Role, has_role
@@ -597,7 +598,7 @@ def tickets_close_solved(*, now: datetime | None = None, batch_size: int = 5000)
         Ticket.objects.filter(pk__in=ids, status=Ticket.Status.SOLVED).update(
             status=Ticket.Status.CLOSED, closed_at=now, version=F("version") + 1, updated_at=now
         )
-        Ticket.history.bulk_history_create(list(Ticket.objects.filter(pk__in=ids)), update=True)
+        record_history(ids, at=now, reason="Closed automatically")
         total += len(ids)
         if len(ids) < batch_size:
             break

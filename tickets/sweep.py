@@ -18,8 +18,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db import transaction
-from django.db.models import Case, F, OuterRef, Subquery, Value, When
+from django.db import connection, transaction
+from django.db.models import Case, CharField, DateTimeField, F, OuterRef, Subquery, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -42,6 +42,30 @@ def _notifications():
 class SweepResult:
     breached: list[int] = field(default_factory=list)
     warned: list[int] = field(default_factory=list)
+
+
+def record_history(ids: list[int], *, at: datetime, reason: str) -> None:
+    """History rows for tickets changed by a set-based UPDATE (save() hooks do not run), in one
+    INSERT ... SELECT: the rows are copied inside the database, never built in Python."""
+    if not ids:
+        return
+    history = Ticket.history.model
+    tracked = [field.attname for field in history.tracked_fields]
+    rows = (
+        Ticket.objects.filter(pk__in=ids)
+        .order_by()
+        .annotate(
+            h_date=Value(at, output_field=DateTimeField()),
+            h_reason=Value(reason, output_field=CharField()),
+            h_type=Value("~", output_field=CharField()),
+        )
+        .values_list(*tracked, "h_date", "h_reason", "h_type")
+    )
+    select_sql, params = rows.query.sql_with_params()
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(column) for column in [*tracked, "history_date", "history_change_reason", "history_type"])
+    with connection.cursor() as cursor:
+        cursor.execute(f"INSERT INTO {quote(history._meta.db_table)} ({columns}) {select_sql}", params)
 
 
 def _locked_candidates(queryset, batch_size: int) -> list[tuple[int, int | None]]:
@@ -81,7 +105,7 @@ def _escalate_batch(now: datetime, batch_size: int) -> list[int]:
         for ticket in tickets:
             # Who had the ticket before the escalation moved it to the lead (they are notified too).
             ticket.escalated_from_id = previous.get(ticket.pk)
-        Ticket.history.bulk_history_create(tickets, update=True, default_date=now)
+        record_history(ids, at=now, reason="SLA breach escalated")
         _notifications().notify_sla_breach(tickets)
         audit_record(
             actor=None,

@@ -213,6 +213,7 @@ def test_solved_tickets_close_automatically(clock, rep, settings):
     old.refresh_from_db()
     recent.refresh_from_db()
     assert (old.status, old.closed_at, recent.status) == ("closed", at(days=8), "solved")
+    assert (old.history.first().status, old.history.first().history_change_reason) == ("closed", "Closed automatically")
     with pytest.raises(ApplicationError) as error:
         services.ticket_reply(ticket=old, author=old.user, body="Hello")
     assert error.value.code == "ticket_closed"

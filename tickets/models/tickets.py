@@ -317,6 +317,8 @@ class Ticket(models.Model):
                 name="ticket_active_queue_order",
                 condition=Q(status__in=OPEN_STATUSES),
             ),
+            # Queue order across every status ("any status" views and searches).
+            models.Index(fields=["next_due_at", "id"], name="ticket_queue_order_all"),
             # The sweep: pure comparisons of stored instants against now, on the few rows still ok/warning.
             models.Index(
                 fields=["sla_warning_at"],
