@@ -1,0 +1,34 @@
+"""`make run`'s promise: every printed demo login works in the browser and shows that role's navigation."""
+
+import io
+
+import pytest
+from django.core.management import call_command
+
+from tests.e2e.test_navigation import EXPECTED_NAVIGATION, _built_labels
+from tourbrain_support import demo
+from tourbrain_support.roles import CUSTOMER
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+
+def test_every_printed_demo_login_works(page):
+    # given the demo data, as `make run` loads it
+    printed = io.StringIO()
+    call_command("seed_demo", stdout=printed)
+    built = _built_labels()
+
+    for email, _name, role, _beta, _org in demo.DEMO_USERS:
+        # when each demo user logs in through the form with the printed password
+        page.context.clear_cookies()
+        page.goto("/accounts/login/")
+        page.fill("#id_username", email)
+        page.fill("#id_password", demo.DEMO_PASSWORD)
+        page.click("form button[type=submit]")
+        page.wait_for_load_state()
+
+        # then they land on the home page with exactly their role's navigation
+        assert "/accounts/login/" not in page.url, email
+        labels = {text.strip() for text in page.locator("nav.main-nav a").all_inner_texts()}
+        assert labels == EXPECTED_NAVIGATION[role or CUSTOMER] & built, email
+        assert email in printed.getvalue()
