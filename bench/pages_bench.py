@@ -122,7 +122,8 @@ def ensure_tickets(total: int) -> None:
         (ARRAY['engineering','product','support','billing'])[1 + i %% 4],
         CASE WHEN i %% 3 = 0 THEN NULL ELSE (%(reps)s::bigint[])[1 + i %% array_length(%(reps)s::bigint[], 1)] END,
         (ARRAY['general','beta','enterprise'])[1 + (i / 16) %% 3], false, %(policy)s,
-        d.created_at + interval '8 hours', NULL, d.created_at + interval '3 days',
+        CASE WHEN d.open THEN d.due ELSE d.created_at + interval '8 hours' END, NULL,
+        CASE WHEN d.open THEN d.due + interval '2 days' ELSE d.created_at + interval '3 days' END,
         CASE WHEN d.running THEN d.due END, CASE WHEN d.running THEN d.due - interval '2 hours' END,
         CASE WHEN NOT d.running THEN 'ok' WHEN d.due < now() THEN 'breached'
              WHEN d.due < now() + interval '2 hours' THEN 'warning' ELSE 'ok' END,
