@@ -109,9 +109,10 @@ def ticket_queue(*, user, filters: dict | None = None) -> QuerySet[Ticket]:
         queryset = queryset.filter(assignee=user, status__in=OPEN_STATUSES)
     elif view == VIEW_BREACHING_SOON:
         soon = timezone.now() + timedelta(minutes=BREACHING_SOON_MINUTES)
-        queryset = queryset.filter(status__in=RUNNING_STATUSES).filter(
-            Q(sla_state=Ticket.SLAState.WARNING) | Q(sla_state=Ticket.SLAState.OK, next_due_at__lte=soon)
-        )
+        # Spelled to match the sweep's partial index (running, ok/warning), scanned in due order.
+        queryset = queryset.filter(
+            status__in=RUNNING_STATUSES, sla_state__in=[Ticket.SLAState.OK, Ticket.SLAState.WARNING]
+        ).filter(Q(sla_state=Ticket.SLAState.WARNING) | Q(next_due_at__lte=soon))
     elif view not in (None, ""):
         raise _invalid("view", view, [VIEW_MY_OPEN, VIEW_BREACHING_SOON])
     return queryset.for_queue()
