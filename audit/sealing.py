@@ -307,8 +307,85 @@ def _create_checkpoint(
     return checkpoint
 
 
+_encode_str = json.encoder.encode_basestring  # what json.dumps(ensure_ascii=False) uses for strings
+_EVENT_TEMPLATE = (
+    '{"action":%s,"actor_id":%s,"actor_subject":%s,"changes":%s,"format_version":%s,"id":%s,"occurred_at":%s,'
+    '"organization_id":%s,"personal_digests":%s,"request_id":%s,"resource_id":%s,"resource_type":%s,'
+    '"stream":"events","success":%s,"xid":%s}'
+)
+_EVENT_SQL = {
+    "postgresql": (
+        "SELECT id, (extract(epoch FROM occurred_at) * 1000000)::bigint, actor_id, actor_subject::text, "
+        "organization_id, action, resource_type, resource_id, success, request_id, changes::text, "
+        "personal_digests::text, xid, format_version FROM audit_auditevent WHERE id > %s AND id <= %s ORDER BY id"
+    ),
+    "sqlite": (
+        "SELECT id, occurred_at, actor_id, actor_subject, organization_id, action, resource_type, resource_id, "
+        "success, request_id, changes, personal_digests, xid, format_version FROM audit_auditevent "
+        "WHERE id > %s AND id <= %s ORDER BY id"
+    ),
+}
+
+
+def _number(value) -> str:
+    return "null" if value is None else str(int(value))
+
+
+def _json_text(text: str) -> str:
+    if text in ("{}", "[]"):
+        return text
+    return json.dumps(json.loads(text), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def _uuid_text(value) -> str:
+    if value is None:
+        return "null"
+    return _encode_str(str(uuid.UUID(str(value))))
+
+
+def _sqlite_microseconds(value) -> int:
+    return microseconds(value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(str(value)))
+
+
+def _event_rows_fast(after_id: int, through_id: int, chunk_size: int):
+    """The events stream read with one raw query and encoded by hand: byte-identical to `leaf_record`."""
+    vendor = connection.vendor
+    with connection.cursor() as cursor:
+        cursor.execute(_EVENT_SQL[vendor], [after_id, through_id])
+        while rows := cursor.fetchmany(chunk_size):
+            for row in rows:
+                (row_id, occurred, actor, subject, org, action, rtype, rid, ok, req, changes, digests, xid, ver) = row
+                if vendor == "sqlite":
+                    occurred = _sqlite_microseconds(occurred)
+                text = _EVENT_TEMPLATE % (
+                    _encode_str(action),
+                    _number(actor),
+                    _uuid_text(subject),
+                    _json_text(changes),
+                    _number(ver),
+                    row_id,
+                    int(occurred),
+                    _number(org),
+                    _json_text(digests),
+                    _encode_str(req),
+                    _encode_str(rid),
+                    _encode_str(rtype),
+                    "true" if ok else "false",
+                    _number(xid),
+                )
+                yield row_id, text.encode("utf-8")
+
+
 def rows_in_range(stream: Stream, after_id: int, through_id: int, chunk_size: int = 5000):
     """(id, leaf bytes) of every row in (after_id, through_id], in id order."""
+    if stream.name == "events" and connection.vendor in _EVENT_SQL:
+        yield from _event_rows_fast(after_id, through_id, chunk_size)
+        return
+    yield from rows_in_range_orm(stream, after_id, through_id, chunk_size)
+
+
+def rows_in_range_orm(stream: Stream, after_id: int, through_id: int, chunk_size: int = 5000):
+    """The reference encoding through the ORM (any stream, any database)."""
     queryset = (
         stream.model.objects.filter(id__gt=after_id, id__lte=through_id).order_by("id").values_list(*stream.fields)
     )

@@ -53,9 +53,13 @@ def personal_digest(*, salt: str, data: dict) -> str:
 
 
 def audit_subject_for_user(user) -> AuditSubject:
-    """The user's stable pseudonym (created on first use)."""
-    subject, _ = AuditSubject.objects.get_or_create(user=user)
-    return subject
+    """The user's stable pseudonym (created on first use; cached on the user instance)."""
+    try:
+        return user.audit_subject
+    except AuditSubject.DoesNotExist:
+        subject, _ = AuditSubject.objects.get_or_create(user=user)
+        user.audit_subject = subject
+        return subject
 
 
 def _is_user(actor) -> bool:
