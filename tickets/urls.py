@@ -13,6 +13,7 @@ urlpatterns = [
     path("queue/views/<int:pk>/delete/", views.saved_view_delete, name="saved_view_delete"),
     path("queue/<str:reference>/", views.detail, name="detail"),
     path("queue/<str:reference>/reply/", views.reply, name="reply"),
+    path("queue/<str:reference>/attachments/<int:pk>/", views.attachment, name="attachment"),
     path("queue/<str:reference>/status/", views.change_status, name="status"),
     path("queue/<str:reference>/priority/", views.change_priority, name="priority"),
     path("queue/<str:reference>/assign/", views.assign, name="assign"),

@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, QueryDict
+from django.http import FileResponse, Http404, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -29,7 +29,7 @@ from tickets.forms import (
     StatusForm,
     staff_assignees,
 )
-from tickets.models import SavedView, Ticket
+from tickets.models import Attachment, SavedView, Ticket
 from tourbrain_support.api import ApplicationError
 from tourbrain_support.roles import QUEUE_ROLES, ROADMAP_ROLES, has_role
 
@@ -256,6 +256,17 @@ def _ticket_context(request, ticket: Ticket, **overrides) -> dict:
 def detail(request, reference: str):
     ticket = _ticket_for(request, reference)
     return render(request, "tickets/detail.html", _ticket_context(request, ticket))
+
+
+@require_GET
+@queue_role_required
+def attachment(request, reference: str, pk: int):
+    """Download a conversation attachment; only for staff who may open the ticket."""
+    ticket = _ticket_for(request, reference)
+    item = get_object_or_404(Attachment, pk=pk, message__ticket=ticket)
+    response = FileResponse(item.file.open("rb"), as_attachment=True, filename=item.filename)
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
 
 
 def _rerender(request, reference: str, form_name: str, form, error: ApplicationError | None = None):

@@ -85,7 +85,23 @@ def test_internal_note_with_attachment_keeps_the_clock_running(client_as_rep):
     ticket.refresh_from_db()
     assert ticket.first_responded_at is None
     page = client_as_rep.get(_url(ticket)).content.decode()
-    assert "trace.txt" in page
+    attachment = note.attachments.get()
+    download_url = f"{_url(ticket)}attachments/{attachment.pk}/"
+    assert f'href="{download_url}"' in page
+    download = client_as_rep.get(download_url)
+    assert b"".join(download.streaming_content) == b"stack trace"
+    assert "attachment;" in download["Content-Disposition"]
+
+
+def test_attachments_are_only_served_to_staff_who_may_open_the_ticket(client_as, make_user):
+    billing = TicketFactory(type=Ticket.Type.BILLING)
+    upload = SimpleUploadedFile("invoice.pdf", b"%PDF-1.4", content_type="application/pdf")
+    message = services.ticket_reply(ticket=billing, author=billing.user, body="Invoice", attachments=[upload])
+    url = f"{_url(billing)}attachments/{message.attachments.get().pk}/"
+
+    assert client_as(None).get(url).status_code == 403
+    assert client_as(Role.ENGINEER).get(url).status_code == 404
+    assert client_as(Role.BILLING_ADMIN).get(url).status_code == 200
 
 
 @pytest.mark.parametrize(
