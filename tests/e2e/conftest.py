@@ -19,7 +19,10 @@ Fixtures
 
 Every test in ``tests/e2e/`` is marked ``e2e`` automatically (select with ``-m e2e``, skip with
 ``-m "not e2e"``); mark them explicitly anyway for readability. The live server uses a transactional
-test database: data created in the test (factories, services) is visible to the browser.
+test database: data created in the test (factories, services) is visible to the browser. Note: a
+transactional test ends with a flush of every table, so rows that data migrations created are gone for
+the transactional tests after it; post_migrate handlers (content types, permissions, role groups) run
+again after the flush. Create what a test needs in the test, or restore defaults in a post_migrate handler.
 """
 
 import os
