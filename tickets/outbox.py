@@ -122,7 +122,8 @@ def outbox_enqueue_many(items: Iterable[OutboxItem]) -> list[OutboxMessage]:
                     kind=item.kind,
                     channel=item.channel,
                     recipient=item.recipient,
-                    subject=item.subject[:255],
+                    # Header-safe: a line break in a subject would be refused by the mail backend on every try.
+                    subject=" ".join(item.subject.split())[:255],
                     body=item.body,
                     html_body=item.html_body,
                     payload=item.payload,

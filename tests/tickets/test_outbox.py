@@ -340,6 +340,14 @@ def test_a_burst_is_delivered_in_chunks_over_one_connection_each(
     assert set(OutboxMessage.objects.values_list("status", "attempts")) == {(OutboxMessage.Status.SENT, 1)}
 
 
+def test_a_line_break_in_a_subject_cannot_reach_the_headers(smtp_server):
+    message = _email(subject="Hello\r\nBcc: victim@example.test")
+    outbox_deliver(message.pk)
+    mail = smtp_server.wait_for(1)[0]
+    assert mail.message["Subject"] == "Hello Bcc: victim@example.test"
+    assert mail.rcpt_tos == ["rep@example.test"]
+
+
 def test_unknown_channel_is_rejected():
     with pytest.raises(ValueError, match="channel"):
         _email(channel="pigeon")
