@@ -23,8 +23,15 @@ MAX_SEAL_LAG = 5.0
 VERIFY_ROWS = 1_000_000
 
 
-def _plain_writer(deadline: float, queue) -> None:
+def _session(synchronous_commit: bool) -> None:
+    if not synchronous_commit:
+        with connection.cursor() as cursor:
+            cursor.execute("SET synchronous_commit = off")
+
+
+def _plain_writer(deadline: float, synchronous_commit: bool, queue) -> None:
     connections.close_all()
+    _session(synchronous_commit)
     done = 0
     with connection.cursor() as cursor:
         while time.time() < deadline:
@@ -39,8 +46,9 @@ def _plain_writer(deadline: float, queue) -> None:
     queue.put(done)
 
 
-def _audited_writer(deadline: float, user_id: int, queue) -> None:
+def _audited_writer(deadline: float, user_id: int, synchronous_commit: bool, queue) -> None:
     connections.close_all()
+    _session(synchronous_commit)
     from django.contrib.auth import get_user_model
 
     from audit.services import audit_record
@@ -87,6 +95,23 @@ def _run(target, args_for) -> int:
     return total
 
 
+def _report_lag(first_id: int) -> None:
+    from audit.models import AuditEvent
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*), max(extract(epoch FROM c.sealed_at - e.occurred_at)) FROM audit_auditevent e "
+            "JOIN audit_auditcheckpoint c ON c.stream = 'events' AND e.id BETWEEN c.first_id AND c.last_id "
+            "WHERE e.id >= %s",
+            [first_id],
+        )
+        sealed_rows, max_lag = cursor.fetchone()
+    unsealed = AuditEvent.objects.filter(id__gte=first_id).count() - sealed_rows
+    flag = "" if max_lag is not None and max_lag <= MAX_SEAL_LAG and unsealed == 0 else "  (over target)"
+    lag = float(max_lag or 0)
+    print(f"    sealed {sealed_rows:,} rows, {unsealed} unsealed, max write-to-seal lag {lag:.2f} s{flag}")
+
+
 def main() -> None:
     if connection.vendor != "postgresql":
         print("  audit bench needs PostgreSQL (DATABASE_URL); skipped")
@@ -104,35 +129,23 @@ def main() -> None:
         for i in range(WRITERS)
     ]
 
-    plain = _run(_plain_writer, lambda i: ())
-    print(f"  plain INSERTs, {WRITERS} writers:        {plain / SECONDS:>10,.0f} rows/s")
-
-    first_id = (AuditEvent.objects.order_by("-id").values_list("id", flat=True).first() or 0) + 1
-    context = multiprocessing.get_context("fork")
-    stop, sealed_queue = context.Event(), context.Queue()
-    connections.close_all()
-    sealer = context.Process(target=_sealer, args=(stop, sealed_queue))
-    sealer.start()
-    audited = _run(_audited_writer, lambda i: (users[i].pk,))
-    stop.set()
-    sealed_queue.get()
-    sealer.join()
-    flag = "" if audited / SECONDS >= TARGET_WRITES else "  (under target)"
-    print(f"  audited writes, {WRITERS} writers + sealer: {audited / SECONDS:>10,.0f} writes/s{flag}")
-
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT count(*), max(extract(epoch FROM c.sealed_at - e.occurred_at)) FROM audit_auditevent e "
-            "JOIN audit_auditcheckpoint c ON c.stream = 'events' AND e.id BETWEEN c.first_id AND c.last_id "
-            "WHERE e.id >= %s",
-            [first_id],
-        )
-        sealed_rows, max_lag = cursor.fetchone()
-    unsealed = AuditEvent.objects.filter(id__gte=first_id).count() - sealed_rows
-    flag = "" if max_lag is not None and max_lag <= MAX_SEAL_LAG and unsealed == 0 else "  (over target)"
-    print(
-        f"  sealed {sealed_rows:,} rows, {unsealed} unsealed, max write-to-seal lag {float(max_lag or 0):.2f} s{flag}"
-    )
+    for synchronous_commit in (True, False):
+        label = "synchronous_commit=on " if synchronous_commit else "synchronous_commit=off"
+        plain = _run(_plain_writer, lambda i, sc=synchronous_commit: (sc,))
+        print(f"  [{label}] plain INSERTs, {WRITERS} writers:          {plain / SECONDS:>10,.0f} rows/s")
+        first_id = (AuditEvent.objects.order_by("-id").values_list("id", flat=True).first() or 0) + 1
+        context = multiprocessing.get_context("fork")
+        stop, sealed_queue = context.Event(), context.Queue()
+        connections.close_all()
+        sealer = context.Process(target=_sealer, args=(stop, sealed_queue))
+        sealer.start()
+        audited = _run(_audited_writer, lambda i, sc=synchronous_commit: (users[i].pk, sc))
+        stop.set()
+        sealed_queue.get()
+        sealer.join()
+        flag = "" if audited / SECONDS >= TARGET_WRITES else "  (under target)"
+        print(f"  [{label}] audited writes, {WRITERS} writers + sealer: {audited / SECONDS:>10,.0f} writes/s{flag}")
+        _report_lag(first_id)
 
     total = AuditEvent.objects.count()
     if total < VERIFY_ROWS:

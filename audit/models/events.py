@@ -140,7 +140,10 @@ class AuditEvent(AppendOnlyModel):
 class AuditPersonalData(models.Model):
     """Personal data of one subject in one event; deleted at erasure (this table is NOT append-only)."""
 
-    event = models.ForeignKey(AuditEvent, on_delete=models.CASCADE, related_name="personal_data")
+    # No database constraint: its check would row-lock the (append-only) event on every insert.
+    event = models.ForeignKey(
+        AuditEvent, on_delete=models.DO_NOTHING, db_constraint=False, related_name="personal_data"
+    )
     subject_id = models.UUIDField(db_index=True)
     # Random per row, so a guessed IP or email cannot be confirmed against the sealed digest.
     salt = models.CharField(max_length=32)
