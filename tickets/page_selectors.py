@@ -142,7 +142,9 @@ def _remaining(ticket: Ticket, due_at: datetime | None, now: datetime) -> tuple[
 def queue_row(ticket: Ticket, *, now: datetime) -> QueueRow:
     label, due_at = _next_clock(ticket)
     if _paused(ticket):
-        return QueueRow(ticket, "paused", due_at, label, None, "Clock paused")
+        # A breach stays visible while the customer is waited on; otherwise the row just says paused.
+        state = "breached" if ticket.sla_state == Ticket.SLAState.BREACHED else "paused"
+        return QueueRow(ticket, state, due_at, label, None, "Clock paused")
     minutes, text = _remaining(ticket, due_at, now)
     state = ticket.sla_state or "ok"
     if minutes is not None and minutes < 0:
