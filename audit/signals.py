@@ -87,9 +87,30 @@ def _after_migrate(sender, app_config=None, using="default", plan=None, **kwargs
     )
 
 
+def _audit_bulk_admin_log_entries() -> None:
+    """The admin logs a multi-object action (e.g. "delete selected") with bulk_create, which sends no
+    post_save; audit those entries right after they are written."""
+    from django.contrib.admin.models import LogEntryManager
+
+    original = LogEntryManager.log_actions
+    if getattr(original, "audited", False):
+        return
+
+    def log_actions(self, *args, **kwargs):
+        result = original(self, *args, **kwargs)
+        if isinstance(result, list) and len(result) > 1:
+            for entry in result:
+                _on_admin_log_entry(LogEntry, entry, created=True)
+        return result
+
+    log_actions.audited = True
+    LogEntryManager.log_actions = log_actions
+
+
 def register_signal_handlers() -> None:
     user_logged_in.connect(_on_login, dispatch_uid="audit.login")
     user_logged_out.connect(_on_logout, dispatch_uid="audit.logout")
     user_login_failed.connect(_on_login_failed, dispatch_uid="audit.login_failed")
     post_save.connect(_on_admin_log_entry, sender=LogEntry, dispatch_uid="audit.admin_log_entry")
     post_migrate.connect(_after_migrate, dispatch_uid="audit.after_migrate")
+    _audit_bulk_admin_log_entries()

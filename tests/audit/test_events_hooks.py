@@ -1,7 +1,7 @@
 """Framework events become audit events: login, failed login, logout, 403 answers, Django admin actions."""
 
 import pytest
-from django.contrib.admin.models import ADDITION, CHANGE, LogEntry
+from django.contrib.admin.models import ADDITION, CHANGE, DELETION, LogEntry
 from django.contrib.auth.models import AnonymousUser
 from django.http import HttpResponse, HttpResponseForbidden
 from django.test import RequestFactory
@@ -64,3 +64,16 @@ def test_django_admin_actions_are_audited(make_user, flag, action):
     event = AuditEvent.objects.filter(resource_type__startswith="admin:").latest("id")
     assert event.resource_type == "admin:tourbrain_support.user"
     assert (event.action, event.actor_id, event.resource_id) == (action, admin.pk, str(target.pk))
+
+
+def test_bulk_admin_actions_are_audited_per_object(make_user):
+    # given an admin deleting several objects at once ("delete selected" logs them with bulk_create)
+    admin = make_user("admin")
+    targets = [make_user(), make_user(), make_user()]
+    before = AuditEvent.objects.filter(resource_type="admin:tourbrain_support.user").count()
+    LogEntry.objects.log_actions(user_id=admin.pk, queryset=targets, action_flag=DELETION, change_message="")
+    # then every object gets its own audit event
+    events = AuditEvent.objects.filter(resource_type="admin:tourbrain_support.user").order_by("id")
+    assert events.count() == before + 3
+    assert [e.resource_id for e in events][-3:] == [str(t.pk) for t in targets]
+    assert {e.action for e in events[before:]} == {"delete"}
