@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from tickets import services, sla, sla_policies
+from tickets import services, sla, sla_defaults, sla_policies
 from tickets.models import Team, Ticket, TicketMessage
 from tickets.sweep import sla_sweep
 from tourbrain_support.models import Membership, Organization, User
@@ -150,6 +150,7 @@ def seed(stdout=None) -> None:
     staff = {user.email: user for user in User.objects.filter(email__endswith="@tourbrain.test")}
     if "rep@tourbrain.test" not in staff:
         return  # the core demo data comes first
+    sla_defaults.ensure_defaults()
     _ensure_teams()
     customers = _ensure_customers()
     rep, rep2, lead = staff["rep@tourbrain.test"], staff["rep2@tourbrain.test"], staff["lead@tourbrain.test"]

@@ -227,9 +227,9 @@ def ticket_create(
             "A ticket cannot be created in the future.", code="invalid", fields={"created_at": ["In the future."]}
         )
 
+    policy = sla_policies.active_policy()
     tier = resolve_tier(user=requester, organization=organization)
     route = routing.route(type=type, priority=priority, tier=tier)
-    policy = sla_policies.active_policy()
     ticket = Ticket(
         user=requester,
         organization=organization,

@@ -52,3 +52,54 @@ ROUTING_RULES = [
     (120, "feature_request", "", "", "product", False, "Feature requests go to product (roadmap)"),
     (130, "question", "", "", "support", False, "Questions go to support"),
 ]
+
+
+def load_defaults(get_model) -> None:
+    """Create the default calendars, policy v1, teams and routing rules where missing.
+
+    `get_model` is `apps.get_model` of a migration or of the running project. Run by the data migration;
+    at runtime again only when the tables were emptied (a flushed database), see `ensure_defaults`.
+    """
+    from django.conf import settings
+
+    Calendar = get_model("tickets", "BusinessCalendarConfig")
+    Policy = get_model("tickets", "SLAPolicy")
+    Target = get_model("tickets", "SLATarget")
+    Team = get_model("tickets", "Team")
+    Rule = get_model("tickets", "RoutingRule")
+
+    business, _ = Calendar.objects.get_or_create(
+        name="Business hours",
+        defaults={
+            "timezone": settings.BUSINESS_TIMEZONE,
+            "weekly_hours": WEEKDAY_HOURS,
+            "holiday_country": settings.BUSINESS_COUNTRY,
+        },
+    )
+    Calendar.objects.get_or_create(name="24/7", defaults={"timezone": "UTC", "always_open": True})
+    if not Policy.objects.exists():
+        policy = Policy.objects.create(version=1, name="Default", calendar=business, is_active=True)
+        Target.objects.bulk_create(Target(policy=policy, **row) for row in default_targets())
+    for slug, name in TEAMS:
+        Team.objects.get_or_create(slug=slug, defaults={"name": name})
+    if not Rule.objects.exists():
+        Rule.objects.bulk_create(
+            Rule(
+                order=order,
+                type=type_,
+                priority=priority,
+                tier=tier,
+                team=team,
+                priority_queue=priority_queue,
+                description=description,
+            )
+            for order, type_, priority, tier, team, priority_queue, description in ROUTING_RULES
+        )
+
+
+def ensure_defaults() -> None:
+    """Recreate the defaults when no SLA policy exists at all (e.g. after `flush`); a no-op otherwise."""
+    from django.apps import apps
+
+    if not apps.get_model("tickets", "SLAPolicy").objects.exists():
+        load_defaults(apps.get_model)

@@ -23,7 +23,7 @@ from datetime import datetime
 
 from django.conf import settings
 
-from tickets import sla
+from tickets import sla, sla_defaults
 from tickets.models import BusinessCalendarConfig, SLAPolicy, SLATarget, Ticket
 from tourbrain_support.api import ApplicationError
 
@@ -42,6 +42,10 @@ class Targets:
 
 def active_policy() -> SLAPolicy:
     policy = SLAPolicy.objects.filter(is_active=True).select_related("calendar").first()
+    if policy is None:
+        # An emptied database (flush) gets the defaults back; with versions present, none active is an error.
+        sla_defaults.ensure_defaults()
+        policy = SLAPolicy.objects.filter(is_active=True).select_related("calendar").first()
     if policy is None:
         raise ApplicationError("No active SLA policy is configured.", code="no_sla_policy")
     return policy
