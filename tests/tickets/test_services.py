@@ -373,3 +373,23 @@ def test_a_bad_url_is_refused(clock):
         TicketFactory(url="javascript:alert(1)")
     assert "url" in error.value.fields
     assert not Ticket.objects.exists()
+
+
+def test_changes_are_audited_and_refused_changes_are_not(clock, rep):
+    from audit.models import AuditEvent
+
+    ticket = TicketFactory()
+    created = AuditEvent.objects.get(resource_type="ticket", resource_id=str(ticket.pk))
+    assert (created.action, created.changes["operation"]) == ("create", "create")
+    services.ticket_reply(ticket=ticket, author=rep, body="Hello")
+    services.ticket_set_status(ticket=ticket, status="pending", actor=rep)
+    operations = list(
+        AuditEvent.objects.filter(resource_type="ticket", resource_id=str(ticket.pk), action="update")
+        .order_by("id")
+        .values_list("changes__operation", flat=True)
+    )
+    assert operations == ["reply", "status"]
+    count = AuditEvent.objects.count()
+    with pytest.raises(ApplicationError):
+        services.ticket_set_status(ticket=ticket, status="open", actor=rep, expected_version=0)
+    assert AuditEvent.objects.count() == count
