@@ -253,11 +253,15 @@ def test_paused_clock_resumed_with_add_matches_oracle_without_the_paused_span(da
 @CHEAP
 @given(data=st.data())
 def test_round_trip_monotonic_and_additive_over_months(data):
-    # given a random calendar with some opening hours and a start anywhere in 2025-2027
+    # given a random calendar with some opening hours and a start anywhere in 2025-2027, or weeks before a DST change
     calendar = data.draw(calendars())
     if not any(calendar.weekly_hours) and not calendar.always_open:
         return
-    start = datetime(2025, 1, 1, tzinfo=UTC) + data.draw(st.integers(0, 3 * 365 * 24 * 60)) * MINUTE
+    anywhere = datetime(2025, 1, 1, tzinfo=UTC) + data.draw(st.integers(0, 3 * 365 * 24 * 60)) * MINUTE
+    before_change = [
+        change - data.draw(st.integers(0, 10 * 7 * 24 * 60)) * MINUTE for change in offset_changes(calendar.timezone)
+    ]
+    start = data.draw(st.sampled_from([anywhere, *before_change]))
     first = data.draw(st.integers(0, 60 * 24 * 30))
     second = data.draw(st.integers(0, 60 * 24 * 30))
 
@@ -269,6 +273,9 @@ def test_round_trip_monotonic_and_additive_over_months(data):
     assert start <= one <= both
     if first:
         assert sla.add_business_minutes(calendar, one, second) == both
+        # and the result is the earliest such instant: the minute before it was still open and needed
+        assert sla.business_minutes_between(calendar, start, one - MINUTE) == first - 1
+        assert sla.is_open(calendar, one - MINUTE)
 
 
 @settings(max_examples=100, deadline=None)
@@ -363,6 +370,19 @@ def test_weekday_hours_across_dst_weekends_in_london_and_new_york():
     assert due == datetime(2026, 3, 9, 13, 30, tzinfo=UTC)  # 09:30 EDT
     due = sla.add_business_minutes(new_york, datetime(2026, 10, 30, 17, 30, tzinfo=NEW_YORK), 60)
     assert due == datetime(2026, 11, 2, 14, 30, tzinfo=UTC)  # 09:30 EST
+
+
+def test_weeks_long_spans_cross_dst_changes_in_local_time():
+    # given Mon-Fri 09:00-18:00 (540 minutes a day) and a start four weeks before a DST change
+    london = weekdays_9_to_18()
+    new_york = weekdays_9_to_18("America/New_York")
+
+    # then 20 business days later it is the same local time, on the other side of the change
+    start = datetime(2026, 3, 2, 10, 0, tzinfo=LONDON)  # GMT; BST from 29 March
+    assert sla.add_business_minutes(london, start, 20 * 540) == datetime(2026, 3, 30, 9, 0, tzinfo=UTC)
+    start = datetime(2026, 10, 5, 10, 0, tzinfo=NEW_YORK)  # EDT; EST from 1 November
+    assert sla.add_business_minutes(new_york, start, 20 * 540) == datetime(2026, 11, 2, 15, 0, tzinfo=UTC)
+    assert sla.business_minutes_between(new_york, start, datetime(2026, 11, 2, 15, 0, tzinfo=UTC)) == 20 * 540
 
 
 @pytest.mark.parametrize(
