@@ -251,3 +251,13 @@ def test_api_query_counts_are_constant(client_as, make_user, django_assert_max_n
         assert lead.get(f"{API}{ticket.reference}/").status_code == 200
     with django_assert_max_num_queries(30):
         assert _post(lead, ticket, "reply", {"body": "Answer", "version": ticket.version}).status_code == 201
+
+
+def test_tickets_without_requester_or_organization_serialize(client_as_rep):
+    ticket = TicketFactory(requester=None)
+
+    listed = client_as_rep.get(API).json()["results"][0]
+    detail = client_as_rep.get(f"{API}{ticket.reference}/").json()
+
+    assert (listed["user"], listed["organization"], listed["assignee"]) == (None, None, None)
+    assert detail["organization"] is None
