@@ -50,10 +50,6 @@ class QueueFilterForm(forms.Form):
 
     FILTER_FIELDS = ("view", "status", "team", "tier", "priority", "type", "sla_state", "assignee", "q")
 
-    def __init__(self, *args, assignee_choices=None, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.assignee_choices = assignee_choices or []
-
     def clean_assignee(self) -> str:
         value = self.cleaned_data["assignee"]
         if value == "none":

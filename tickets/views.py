@@ -109,7 +109,7 @@ def queue(request):
     assignees = list(staff_assignees())
     params = request.GET.copy()
     params.pop("page", None)
-    form = QueueFilterForm(params, assignee_choices=assignees)
+    form = QueueFilterForm(params)
     valid = form.is_valid()
     filters = form.filters() if valid else {}
     page_number = _page_number(request)
