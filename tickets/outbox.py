@@ -280,11 +280,28 @@ def _counts() -> dict[str, int]:
 def _deliver(batch: list[OutboxMessage], counts: dict[str, int] | None = None) -> dict[str, int]:
     counts = counts if counts is not None else _counts()
     with _Senders() as senders:
-        for message in batch:
+        for index, message in enumerate(batch):
+            # A slow provider can eat a batch's lease; hand back what is left rather than race a takeover.
+            if timezone.now() + timedelta(seconds=2 * settings.OUTBOX_SEND_TIMEOUT) >= message.next_attempt_at:
+                counts["released"] = counts.get("released", 0) + _release(batch[index:])
+                break
             result = _attempt(message, senders)
             if result is not None:
                 counts[{"sent": "sent", "failed": "failed"}.get(result.status, "retry")] += 1
     return counts
+
+
+def _release(messages: list[OutboxMessage]) -> int:
+    """Give claimed but unsent rows back: pending, due now, the claim's attempt not counted."""
+    now = timezone.now()
+    released = 0
+    for message in messages:
+        released += OutboxMessage.objects.filter(
+            pk=message.pk, status=OutboxMessage.Status.SENDING, attempts=message.attempts
+        ).update(status=OutboxMessage.Status.PENDING, attempts=F("attempts") - 1, next_attempt_at=now, updated_at=now)
+    if released:
+        logger.warning("outbox: lease running out, released unsent messages", extra={"released": released})
+    return released
 
 
 def outbox_deliver_due(*, batch_size: int = 50, max_batches: int = 20) -> dict[str, int]:

@@ -434,6 +434,27 @@ def test_a_late_result_from_an_expired_claim_is_ignored(slack, settings):
     assert message.provider_response == "200 ok"
 
 
+def test_a_batch_whose_lease_runs_out_hands_back_the_unsent_rows(slack, settings):
+    from tickets.outbox import _deliver, outbox_claim_due
+
+    # given three claimed rows and a provider so slow that the lease is nearly used up after the first send
+    with time_machine.travel(T0, tick=False) as clock:
+        for n in range(3):
+            _slack(idempotency_key=f"slow:{n}")
+        batch = outbox_claim_due(limit=10)
+        slack.on_request = lambda _request: clock.shift(timedelta(seconds=settings.OUTBOX_LEASE_SECONDS - 15))
+
+        # when the batch is delivered
+        counts = _deliver(batch)
+
+    # then one was sent and the other two are pending again with their attempt not counted
+    assert counts["sent"] == 1
+    assert counts["released"] == 2
+    assert len(slack.requests) == 1
+    rows = sorted(OutboxMessage.objects.values_list("status", "attempts"))
+    assert rows == [("pending", 0), ("pending", 0), ("sent", 1)]
+
+
 def test_a_lease_expired_on_the_last_attempt_fails_the_row(settings):
     from tickets.outbox import outbox_claim
 
