@@ -125,3 +125,17 @@ def test_concurrent_writers_with_rollbacks_and_a_running_sealer(audit_dirs):
     assert AuditCheckpoint.objects.filter(stream="events").count() >= 2
     report = verify_trail()
     assert report.ok, report.problems
+
+
+def test_parallel_verification_agrees_and_names_the_first_bad_row(audit_dirs):
+    from audit.immutability import suspended_protection
+
+    events = [_record(f"p{i}") for i in range(30)]
+    seal_stream("events", wait_seconds=5, batch_rows=7)
+    report = verify_trail(workers=2)
+    assert report.ok, report.problems
+    assert report.rows_checked >= 30
+    with suspended_protection(), connection.cursor() as cursor:
+        cursor.execute("UPDATE audit_auditevent SET resource_id = 'x' WHERE id = %s", [events[17].pk])
+    report = verify_trail(workers=2)
+    assert (report.first_bad_row.code, report.first_bad_row.row_id) == ("row_modified", events[17].pk)

@@ -10,9 +10,10 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--max-unsealed", type=float, default=None, help="Seconds a row may wait unsealed.")
+        parser.add_argument("--workers", type=int, default=1, help="Processes hashing rows (PostgreSQL).")
 
     def handle(self, *args, **options):
-        report = verify_trail(max_unsealed_seconds=options["max_unsealed"])
+        report = verify_trail(max_unsealed_seconds=options["max_unsealed"], workers=options["workers"])
         for problem in report.problems:
             self.stderr.write(f"PROBLEM: {problem}")
         first = report.first_bad_row
