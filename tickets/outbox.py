@@ -34,6 +34,7 @@ from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from audit.services import audit_record
 from tickets.models import OutboxMessage
 
 logger = logging.getLogger(__name__)
@@ -318,22 +319,29 @@ def outbox_deliver_due(*, batch_size: int = 50, max_batches: int = 20) -> dict[s
     return counts
 
 
-def outbox_retry_now(*, message_ids: Iterable[int]) -> int:
-    """Make failed or waiting rows due again now with a fresh attempt budget (the admin's "retry now")."""
+@transaction.atomic
+def outbox_retry_now(*, message_ids: Iterable[int], actor: Any | None = None, request: Any | None = None) -> int:
+    """Make failed or waiting rows due again now with a fresh attempt budget (the admin's "retry now"); audited."""
     now = timezone.now()
-    updated = (
-        OutboxMessage.objects.filter(pk__in=list(message_ids))
-        .filter(status__in=[OutboxMessage.Status.PENDING, OutboxMessage.Status.FAILED])
-        .update(status=OutboxMessage.Status.PENDING, attempts=0, next_attempt_at=now, updated_at=now)
+    retry = OutboxMessage.objects.filter(
+        pk__in=list(message_ids), status__in=[OutboxMessage.Status.PENDING, OutboxMessage.Status.FAILED]
     )
-    if updated:
-        ids = list(
-            OutboxMessage.objects.filter(pk__in=list(message_ids), status=OutboxMessage.Status.PENDING).values_list(
-                "pk", flat=True
-            )
-        )
-        transaction.on_commit(lambda: _schedule_delivery(ids))
-    return updated
+    ids = list(retry.select_for_update().values_list("pk", flat=True))
+    if not ids:
+        return 0
+    OutboxMessage.objects.filter(pk__in=ids).update(
+        status=OutboxMessage.Status.PENDING, attempts=0, next_attempt_at=now, updated_at=now
+    )
+    audit_record(
+        actor=actor,
+        action="update",
+        resource_type="outbox_message",
+        resource_id=ids[0] if len(ids) == 1 else None,
+        changes={"operation": "retry_now", "messages": ids},
+        request=request,
+    )
+    transaction.on_commit(lambda: _schedule_delivery(ids))
+    return len(ids)
 
 
 def retry_delay(attempts: int, *, retry_after: float | None = None) -> float:

@@ -1,7 +1,6 @@
 """Admin for the notification outbox: a read-only log with status filters and a "retry now" action."""
 
 from django.contrib import admin, messages
-from django.db import transaction
 
 from tickets.models import OutboxMessage
 from tickets.outbox import outbox_retry_now
@@ -45,6 +44,7 @@ class OutboxMessageAdmin(admin.ModelAdmin):
 
     @admin.action(description="Retry now (failed or waiting messages)", permissions=["retry"])
     def retry_now(self, request, queryset):
-        with transaction.atomic():
-            count = outbox_retry_now(message_ids=queryset.values_list("pk", flat=True))
+        count = outbox_retry_now(
+            message_ids=list(queryset.values_list("pk", flat=True)), actor=request.user, request=request
+        )
         self.message_user(request, f"{count} message(s) queued for delivery.", messages.SUCCESS)

@@ -3,6 +3,7 @@
 import pytest
 from django.urls import reverse
 
+from audit.models import AuditEvent
 from tickets.models import OutboxMessage
 from tickets.outbox import outbox_enqueue
 from tourbrain_support.roles import Role
@@ -73,6 +74,11 @@ def test_retry_now_makes_failed_messages_due_again(client_as, django_capture_on_
     assert (failed.status, failed.attempts) == (OutboxMessage.Status.PENDING, 0)
     assert (sent.status, sent.attempts) == (OutboxMessage.Status.SENT, 1)
     assert len(callbacks) == 1
+
+    # and the retry is in the audit trail under the lead's name
+    event = AuditEvent.objects.get(resource_type="outbox_message")
+    assert event.actor_id == client.user.pk
+    assert event.changes == {"operation": "retry_now", "messages": [failed.pk]}
 
 
 def test_retry_now_is_not_offered_to_view_only_roles(client_as):
