@@ -90,6 +90,8 @@ class BusinessCalendar:
         object.__setattr__(self, "weekly_hours", weekly)
         object.__setattr__(self, "closed_dates", frozenset(self.closed_dates))
         _zone(self.timezone)  # raises ValueError on an unknown zone
+        if self.holiday_country:
+            _holiday_days(self.holiday_country, self.holiday_subdivision, 2000)  # ValueError on an unknown country
 
 
 def calendar_24x7() -> BusinessCalendar:
@@ -284,7 +286,7 @@ def _holiday_days(country: str, subdivision: str | None, year: int) -> frozenset
     try:
         calendar = holidays.country_holidays(country, subdiv=subdivision, years=year)
     except NotImplementedError as exc:
-        raise ValueError(f"Unknown holiday country/subdivision: {country!r}/{subdivision!r}.") from exc
+        raise ValueError(f"Unknown holiday country or subdivision: {country!r}/{subdivision!r}.") from exc
     return frozenset(day.toordinal() - 1 for day in calendar)
 
 

@@ -508,6 +508,10 @@ def test_bad_input_is_rejected():
         sla.add_business_minutes(calendar, datetime(2026, 11, 27, tzinfo=UTC), -1)
     with pytest.raises(ValueError, match="time zone"):
         sla.calendar_weekdays("Mars/Olympus", time(9), time(17))
+    with pytest.raises(ValueError, match="holiday country"):
+        sla.calendar_weekdays("UTC", time(9), time(17), holiday_country="ZZ")
+    with pytest.raises(ValueError, match="holiday country"):
+        sla.calendar_weekdays("UTC", time(9), time(17), holiday_country="GB", holiday_subdivision="XX")
     with pytest.raises(ValueError, match="7 entries"):
         BusinessCalendar(timezone="UTC", weekly_hours=((),) * 6)
     never = BusinessCalendar(timezone="UTC", weekly_hours=((),) * 7)
