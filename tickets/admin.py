@@ -1,11 +1,12 @@
 """Admin pages of the tickets app (each concern registers its models in its own module)."""
 
+from django import forms
 from django.contrib import admin
 from django.utils import timezone
 from simple_history.admin import SimpleHistoryAdmin
 
 from audit.services import audit_record
-from tickets import outbox_admin  # noqa: F401 - registers the outbox admin
+from tickets import outbox_admin, services  # noqa: F401 - outbox_admin registers the outbox admin
 from tickets.models import (
     Attachment,
     BusinessCalendarConfig,
@@ -16,6 +17,8 @@ from tickets.models import (
     Ticket,
     TicketMessage,
 )
+from tourbrain_support.roles import has_role
+from tourbrain_support.tiers import Tier
 
 # The SLA engine owns these: shown, never edited by hand (due times follow from the policy and the clocks).
 SLA_FIELDS = (
@@ -148,17 +151,89 @@ class SLATargetInline(admin.TabularInline):
         return False
 
 
+TARGET_KINDS = ("first_response_minutes", "next_response_minutes", "resolution_minutes")
+
+
+def _target_field_name(tier: str, priority: str, kind: str) -> str:
+    return f"{tier}__{priority}__{kind}"
+
+
+class SLAPolicyPublishForm(forms.ModelForm):
+    """Publish a new version: every tier x priority cell, prefilled from the active version."""
+
+    class Meta:
+        model = SLAPolicy
+        fields = ("name", "calendar", "notes")
+
+    actor = None  # set per request by SLAPolicyAdmin.get_form
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        current = SLAPolicy.objects.filter(is_active=True).first()
+        if current is not None:
+            self.fields["name"].initial = current.name
+            self.fields["calendar"].initial = current.calendar_id
+            for row in current.targets.all():
+                for kind in TARGET_KINDS:
+                    name = _target_field_name(row.tier, row.priority, kind)
+                    if name in self.fields:
+                        self.fields[name].initial = getattr(row, kind)
+
+    def clean(self):
+        data = super().clean()
+        if not has_role(self.actor, *services.LEAD_ROLES):
+            raise forms.ValidationError("Only a support lead or an admin may publish SLA policies.")
+        return data
+
+    def targets(self) -> list[dict]:
+        return [
+            {
+                "tier": tier,
+                "priority": priority,
+                **{kind: self.cleaned_data[_target_field_name(tier, priority, kind)] for kind in TARGET_KINDS},
+            }
+            for tier in Tier.values
+            for priority in Ticket.Priority.values
+        ]
+
+
+for _tier in Tier.values:
+    for _priority in Ticket.Priority.values:
+        for _kind in TARGET_KINDS:
+            SLAPolicyPublishForm.base_fields[_target_field_name(_tier, _priority, _kind)] = forms.IntegerField(
+                min_value=1,
+                max_value=525_600,
+                label=f"{_tier} / {_priority}: {_kind.removesuffix('_minutes').replace('_', ' ')} (business minutes)",
+            )
+SLAPolicyPublishForm.declared_fields = dict(SLAPolicyPublishForm.base_fields)
+
+
 @admin.register(SLAPolicy)
 class SLAPolicyAdmin(admin.ModelAdmin):
-    """Read-only: a lead publishes a new version through `sla_policy_publish` (tickets keep theirs)."""
+    """Published versions are read-only; "add" publishes a new version through `sla_policy_publish`
+    (leads and admins; tickets keep the version they started with)."""
 
     list_display = ("version", "name", "calendar", "is_active", "created_by", "created_at")
-    inlines = [SLATargetInline]
+
+    def get_inlines(self, request, obj):
+        return [SLATargetInline] if obj is not None else []
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        if obj is None:
+            kwargs["form"] = type("SLAPolicyPublishFormFor", (SLAPolicyPublishForm,), {"actor": request.user})
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def save_model(self, request, obj, form, change) -> None:
+        policy = services.sla_policy_publish(
+            actor=request.user,
+            targets=form.targets(),
+            calendar=form.cleaned_data["calendar"],
+            name=form.cleaned_data["name"],
+            notes=form.cleaned_data["notes"],
+        )
+        obj.pk, obj.version, obj.is_active, obj.created_by = policy.pk, policy.version, True, request.user
 
     def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_add_permission(self, request) -> bool:
         return False
 
     def has_delete_permission(self, request, obj=None) -> bool:

@@ -98,3 +98,39 @@ def test_bad_policies_are_refused_and_nothing_is_written(make_user, targets, cod
     assert error.value.code == code
     assert SLAPolicy.objects.count() == 1
     assert active_policy().version == 1
+
+
+def _publish_form(client) -> dict:
+    page = client.get("/admin/tickets/slapolicy/add/")
+    assert page.status_code == 200
+    form = page.context["adminform"].form
+    data = {name: form.fields[name].initial for name in form.fields if form.fields[name].initial is not None}
+    data["notes"] = "Enterprise first response 45"
+    data["enterprise__medium__first_response_minutes"] = 45
+    return data
+
+
+def test_a_lead_publishes_a_version_in_the_admin(client_as):
+    lead = client_as(Role.SUPPORT_LEAD, is_staff=True)
+    data = _publish_form(lead)
+    assert data["beta__critical__first_response_minutes"] == 60  # prefilled from the active version
+    response = lead.post("/admin/tickets/slapolicy/add/", data)
+    assert response.status_code == 302, response.content[:2000]
+    policy = active_policy()
+    assert (policy.version, policy.notes) == (2, "Enterprise first response 45")
+    assert targets_for(policy, tier="enterprise", priority="medium").first_response == 45
+    assert targets_for(policy, tier="general", priority="low").resolution == 8640
+
+
+def test_only_leads_publish_in_the_admin(client_as, make_user):
+    from tickets.admin import SLAPolicyPublishForm
+
+    # a rep is refused the page; any other non-lead who reaches the form gets a form error
+    rep = client_as(Role.SUPPORT_REP, is_staff=True)
+    assert rep.post("/admin/tickets/slapolicy/add/", {"name": "x"}).status_code == 403
+    lead_form = type("LeadForm", (SLAPolicyPublishForm,), {"actor": make_user(Role.SUPPORT_LEAD)})()
+    data = {name: field.initial for name, field in lead_form.fields.items() if field.initial is not None}
+    engineer_form = type("EngineerForm", (SLAPolicyPublishForm,), {"actor": make_user(Role.ENGINEER)})(data=data)
+    assert not engineer_form.is_valid()
+    assert "Only a support lead" in engineer_form.non_field_errors()[0]
+    assert SLAPolicy.objects.count() == 1
