@@ -15,7 +15,7 @@ import uuid
 from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import transaction
+from django.db import connection, transaction
 
 from audit.client_ip import client_ip
 from audit.models import AuditEvent, AuditPersonalData, AuditSubject, DeploymentRecord
@@ -87,7 +87,6 @@ def _user_resource_subject(resource_type: str, resource_id) -> uuid.UUID | None:
     return audit_subject_for_user(user).subject_id if user else None
 
 
-@transaction.atomic
 def audit_record(
     *,
     actor: Any | None,
@@ -100,7 +99,7 @@ def audit_record(
     error_message: str = "",
     request: Any | None = None,
 ) -> AuditEvent:
-    """Record one audit event in the caller's transaction and return it."""
+    """Record one audit event in the caller's transaction (or atomically on its own) and return it."""
     if action not in ACTIONS:
         raise ValueError(f"Unknown audit action {action!r}; expected one of {sorted(ACTIONS)}.")
     if actor is None and request is not None and _is_user(getattr(request, "user", None)):
@@ -135,7 +134,7 @@ def audit_record(
         rows.append((resource_subject, {"changes": personal_changes}))
     salted = [(subject, secrets.token_hex(16), data) for subject, data in rows if data]
 
-    event = AuditEvent.objects.create(
+    event = AuditEvent(
         actor=actor,
         actor_subject=actor_subject,
         organization_id=getattr(organization, "pk", organization),
@@ -147,11 +146,58 @@ def audit_record(
         changes=sealed_changes,
         personal_digests=sorted(personal_digest(salt=salt, data=data) for _, salt, data in salted),
     )
-    if salted:
-        AuditPersonalData.objects.bulk_create(
-            AuditPersonalData(event=event, subject_id=subject, salt=salt, data=data) for subject, salt, data in salted
-        )
+    if connection.vendor == "postgresql":
+        _insert_postgresql(event, salted)
+    else:
+        with transaction.atomic():
+            event.save()
+            AuditPersonalData.objects.bulk_create(
+                AuditPersonalData(event=event, subject_id=subject, salt=salt, data=data)
+                for subject, salt, data in salted
+            )
     return event
+
+
+# One statement writes the event and its personal-data rows: atomic on its own, one round trip.
+_INSERT_POSTGRESQL = """
+WITH event AS (
+    INSERT INTO audit_auditevent (occurred_at, actor_id, actor_subject, organization_id, action, resource_type,
+        resource_id, success, request_id, changes, personal_digests, format_version)
+    VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s::jsonb, %s)
+    RETURNING id, xid
+), personal AS (
+    INSERT INTO audit_auditpersonaldata (event_id, subject_id, salt, data)
+    SELECT event.id, p.subject_id, p.salt, p.data
+    FROM event, jsonb_to_recordset(%s::jsonb) AS p(subject_id uuid, salt text, data jsonb)
+)
+SELECT id, xid FROM event
+"""
+
+
+def _insert_postgresql(event: AuditEvent, salted: list) -> None:
+    personal = [{"subject_id": str(subject), "salt": salt, "data": data} for subject, salt, data in salted]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _INSERT_POSTGRESQL,
+            [
+                event.occurred_at,
+                event.actor_id,
+                event.actor_subject,
+                event.organization_id,
+                event.action,
+                event.resource_type,
+                event.resource_id,
+                event.success,
+                event.request_id,
+                json.dumps(event.changes),
+                json.dumps(event.personal_digests),
+                event.format_version,
+                json.dumps(personal, cls=DjangoJSONEncoder),
+            ],
+        )
+        event.id, event.xid = cursor.fetchone()
+    event._state.adding = False
+    event._state.db = connection.alias
 
 
 @transaction.atomic
