@@ -524,3 +524,19 @@ def test_lists_from_stored_config_are_normalised_to_a_hashable_value():
     calendar = BusinessCalendar(timezone="UTC", weekly_hours=[[(time(9), time(17))]] * 5 + [[], []])
     assert calendar == sla.calendar_weekdays("UTC", time(9), time(17))
     assert hash(calendar) == hash(sla.calendar_weekdays("UTC", time(9), time(17)))
+
+
+def test_instants_in_the_repeated_hour_are_told_apart_by_fold():
+    # given a calendar open all day, and 01:30 London time on 25 Oct 2026, which happens twice
+    calendar = BusinessCalendar(timezone="Europe/London", weekly_hours=(((time(0), time(0)),),) * 7)
+    first = datetime(2026, 10, 25, 1, 30, tzinfo=LONDON)  # BST, 00:30 UTC
+    second = datetime(2026, 10, 25, 1, 30, fold=1, tzinfo=LONDON)  # GMT, 01:30 UTC
+
+    # then an hour of business time separates them, and adding it to the first gives the second
+    assert sla.business_minutes_between(calendar, first, second) == 60
+    # (compared in UTC: Python never equates an ambiguous local time with another zone's instant)
+    assert (
+        sla.add_business_minutes(calendar, first, 60)
+        == second.astimezone(UTC)
+        == datetime(2026, 10, 25, 1, 30, tzinfo=UTC)
+    )
