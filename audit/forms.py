@@ -69,6 +69,9 @@ class EventFilterForm(forms.Form):
         since, until = cleaned.get("since"), cleaned.get("until")
         if since and until and since >= until:
             self.add_error("until", "The end must be after the start.")
+        # The resource index starts with the type: an id alone would scan the whole log.
+        if (cleaned.get("resource_id") or "").strip() and not (cleaned.get("resource_type") or "").strip():
+            self.add_error("resource_type", "Choose the resource type to look up a resource id.")
         return cleaned
 
     def filters(self):

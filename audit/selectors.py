@@ -69,26 +69,61 @@ class EventPage:
     previous_after: int | None  # newer page: ?after=<id>
 
 
+def _attach_actors_and_organizations(events: list[AuditEvent]) -> None:
+    """Two bulk lookups instead of joins: a join would turn the filter on organization or actor into an
+    INNER JOIN (rows whose user or organization is gone would vanish, and the planner loses the index)."""
+    from django.contrib.auth import get_user_model
+
+    from tourbrain_support.models import Organization
+
+    actor_ids = {e.actor_id for e in events if e.actor_id is not None}
+    org_ids = {e.organization_id for e in events if e.organization_id is not None}
+    actors = get_user_model().objects.only("id", "email", "name").in_bulk(actor_ids) if actor_ids else {}
+    orgs = Organization.objects.only("id", "name").in_bulk(org_ids) if org_ids else {}
+    for event in events:
+        # Cached as None when the row is gone (audit rows outlive what they point at).
+        AuditEvent.actor.field.set_cached_value(event, actors.get(event.actor_id))
+        AuditEvent.organization.field.set_cached_value(event, orgs.get(event.organization_id))
+
+
+def _cursor_condition(filters: EventFilters, cursor_id: int, older: bool) -> Q:
+    """Keyset condition relative to the row `cursor_id` in the page's order."""
+    if filters.since is None and filters.until is None:
+        return Q(id__lt=cursor_id) if older else Q(id__gt=cursor_id)
+    # Time-ranged pages are ordered by (occurred_at, id): the occurred_at index serves the range.
+    at = AuditEvent.objects.filter(pk=cursor_id).values_list("occurred_at", flat=True).first()
+    if at is None:
+        return Q(pk__in=[])
+    if older:
+        return Q(occurred_at__lt=at) | Q(occurred_at=at, id__lt=cursor_id)
+    return Q(occurred_at__gt=at) | Q(occurred_at=at, id__gt=cursor_id)
+
+
 def audit_event_page(
     filters: EventFilters, *, before: int | None = None, after: int | None = None, limit: int = 50
 ) -> EventPage:
-    """One page, newest first. `before`: rows with a smaller id (older); `after`: rows with a larger id."""
-    events = audit_event_queryset(filters).select_related("actor", "organization")
+    """One page, newest first. `before`: the rows after this one (older); `after`: the rows before it
+    (newer). Without a time range the order is the id; with one, (occurred_at, id)."""
+    events = audit_event_queryset(filters)
+    timed = filters.since is not None or filters.until is not None
+    newest_first = ["-occurred_at", "-id"] if timed else ["-id"]
+    oldest_first = ["occurred_at", "id"] if timed else ["id"]
     if after is not None:
-        rows = list(events.filter(id__gt=after).order_by("id")[: limit + 1])
+        rows = list(events.filter(_cursor_condition(filters, after, older=False)).order_by(*oldest_first)[: limit + 1])
         has_newer = len(rows) > limit
         rows = list(reversed(rows[:limit]))
-        has_older = bool(rows)  # we came from an older page
+        _attach_actors_and_organizations(rows)
         return EventPage(
             events=rows,
-            next_before=rows[-1].pk if rows and has_older else None,
+            next_before=rows[-1].pk if rows else None,  # we came from an older page
             previous_after=rows[0].pk if has_newer else None,
         )
     if before is not None:
-        events = events.filter(id__lt=before)
-    rows = list(events.order_by("-id")[: limit + 1])
+        events = events.filter(_cursor_condition(filters, before, older=True))
+    rows = list(events.order_by(*newest_first)[: limit + 1])
     has_older = len(rows) > limit
     rows = rows[:limit]
+    _attach_actors_and_organizations(rows)
     return EventPage(
         events=rows,
         next_before=rows[-1].pk if has_older else None,
@@ -111,15 +146,23 @@ def audit_event_detail(event_id: int) -> tuple[AuditEvent, list[AuditPersonalDat
 
 def audit_event_iter(filters: EventFilters, *, chunk: int = 2000) -> Iterator[AuditEvent]:
     """Every matching event, newest first, fetched in keyset chunks (constant memory for big exports)."""
-    events = audit_event_queryset(filters).select_related("actor", "organization").order_by("-id")
-    before = None
+    timed = filters.since is not None or filters.until is not None
+    events = audit_event_queryset(filters).order_by(*(["-occurred_at", "-id"] if timed else ["-id"]))
+    last = None
     while True:
-        page = events.filter(id__lt=before) if before is not None else events
+        page = events
+        if last is not None:
+            page = events.filter(
+                (Q(occurred_at__lt=last.occurred_at) | Q(occurred_at=last.occurred_at, id__lt=last.pk))
+                if timed
+                else Q(id__lt=last.pk)
+            )
         rows = list(page[:chunk])
+        _attach_actors_and_organizations(rows)
         yield from rows
         if len(rows) < chunk:
             return
-        before = rows[-1].pk
+        last = rows[-1]
 
 
 def audit_action_counts(*, window_start: datetime, window_end: datetime, actions: tuple[str, ...]) -> dict[str, int]:

@@ -12,7 +12,11 @@ from django.core.exceptions import PermissionDenied
 from django.core.serializers.json import DjangoJSONEncoder
 from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.http import urlencode
+from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_POST
 
 from audit import backups, gdpr, security, selectors
@@ -55,6 +59,53 @@ def _int_param(request, name: str) -> int | None:
 # --- review -------------------------------------------------------------------------------------
 
 
+def _event_rows(events, event_url: str) -> str:
+    """The table rows in Python: the hot page renders 50 rows, and one node per row beats ~20 per row."""
+    rows = []
+    for e in events:
+        actor = (
+            format_html('<a href="?actor={}">{}</a>', e.actor_id, e.actor.email if e.actor else e.actor_id)
+            if e.actor_id
+            else mark_safe('<span class="muted">system</span>')
+        )
+        org = (
+            format_html(
+                '<a href="?organization={}">{}</a>',
+                e.organization_id,
+                e.organization.name if e.organization else e.organization_id,
+            )
+            if e.organization_id
+            else ""
+        )
+        resource = format_html(
+            '<a href="?{}">{}{}</a>',
+            urlencode({"resource_type": e.resource_type, "resource_id": e.resource_id}),
+            e.resource_type,
+            f":{e.resource_id}" if e.resource_id else "",
+        )
+        result = (
+            mark_safe('<span class="badge ok">ok</span>')
+            if e.success
+            else mark_safe('<span class="badge breached">failed</span>')
+        )
+        rows.append(
+            format_html(
+                '<tr><td><a href="{}{}/">{}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>'
+                "<td>{}</td></tr>",
+                event_url,
+                e.pk,
+                e.pk,
+                e.occurred_at.strftime("%Y-%m-%d %H:%M:%S"),
+                actor,
+                org,
+                e.get_action_display(),
+                resource,
+                result,
+            )
+        )
+    return mark_safe("\n".join(rows))  # noqa: S308 - every piece went through format_html
+
+
 @require_GET
 @audit_read
 def event_list(request):
@@ -67,7 +118,12 @@ def event_list(request):
     return render(
         request,
         "audit/events.html",
-        {"form": form, "page": page, "query": query, "filters": filters.as_dict()},
+        {
+            "form": form,
+            "page": page,
+            "query": query,
+            "rows": _event_rows(page.events, reverse("audit:events") + "events/"),
+        },
     )
 
 

@@ -6,6 +6,7 @@ import json
 from datetime import timedelta
 
 import pytest
+import time_machine
 from django.utils import timezone
 
 from audit.models import AuditEvent
@@ -171,3 +172,45 @@ def test_auditor_cannot_write_anything(client_as, make_user):
     assert auditor.post("/audit/", {}).status_code in (403, 405)
     dsr.refresh_from_db()
     assert dsr.status == "received"
+
+
+def test_time_range_pages_follow_the_clock(client_as):
+    # given events written in an order that differs from their timestamps (a backfill)
+    auditor = client_as(Role.AUDITOR)
+    base = timezone.now() - timedelta(days=3)
+    stamps = [base + timedelta(minutes=m) for m in (5, 1, 4, 2, 3) * 24]
+    events = []
+    for n, at in enumerate(stamps):
+        with time_machine.travel(at + timedelta(seconds=n), tick=False):
+            events.append(audit_record(actor=None, action="update", resource_type="ticket", resource_id="5"))
+    since = (base - timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M")
+    until = (base + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M")
+    url = f"/audit/?since={since}&until={until}"
+    # when walking the pages older and then newer again
+    first = auditor.get(url).context["page"]
+    second = auditor.get(f"{url}&before={first.next_before}").context["page"]
+    third = auditor.get(f"{url}&before={second.next_before}").context["page"]
+    back = auditor.get(f"{url}&after={third.previous_after}").context["page"]
+    # then every event appears once, newest timestamp first, and "Newer" returns the middle page
+    walked = first.events + second.events + third.events
+    assert third.next_before is None
+    assert len(walked) == 120
+    assert len({e.pk for e in walked}) == 120
+    assert [e.occurred_at for e in walked] == sorted((e.occurred_at for e in events), reverse=True)
+    assert [e.pk for e in back.events] == [e.pk for e in second.events]
+
+
+def test_resource_id_needs_its_type(client_as):
+    response = client_as(Role.AUDITOR).get("/audit/?resource_id=42")
+    assert "Choose the resource type to look up a resource id." in response.content.decode()
+
+
+def test_events_of_a_deleted_organization_stay_visible(client_as):
+    auditor = client_as(Role.AUDITOR)
+    org = OrganizationFactory()
+    audit_record(actor=None, action="update", resource_type="ticket", resource_id="1", organization=org)
+    org_id = org.pk
+    org.delete()
+    page = auditor.get(f"/audit/?organization={org_id}").context["page"]
+    assert len(page.events) == 1
+    assert page.events[0].organization is None
