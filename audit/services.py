@@ -120,7 +120,8 @@ def audit_record(
     if error_message:
         personal["error_message"] = error_message
     resource_subject = _user_resource_subject(resource_type, resource_id) if personal_changes or actor is None else None
-    if personal_changes and (resource_subject is None or resource_subject == (actor_subject or resource_subject)):
+    # Personal values about someone else (an admin editing a user) go under that person's pseudonym.
+    if personal_changes and (resource_subject is None or actor_subject is None or resource_subject == actor_subject):
         personal["changes"] = personal_changes
         personal_changes = {}
 
