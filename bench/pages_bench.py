@@ -12,6 +12,9 @@ import time
 
 TARGET_P95_MS = 50.0
 ROUNDS = int(os.environ.get("BENCH_PAGE_ROUNDS", "60"))
+# On a shared machine other processes' CPU use shows up as server time; BENCH_NICE=-15 (root only) gives
+# the measuring process the priority a dedicated web worker would have.
+NICE = int(os.environ.get("BENCH_NICE", "0"))
 
 
 def _percentile(samples: list[float], share: float) -> float:
@@ -200,6 +203,11 @@ def main() -> None:
         ensure_tickets(int(os.environ.get("BENCH_TICKETS", "1000000")))
 
     # No setup_test_environment(): its template instrumentation would be timed too.
+    if NICE:
+        try:
+            os.nice(NICE)
+        except PermissionError:
+            print(f"BENCH_NICE={NICE} needs root; measuring at normal priority", flush=True)
     total = Ticket.objects.count()
     open_count = Ticket.objects.exclude(status__in=[Ticket.Status.SOLVED, Ticket.Status.CLOSED]).count()
     print(f"data: {total:,} tickets, {open_count:,} not solved/closed", flush=True)
@@ -229,4 +237,7 @@ def main() -> None:
         _report("GET /api/v1/tickets/<reference>/", _time(client, [f"/api/v1/tickets/{ref}/" for ref in references])),
     ]
     print(f"pages: {'all within target' if all(results) else 'some over target'}", flush=True)
-    print(f"load average while measuring: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores", flush=True)
+    print(
+        f"load average while measuring: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores, nice {os.nice(0)}",
+        flush=True,
+    )
