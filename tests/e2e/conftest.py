@@ -22,7 +22,8 @@ Every test in ``tests/e2e/`` is marked ``e2e`` automatically (select with ``-m e
 test database: data created in the test (factories, services) is visible to the browser. Note: a
 transactional test ends with a flush of every table, so rows that data migrations created are gone for
 the transactional tests after it; post_migrate handlers (content types, permissions, role groups) run
-again after the flush. Create what a test needs in the test, or restore defaults in a post_migrate handler.
+again after the flush, and ``page`` restores the tickets defaults (SLA policy v1, calendars, teams,
+routing rules). Create anything else a test needs in the test itself.
 """
 
 import os
@@ -89,7 +90,16 @@ def _plain_http_cookies(settings):
 
 
 @pytest.fixture
-def page(browser, live_server, _plain_http_cookies):
+def _portal_defaults(live_server):
+    # Rows that data migrations create (default SLA policy, calendars, teams, routing) are gone after the
+    # previous transactional test's flush; the portal needs them to take tickets.
+    from tickets.sla_defaults import ensure_defaults
+
+    ensure_defaults()
+
+
+@pytest.fixture
+def page(browser, live_server, _plain_http_cookies, _portal_defaults):
     context = browser.new_context(base_url=live_server.url)
     context.set_default_timeout(10_000)
     page = context.new_page()

@@ -84,3 +84,10 @@ def test_login_as_an_existing_user_switches_the_session(page, login_as, make_use
     # then the header names the customer
     page.goto("/")
     assert "Casey Customer" in page.locator("[data-testid=current-user]").inner_text()
+
+
+def test_page_starts_with_the_portal_defaults_after_earlier_flushes(page):
+    # the tests above ended with a flush of every table; the harness put the ticket defaults back
+    from tickets.models import SLAPolicy
+
+    assert SLAPolicy.objects.exists()
