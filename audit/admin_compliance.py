@@ -6,6 +6,7 @@ are lifted on /audit/security/; the admin only shows them.
 
 from django.contrib import admin
 
+from audit.forms import LockoutAdminAuthenticationForm
 from audit.models import (
     BackupRun,
     ConsentRecord,
@@ -15,6 +16,9 @@ from audit.models import (
     PrivacyPolicyVersion,
     SecurityCounter,
 )
+
+# The admin login goes through the same lockout; its form explains it like the portal's.
+admin.site.login_form = LockoutAdminAuthenticationForm
 
 
 class ReadOnlyRecordAdmin(admin.ModelAdmin):

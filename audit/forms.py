@@ -4,34 +4,38 @@ from datetime import timedelta
 from math import ceil
 
 from django import forms
+from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.forms import AuthenticationForm
 from django.utils import timezone
 
 from audit.models import DataSubjectRequest
 
+LOCKED_OUT_MESSAGE = (
+    "Too many failed login attempts. For your security, logging in is paused; "
+    "try again in %(minutes)s minute(s) or ask an administrator."
+)
 
-class LockoutAuthenticationForm(AuthenticationForm):
-    """Django's login form; when the account or IP is locked out it says so (and when to retry).
+
+class LockoutMessageMixin:
+    """When the account or IP is locked out, the form says so (and when to retry).
 
     The message is the same whether or not the email belongs to an account.
     """
-
-    error_messages = {
-        **AuthenticationForm.error_messages,
-        "locked_out": (
-            "Too many failed login attempts. For your security, logging in is paused; "
-            "try again in %(minutes)s minute(s) or ask an administrator."
-        ),
-    }
 
     def get_invalid_login_error(self):
         until = getattr(self.request, "login_locked_until", None)
         if until is not None:
             minutes = max(1, ceil((until - timezone.now()).total_seconds() / 60))
-            return forms.ValidationError(
-                self.error_messages["locked_out"], code="locked_out", params={"minutes": minutes}
-            )
+            return forms.ValidationError(LOCKED_OUT_MESSAGE, code="locked_out", params={"minutes": minutes})
         return super().get_invalid_login_error()
+
+
+class LockoutAuthenticationForm(LockoutMessageMixin, AuthenticationForm):
+    """The portal's login form."""
+
+
+class LockoutAdminAuthenticationForm(LockoutMessageMixin, AdminAuthenticationForm):
+    """The admin site's login form (the same lockout applies there)."""
 
 
 class EventFilterForm(forms.Form):

@@ -126,3 +126,14 @@ def test_auditor_cannot_lift(client, client_as, make_user):
     assert auditor.post(f"/audit/security/lockouts/{lockout.pk}/lift/").status_code == 403
     lockout.refresh_from_db()
     assert lockout.is_locked()
+
+
+def test_admin_login_is_locked_out_too_and_says_so(client, make_user, settings):
+    settings.LOGIN_LOCKOUT_ACCOUNT_THRESHOLD = 3
+    admin_user = make_user(Role.ADMIN)
+    for _ in range(3):
+        client.post("/admin/login/", {"username": admin_user.email, "password": "wrong"}, REMOTE_ADDR="192.0.2.9")
+    response = client.post("/admin/login/", {"username": admin_user.email, "password": PASSWORD})
+    assert response.status_code == 200
+    assert "Too many failed login attempts" in response.content.decode()
+    assert "_auth_user_id" not in client.session
