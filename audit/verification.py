@@ -19,7 +19,7 @@ from django.utils import timezone
 from audit import signing
 from audit.archive import ArchiveIndex
 from audit.immutability import protection_problems
-from audit.models import AuditCheckpoint
+from audit.models import AuditCheckpoint, AuditPersonalData
 from audit.sealing import (
     GENESIS_HASH,
     STREAMS,
@@ -30,7 +30,7 @@ from audit.sealing import (
     rows_in_range,
     unpack_leaves,
 )
-from audit.services import canonical_json
+from audit.services import canonical_json, personal_digest
 
 logger = logging.getLogger(__name__)
 alert_logger = logging.getLogger("audit.alerts")
@@ -190,6 +190,17 @@ def _verify_stream(
         )
 
 
+def _verify_personal_data(report: Report) -> None:
+    """Each remaining personal-data row must match a salted digest its sealed event carries."""
+    rows = AuditPersonalData.objects.order_by("id").values_list("event_id", "salt", "data", "event__personal_digests")
+    for event_id, salt, data, digests in rows.iterator(chunk_size=5000):
+        if personal_digest(salt=salt, data=data) not in (digests or []):
+            report.problems.append(
+                Problem("personal_modified", f"personal data of event #{event_id} does not match its digest", "events")
+            )
+            return
+
+
 def verify_trail(*, now=None, max_unsealed_seconds: float | None = None, streams=None, workers: int = 1) -> Report:
     """Check everything; the report lists problems in the order found (first bad row first).
 
@@ -210,6 +221,8 @@ def verify_trail(*, now=None, max_unsealed_seconds: float | None = None, streams
     try:
         for stream_name in streams or STREAMS:
             _verify_stream(stream_name, report, now=now, max_unsealed=max_unsealed, archives=archives, pool=pool)
+        if streams is None or "events" in streams:
+            _verify_personal_data(report)
     finally:
         if pool is not None:
             pool.terminate()

@@ -151,3 +151,25 @@ def test_archive_command_writes_nothing_when_nothing_is_old(audit_dirs, capsys):
     assert "events: nothing to archive" in capsys.readouterr().out
     with pytest.raises(CommandError):
         call_command("audit_archive", "--before", "yesterday")
+
+
+def test_altered_personal_data_no_longer_matches_its_sealed_digest(audit_dirs, make_user):
+    from django.test import RequestFactory
+
+    from audit.models import AuditPersonalData
+
+    user = make_user()
+    event = audit_record(
+        actor=user,
+        action="login",
+        resource_type="user",
+        resource_id=user.pk,
+        request=RequestFactory().get("/", REMOTE_ADDR="192.0.2.8"),
+    )
+    seal_all(wait_seconds=5)
+    assert verify_trail().ok
+    # the personal store is not append-only (erasure must work), but a changed value is caught
+    AuditPersonalData.objects.filter(event=event).update(data={"ip": "198.51.100.1"})
+    problems = verify_trail().problems
+    assert [(p.code, p.stream) for p in problems] == [("personal_modified", "events")]
+    assert f"event #{event.pk}" in problems[0].message
