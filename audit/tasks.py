@@ -26,7 +26,11 @@ def audit_verify_scheduled() -> bool:
         action="verify",
         resource_type="audit_trail",
         resource_id="",
-        changes={"rows_checked": report.rows_checked, "checkpoints": report.checkpoints_checked, "problems": len(report.problems)},
+        changes={
+            "rows_checked": report.rows_checked,
+            "checkpoints": report.checkpoints_checked,
+            "problems": len(report.problems),
+        },
         success=report.ok,
         error_message=str(first) if first else "",
     )
