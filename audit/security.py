@@ -27,6 +27,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, F, Q, Sum
 from django.utils import timezone
 
+from audit.client_ip import client_ip
 from audit.models import LoginLockout, SecurityCounter
 from audit.services import audit_record
 
@@ -39,15 +40,6 @@ logger = logging.getLogger(__name__)
 def pseudonym(kind: str, value: str) -> str:
     """A keyed hash: stable for counting and lockouts, useless for recovering or confirming the value."""
     return hmac.new(settings.SECRET_KEY.encode(), f"{kind}:{value}".encode(), hashlib.sha256).hexdigest()[:40]
-
-
-def client_ip(request) -> str | None:
-    """The caller's IP as the audit log sees it (rightmost untrusted X-Forwarded-For hop)."""
-    try:
-        from audit.client_ip import client_ip as audit_client_ip
-    except ImportError:  # the audit log's helper; the core one follows the same rule
-        from tourbrain_support.request_context import client_ip as audit_client_ip
-    return audit_client_ip(request)
 
 
 def mask_ip(ip: str) -> str:

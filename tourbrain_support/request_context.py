@@ -21,21 +21,3 @@ def new_request_id(incoming: str | None = None) -> str:
     if incoming and _VALID_REQUEST_ID.match(incoming):
         return incoming
     return uuid.uuid4().hex
-
-
-def client_ip(request) -> str | None:
-    """The caller's IP: the rightmost X-Forwarded-For hop not added by a trusted proxy (TRUSTED_PROXIES).
-
-    Hops left of a trusted proxy's entry were written by the client itself and cannot be believed.
-    """
-    from django.conf import settings
-
-    remote = request.META.get("REMOTE_ADDR") or None
-    trusted = set(settings.TRUSTED_PROXIES)
-    if remote not in trusted:
-        return remote
-    forwarded = [hop.strip() for hop in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if hop.strip()]
-    for hop in reversed(forwarded):
-        if hop not in trusted:
-            return hop
-    return forwarded[0] if forwarded else remote
