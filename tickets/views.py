@@ -5,12 +5,9 @@ Every successful POST redirects (post/redirect/get). A service's ApplicationErro
 error or a message; a stale form re-renders the ticket page with the user's text kept.
 """
 
-from functools import wraps
 from urllib.parse import urlencode
 
 from django.contrib import messages
-from django.contrib.auth.views import redirect_to_login
-from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, Http404, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -31,7 +28,7 @@ from tickets.forms import (
 )
 from tickets.models import Attachment, SavedView, Ticket
 from tourbrain_support.api import ApplicationError
-from tourbrain_support.roles import QUEUE_ROLES, ROADMAP_ROLES, has_role
+from tourbrain_support.roles import QUEUE_ROLES, ROADMAP_ROLES, has_role, role_required
 
 QUEUE_PAGE_SIZE = 50
 MAX_QUEUE_PAGE = 200  # deep offsets are slow and useless to a person: narrow the filters instead
@@ -46,25 +43,8 @@ BUILTIN_VIEWS = [
 ]
 
 
-def roles_required(*roles: str):
-    """Login (redirect to the login page) then one of `roles` (403)."""
-
-    def decorator(view):
-        @wraps(view)
-        def wrapped(request, *args, **kwargs):
-            if not request.user.is_authenticated:
-                return redirect_to_login(request.get_full_path())
-            if not has_role(request.user, *roles):
-                raise PermissionDenied
-            return view(request, *args, **kwargs)
-
-        return wrapped
-
-    return decorator
-
-
-queue_role_required = roles_required(*QUEUE_ROLES)
-roadmap_role_required = roles_required(*ROADMAP_ROLES)
+queue_role_required = role_required(*QUEUE_ROLES)
+roadmap_role_required = role_required(*ROADMAP_ROLES)
 
 
 def _safe_next(request, fallback: str) -> str:
