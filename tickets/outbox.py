@@ -34,6 +34,7 @@ from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from audit.gdpr import transfer_record
 from audit.services import audit_record
 from tickets.models import OutboxMessage
 
@@ -378,11 +379,27 @@ def _attempt(message: OutboxMessage, senders: _Senders) -> OutboxMessage | None:
     if not updated:
         logger.warning("outbox: claim lost before the result was recorded", extra={"outbox_message_id": message.pk})
         return None
+    _record_transfer(message)
     logger.info(
         "outbox: message sent",
         extra={"outbox_message_id": message.pk, "kind": message.kind, "channel": message.channel},
     )
     return _with(message, changes)
+
+
+def _record_transfer(message: OutboxMessage) -> None:
+    """Log the delivery in the GDPR transfer log when the channel's processor is abroad."""
+    processor = settings.CROSS_BORDER_PROCESSORS.get(message.channel) or {}
+    if not processor.get("country"):
+        return
+    transfer_record(
+        recipient=processor["recipient"],
+        country=processor["country"],
+        legal_basis=processor["legal_basis"],
+        data_categories=["contact", "ticket_content"],
+        purpose=f"notification {message.kind}",
+        reference=f"outbox:{message.pk}",
+    )
 
 
 def _with(message: OutboxMessage, changes: dict[str, Any]) -> OutboxMessage:

@@ -173,6 +173,14 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default=SUPPORT_EMAIL)
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
 SLACK_WEBHOOK_URL = env.str("SLACK_WEBHOOK_URL", default="")
+# Where each delivery channel's processor keeps the data (ISO country); a delivery to a processor
+# outside our region is logged as a cross-border transfer (GDPR). Empty = same region, nothing logged.
+SLACK_COUNTRY = env.str("SLACK_COUNTRY", default="US")
+EMAIL_PROVIDER_COUNTRY = env.str("EMAIL_PROVIDER_COUNTRY", default="")
+CROSS_BORDER_PROCESSORS = {
+    "slack": {"recipient": "slack", "country": SLACK_COUNTRY, "legal_basis": "dpf"},
+    "email": {"recipient": "email_provider", "country": EMAIL_PROVIDER_COUNTRY, "legal_basis": "scc"},
+}
 # Absolute base of links in notifications (e.g. the ticket's page in an SLA email).
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
 # Notification outbox: attempts per message, backoff (exponential with jitter), send timeout, sending lease.

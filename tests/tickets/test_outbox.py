@@ -467,3 +467,40 @@ def test_a_lease_expired_on_the_last_attempt_fails_the_row(settings):
     message.refresh_from_db()
     assert message.status == OutboxMessage.Status.FAILED
     assert "lease" in message.last_error
+
+
+# --- GDPR transfer log ---------------------------------------------------------------------------
+
+
+def test_delivery_to_a_processor_abroad_is_logged_as_a_cross_border_transfer(slack, smtp_server, settings):
+    from audit.models import CrossBorderTransfer
+
+    # given Slack processes data in the US and the email provider is in our region
+    settings.CROSS_BORDER_PROCESSORS = {
+        "slack": {"recipient": "slack", "country": "US", "legal_basis": "dpf"},
+        "email": {"recipient": "email_provider", "country": "", "legal_basis": "scc"},
+    }
+    slack_message, email_message = _slack(), _email()
+
+    # when both are delivered, and delivery is attempted again
+    for message in (slack_message, email_message, slack_message):
+        outbox_deliver(message.pk)
+
+    # then exactly the Slack delivery is in the transfer log, once, pointing at the outbox row
+    transfers = list(CrossBorderTransfer.objects.values("recipient", "country", "legal_basis", "reference"))
+    assert transfers == [
+        {"recipient": "slack", "country": "US", "legal_basis": "dpf", "reference": f"outbox:{slack_message.pk}"}
+    ]
+
+
+def test_a_failed_delivery_is_not_logged_as_a_transfer(slack):
+    from audit.models import CrossBorderTransfer
+
+    # given Slack answers 404 (the webhook is gone)
+    slack.script([404])
+
+    # when the message is attempted
+    outbox_deliver(_slack().pk)
+
+    # then nothing left the building, so nothing is logged
+    assert not CrossBorderTransfer.objects.exists()
