@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.e2e.test_navigation import EXPECTED_NAVIGATION, _built_labels
+from tests.navigation import EXPECTED_NAVIGATION, built_labels
 from tourbrain_support import demo
 from tourbrain_support.roles import CUSTOMER
 
@@ -12,7 +12,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 def test_every_printed_demo_login_works(page):
     # given the core demo data (organizations and one user per role) that `make run` loads and prints
     logins = demo.seed()
-    built = _built_labels()
+    built = built_labels()
 
     for email, _name, role, _beta, _org in demo.DEMO_USERS:
         # when each demo user logs in through the form with the printed password
