@@ -10,6 +10,8 @@ import random
 import statistics
 import time
 
+from bench import tickets_data
+
 TARGET_P95_MS = 50.0
 ROUNDS = int(os.environ.get("BENCH_PAGE_ROUNDS", "60"))
 # On a shared machine other processes' CPU use shows up as server time; BENCH_NICE=-15 (root only) gives
@@ -48,110 +50,15 @@ def _report(name: str, samples: tuple[list[float], list[float]]) -> bool:
     return ok
 
 
-def _rep():
-    from django.contrib.auth import get_user_model
-
-    from tourbrain_support.roles import Role, assign_roles
-
-    user, created = get_user_model().objects.get_or_create(
-        email="bench-rep@example.test", defaults={"name": "Bench Rep"}
-    )
-    if created:
-        assign_roles(user, [Role.SUPPORT_REP])
-    return user
-
-
-def _people(count: int, prefix: str, role: str | None = None) -> list[int]:
+def _staff_user(email: str, name: str, role: str):
     from django.contrib.auth import get_user_model
 
     from tourbrain_support.roles import assign_roles
 
-    User = get_user_model()
-    emails = [f"{prefix}{index}@example.test" for index in range(count)]
-    existing = set(User.objects.filter(email__in=emails).values_list("email", flat=True))
-    User.objects.bulk_create([User(email=email, name=email.split("@")[0]) for email in emails if email not in existing])
-    users = list(User.objects.filter(email__in=emails).order_by("pk"))
-    if role:
-        for user in users:
-            assign_roles(user, [role])
-    return [user.pk for user in users]
-
-
-def ensure_tickets(total: int) -> None:
-    """Top the ticket table up to `total` rows with one set-based INSERT (PostgreSQL), 20% open.
-
-    Used when `bench/tickets_data.py` is absent. Open tickets get due times spread from two days
-    overdue to five days ahead, with the SLA state the sweep would have set.
-    """
-    from django.db import connection
-
-    from tickets.models import SLAPolicy, Ticket
-    from tourbrain_support.models import Organization
-    from tourbrain_support.roles import Role
-
-    current = Ticket.objects.count()
-    if current >= total:
-        return
-    customers = _people(500, "bench-customer-")
-    reps = _people(20, "bench-agent-", Role.SUPPORT_REP)
-    Organization.objects.bulk_create(
-        [Organization(name=f"Bench org {i}", slug=f"bench-org-{i}") for i in range(300)], ignore_conflicts=True
-    )
-    orgs = list(Organization.objects.filter(slug__startswith="bench-org-").values_list("pk", flat=True))
-    policy = SLAPolicy.objects.filter(is_active=True).values_list("pk", flat=True).first()
-    start = (Ticket.objects.order_by("-pk").values_list("pk", flat=True).first() or 0) + 1
-    end = start + (total - current) - 1
-    print(f"generating tickets {start:,}..{end:,} (set-based insert)", flush=True)
-    started = time.perf_counter()
-    sql = """
-    INSERT INTO tickets_ticket (
-        id, reference, user_id, organization_id, type, priority, description, reproduction_steps, browser_info,
-        url, created_at, subject, channel, status, team, assignee_id, tier, priority_queue, sla_policy_id,
-        first_response_due_at, next_response_due_at, resolution_due_at, next_due_at, sla_warning_at, sla_state,
-        first_responded_at, solved_at, closed_at, first_response_elapsed_minutes, next_response_elapsed_minutes,
-        resolution_elapsed_minutes, version, updated_at
-    )
-    SELECT
-        i,
-        'TB-' || CASE WHEN i < 1000000 THEN lpad(i::text, 6, '0') ELSE i::text END,
-        (%(customers)s::bigint[])[1 + i %% array_length(%(customers)s::bigint[], 1)],
-        (%(orgs)s::bigint[])[1 + i %% array_length(%(orgs)s::bigint[], 1)],
-        (ARRAY['bug','feature_request','question','billing'])[1 + i %% 4],
-        (ARRAY['low','medium','high','critical'])[1 + (i / 4) %% 4],
-        'Generated ticket ' || i, '', 'Chrome 120', '', d.created_at,
-        'Generated ticket subject ' || i, 'portal',
-        CASE WHEN d.open THEN (ARRAY['new','open','pending','on_hold'])[1 + (i / 5) %% 4]
-             WHEN i %% 5 = 1 THEN 'solved' ELSE 'closed' END,
-        (ARRAY['engineering','product','support','billing'])[1 + i %% 4],
-        CASE WHEN i %% 3 = 0 THEN NULL ELSE (%(reps)s::bigint[])[1 + i %% array_length(%(reps)s::bigint[], 1)] END,
-        (ARRAY['general','beta','enterprise'])[1 + (i / 16) %% 3], false, %(policy)s,
-        CASE WHEN d.open THEN d.due ELSE d.created_at + interval '8 hours' END, NULL,
-        CASE WHEN d.open THEN d.due + interval '2 days' ELSE d.created_at + interval '3 days' END,
-        CASE WHEN d.running THEN d.due END, CASE WHEN d.running THEN d.due - interval '2 hours' END,
-        CASE WHEN NOT d.running THEN 'ok' WHEN d.due < now() THEN 'breached'
-             WHEN d.due < now() + interval '2 hours' THEN 'warning' ELSE 'ok' END,
-        CASE WHEN d.open THEN NULL ELSE d.created_at + interval '1 hour' END,
-        CASE WHEN d.open THEN NULL ELSE d.created_at + interval '1 day' END,
-        CASE WHEN d.open OR i %% 5 = 1 THEN NULL ELSE d.created_at + interval '8 days' END,
-        0, 0, 0, 0, d.created_at
-    FROM generate_series(%(start)s, %(end)s) AS i
-    CROSS JOIN LATERAL (
-        SELECT
-            now() - ((%(end)s - i) * interval '30 seconds') AS created_at,
-            i %% 5 = 0 AS open,
-            i %% 5 = 0 AND (i / 5) %% 4 < 2 AS running,
-            now() + (((i::bigint * 7919) %% 10080) - 2880) * interval '1 minute' AS due
-    ) AS d
-    """
-    with connection.cursor() as cursor:
-        cursor.execute(
-            sql, {"customers": customers, "orgs": orgs, "reps": reps, "policy": policy, "start": start, "end": end}
-        )
-        cursor.execute(
-            "SELECT setval(pg_get_serial_sequence('tickets_ticket', 'id'), (SELECT max(id) FROM tickets_ticket))"
-        )
-        cursor.execute("ANALYZE tickets_ticket")
-    print(f"generated {end - start + 1:,} tickets in {time.perf_counter() - started:.1f} s", flush=True)
+    user, created = get_user_model().objects.get_or_create(email=email, defaults={"name": name})
+    if created:
+        assign_roles(user, [role])
+    return user
 
 
 def _conversations(references: list[str]) -> None:
@@ -162,10 +69,10 @@ def _conversations(references: list[str]) -> None:
     from tickets.models import Ticket, TicketMessage
     from tourbrain_support.roles import Role
 
-    reps = _people(3, "bench-agent-", Role.SUPPORT_REP)
+    reps = tickets_data.people(3, "bench-agent-", Role.SUPPORT_REP)
 
     agents = list(get_user_model().objects.filter(pk__in=reps))
-    lead = _lead()
+    lead = _staff_user("bench-lead@example.test", "Bench Lead", Role.SUPPORT_LEAD)
     for ticket in Ticket.objects.filter(reference__in=references).exclude(status="closed"):
         if TicketMessage.objects.filter(ticket=ticket).exists():
             continue
@@ -175,32 +82,13 @@ def _conversations(references: list[str]) -> None:
             ticket = services.ticket_assign(ticket=ticket, assignee=agents[index % 3], actor=lead)
 
 
-def _lead():
-    from django.contrib.auth import get_user_model
-
-    from tourbrain_support.roles import Role, assign_roles
-
-    user, created = get_user_model().objects.get_or_create(
-        email="bench-lead@example.test", defaults={"name": "Bench Lead"}
-    )
-    if created:
-        assign_roles(user, [Role.SUPPORT_LEAD])
-    return user
-
-
 def main() -> None:
     from django.test import Client
 
     from tickets.models import Ticket
+    from tourbrain_support.roles import Role
 
-    try:
-        from bench import tickets_data
-    except ImportError:  # the generator lives with the ticket benchmarks
-        tickets_data = None
-    if tickets_data is not None and hasattr(tickets_data, "ensure"):
-        tickets_data.ensure()
-    else:
-        ensure_tickets(int(os.environ.get("BENCH_TICKETS", "1000000")))
+    tickets_data.ensure()
 
     # No setup_test_environment(): its template instrumentation would be timed too.
     if NICE:
@@ -216,7 +104,7 @@ def main() -> None:
         return
 
     client = Client()
-    client.force_login(_rep())
+    client.force_login(_staff_user("bench-rep@example.test", "Bench Rep", Role.SUPPORT_REP))
     client.get("/queue/")  # warm connections, template caches
 
     max_id = Ticket.objects.order_by("-pk").values_list("pk", flat=True).first()
