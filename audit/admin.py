@@ -3,18 +3,10 @@
 from django.contrib import admin
 
 from audit.models import AuditCheckpoint, AuditEvent, DeploymentRecord
+from tourbrain_support.admin_mixins import ReadOnlyAdminMixin
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
+class ReadOnlyAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     def get_actions(self, request):
         return {}
 

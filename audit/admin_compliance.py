@@ -16,24 +16,14 @@ from audit.models import (
     PrivacyPolicyVersion,
     SecurityCounter,
 )
+from tourbrain_support.admin_mixins import ReadOnlyAdminMixin
 
 # The admin login goes through the same lockout; its form explains it like the portal's.
 admin.site.login_form = LockoutAdminAuthenticationForm
 
 
-class ReadOnlyRecordAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
 @admin.register(SecurityCounter)
-class SecurityCounterAdmin(ReadOnlyRecordAdmin):
+class SecurityCounterAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["bucket", "kind", "source", "count"]
     list_filter = ["kind"]
     date_hierarchy = "bucket"
@@ -41,7 +31,7 @@ class SecurityCounterAdmin(ReadOnlyRecordAdmin):
 
 
 @admin.register(LoginLockout)
-class LoginLockoutAdmin(ReadOnlyRecordAdmin):
+class LoginLockoutAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["scope", "user", "label", "failures", "lockouts", "locked_until", "lifted_at", "lifted_by"]
     list_filter = ["scope"]
     list_select_related = ["user", "lifted_by"]
@@ -56,7 +46,7 @@ class PrivacyPolicyVersionAdmin(admin.ModelAdmin):
 
 
 @admin.register(ConsentRecord)
-class ConsentRecordAdmin(ReadOnlyRecordAdmin):
+class ConsentRecordAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["recorded_at", "user", "purpose", "policy_version", "granted", "source"]
     list_filter = ["purpose", "granted", "source", "policy_version"]
     list_select_related = ["user", "policy_version"]
@@ -64,20 +54,20 @@ class ConsentRecordAdmin(ReadOnlyRecordAdmin):
 
 
 @admin.register(DataSubjectRequest)
-class DataSubjectRequestAdmin(ReadOnlyRecordAdmin):
+class DataSubjectRequestAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["id", "kind", "status", "subject_email", "received_at", "due_at", "handled_by"]
     list_filter = ["kind", "status"]
     list_select_related = ["handled_by"]
 
 
 @admin.register(CrossBorderTransfer)
-class CrossBorderTransferAdmin(ReadOnlyRecordAdmin):
+class CrossBorderTransferAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["transferred_at", "recipient", "country", "legal_basis", "records", "reference"]
     list_filter = ["recipient", "country", "legal_basis"]
     show_full_result_count = False
 
 
 @admin.register(BackupRun)
-class BackupRunAdmin(ReadOnlyRecordAdmin):
+class BackupRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["started_at", "kind", "status", "engine", "size_bytes", "duration_seconds", "verified", "rto_met"]
     list_filter = ["kind", "status"]

@@ -17,6 +17,7 @@ from tickets.models import (
     Ticket,
     TicketMessage,
 )
+from tourbrain_support.admin_mixins import ReadOnlyAdminMixin
 from tourbrain_support.roles import has_role
 from tourbrain_support.tiers import Tier
 
@@ -136,19 +137,10 @@ class BusinessCalendarAdmin(admin.ModelAdmin):
     list_display = ("name", "timezone", "holiday_country", "always_open", "updated_at")
 
 
-class SLATargetInline(admin.TabularInline):
+class SLATargetInline(ReadOnlyAdminMixin, admin.TabularInline):  # published versions are immutable
     model = SLATarget
     extra = 0
     fields = ("tier", "priority", "first_response_minutes", "next_response_minutes", "resolution_minutes")
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False  # published versions are immutable
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
 
 TARGET_KINDS = ("first_response_minutes", "next_response_minutes", "resolution_minutes")

@@ -4,6 +4,7 @@ from django.contrib import admin, messages
 
 from tickets.models import OutboxMessage
 from tickets.outbox import outbox_retry_now
+from tourbrain_support.admin_mixins import ReadOnlyAdminMixin
 
 
 class KindFilter(admin.SimpleListFilter):
@@ -19,7 +20,7 @@ class KindFilter(admin.SimpleListFilter):
 
 
 @admin.register(OutboxMessage)
-class OutboxMessageAdmin(admin.ModelAdmin):
+class OutboxMessageAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["created_at", "kind", "channel", "recipient", "subject", "status", "attempts", "next_attempt_at"]
     list_filter = ["status", "channel", KindFilter]
     search_fields = ["recipient", "subject", "idempotency_key"]
@@ -28,15 +29,6 @@ class OutboxMessageAdmin(admin.ModelAdmin):
     show_full_result_count = False  # no COUNT(*) over a large outbox on every page
     actions = ["retry_now"]
     readonly_fields = [field.name for field in OutboxMessage._meta.fields]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def has_retry_permission(self, request) -> bool:
         # Rows are never edited by hand; retrying needs the model's change permission all the same.
