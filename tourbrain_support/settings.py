@@ -177,9 +177,12 @@ SLACK_WEBHOOK_URL = env.str("SLACK_WEBHOOK_URL", default="")
 # outside our region is logged as a cross-border transfer (GDPR). Empty = same region, nothing logged.
 SLACK_COUNTRY = env.str("SLACK_COUNTRY", default="US")
 EMAIL_PROVIDER_COUNTRY = env.str("EMAIL_PROVIDER_COUNTRY", default="")
+SENTRY_COUNTRY = env.str("SENTRY_COUNTRY", default="US")
 CROSS_BORDER_PROCESSORS = {
     "slack": {"recipient": "slack", "country": SLACK_COUNTRY, "legal_basis": "dpf"},
     "email": {"recipient": "email_provider", "country": EMAIL_PROVIDER_COUNTRY, "legal_basis": "scc"},
+    # Error reports (tourbrain_support.sentry logs each event sent).
+    "sentry": {"recipient": "sentry", "country": SENTRY_COUNTRY, "legal_basis": "dpf"},
 }
 # Absolute base of links in notifications (e.g. the ticket's page in an SLA email).
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
