@@ -6,14 +6,14 @@ from tourbrain_support.context_processors import NAVIGATION
 from tourbrain_support.roles import CUSTOMER, Role
 
 EXPECTED_NAVIGATION = {
-    CUSTOMER: {"My tickets", "Docs"},
-    Role.SUPPORT_REP: {"Queue", "Docs", "Admin"},
-    Role.SUPPORT_LEAD: {"Queue", "Roadmap", "KPIs", "Docs", "Admin"},
-    Role.ENGINEER: {"Queue", "Docs", "Admin"},
-    Role.BILLING_ADMIN: {"Queue", "Docs", "Admin"},
-    Role.PRODUCT_MANAGER: {"Roadmap", "KPIs", "Docs", "Admin"},
-    Role.AUDITOR: {"Audit", "Security", "GDPR", "Docs", "Admin"},
-    Role.ADMIN: {"Queue", "Roadmap", "KPIs", "Audit", "Security", "GDPR", "Docs", "Admin"},
+    CUSTOMER: {"My tickets", "Docs", "Privacy"},
+    Role.SUPPORT_REP: {"Queue", "Docs", "Privacy", "Admin"},
+    Role.SUPPORT_LEAD: {"Queue", "Roadmap", "KPIs", "Docs", "Privacy", "Admin"},
+    Role.ENGINEER: {"Queue", "Docs", "Privacy", "Admin"},
+    Role.BILLING_ADMIN: {"Queue", "Docs", "Privacy", "Admin"},
+    Role.PRODUCT_MANAGER: {"Roadmap", "KPIs", "Docs", "Privacy", "Admin"},
+    Role.AUDITOR: {"Audit", "Security", "GDPR", "Docs", "Privacy", "Admin"},
+    Role.ADMIN: {"Queue", "Roadmap", "KPIs", "Audit", "Security", "GDPR", "Docs", "Privacy", "Admin"},
 }
 
 

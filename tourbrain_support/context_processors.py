@@ -14,6 +14,7 @@ NAVIGATION = [
     ("Security", "audit:security", AUDIT_ROLES),
     ("GDPR", "audit:gdpr", AUDIT_ROLES),
     ("Docs", "knowledge_base:index", None),
+    ("Privacy", "audit:privacy", None),
     ("Admin", "admin:index", tuple(Role.values)),
 ]
 
