@@ -4,6 +4,12 @@ An archive file (gzip JSON lines) holds, per checkpoint, the signed checkpoint l
 signature, the packed leaves) followed by the canonical record of every row it seals, which is exactly
 what was hashed; verification recomputes leaves and root from it.
 
+Format 2 (the `format` field of a first `header` line) makes a file check itself without the database:
+the header names the stream, the sequence range and the signing key ids, and carries the signed line of
+the checkpoint just before the file's first one (null when the file starts the chain), so the first
+chain link is checkable too (`manage.py audit_verify --archive FILE`). Format 1 files have no header;
+every reader skips line types it does not know, so both formats read the same way.
+
 The application cannot delete audit rows. `archive_purge` is the separate, explicitly authorised
 operation: it re-verifies the archive, then removes the archived rows inside one transaction in which
 the append-only guards are lifted (table owner only; the restricted application role gets a permission
@@ -27,6 +33,7 @@ from audit.models import AuditCheckpoint, AuditPersonalData
 from audit.sealing import STREAMS, checkpoint_line, leaf_hash, merkle_root, rows_in_range
 from audit.services import canonical_json
 
+ARCHIVE_FORMAT = 2
 FILE_PATTERN = re.compile(r"^(?P<stream>[a-z]+)-(?P<first>\d{8})-(?P<last>\d{8})\.jsonl\.gz$")
 
 
@@ -79,6 +86,14 @@ def read_archive(path: Path):
         yield current["sequence"], current, rows
 
 
+def archive_header(path: Path) -> dict:
+    """The file's header line; a format 1 file (none) reads as `{"format": 1}`."""
+    with gzip.open(path, "rb") as handle:
+        first = handle.readline()
+    entry = json.loads(first) if first.strip() else {}
+    return entry if entry.get("type") == "header" else {"format": 1}
+
+
 def archive_write(*, stream_name: str, before, directory: Path | None = None) -> Path | None:
     """Write every checkpoint of the stream sealed before `before` (and not archived yet) to one file."""
     stream = STREAMS[stream_name]
@@ -94,14 +109,21 @@ def archive_write(*, stream_name: str, before, directory: Path | None = None) ->
     if not checkpoints:
         return None
     path = directory / f"{stream_name}-{checkpoints[0].sequence:08d}-{checkpoints[-1].sequence:08d}.jsonl.gz"
-    previous_last_id = (
-        AuditCheckpoint.objects.filter(stream=stream_name, sequence=checkpoints[0].sequence - 1)
-        .values_list("last_id", flat=True)
-        .first()
-        or 0
-    )
+    previous = AuditCheckpoint.objects.filter(stream=stream_name, sequence=checkpoints[0].sequence - 1).first()
+    previous_last_id = previous.last_id if previous else 0
+    header = {
+        "type": "header",
+        "format": ARCHIVE_FORMAT,
+        "stream": stream_name,
+        "first_sequence": checkpoints[0].sequence,
+        "last_sequence": checkpoints[-1].sequence,
+        "key_ids": sorted({c.key_id for c in checkpoints} | ({previous.key_id} if previous else set())),
+        # The signed predecessor: the first checkpoint's prev_hash must be its hash (genesis when null).
+        "previous": checkpoint_line(previous) if previous else None,
+    }
     partial = path.with_suffix(".partial")
     with gzip.open(partial, "wb") as handle:
+        handle.write(canonical_json(header) + b"\n")
         for checkpoint in checkpoints:
             line = {**checkpoint_line(checkpoint), "leaves_b64": base64.b64encode(bytes(checkpoint.leaves)).decode()}
             handle.write(canonical_json({"type": "checkpoint", "checkpoint": line}) + b"\n")

@@ -6,6 +6,7 @@ app_name = "audit"
 urlpatterns = [
     path("audit/", views.event_list, name="events"),
     path("audit/events/<int:pk>/", views.event_detail, name="event"),
+    path("audit/events/<int:pk>/proof.json", views.event_proof, name="event_proof"),
     path("audit/export.<str:fmt>", views.event_export, name="export"),
     path("audit/security/", views.security_page, name="security"),
     path("audit/security/lockouts/<int:pk>/lift/", views.lockout_lift, name="lockout_lift"),

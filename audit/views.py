@@ -10,7 +10,7 @@ from datetime import timedelta
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.serializers.json import DjangoJSONEncoder
-from django.http import Http404, HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -19,7 +19,7 @@ from django.utils.http import urlencode
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_POST
 
-from audit import backups, gdpr, security, selectors
+from audit import backups, gdpr, proofs, security, selectors
 from audit.forms import (
     DataSubjectRequestForm,
     EventFilterForm,
@@ -144,6 +144,30 @@ def event_detail(request, pk: int):
             "changes_json": json.dumps(event.changes, indent=2, sort_keys=True, cls=DjangoJSONEncoder),
         },
     )
+
+
+@require_GET
+@audit_read
+def event_proof(request, pk: int):
+    """The event's inclusion proof bundle (checkable offline with `manage.py audit_proof --verify`); audited."""
+    try:
+        bundle = proofs.proof_for_row(stream_name="events", row_id=pk)
+    except proofs.ProofError as exc:
+        return JsonResponse({"error": exc.code, "detail": str(exc)}, status=exc.status)
+    audit_record(
+        actor=request.user,
+        action="export",
+        resource_type="audit_event",
+        resource_id=pk,
+        changes={"format": "proof", "checkpoint": bundle["checkpoint"]["sequence"]},
+        request=request,
+    )
+    response = HttpResponse(
+        json.dumps(bundle, indent=2, sort_keys=True, ensure_ascii=False) + "\n",
+        content_type="application/json; charset=utf-8",
+    )
+    response["Content-Disposition"] = f'attachment; filename="audit-event-{pk}-proof.json"'
+    return response
 
 
 def _export_row(event: AuditEvent) -> dict:
