@@ -28,6 +28,7 @@ from django.conf import settings
 
 from audit import signing
 from audit.archive import FILE_PATTERN, ArchiveIndex
+from audit.models import AuditCheckpoint
 from audit.sealing import (
     GENESIS_HASH,
     STREAMS,
@@ -50,9 +51,10 @@ HOW_TO_VERIFY = [
     "checkpoint.prev_hash is the checkpoint_hash of previous_checkpoint (checked the same way), or 64 zeros "
     "for sequence 1",
 ]
-# The fields of a checkpoint line that are signed (the rest: checkpoint_hash, signature, leaves_b64).
+# A checkpoint line is its signed body plus these; whatever else it holds is signed (`sealing.checkpoint_body`).
+UNSIGNED_FIELDS = ("checkpoint_hash", "signature", "leaves_b64")
+# The body fields these checks read.
 BODY_FIELDS = (
-    "v",
     "stream",
     "sequence",
     "first_id",
@@ -61,11 +63,12 @@ BODY_FIELDS = (
     "merkle_root",
     "leaves_sha256",
     "prev_hash",
-    "sealed_at_us",
     "key_id",
-    "seq_last_value",
-    "snapshot_xmax",
 )
+
+
+def signed_body(line: dict) -> dict:
+    return {name: value for name, value in line.items() if name not in UNSIGNED_FIELDS}
 
 
 class ProofError(Exception):
@@ -189,7 +192,7 @@ def checkpoint_line_problem(line: dict, keys: dict[str, Ed25519PublicKey], *, la
     """(code, message) saying why a signed checkpoint line (body, checkpoint_hash, signature) is not genuine."""
     if not isinstance(line, dict) or any(name not in line for name in (*BODY_FIELDS, "checkpoint_hash", "signature")):
         return "checkpoint_incomplete", f"{label} is incomplete (body fields, checkpoint_hash and signature needed)"
-    message = canonical_json({name: line[name] for name in BODY_FIELDS})
+    message = canonical_json(signed_body(line))
     if hashlib.sha256(message).hexdigest() != line["checkpoint_hash"]:
         return "checkpoint_hash", f"{label}: the body does not match its checkpoint_hash (altered)"
     if line["key_id"] not in keys:
@@ -222,7 +225,7 @@ def _bundle(*, stream_name: str, row_id: int, batch: list[tuple[int, bytes]], li
             status=404,
         ) from None
     data = batch[index][1]
-    body = {name: line[name] for name in BODY_FIELDS}
+    body = signed_body(line)
     return {
         "format": PROOF_FORMAT,
         "version": PROOF_VERSION,
@@ -247,8 +250,6 @@ def _bundle(*, stream_name: str, row_id: int, batch: list[tuple[int, bytes]], li
 
 def proof_for_row(*, stream_name: str, row_id: int) -> dict:
     """The proof bundle of one sealed row, from the database (or the archive files once it is purged)."""
-    from audit.models import AuditCheckpoint
-
     if stream_name not in STREAMS:
         raise ProofError(f"unknown stream {stream_name!r}; one of {sorted(STREAMS)}", code="invalid", status=400)
     stream = STREAMS[stream_name]
@@ -305,8 +306,6 @@ def proof_from_archive(*, path: Path, row_id: int) -> dict:
 
 def _previous_from_database(line: dict) -> dict | None:
     """A format 1 archive has no header: its first checkpoint's predecessor comes from the database."""
-    from audit.models import AuditCheckpoint
-
     previous = AuditCheckpoint.objects.filter(stream=line["stream"], sequence=line["sequence"] - 1).first()
     return checkpoint_line(previous) if previous else None
 
@@ -343,6 +342,8 @@ def _proof_checks(bundle: dict, keys: dict[str, Ed25519PublicKey]) -> list[str]:
     body = bundle["checkpoint"]
     if not isinstance(body, dict) or any(name not in body for name in BODY_FIELDS):
         raise ProofError("malformed proof: the checkpoint body is incomplete", code="malformed")
+    if any(name in body for name in UNSIGNED_FIELDS):
+        raise ProofError("malformed proof: the checkpoint body holds unsigned fields", code="malformed")
     if not isinstance(bundle["leaf"], str) or not isinstance(bundle["audit_path"], list):
         raise ProofError("malformed proof: leaf must be a string and audit_path a list", code="malformed")
     for name in ("row_id", "leaf_index", "tree_size"):
