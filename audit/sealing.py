@@ -236,11 +236,13 @@ class WatermarkNotReached(Exception):
     """Older transactions were still running when the sealer gave up waiting; nothing was sealed."""
 
 
-def _pg_watermark(stream: Stream, wait_seconds: float) -> tuple[int, int]:
+def _pg_watermark(stream: Stream, wait_seconds: float, after_id: int) -> tuple[int, int | None]:
     """(L, xmax): every id <= L is final once this returns (see the module docstring)."""
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM {stream.sequence}")  # noqa: S608
         last_value = cursor.fetchone()[0]
+        if last_value <= after_id:
+            return last_value, None  # no id drawn since the last seal: nothing to wait for
         # Every transaction that holds an id <= L already had its xid, and holds the lock on that xid
         # from the moment it was assigned until it ends. Those of this database (prepared ones included)
         # are the ones to wait for; the snapshot's xmax is not enough, as it can lie below running xids.
@@ -273,9 +275,9 @@ def _pg_watermark(stream: Stream, wait_seconds: float) -> tuple[int, int]:
             delay = min(delay * 2, 0.1)
 
 
-def _sealable_bound(stream: Stream, wait_seconds: float) -> tuple[int, int | None, int | None]:
+def _sealable_bound(stream: Stream, wait_seconds: float, after_id: int) -> tuple[int, int | None, int | None]:
     if connection.vendor == "postgresql":
-        last_value, xmax = _pg_watermark(stream, wait_seconds)
+        last_value, xmax = _pg_watermark(stream, wait_seconds, after_id)
         return last_value, last_value, xmax
     # SQLite: one writer at a time, ids allocated under the write lock, so committed rows are final.
     top = stream.model.objects.order_by("-id").values_list("id", flat=True).first() or 0
@@ -402,7 +404,7 @@ def seal_stream(
     batch_rows = batch_rows or getattr(settings, "AUDIT_SEAL_BATCH_ROWS", 10000)
     previous = AuditCheckpoint.objects.filter(stream=stream.name).order_by("-sequence").first()
     after_id = previous.last_id if previous else 0
-    bound, seq_last_value, xmax = _sealable_bound(stream, wait_seconds)
+    bound, seq_last_value, xmax = _sealable_bound(stream, wait_seconds, after_id)
     created: list[AuditCheckpoint] = []
     if bound <= after_id:
         return created

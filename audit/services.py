@@ -1,24 +1,29 @@
 """Writes to the audit trail. Every state change in the portal calls `audit_record` in its own transaction.
 
-The sealed `AuditEvent` row holds only pseudonymous fields; personal data (IP, user agent, the actor's
-email and name, free-text error messages, personal values among the changes) goes to `AuditPersonalData`
-under the person's pseudonymous subject id, with a random salt, and the event keeps the salted digest.
-Erasure deletes those rows and the subject mapping; the seals still verify.
+The sealed `AuditEvent` row holds only pseudonymous fields; personal data (IP, user agent, free-text error
+messages, personal values among the changes) goes to `AuditPersonalData` under the person's pseudonymous
+subject id, with a random salt, and the event keeps the salted digest. The actor's email and name are
+recorded once per identity (an `audit_subject` event), not in every event. Erasure deletes those rows and
+the subject mapping; the seals still verify.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import secrets
 import uuid
 from typing import Any
 
+from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import connection, transaction
+from django.db import DEFAULT_DB_ALIAS, connections, transaction
+from django.utils import timezone
 
 from audit.client_ip import client_ip
 from audit.models import AuditEvent, AuditPersonalData, AuditSubject, DeploymentRecord
+from audit.models.events import FORMAT_VERSION
 from tourbrain_support.request_context import get_request_id
 
 # Values of these keys in `changes` are personal data and never enter a sealed row.
@@ -60,6 +65,25 @@ def audit_subject_for_user(user) -> AuditSubject:
         subject, _ = AuditSubject.objects.get_or_create(user=user)
         user.audit_subject = subject
         return subject
+
+
+def _actor_subject_id(actor) -> uuid.UUID:
+    """The actor's pseudonym, after recording their identity in the trail if it is new or has changed."""
+    subject = audit_subject_for_user(actor)
+    identity = {"email": getattr(actor, "email", "") or "", "name": getattr(actor, "name", "") or ""}
+    if (subject.email, subject.name) != (identity["email"], identity["name"]):
+        with transaction.atomic():
+            AuditSubject.objects.filter(pk=subject.pk).update(**identity)
+            subject.email, subject.name = identity["email"], identity["name"]
+            # Both values are personal: the sealed row keeps markers and a salted digest of them.
+            audit_record(
+                actor=actor,
+                action="update",
+                resource_type="audit_subject",
+                resource_id=subject.subject_id,
+                changes=identity,
+            )
+    return subject.subject_id
 
 
 def _is_user(actor) -> bool:
@@ -109,11 +133,10 @@ def audit_record(
     normalised = json.loads(json.dumps(changes or {}, cls=DjangoJSONEncoder))
     sealed_changes, personal_changes = _split_changes(normalised)
 
-    actor_subject = audit_subject_for_user(actor).subject_id if actor else None
+    # The actor's email and name are not copied into every event: their identity is recorded once per
+    # change (see `_actor_subject_id`) and the event refers to it through the pseudonym.
+    actor_subject = _actor_subject_id(actor) if actor else None
     personal: dict[str, Any] = {}
-    if actor is not None:
-        personal["actor_email"] = getattr(actor, "email", "") or ""
-        personal["actor_name"] = getattr(actor, "name", "") or ""
     if request is not None:
         personal["ip"] = client_ip(request)
         personal["user_agent"] = (request.META.get("HTTP_USER_AGENT") or "")[:USER_AGENT_MAX]
@@ -135,32 +158,45 @@ def audit_record(
         rows.append((resource_subject, {"changes": personal_changes}))
     salted = [(subject, secrets.token_hex(16), data) for subject, data in rows if data]
 
-    event = AuditEvent(
-        actor=actor,
-        actor_subject=actor_subject,
-        organization_id=getattr(organization, "pk", organization),
-        action=action,
-        resource_type=resource_type,
-        resource_id="" if resource_id is None else str(resource_id),
-        success=success,
-        request_id=get_request_id() or "",
-        changes=sealed_changes,
-        personal_digests=sorted(personal_digest(salt=salt, data=data) for _, salt, data in salted),
-    )
-    if connection.vendor == "postgresql":
-        _insert_postgresql(event, salted)
-    else:
-        with transaction.atomic():
-            event.save()
-            AuditPersonalData.objects.bulk_create(
-                AuditPersonalData(event=event, subject_id=subject, salt=salt, data=data)
-                for subject, salt, data in salted
-            )
+    fields = {
+        "occurred_at": timezone.now(),
+        "actor_id": actor.pk if actor else None,
+        "actor_subject": actor_subject,
+        "organization_id": getattr(organization, "pk", organization),
+        "action": action,
+        "resource_type": resource_type,
+        "resource_id": "" if resource_id is None else str(resource_id),
+        "success": success,
+        "request_id": get_request_id() or "",
+        "changes": sealed_changes,
+        "personal_digests": sorted(personal_digest(salt=salt, data=data) for _, salt, data in salted),
+        "xid": None,
+        "format_version": FORMAT_VERSION,
+    }
+    db = connections[DEFAULT_DB_ALIAS]
+    if db.vendor == "postgresql":
+        fields["id"], fields["xid"] = _insert_postgresql(db, fields, salted)
+        # Built from the written values, like a row read back (positional: the cheap path of Model.__init__).
+        return AuditEvent.from_db(db.alias, None, [fields[name] for name in _EVENT_ATTNAMES])
+    event = AuditEvent(**fields)
+    with transaction.atomic(using=db.alias):
+        event.save(using=db.alias)
+        AuditPersonalData.objects.using(db.alias).bulk_create(
+            AuditPersonalData(event=event, subject_id=subject, salt=salt, data=data) for subject, salt, data in salted
+        )
     return event
 
 
-# One statement writes the event and its personal-data rows: atomic on its own, one round trip.
-_INSERT_POSTGRESQL = """
+_EVENT_ATTNAMES = [field.attname for field in AuditEvent._meta.concrete_fields]
+
+_INSERT_EVENT = """
+INSERT INTO audit_auditevent (occurred_at, actor_id, actor_subject, organization_id, action, resource_type,
+    resource_id, success, request_id, changes, personal_digests, format_version)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s::jsonb, %s)
+RETURNING id, xid
+"""
+# With personal data, one statement writes the event and its personal-data rows: atomic, one round trip.
+_INSERT_EVENT_WITH_PERSONAL_DATA = """
 WITH event AS (
     INSERT INTO audit_auditevent (occurred_at, actor_id, actor_subject, organization_id, action, resource_type,
         resource_id, success, request_id, changes, personal_digests, format_version)
@@ -175,30 +211,66 @@ SELECT id, xid FROM event
 """
 
 
-def _insert_postgresql(event: AuditEvent, salted: list) -> None:
-    personal = [{"subject_id": str(subject), "salt": salt, "data": data} for subject, salt, data in salted]
-    with connection.cursor() as cursor:
-        cursor.execute(
-            _INSERT_POSTGRESQL,
-            [
-                event.occurred_at,
-                event.actor_id,
-                event.actor_subject,
-                event.organization_id,
-                event.action,
-                event.resource_type,
-                event.resource_id,
-                event.success,
-                event.request_id,
-                json.dumps(event.changes),
-                json.dumps(event.personal_digests),
-                event.format_version,
-                json.dumps(personal, cls=DjangoJSONEncoder),
-            ],
-        )
-        event.id, event.xid = cursor.fetchone()
-    event._state.adding = False
-    event._state.db = connection.alias
+@functools.cache
+def _prepared_cursor_class():
+    from django.db.backends.postgresql.base import ServerBindingCursor
+
+    class PreparedCursor(ServerBindingCursor):
+        def execute(self, query, params=None, **kwargs):
+            return super().execute(query, params, prepare=True)
+
+    return PreparedCursor
+
+
+def _execute_prepared(db, sql: str, params: list) -> tuple:
+    """Run one statement that PostgreSQL parses and plans once per connection; returns its first row.
+
+    The project's connections bind parameters on the client and never prepare (Django's default, kept so
+    transaction-pooling proxies work). The audit insert runs on every write in the portal and planning it
+    is a large share of its cost, so it gets its own prepared cursor, kept for the life of the connection.
+    When queries are logged or wrapped (tests, DEBUG, metrics) it goes through Django's cursor wrapper so
+    it is counted like any other query; otherwise only the wrapper's checks and error translation remain.
+    """
+    db.ensure_connection()
+    cursor = getattr(db, "_audit_prepared_cursor", None)
+    if cursor is None or cursor.connection is not db.connection or cursor.closed:
+        cursor = db._audit_prepared_cursor = _prepared_cursor_class()(db.connection)
+    if db.queries_logged or db.execute_wrappers:
+        wrapped = db.make_debug_cursor(cursor) if db.queries_logged else db.make_cursor(cursor)
+        wrapped.execute(sql, params)
+        return wrapped.fetchone()
+    db.validate_no_broken_transaction()
+    with db.wrap_database_errors:
+        cursor.execute(sql, params)
+        return cursor.fetchone()
+
+
+def _insert_postgresql(db, fields: dict, salted: list) -> tuple[int, int]:
+    """Write the event and its personal data; returns the (id, xid) the stamping trigger gave the row."""
+    params = [
+        fields["occurred_at"],
+        fields["actor_id"],
+        fields["actor_subject"],
+        fields["organization_id"],
+        fields["action"],
+        fields["resource_type"],
+        fields["resource_id"],
+        fields["success"],
+        fields["request_id"],
+        json.dumps(fields["changes"]),
+        json.dumps(fields["personal_digests"]),
+        fields["format_version"],
+    ]
+    statement = _INSERT_EVENT
+    if salted:
+        statement = _INSERT_EVENT_WITH_PERSONAL_DATA
+        personal = [{"subject_id": str(subject), "salt": salt, "data": data} for subject, salt, data in salted]
+        params.append(json.dumps(personal, cls=DjangoJSONEncoder))
+    if settings.AUDIT_PREPARED_STATEMENTS:
+        return _execute_prepared(db, statement, params)
+    with db.cursor() as cursor:
+        cursor.execute(statement, params)
+        return cursor.fetchone()
 
 
 @transaction.atomic

@@ -2,8 +2,10 @@
 
 `python -m bench audit` (PostgreSQL for `make bench`). Measures, with 8 writer processes (own connections):
 - plain single-row INSERTs into the audit table (autocommit; the stamping trigger runs), for reference;
-- audited writes through `audit_record` (event + personal-data row in one transaction) while the sealer
-  runs beside them every half second; afterwards every row must be sealed within 5 s of being written;
+- audited writes through `audit_record` while the sealer runs beside them every half second, twice: as a
+  service or task writes them (no request: one row), and as a page or API request writes them (the client's
+  IP and user agent go to a personal-data row in the same statement); afterwards every row must be sealed
+  within 5 s of being written;
 - `verify_trail` over the whole trail (rows/s, two hashing processes), which must pass.
 Target: >= 5,000 audited writes/s and >= 100,000 rows/s verified. Audit rows cannot be deleted: the bench
 database keeps growing run after run (archive and purge it with `audit_archive --purge` if needed).
@@ -46,14 +48,20 @@ def _plain_writer(deadline: float, synchronous_commit: bool, queue) -> None:
     queue.put(done)
 
 
-def _audited_writer(deadline: float, user_id: int, synchronous_commit: bool, queue) -> None:
+def _audited_writer(deadline: float, user_id: int, synchronous_commit: bool, with_request: bool, queue) -> None:
     connections.close_all()
     _session(synchronous_commit)
     from django.contrib.auth import get_user_model
+    from django.test import RequestFactory
 
     from audit.services import audit_record
 
     user = get_user_model().objects.get(pk=user_id)
+    request = None
+    if with_request:
+        request = RequestFactory().post(
+            "/tickets/", REMOTE_ADDR=f"198.51.100.{user_id % 250 + 1}", HTTP_USER_AGENT="Mozilla/5.0 (X11; Linux)"
+        )
     done = 0
     while time.time() < deadline:
         audit_record(
@@ -62,6 +70,7 @@ def _audited_writer(deadline: float, user_id: int, synchronous_commit: bool, que
             resource_type="ticket",
             resource_id=done,
             changes={"status": ["open", "pending"], "priority": 2},
+            request=request,
         )
         done += 1
     connections.close_all()
@@ -132,20 +141,22 @@ def main() -> None:
     for synchronous_commit in (True, False):
         label = "synchronous_commit=on " if synchronous_commit else "synchronous_commit=off"
         plain = _run(_plain_writer, lambda i, sc=synchronous_commit: (sc,))
-        print(f"  [{label}] plain INSERTs, {WRITERS} writers:          {plain / SECONDS:>10,.0f} rows/s")
-        first_id = (AuditEvent.objects.order_by("-id").values_list("id", flat=True).first() or 0) + 1
-        context = multiprocessing.get_context("fork")
-        stop, sealed_queue = context.Event(), context.Queue()
-        connections.close_all()
-        sealer = context.Process(target=_sealer, args=(stop, sealed_queue))
-        sealer.start()
-        audited = _run(_audited_writer, lambda i, sc=synchronous_commit: (users[i].pk, sc))
-        stop.set()
-        sealed_queue.get()
-        sealer.join()
-        flag = "" if audited / SECONDS >= TARGET_WRITES else "  (under target)"
-        print(f"  [{label}] audited writes, {WRITERS} writers + sealer: {audited / SECONDS:>10,.0f} writes/s{flag}")
-        _report_lag(first_id)
+        print(f"  [{label}] plain INSERTs, {WRITERS} writers:                       {plain / SECONDS:>10,.0f} rows/s")
+        for with_request in (False, True):
+            kind = "from requests (IP, UA)" if with_request else "from services        "
+            first_id = (AuditEvent.objects.order_by("-id").values_list("id", flat=True).first() or 0) + 1
+            context = multiprocessing.get_context("fork")
+            stop, sealed_queue = context.Event(), context.Queue()
+            connections.close_all()
+            sealer = context.Process(target=_sealer, args=(stop, sealed_queue))
+            sealer.start()
+            audited = _run(_audited_writer, lambda i, sc=synchronous_commit, wr=with_request: (users[i].pk, sc, wr))
+            stop.set()
+            sealed_queue.get()
+            sealer.join()
+            flag = "" if audited / SECONDS >= TARGET_WRITES else "  (under target)"
+            print(f"  [{label}] audited writes {kind}, + sealer: {audited / SECONDS:>10,.0f} writes/s{flag}")
+            _report_lag(first_id)
 
     total = AuditEvent.objects.count()
     if total < VERIFY_ROWS:

@@ -63,13 +63,20 @@ class AppendOnlyModel(models.Model):
 
 
 class AuditSubject(models.Model):
-    """The pseudonym of one person in the audit trail; deleting this row at erasure breaks the link."""
+    """The pseudonym of one person in the audit trail; deleting this row at erasure breaks the link.
+
+    `email` and `name` are the identity last recorded in the trail for this person (by an `audit_subject`
+    event whose personal data holds them): who the pseudonym was stays known after the account is deleted,
+    and a change of identity is recorded once instead of copying it into every event.
+    """
 
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="audit_subject"
     )
     subject_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     created_at = models.DateTimeField(default=timezone.now)
+    email = models.CharField(max_length=254, blank=True)
+    name = models.CharField(max_length=150, blank=True)
 
     def __str__(self) -> str:
         return str(self.subject_id)
@@ -92,12 +99,15 @@ class AuditEvent(AppendOnlyModel):
 
     occurred_at = models.DateTimeField(default=timezone.now)
     # No database constraint and DO_NOTHING: deleting a user or organization must never touch audit rows.
+    # No single-column index either: the (actor, -id) and (organization, -id) indexes below serve both
+    # lookups, and every index costs each audited write.
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
         blank=True,
         on_delete=models.DO_NOTHING,
         db_constraint=False,
+        db_index=False,
         related_name="+",
     )
     actor_subject = models.UUIDField(null=True, blank=True, help_text="Pseudonym of the actor (AuditSubject).")
@@ -107,6 +117,7 @@ class AuditEvent(AppendOnlyModel):
         blank=True,
         on_delete=models.DO_NOTHING,
         db_constraint=False,
+        db_index=False,
         related_name="+",
     )
     action = models.CharField(max_length=32, choices=Action.choices)

@@ -49,7 +49,7 @@ def test_record_keeps_personal_data_out_of_the_sealed_row(make_user, organizatio
         assert secret not in sealed_text
     (personal,) = AuditPersonalData.objects.filter(event=event)
     assert personal.data["ip"] == "203.0.113.77"
-    assert personal.data["actor_email"] == "ada@example.com"
+    assert "actor_email" not in personal.data  # the actor's identity is recorded once, not per event
     assert personal.data["user_agent"] == "Firefox/1"
     assert personal.data["changes"] == {"requester_email": "bob@example.com"}
     assert event.personal_digests == [personal_digest(salt=personal.salt, data=personal.data)]
@@ -60,6 +60,41 @@ def test_same_user_keeps_one_pseudonym(make_user):
     first = audit_record(actor=user, action="create", resource_type="ticket", resource_id=1)
     second = audit_record(actor=user, action="delete", resource_type="ticket", resource_id=1)
     assert first.actor_subject == second.actor_subject is not None
+
+
+def _identity_events(user):
+    subject_id = str(AuditSubject.objects.get(user=user).subject_id)
+    return AuditEvent.objects.filter(resource_type="audit_subject", resource_id=subject_id).order_by("id")
+
+
+def test_the_actors_identity_is_recorded_once_per_change(make_user):
+    # given a user who acts three times, then changes their email and acts again
+    user = make_user(email="ida@example.com", name="Ida Identity")
+    for ticket in (1, 2, 3):
+        audit_record(actor=user, action="update", resource_type="ticket", resource_id=ticket)
+    type(user).objects.filter(pk=user.pk).update(email="ida.new@example.com")
+    user.email = "ida.new@example.com"
+    audit_record(actor=user, action="update", resource_type="ticket", resource_id=4)
+    # then the trail holds two identity events (sealed markers, values in personal data), in order
+    first, second = _identity_events(user)
+    assert first.changes == {"email": {"$personal": "email"}, "name": {"$personal": "name"}}
+    assert [row.data for row in AuditPersonalData.objects.filter(event__in=[first, second]).order_by("event_id")] == [
+        {"changes": {"email": "ida@example.com", "name": "Ida Identity"}},
+        {"changes": {"email": "ida.new@example.com", "name": "Ida Identity"}},
+    ]
+    # and no other event of theirs copies the identity
+    assert AuditPersonalData.objects.filter(data__icontains="ida").count() == 2
+    assert AuditEvent.objects.filter(actor_id=user.pk).count() == 6
+
+
+def test_the_pseudonym_still_names_a_deleted_account(make_user):
+    # given a user whose actions were audited, then whose account was deleted
+    user = make_user(email="gone@example.com", name="Gone Soon")
+    event = audit_record(actor=user, action="delete", resource_type="ticket", resource_id=9)
+    user.delete()
+    # then the event's pseudonym still says who acted, from the identity recorded in the trail
+    subject = AuditSubject.objects.get(subject_id=event.actor_subject)
+    assert (subject.user_id, subject.email, subject.name) == (None, "gone@example.com", "Gone Soon")
 
 
 def test_unknown_action_is_refused(make_user):
@@ -83,7 +118,7 @@ def test_erasure_removes_personal_data_everywhere_and_the_trail_still_verifies(m
     )
     seal_all(wait_seconds=5)
     assert verify_trail().ok
-    assert len(list(audit_events_for_user(person))) == 2
+    assert len(list(audit_events_for_user(person))) == 3  # their identity, the login, the change
     # when the person is erased (their user row anonymised by the GDPR service)
     audit_erase_user(user=person)
     type(person).objects.filter(pk=person.pk).update(email=f"erased-{person.pk}@invalid", name="")
