@@ -4,8 +4,8 @@ PostgreSQL: `pg_dump --format=custom` inside an exported REPEATABLE READ snapsho
 the manifest are exactly the rows in the dump; verification `pg_restore`s into a temporary database.
 SQLite: the online backup API (`sqlite3.Connection.backup`), verified by restoring into a temp file.
 Either way verification compares every table's row count with the manifest and runs the audit-log
-verification against the restored copy. Every run is a `BackupRun`; failures alert on the
-`audit.alerts` logger and Sentry.
+verification against the restored copy. Every run is a `BackupRun`; failures raise an audit alert
+(`audit.alerts.audit_alert_raise`: log, Sentry, email to admins and auditors, Slack).
 """
 
 from __future__ import annotations
@@ -29,10 +29,10 @@ from django.conf import settings
 from django.db import connections
 from django.utils import timezone
 
+from audit.alerts import AlertKind, audit_alert_raise
 from audit.models import BackupRun
 
 logger = logging.getLogger(__name__)
-alerts = logging.getLogger("audit.alerts")
 
 MANIFEST_VERSION = 1
 
@@ -79,17 +79,6 @@ def _engine(alias: str) -> str:
     if vendor not in ("postgresql", "sqlite"):
         raise BackupError(f"backups support PostgreSQL and SQLite, not {vendor}")
     return vendor
-
-
-def alert(message: str) -> None:
-    """Backup trouble: an ERROR on `audit.alerts` (log-based alerting) and a Sentry message."""
-    alerts.error(message)
-    try:
-        import sentry_sdk
-
-        sentry_sdk.capture_message(message, level="error")
-    except Exception:  # alerting must not hide the original failure
-        logger.exception("sentry capture failed")
 
 
 # --- PostgreSQL ---------------------------------------------------------------------------------
@@ -424,10 +413,18 @@ def backup_run(*, alias: str = "default", verify: bool = True, directory: Path |
             run.verified = True
         backup_prune(directory=directory)
     except Exception as exc:
+        # Alert first: if recording the run fails too (the database is down), people were still told.
+        audit_alert_raise(kind=AlertKind.BACKUP_FAILED, message=f"backup failed: {exc}", details=_details(run))
         _finish(run, started, status=BackupRun.Status.FAILED, error=str(exc)[:4000])
-        alert(f"backup failed: {exc}")
         return run
     return _finish(run, started, status=BackupRun.Status.SUCCEEDED)
+
+
+_FAILURE_KINDS = {BackupRun.Kind.DRILL: AlertKind.RESTORE_DRILL_FAILED}
+
+
+def _details(run: BackupRun) -> dict:
+    return {"run": run.pk, "kind": run.kind, "engine": run.engine, "file": run.path or "(none)"}
 
 
 def backup_verify_run(path: Path | None = None, *, alias: str = "default", kind: str = BackupRun.Kind.VERIFY):
@@ -450,10 +447,18 @@ def backup_verify_run(path: Path | None = None, *, alias: str = "default", kind:
             run.recovery_seconds = round(result.seconds, 3)
             run.rto_met = result.seconds < rto_seconds()
             if not run.rto_met:
-                alert(f"restore drill took {result.seconds:.0f} s, over the RTO of {rto_seconds()} s")
+                audit_alert_raise(
+                    kind=AlertKind.RESTORE_DRILL_OVER_RTO,
+                    message=f"restore drill took {result.seconds:.0f} s, over the RTO of {rto_seconds()} s",
+                    details=_details(run),
+                )
     except Exception as exc:
+        audit_alert_raise(
+            kind=_FAILURE_KINDS.get(kind, AlertKind.BACKUP_VERIFY_FAILED),
+            message=f"backup {kind} failed: {exc}",
+            details=_details(run),
+        )
         _finish(run, started, status=BackupRun.Status.FAILED, error=str(exc)[:4000])
-        alert(f"backup {kind} failed: {exc}")
         return run
     return _finish(run, started, status=BackupRun.Status.SUCCEEDED)
 

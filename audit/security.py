@@ -139,7 +139,8 @@ def login_failure_record(*, username: str | None, ip: str | None, now: datetime 
             row.user = get_user_model().objects.filter(email__iexact=username.strip()).first()
         elif scope == LoginLockout.Scope.IP:
             row.label = mask_ip(ip)
-        if row.failures >= policy.threshold(scope):
+        just_locked = row.failures >= policy.threshold(scope)
+        if just_locked:
             row.lockouts += 1
             row.failures = 0
             row.locked_until = now + policy.duration(row.lockouts)
@@ -148,7 +149,31 @@ def login_failure_record(*, username: str | None, ip: str | None, now: datetime 
             locked = max(locked, row.locked_until) if locked else row.locked_until
             logger.warning("login lockout: %s %s until %s", scope, row.label or key[:12], row.locked_until)
         row.save()
+        if just_locked:
+            _lockout_alert(row)
     return locked
+
+
+def _lockout_alert(row: LoginLockout) -> None:
+    """One alert per lockout (its row, count and end name it); the emails commit with the failure that locked."""
+    from audit.alerts import AlertKind, audit_alert_raise  # audit.alerts -> tickets -> audit.gdpr -> this module
+
+    if row.scope == LoginLockout.Scope.IP:
+        who = f"IP {row.label}"
+    elif row.user_id:
+        who = f"account #{row.user_id}"
+    else:  # a login name that matches no account: the keyed hash tells repeats apart without revealing it
+        who = f"unknown account {row.key[:8]}"
+    # The message stays the same across lockouts of one account or IP, so Sentry groups them.
+    audit_alert_raise(
+        kind=AlertKind.LOGIN_LOCKOUT,
+        message=f"Login lockout: {who} after repeated failed logins",
+        details={
+            "locked until": f"{row.locked_until:%Y-%m-%d %H:%M:%S} UTC",
+            "lockouts in a row": row.lockouts,
+        },
+        dedupe_key=f"{row.pk}:{row.lockouts}:{row.locked_until:%Y%m%dT%H%M%S.%f}",
+    )
 
 
 def login_success_record(*, username: str | None) -> None:

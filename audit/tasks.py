@@ -16,11 +16,19 @@ def audit_seal() -> dict:
 @shared_task(ignore_result=True, time_limit=6 * 3600, soft_time_limit=6 * 3600 - 60)
 def audit_verify_scheduled() -> bool:
     """Daily full verification; the run is itself audited and a failure raises an alert."""
+    from audit.alerts import AlertKind, audit_alert_raise
     from audit.services import audit_record
-    from audit.verification import raise_alert, verify_trail
+    from audit.verification import verify_trail
 
     report = verify_trail()
     first = report.problems[0] if report.problems else None
+    if not report.ok:
+        # Before recording the run: a trail whose table refuses the write still gets its alert out.
+        audit_alert_raise(
+            kind=AlertKind.AUDIT_VERIFY_FAILED,
+            message=f"Audit trail verification failed: {first}",
+            details={"rows checked": report.rows_checked, "problems": [str(problem) for problem in report.problems]},
+        )
     audit_record(
         actor=None,
         action="verify",
@@ -34,8 +42,6 @@ def audit_verify_scheduled() -> bool:
         success=report.ok,
         error_message=str(first) if first else "",
     )
-    if not report.ok:
-        raise_alert(report)
     return report.ok
 
 

@@ -7,7 +7,6 @@ covers archive and database together. The first problem that concerns a row name
 from __future__ import annotations
 
 import hashlib
-import logging
 import multiprocessing
 import time
 from dataclasses import dataclass, field
@@ -31,9 +30,6 @@ from audit.sealing import (
     unpack_leaves,
 )
 from audit.services import canonical_json, personal_digest
-
-logger = logging.getLogger(__name__)
-alert_logger = logging.getLogger("audit.alerts")
 
 
 @dataclass
@@ -229,17 +225,3 @@ def verify_trail(*, now=None, max_unsealed_seconds: float | None = None, streams
             pool.join()
     report.seconds = time.perf_counter() - started
     return report
-
-
-def raise_alert(report: Report) -> None:
-    """An audit-trail failure: an ERROR on `audit.alerts` and a Sentry message."""
-    first = report.problems[0] if report.problems else None
-    alert_logger.error(
-        "Audit trail verification failed: %s", first, extra={"problems": [str(p) for p in report.problems]}
-    )
-    try:
-        import sentry_sdk
-
-        sentry_sdk.capture_message(f"Audit trail verification failed: {first}", level="error")
-    except Exception:
-        logger.exception("could not send the audit alert to Sentry")

@@ -188,7 +188,9 @@ def _ticket_body(ticket: Ticket, *, headline: str, short: bool = False) -> str:
     return "\n".join(lines)
 
 
-def _email(kind: str, key: str, person: User, subject: str, body: str, ticket: Ticket) -> OutboxItem:
+def _email(kind: str, key: str, person: User, subject: str, body: str, ticket: Ticket | None = None) -> OutboxItem:
+    # Without a ticket (audit alerts) the payload names only the person.
+    about = {"ticket": ticket.pk, "reference": ticket.reference} if ticket is not None else {}
     return OutboxItem(
         kind=kind,
         channel=EMAIL,
@@ -196,7 +198,7 @@ def _email(kind: str, key: str, person: User, subject: str, body: str, ticket: T
         subject=subject,
         body=body,
         idempotency_key=key,
-        payload={"ticket": ticket.pk, "reference": ticket.reference, "user": person.pk},
+        payload={**about, "user": person.pk},
     )
 
 

@@ -1,6 +1,6 @@
 """Sentry: unhandled view errors and failing Celery tasks become events; no PII unless asked for.
 
-Events go to an in-test transport (a sentry_sdk Transport that keeps envelopes in memory): no network.
+Events go to an in-test transport (tests.sentry_utils.MemoryTransport keeps envelopes in memory): no network.
 """
 
 import json
@@ -10,8 +10,8 @@ import sentry_sdk
 from django.http import HttpResponse
 from django.test import Client
 from django.urls import include, path
-from sentry_sdk.transport import Transport
 
+from tests.sentry_utils import memory_sentry
 from tourbrain_support.celery import app as celery_app
 from tourbrain_support.sentry import init_sentry
 
@@ -44,35 +44,10 @@ def failing_task(ticket_id: int) -> None:
     raise SentryBoomError(f"task failed for {ticket_id}")
 
 
-class MemoryTransport(Transport):
-    def __init__(self, options=None):
-        super().__init__(options)
-        self.envelopes = []
-
-    def capture_envelope(self, envelope):
-        self.envelopes.append(envelope)
-
-    def events(self) -> list[dict]:
-        return [item.payload.json for envelope in self.envelopes for item in envelope.items if item.type == "event"]
-
-    def raw(self) -> bytes:
-        return b"".join(envelope.serialize() for envelope in self.envelopes)
-
-
 @pytest.fixture
 def sentry_events():
-    transport = MemoryTransport()
-    assert init_sentry(
-        dsn="https://public@sentry.invalid/1",
-        environment="test",
-        release="tourbrain-support@test",
-        send_default_pii=False,
-        traces_sample_rate=0.0,
-        transport=transport,
-    )
-    yield transport
-    sentry_sdk.get_client().close()
-    sentry_sdk.init()  # back to a client without a DSN: nothing is sent by later tests
+    with memory_sentry() as transport:
+        yield transport
 
 
 def _exception_types(event: dict) -> list[str]:

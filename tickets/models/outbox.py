@@ -25,7 +25,8 @@ class OutboxMessage(models.Model):
         TICKET_ASSIGNED = "ticket.assigned"
         SLA_WARNING = "sla.warning"
         SLA_BREACH = "sla.breach"
-        ALL = (TICKET_CRITICAL, TICKET_ASSIGNED, SLA_WARNING, SLA_BREACH)
+        AUDIT_ALERT = "audit.alert"  # audit/compliance alerts (audit.alerts): the alert's own kind is in the payload
+        ALL = (TICKET_CRITICAL, TICKET_ASSIGNED, SLA_WARNING, SLA_BREACH, AUDIT_ALERT)
 
     class Channel(models.TextChoices):
         EMAIL = "email", "Email"

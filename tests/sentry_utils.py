@@ -1,0 +1,70 @@
+"""Error-reporting test helpers: an in-memory Sentry transport (no network) and a database that cannot be reached."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import sentry_sdk
+from django.db import connections
+from sentry_sdk.transport import Transport
+
+from tourbrain_support.sentry import init_sentry, transfer_log_discard
+
+
+class MemoryTransport(Transport):
+    """Keeps every envelope the SDK would have sent."""
+
+    def __init__(self, options=None):
+        super().__init__(options)
+        self.envelopes = []
+
+    def capture_envelope(self, envelope):
+        self.envelopes.append(envelope)
+
+    def events(self) -> list[dict]:
+        return [item.payload.json for envelope in self.envelopes for item in envelope.items if item.type == "event"]
+
+    def raw(self) -> bytes:
+        return b"".join(envelope.serialize() for envelope in self.envelopes)
+
+
+@contextmanager
+def memory_sentry(*, send_default_pii: bool = False) -> Iterator[MemoryTransport]:
+    """Sentry switched on as in production, sending to a MemoryTransport; off again afterwards."""
+    transport = MemoryTransport()
+    assert init_sentry(
+        dsn="https://public@sentry.invalid/1",
+        environment="test",
+        release="tourbrain-support@test",
+        send_default_pii=send_default_pii,
+        traces_sample_rate=0.0,
+        transport=transport,
+    )
+    try:
+        yield transport
+    finally:
+        sentry_sdk.get_client().close()
+        sentry_sdk.init()  # back to a client without a DSN: nothing is sent by later tests
+        transfer_log_discard()  # transfers of events captured outside a request stay with this test
+
+
+@contextmanager
+def database_unreachable(alias: str = "default") -> Iterator[None]:
+    """This thread's connection points at a server that is not there (PostgreSQL: a closed port; SQLite: a file
+    in a folder that does not exist), as when the database is down; the real connection is back afterwards."""
+    real = connections[alias]
+    settings_dict = dict(real.settings_dict)
+    if real.vendor == "sqlite":
+        settings_dict["NAME"] = "/nonexistent-folder/unreachable.sqlite3"
+    else:
+        settings_dict.update(
+            HOST="127.0.0.1", PORT="1", OPTIONS={**settings_dict.get("OPTIONS", {}), "connect_timeout": 2}
+        )
+    broken = type(real)(settings_dict, alias)
+    connections[alias] = broken
+    try:
+        yield
+    finally:
+        broken.close()
+        connections[alias] = real
