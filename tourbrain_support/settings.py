@@ -252,7 +252,7 @@ AUDIT_ARCHIVE_DIR = env.str("AUDIT_ARCHIVE_DIR", default=str(DATA_DIR / "audit-a
 AUDIT_MAX_UNSEALED_SECONDS = env.int("AUDIT_MAX_UNSEALED_SECONDS", default=300)
 AUDIT_SEAL_INTERVAL_SECONDS = env.float("AUDIT_SEAL_INTERVAL_SECONDS", default=2.0)
 AUDIT_SEAL_BATCH_ROWS = 10000
-# Server-side prepared audit inserts (PostgreSQL); off behind a transaction-pooling proxy without prepared-statement support.
+# Server-side prepared audit inserts (PostgreSQL); off behind a pooling proxy without prepared statements.
 AUDIT_PREPARED_STATEMENTS = env.bool("AUDIT_PREPARED_STATEMENTS", default=True)
 AUDIT_SEAL_WAIT_SECONDS = 1.5  # below the interval, so runs never pile up behind a long transaction
 # Bearer token for POST /api/v1/audit/deployments/ (CI/CD); empty disables the API.
