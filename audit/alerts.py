@@ -36,7 +36,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from tickets.models import OutboxMessage
-from tickets.notifications import _email, _slack, _slack_enabled
+from tickets.notifications import email_item, slack_enabled, slack_item
 from tickets.outbox import OutboxItem, outbox_enqueue_many
 from tourbrain_support.roles import Role
 
@@ -127,7 +127,9 @@ def _items(
     subject = f"{SUBJECT_PREFIX} {headline}"
     body = _body(kind=kind, message=message, details=details, now=now)
     people = list(alert_recipients())
-    items = [_email(OutboxMessage.Kind.AUDIT_ALERT, f"{key}:{person.pk}", person, subject, body) for person in people]
+    items = [
+        email_item(OutboxMessage.Kind.AUDIT_ALERT, f"{key}:{person.pk}", person, subject, body) for person in people
+    ]
     if not people:
         # Nobody holds the admin or auditor role yet: the support mailbox rather than no one.
         items.append(
@@ -141,9 +143,9 @@ def _items(
                 payload={"alert": kind},
             )
         )
-    if _slack_enabled():
+    if slack_enabled():
         slack_body = f"Alert `{kind}`. Look at {_page(kind)}"
-        items.append(_slack(OutboxMessage.Kind.AUDIT_ALERT, f"{key}:slack", subject, slack_body, {"alert": kind}))
+        items.append(slack_item(OutboxMessage.Kind.AUDIT_ALERT, f"{key}:slack", subject, slack_body, {"alert": kind}))
     return items
 
 

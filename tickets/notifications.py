@@ -38,10 +38,12 @@ def notify_ticket_created_critical(ticket: Ticket) -> list[OutboxMessage]:
     body = _ticket_body(ticket, headline="A new critical ticket was filed.")
     items = []
     if lead is not None and lead.email:
-        items.append(_email(Kind.TICKET_CRITICAL, f"{Kind.TICKET_CRITICAL}:{ticket.pk}", lead, subject, body, ticket))
-    if _slack_enabled():
         items.append(
-            _slack(
+            email_item(Kind.TICKET_CRITICAL, f"{Kind.TICKET_CRITICAL}:{ticket.pk}", lead, subject, body, ticket)
+        )
+    if slack_enabled():
+        items.append(
+            slack_item(
                 Kind.TICKET_CRITICAL,
                 f"{Kind.TICKET_CRITICAL}:{ticket.pk}:slack",
                 subject,
@@ -62,7 +64,7 @@ def notify_ticket_assigned(ticket: Ticket, actor: User | None) -> list[OutboxMes
     body = _ticket_body(ticket, headline=f"This ticket was assigned to you{by}.")
     # The version identifies this assignment: A -> B -> A notifies A twice, a retried request once.
     key = f"{Kind.TICKET_ASSIGNED}:{ticket.pk}:{assignee.pk}:v{ticket.version}"
-    return outbox_enqueue_many([_email(Kind.TICKET_ASSIGNED, key, assignee, subject, body, ticket)])
+    return outbox_enqueue_many([email_item(Kind.TICKET_ASSIGNED, key, assignee, subject, body, ticket)])
 
 
 def notify_sla_warning(tickets: Sequence[Ticket]) -> list[OutboxMessage]:
@@ -79,8 +81,8 @@ def notify_sla_warning(tickets: Sequence[Ticket]) -> list[OutboxMessage]:
         body = _ticket_body(ticket, headline=f"The {clock} target is close: due {_when(due)}.")
         for person in _distinct([ticket.assignee or leads.get(ticket.team)]):
             key = f"{Kind.SLA_WARNING}:{ticket.pk}:{stamp}:{person.pk}"
-            items.append(_email(Kind.SLA_WARNING, key, person, subject, body, ticket))
-    if _slack_enabled():
+            items.append(email_item(Kind.SLA_WARNING, key, person, subject, body, ticket))
+    if slack_enabled():
         items.append(_digest(Kind.SLA_WARNING, "SLA warning", tickets, stamp=_stamp(tickets[0].warning_notified_at)))
     return outbox_enqueue_many(items)
 
@@ -109,8 +111,8 @@ def notify_sla_breach(tickets: Sequence[Ticket]) -> list[OutboxMessage]:
         recipients = [previous.get(getattr(ticket, "escalated_from_id", None)), leads.get(ticket.team), ticket.assignee]
         for person in _distinct(recipients):
             key = f"{Kind.SLA_BREACH}:{ticket.pk}:{stamp}:{person.pk}"
-            items.append(_email(Kind.SLA_BREACH, key, person, subject, body, ticket))
-    if _slack_enabled():
+            items.append(email_item(Kind.SLA_BREACH, key, person, subject, body, ticket))
+    if slack_enabled():
         items.append(_digest(Kind.SLA_BREACH, "SLA breached", tickets, stamp=_stamp(tickets[0].escalated_at)))
     return outbox_enqueue_many(items)
 
@@ -122,7 +124,7 @@ def ticket_url(ticket: Ticket) -> str:
     return f"{settings.SITE_URL}/queue/{ticket.reference}/"
 
 
-def _slack_enabled() -> bool:
+def slack_enabled() -> bool:
     # An empty SLACK_WEBHOOK_URL disables Slack: no rows that could only fail.
     return bool(settings.SLACK_WEBHOOK_URL)
 
@@ -188,7 +190,7 @@ def _ticket_body(ticket: Ticket, *, headline: str, short: bool = False) -> str:
     return "\n".join(lines)
 
 
-def _email(kind: str, key: str, person: User, subject: str, body: str, ticket: Ticket | None = None) -> OutboxItem:
+def email_item(kind: str, key: str, person: User, subject: str, body: str, ticket: Ticket | None = None) -> OutboxItem:
     # Without a ticket (audit alerts) the payload names only the person.
     about = {"ticket": ticket.pk, "reference": ticket.reference} if ticket is not None else {}
     return OutboxItem(
@@ -202,7 +204,7 @@ def _email(kind: str, key: str, person: User, subject: str, body: str, ticket: T
     )
 
 
-def _slack(kind: str, key: str, subject: str, body: str, payload: dict) -> OutboxItem:
+def slack_item(kind: str, key: str, subject: str, body: str, payload: dict) -> OutboxItem:
     return OutboxItem(
         kind=kind,
         channel=SLACK,
@@ -229,4 +231,4 @@ def _digest(kind: str, title: str, tickets: list[Ticket], *, stamp: str) -> Outb
     noun = "ticket" if len(tickets) == 1 else "tickets"
     subject = f"{title}: {len(tickets)} {noun}"
     key = f"{kind}:slack:{stamp}:{min(ticket.pk for ticket in tickets)}:{len(tickets)}"
-    return _slack(kind, key, subject, "\n".join(lines), {"tickets": references})
+    return slack_item(kind, key, subject, "\n".join(lines), {"tickets": references})
