@@ -1,6 +1,10 @@
+from urllib.parse import urlencode
+
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import UserChangeForm, UserCreationForm
+from django.urls import reverse
+from django.utils.html import format_html
 
 from tourbrain_support.models import Membership, Organization, User, WorkerHeartbeat
 
@@ -37,7 +41,9 @@ class UserAdmin(DjangoUserAdmin):
         ("Profile", {"fields": ("name", "is_beta", "is_available")}),
         ("Access", {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")}),
         ("Dates", {"fields": ("last_login", "date_joined")}),
+        ("Audit", {"fields": ("audit_trail",)}),
     )
+    readonly_fields = ("audit_trail",)
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "name", "password1", "password2")}),)
     filter_horizontal = ("groups", "user_permissions")
 
@@ -47,6 +53,18 @@ class UserAdmin(DjangoUserAdmin):
     @admin.display(description="roles")
     def roles(self, obj):
         return ", ".join(group.name for group in obj.groups.all()) or "customer"
+
+    @admin.display(description="audit trail")
+    def audit_trail(self, obj):
+        """Links to the activity log (auditors and admins): what this person did, and what was done to the account."""
+        events = reverse("audit:events")
+        return format_html(
+            '<a href="{}?{}">actions by this user</a> · <a href="{}?{}">changes to this account</a>',
+            events,
+            urlencode({"actor": obj.pk}),
+            events,
+            urlencode({"resource_type": "user", "resource_id": obj.pk}),
+        )
 
 
 @admin.register(Organization)
