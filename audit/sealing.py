@@ -24,9 +24,11 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import fcntl
+import functools
 import hashlib
 import json
 import logging
+import re
 import time
 import uuid
 from dataclasses import dataclass
@@ -333,16 +335,32 @@ def _number(value) -> str:
     return "null" if value is None else str(int(value))
 
 
+# PostgreSQL prints a jsonb array of hex digests as ["a", "b"]: dropping the spaces is the canonical form.
+_DIGEST_ARRAY = re.compile(r'\[(?:"[0-9a-f]{64}"(?:, "[0-9a-f]{64}")*)?\]')
+_CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+@functools.lru_cache(maxsize=4096)
+def _canonical_json_text(text: str) -> str:
+    # Cached: the same changes (a status moving from open to pending) recur across many rows.
+    return json.dumps(json.loads(text), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def _json_text(text: str) -> str:
     if text in ("{}", "[]"):
         return text
-    return json.dumps(json.loads(text), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    if _DIGEST_ARRAY.fullmatch(text):
+        return text.replace(", ", ",")
+    return _canonical_json_text(text)
 
 
 def _uuid_text(value) -> str:
     if value is None:
         return "null"
-    return _encode_str(str(uuid.UUID(str(value))))
+    text = str(value)
+    if not _CANONICAL_UUID.fullmatch(text):  # SQLite stores 32 hex digits; PostgreSQL prints the canonical form
+        text = str(uuid.UUID(text))
+    return _encode_str(text)
 
 
 def _sqlite_microseconds(value) -> int:

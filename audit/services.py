@@ -86,6 +86,18 @@ def _actor_subject_id(actor) -> uuid.UUID:
     return subject.subject_id
 
 
+def _without_nul(value):
+    """The value with every NUL character replaced: PostgreSQL stores none in text or JSON, and an audit
+    write must never fail (and abort the caller's transaction) over what a client managed to send."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd") if "\x00" in value else value
+    if isinstance(value, dict):
+        return {_without_nul(key): _without_nul(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_without_nul(item) for item in value]
+    return value
+
+
 def _is_user(actor) -> bool:
     return actor is not None and getattr(actor, "is_authenticated", False) and getattr(actor, "pk", None) is not None
 
@@ -130,7 +142,10 @@ def audit_record(
         actor = request.user
     actor = actor if _is_user(actor) else None
     # Round-trip through JSON now, so what is hashed later is exactly what the database returns.
-    normalised = json.loads(json.dumps(changes or {}, cls=DjangoJSONEncoder))
+    changes_json = json.dumps(changes or {}, cls=DjangoJSONEncoder)
+    normalised = json.loads(changes_json)
+    if "\\u0000" in changes_json:
+        normalised = _without_nul(normalised)
     sealed_changes, personal_changes = _split_changes(normalised)
 
     # The actor's email and name are not copied into every event: their identity is recorded once per
@@ -139,9 +154,9 @@ def audit_record(
     personal: dict[str, Any] = {}
     if request is not None:
         personal["ip"] = client_ip(request)
-        personal["user_agent"] = (request.META.get("HTTP_USER_AGENT") or "")[:USER_AGENT_MAX]
+        personal["user_agent"] = _without_nul((request.META.get("HTTP_USER_AGENT") or "")[:USER_AGENT_MAX])
     if error_message:
-        personal["error_message"] = error_message
+        personal["error_message"] = _without_nul(error_message)
     resource_subject = _user_resource_subject(resource_type, resource_id) if personal_changes or actor is None else None
     # Personal values about someone else (an admin editing a user) go under that person's pseudonym.
     if personal_changes and (resource_subject is None or actor_subject is None or resource_subject == actor_subject):
@@ -164,8 +179,8 @@ def audit_record(
         "actor_subject": actor_subject,
         "organization_id": getattr(organization, "pk", organization),
         "action": action,
-        "resource_type": resource_type,
-        "resource_id": "" if resource_id is None else str(resource_id),
+        "resource_type": _without_nul(resource_type),
+        "resource_id": "" if resource_id is None else _without_nul(str(resource_id)),
         "success": success,
         "request_id": get_request_id() or "",
         "changes": sealed_changes,

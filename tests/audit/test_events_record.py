@@ -3,7 +3,7 @@
 import json
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.test import RequestFactory
 
 from audit.models import AuditEvent, AuditPersonalData, AuditSubject
@@ -132,3 +132,28 @@ def test_erasure_removes_personal_data_everywhere_and_the_trail_still_verifies(m
     report = verify_trail()
     assert report.ok, report.problems
     assert AuditEvent.objects.filter(resource_id=str(person.pk)).count() == 2
+
+
+def test_nul_characters_never_break_the_callers_transaction(make_user):
+    # given hostile input carrying NUL characters (PostgreSQL stores none in text or JSON)
+    user = make_user()
+    request = _request(HTTP_USER_AGENT="evil\x00agent")
+    # when it is audited inside a business transaction that goes on afterwards
+    with transaction.atomic():
+        event = audit_record(
+            actor=user,
+            action="update",
+            resource_type="ticket",
+            resource_id="7\x00",
+            changes={"subject\x00": ["a\x00b", {"k": "\x00"}]},
+            error_message="bad\x00",
+            request=request,
+        )
+        audit_record(actor=user, action="update", resource_type="ticket", resource_id=8)
+    # then both rows are written, with the NULs replaced, and the trail verifies
+    event.refresh_from_db()
+    assert event.resource_id == "7\ufffd"
+    assert event.changes == {"subject\ufffd": ["a\ufffdb", {"k": "\ufffd"}]}
+    personal = AuditPersonalData.objects.get(event=event).data
+    assert (personal["user_agent"], personal["error_message"]) == ("evil\ufffdagent", "bad\ufffd")
+    assert AuditEvent.objects.filter(resource_id="8").exists()
