@@ -2,6 +2,11 @@
 
 Each process keeps its own registry; with several gunicorn workers set
 PROMETHEUS_MULTIPROC_DIR so /metrics aggregates them.
+
+Apps add gauges read from the database at scrape time with `scrape_collector_register(name, collector)`
+(the audit app's security and audit-trail gauges). Those values are the same whichever worker answers, so
+they are never multiprocess metrics: the worker serving the scrape computes them once, in either mode.
+A collector that fails (the database is down) must yield what it can itself; /metrics still answers.
 """
 
 import os
@@ -10,6 +15,7 @@ import time
 from django.db import connections
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
 from prometheus_client import REGISTRY as DEFAULT_REGISTRY
+from prometheus_client.registry import Collector
 
 REQUESTS = Counter("http_requests_total", "HTTP requests served", ["view", "method", "status"])
 LATENCY = Histogram(
@@ -17,6 +23,9 @@ LATENCY = Histogram(
     "HTTP request latency",
     ["view", "method"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+)
+COLLECT_ERRORS = Counter(
+    "tourbrain_metrics_collect_errors", "Scrapes whose database-backed gauges could not be read", ["collector"]
 )
 DB_QUERIES = Histogram(
     "http_request_db_queries",
@@ -58,10 +67,26 @@ class PrometheusMiddleware:
         return response
 
 
+# Scrape-time collectors by name: registered once in the default registry, and added to each per-scrape
+# registry in multiprocess mode (where the default registry is not what /metrics serves).
+_SCRAPE_COLLECTORS: dict[str, Collector] = {}
+
+
+def scrape_collector_register(name: str, collector: Collector) -> None:
+    """Serve `collector` on /metrics from now on; a second registration under the same name is ignored."""
+    if name in _SCRAPE_COLLECTORS:
+        return
+    _SCRAPE_COLLECTORS[name] = collector
+    COLLECT_ERRORS.labels(name)  # the series exists (at 0) before the first failure, so increase() works
+    DEFAULT_REGISTRY.register(collector)
+
+
 def render_metrics() -> tuple[bytes, str]:
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
+        for collector in _SCRAPE_COLLECTORS.values():
+            registry.register(collector)
     else:
         registry = DEFAULT_REGISTRY
     return generate_latest(registry), CONTENT_TYPE_LATEST
