@@ -1,4 +1,5 @@
-"""Audit and compliance alerts: the one place that tells people when the trail, a backup or the login guard trips.
+"""Audit and compliance alerts: the one place that tells people when the trail, a backup or the login guard trips,
+or a data-subject request runs past its deadline.
 
 `audit_alert_raise(kind=, message=, details=)` does three things, each independent of the next:
 
@@ -18,8 +19,9 @@ Deduplication: the rows' idempotency keys name the alert kind, a digest of the m
 clock hour, so the same alert is emailed at most once per clock hour however often its cause repeats
 (a job that fails every minute mails once an hour; the daily backup or verification that fails every
 run mails once a day, each day). A different message is a different alert. Callers with an identity
-of their own pass `dedupe_key` instead (a lockout: its row and lockout count), which replaces
-message and hour: one notification per lockout. Lines 1 and 2 are not deduplicated: the log and
+of their own pass `dedupe_key` instead (a lockout: its row and lockout count; an overdue data-subject
+request: its id and the UTC day), which replaces message and hour: one notification per lockout, one a
+day per overdue request. Lines 1 and 2 are not deduplicated: the log and
 Sentry (which groups repeats) keep every occurrence.
 """
 
@@ -58,10 +60,11 @@ class AlertKind:
     RESTORE_DRILL_FAILED = "backup.drill_failed"
     RESTORE_DRILL_OVER_RTO = "backup.drill_over_rto"
     LOGIN_LOCKOUT = "security.lockout"
+    GDPR_REQUEST_OVERDUE = "gdpr.request_overdue"
 
 
 # Where on the portal to look, by the kind's first part.
-_PAGES = {"audit": "/audit/", "backup": "/audit/backups/", "security": "/audit/security/"}
+_PAGES = {"audit": "/audit/", "backup": "/audit/backups/", "security": "/audit/security/", "gdpr": "/audit/gdpr/"}
 
 
 def audit_alert_raise(

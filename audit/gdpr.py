@@ -16,7 +16,7 @@ import logging
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.apps import apps
 from django.conf import settings
@@ -39,7 +39,6 @@ from audit.services import audit_record
 from tourbrain_support.api import ApplicationError
 
 logger = logging.getLogger(__name__)
-alerts = logging.getLogger("audit.alerts")
 
 ERASED = "[erased]"
 EXPORT_FORMAT_VERSION = 1
@@ -294,24 +293,38 @@ def dsr_list_open():
     )
 
 
+# reminder_level: 0 nothing sent, 1 the due-soon reminder went out, 2 past the deadline (alerted daily).
+_REMINDED, _OVERDUE = 1, 2
+
+
 def dsr_reminders_send(now: datetime | None = None) -> dict[str, int]:
-    """Daily: remind about open requests due within GDPR_REMINDER_DAYS (level 1) and overdue ones
-    (level 2, also an alert). Each level is claimed by a conditional UPDATE, so reruns send nothing twice."""
+    """Daily: mail the handler once when an open request falls due within GDPR_REMINDER_DAYS, and raise a
+    `gdpr.request_overdue` alert for every open request past its deadline, each day until it is closed.
+
+    The due-soon reminder is claimed by a conditional UPDATE and the overdue alert is keyed by request and
+    UTC day, so a rerun the same day sends nothing twice. Returns how many of each were sent by this run."""
     now = now or timezone.now()
     soon = now + timedelta(days=getattr(settings, "GDPR_REMINDER_DAYS", 7))
     sent = {"due_soon": 0, "overdue": 0}
     open_requests = DataSubjectRequest.objects.filter(status__in=DataSubjectRequest.OPEN_STATUSES)
-    stages = [("overdue", 2, Q(due_at__lte=now)), ("due_soon", 1, Q(due_at__lte=soon, due_at__gt=now))]
-    for label, level, when in stages:
-        for dsr in open_requests.filter(when, reminder_level__lt=level).select_related("handled_by"):
-            with transaction.atomic():
-                claimed = DataSubjectRequest.objects.filter(pk=dsr.pk, reminder_level__lt=level).update(
-                    reminder_level=level
-                )
-                if not claimed:
-                    continue
-                _send_reminder(dsr, label, now)  # an exception rolls the claim back: tomorrow's run retries
-            sent[label] += 1
+    due_soon = open_requests.filter(due_at__lte=soon, due_at__gt=now, reminder_level__lt=_REMINDED)
+    for dsr in due_soon.select_related("handled_by"):
+        with transaction.atomic():
+            claimed = DataSubjectRequest.objects.filter(pk=dsr.pk, reminder_level__lt=_REMINDED).update(
+                reminder_level=_REMINDED
+            )
+            if not claimed:
+                continue
+            _send_reminder(dsr, now)  # an exception rolls the claim back: tomorrow's run retries
+        sent["due_soon"] += 1
+    overdue = list(open_requests.filter(due_at__lte=now).order_by("due_at", "id"))
+    for dsr in overdue:
+        if _overdue_alert(dsr, now):
+            sent["overdue"] += 1
+    # The stage reached, kept on the request (the daily alert does not depend on it).
+    DataSubjectRequest.objects.filter(pk__in=[dsr.pk for dsr in overdue], reminder_level__lt=_OVERDUE).update(
+        reminder_level=_OVERDUE
+    )
     return sent
 
 
@@ -324,18 +337,36 @@ def _reminder_recipients(dsr: DataSubjectRequest) -> list[str]:
     return sorted(set(staff.values_list("email", flat=True))) or [settings.SUPPORT_EMAIL]
 
 
-def _send_reminder(dsr: DataSubjectRequest, label: str, now: datetime) -> None:
+def _send_reminder(dsr: DataSubjectRequest, now: datetime) -> None:
     days = (dsr.due_at - now).days
-    if label == "overdue":
-        subject = f"OVERDUE: data-subject request #{dsr.pk} ({dsr.get_kind_display()}) was due {dsr.due_at:%Y-%m-%d}"
-        alerts.error("data-subject request #%s is overdue (due %s)", dsr.pk, dsr.due_at.isoformat())
-    else:
-        subject = f"Data-subject request #{dsr.pk} ({dsr.get_kind_display()}) is due in {days} day(s)"
+    subject = f"Data-subject request #{dsr.pk} ({dsr.get_kind_display()}) is due in {days} day(s)"
     body = (
         f"{subject}.\n\nStatus: {dsr.get_status_display()}\nReceived: {dsr.received_at:%Y-%m-%d}\n"
         f"Due: {dsr.due_at:%Y-%m-%d %H:%M} UTC\n\nOpen it at /audit/gdpr/requests/{dsr.pk}/\n"
     )
     send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, _reminder_recipients(dsr))
+
+
+def _overdue_alert(dsr: DataSubjectRequest, now: datetime) -> bool:
+    """The shared alert (log, Sentry, admins and auditors by email and Slack), notified once per request and UTC
+    day; True when this call wrote its notifications. No personal data: the person is the request number."""
+    from audit.alerts import AlertKind, audit_alert_raise  # audit.alerts -> tickets -> this module
+
+    written = audit_alert_raise(
+        kind=AlertKind.GDPR_REQUEST_OVERDUE,
+        message=f"Data-subject request #{dsr.pk} ({dsr.kind}) is past its 30-day deadline",
+        details={
+            "status": dsr.get_status_display(),
+            "received": f"{dsr.received_at.astimezone(UTC):%Y-%m-%d}",
+            "due": f"{dsr.due_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC",
+            "days overdue": (now - dsr.due_at).days,
+            "handler": f"user #{dsr.handled_by_id}" if dsr.handled_by_id else "nobody yet",
+            "request": f"{settings.SITE_URL}/audit/gdpr/requests/{dsr.pk}/",
+        },
+        dedupe_key=f"{dsr.pk}:{now.astimezone(UTC):%Y%m%d}",
+        now=now,
+    )
+    return bool(written)
 
 
 # --- finding a person's data --------------------------------------------------------------------

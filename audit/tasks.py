@@ -69,7 +69,7 @@ def backup_restore_drill() -> int | None:
 
 @shared_task(ignore_result=True)
 def gdpr_reminders() -> dict:
-    """Remind handlers of data-subject requests nearing or past their 30-day deadline (once per level)."""
+    """Remind handlers of data-subject requests nearing their 30-day deadline (once); alert on overdue ones (daily)."""
     from audit.gdpr import dsr_reminders_send
 
     return dsr_reminders_send()

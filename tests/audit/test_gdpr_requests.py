@@ -1,11 +1,11 @@
 """GDPR: data-subject request workflow and deadline, reminders (idempotent), consent acceptance rates,
 cross-border transfer log, and the GDPR pages."""
 
+import logging
 from datetime import timedelta
 
 import pytest
 import time_machine
-from django.core import mail
 from django.core.management import call_command
 from django.utils import timezone
 
@@ -21,6 +21,7 @@ from audit.gdpr import (
 )
 from audit.models import AuditEvent, CrossBorderTransfer, DataSubjectRequest
 from audit.tasks import gdpr_reminders
+from tickets.models import OutboxMessage
 from tourbrain_support.api import ApplicationError
 from tourbrain_support.roles import Role
 
@@ -67,29 +68,77 @@ def test_erasure_without_an_account_cannot_complete(make_user):
     assert dsr_transition(dsr=dsr, status="rejected", actor=admin).status == "rejected"
 
 
-def test_reminders_are_sent_once_per_level(make_user, settings):
-    # given a request due in 5 days and one already overdue, with a reminder horizon of 7 days
+@pytest.fixture
+def delivered(celery_eager, django_capture_on_commit_callbacks):
+    """Run a block as the daily job does: its writes commit and the outbox delivers inline."""
+
+    def run(block):
+        with django_capture_on_commit_callbacks(execute=True):
+            return block()
+
+    return run
+
+
+def _subjects(received) -> list[tuple[str, str]]:
+    return sorted((mail.rcpt_tos[0], mail.message["Subject"]) for mail in received)
+
+
+def test_due_soon_reminds_the_handler_once_and_overdue_alerts_daily(
+    make_user, settings, smtp_server, delivered, caplog
+):
+    # given a 7-day horizon, a request due in 4 days handled by the DPO, an unhandled one 1 day overdue,
+    # a closed one long overdue, and the DPO (admin) and an auditor to be alerted
     settings.GDPR_REMINDER_DAYS = 7
-    admin = make_user(Role.ADMIN, email="dpo@example.test")
+    settings.SLACK_WEBHOOK_URL = ""
+    settings.SITE_URL = "https://support.tourbrain.test"
+    dpo = make_user(Role.ADMIN, email="dpo@example.test")
+    make_user(Role.AUDITOR, email="auditor@example.test")
     now = timezone.now()
-    soon = dsr_create(kind="access", subject_email="a@example.test", received_at=now - timedelta(days=25))
+    soon = dsr_create(kind="access", subject_email="a@example.test", received_at=now - timedelta(days=26))
+    dsr_transition(dsr=soon, status="verifying", actor=dpo)  # handled_by = dpo
     late = dsr_create(kind="erasure", subject_email="b@example.test", received_at=now - timedelta(days=31))
-    dsr_transition(dsr=late, status="verifying", actor=admin)  # handled_by = admin
     done = dsr_create(kind="access", subject_email="c@example.test", received_at=now - timedelta(days=40))
-    dsr_transition(dsr=done, status="rejected", actor=admin)
-    # when the daily job runs twice
-    assert gdpr_reminders() == {"due_soon": 1, "overdue": 1}
-    assert dsr_reminders_send() == {"due_soon": 0, "overdue": 0}
-    # then two mails went out, the overdue one to its handler
-    assert len(mail.outbox) == 2
-    overdue = next(m for m in mail.outbox if m.subject.startswith("OVERDUE"))
-    assert overdue.to == ["dpo@example.test"]
-    assert f"#{late.pk}" in overdue.subject
-    # and when the first one becomes overdue a week later, it gets its second (last) reminder
-    with time_machine.travel(now + timedelta(days=6), tick=False):
-        call_command("gdpr_reminders")
-    assert len(mail.outbox) == 3
+    dsr_transition(dsr=done, status="rejected", actor=dpo)
+
+    # when the daily job runs, and runs again the same day
+    with caplog.at_level(logging.ERROR, logger="audit.alerts"):
+        assert delivered(gdpr_reminders) == {"due_soon": 1, "overdue": 1}
+        assert delivered(dsr_reminders_send) == {"due_soon": 0, "overdue": 0}
+
+    # then the handler got the due-soon reminder, admins and auditors the overdue alert, each once
+    received = smtp_server.wait_for(3)
+    alert = f"[TourBrain alert] Data-subject request #{late.pk} (erasure) is past its 30-day deadline"
+    assert _subjects(received) == [
+        ("auditor@example.test", alert),
+        ("dpo@example.test", f"Data-subject request #{soon.pk} (Access (export)) is due in 3 day(s)"),
+        ("dpo@example.test", alert),
+    ]
+    assert len(smtp_server.wait_for(4, timeout=0.5)) == 3
+    text = next(mail for mail in received if mail.message["Subject"] == alert).text()
+    assert "Alert:  gdpr.request_overdue" in text
+    assert "days overdue: 1" in text
+    assert f"request: https://support.tourbrain.test/audit/gdpr/requests/{late.pk}/" in text
+    assert "b@example.test" not in text  # the person is the request number, never their address
+    # and the shared alert's log line (one per run: the log keeps every occurrence), no bespoke one
+    lines = [r for r in caplog.records if r.name == "audit.alerts"]
+    assert [r.alert_kind for r in lines] == ["gdpr.request_overdue", "gdpr.request_overdue"]
+    assert OutboxMessage.objects.filter(kind=OutboxMessage.Kind.AUDIT_ALERT).count() == 2
+
+    # when the next day comes and the request is still open, they are told again; the reminded one stays quiet
+    with time_machine.travel(now + timedelta(days=1), tick=False):
+        assert delivered(gdpr_reminders) == {"due_soon": 0, "overdue": 1}
+    assert len(smtp_server.wait_for(5)) == 5
+
+    # when the first request passes its deadline too, and the late one is closed, only the first alerts
+    late = dsr_transition(dsr=late, status="rejected", actor=dpo)
+    with time_machine.travel(now + timedelta(days=5), tick=False):
+        call_command("gdpr_reminders")  # the management command (its rows stay in the outbox here)
     assert DataSubjectRequest.objects.get(pk=soon.pk).reminder_level == 2
+    alerts = OutboxMessage.objects.filter(kind=OutboxMessage.Kind.AUDIT_ALERT)
+    assert alerts.count() == 6
+    assert {row.subject for row in alerts.order_by("-id")[:2]} == {
+        f"[TourBrain alert] Data-subject request #{soon.pk} (access) is past its 30-day deadline"
+    }
 
 
 def test_acceptance_rates_follow_the_latest_record_per_user(make_user):

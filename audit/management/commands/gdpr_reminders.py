@@ -1,4 +1,4 @@
-"""`manage.py gdpr_reminders`: send due-soon / overdue reminders for data-subject requests (idempotent)."""
+"""`manage.py gdpr_reminders`: due-soon reminders and overdue alerts for data-subject requests (idempotent per day)."""
 
 from django.core.management.base import BaseCommand
 
@@ -6,8 +6,8 @@ from audit.gdpr import dsr_reminders_send
 
 
 class Command(BaseCommand):
-    help = "Remind handlers of data-subject requests nearing (GDPR_REMINDER_DAYS) or past their deadline."
+    help = "Remind handlers of data-subject requests due soon (GDPR_REMINDER_DAYS); alert daily on overdue ones."
 
     def handle(self, *args, **options):
         sent = dsr_reminders_send()
-        self.stdout.write(f"reminders sent: {sent['due_soon']} due soon, {sent['overdue']} overdue")
+        self.stdout.write(f"reminders sent: {sent['due_soon']} due soon; overdue alerts: {sent['overdue']}")
