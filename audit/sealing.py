@@ -10,7 +10,7 @@ The watermark (PostgreSQL). A row's id and its transaction id (xid) are stamped 
 trigger, xid first, so whoever holds an id already has an xid (and, from the moment the xid was
 assigned, the lock on it). The sealer
   1. reads the id sequence's last value L,
-  2. then lists the transactions of this database that hold an xid (their xid locks in pg_locks),
+  2. then lists the transactions that hold an xid and a lock on the audit table (pg_locks),
   3. waits until every one of them (other than its own) has ended.
 From then on every id <= L belongs to a transaction that has finished: the row is visible if it
 committed, and an id that is missing was rolled back and stays a permanent gap. So rows in
@@ -246,14 +246,20 @@ def _pg_watermark(stream: Stream, wait_seconds: float, after_id: int) -> tuple[i
         if last_value <= after_id:
             return last_value, None  # no id drawn since the last seal: nothing to wait for
         # Every transaction that holds an id <= L already had its xid, and holds the lock on that xid
-        # from the moment it was assigned until it ends. Those of this database (prepared ones included)
-        # are the ones to wait for; the snapshot's xmax is not enough, as it can lie below running xids.
+        # from the moment it was assigned until it ends; it also holds a lock on the table, taken by its
+        # INSERT before the trigger drew the id. Those transactions (prepared ones included: their locks
+        # share a virtual transaction id) are the ones to wait for, and only those: an autovacuum's
+        # ANALYZE or a long report elsewhere in the portal holds an xid but never an audit id. The
+        # snapshot's xmax is not enough, as it can lie below running xids.
         cursor.execute(
-            "SELECT l.transactionid::text::bigint, pg_snapshot_xmax(pg_current_snapshot())::text::bigint "
-            "FROM pg_locks AS l LEFT JOIN pg_stat_activity AS a ON a.pid = l.pid "
-            "WHERE l.locktype = 'transactionid' AND l.mode = 'ExclusiveLock' AND l.granted "
-            "AND l.pid IS DISTINCT FROM pg_backend_pid() "
-            "AND (l.pid IS NULL OR a.datname IS NULL OR a.datname = current_database())"
+            "SELECT x.transactionid::text::bigint, pg_snapshot_xmax(pg_current_snapshot())::text::bigint "
+            "FROM pg_locks AS x WHERE x.locktype = 'transactionid' AND x.mode = 'ExclusiveLock' AND x.granted "
+            "AND x.pid IS DISTINCT FROM pg_backend_pid() AND EXISTS ("
+            "SELECT 1 FROM pg_locks AS r WHERE r.locktype = 'relation' AND r.granted "
+            "AND r.relation = %s::regclass "
+            "AND r.database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+            "AND r.virtualtransaction = x.virtualtransaction)",
+            [stream.table],
         )
         rows = cursor.fetchall()
         running = [row[0] for row in rows]

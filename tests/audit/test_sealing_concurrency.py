@@ -61,6 +61,35 @@ def test_a_transaction_holding_a_smaller_id_blocks_sealing_until_it_ends(audit_d
     assert _sealed_ids() == [held["id"], fast.pk]
 
 
+def test_a_long_transaction_without_audit_rows_does_not_hold_sealing_back(audit_dirs, make_user):
+    # given a long transaction elsewhere in the portal that holds a transaction id but wrote no audit row
+    holding, release = threading.Event(), threading.Event()
+    user = make_user()
+
+    def long_report():
+        try:
+            with transaction.atomic():
+                type(user).objects.filter(pk=user.pk).update(name="busy")  # takes a transaction id
+                holding.set()
+                release.wait(10)
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=long_report)
+    thread.start()
+    holding.wait(10)
+    try:
+        row = _record("while a report runs")
+        # when the sealer runs, then it does not wait for that transaction
+        started = time.monotonic()
+        seal_stream("events", wait_seconds=5)
+        assert time.monotonic() - started < 1
+        assert row.pk in _sealed_ids()
+    finally:
+        release.set()
+        thread.join()
+
+
 def _rolled_back_record():
     with transaction.atomic():
         _record("rolled back")
