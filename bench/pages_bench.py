@@ -9,6 +9,7 @@ import os
 import random
 import statistics
 import time
+from urllib.parse import urlencode
 
 from bench import tickets_data
 
@@ -82,6 +83,27 @@ def _conversations(references: list[str]) -> None:
             ticket = services.ticket_assign(ticket=ticket, assignee=agents[index % 3], actor=lead)
 
 
+def _search_cases(client, rng: random.Random) -> list[bool]:
+    """Queue text search (default queue: active tickets): rare terms, no match, a term in every subject, a
+    requester's email, and staff names (people who filed no ticket: must not look like a common term).
+
+    Generated subjects read "Generated ticket subject <id>", so "subject 12345" matches 11 tickets (12345,
+    123450..123459), 2 or 3 of them active. Requesters are bench-customer-<n>@example.test with 2,000
+    tickets each at 1M; those with n a multiple of 5 are the ones with active tickets (400 each).
+    """
+    rare = [f"/queue/?{urlencode({'q': f'subject {rng.randint(10_000, 99_999)}'})}" for _ in range(ROUNDS)]
+    rare_any = [f"{url}&status=any" for url in rare]
+    email = [f"/queue/?{urlencode({'q': f'bench-customer-{5 * rng.randrange(100)}@example'})}" for _ in range(ROUNDS)]
+    return [
+        _report("GET /queue/?q=<rare subject term>", _time(client, rare)),
+        _report("GET /queue/?q=<rare subject term>&status=any", _time(client, rare_any)),
+        _report("GET /queue/?q=<no match>", _time(client, ["/queue/?q=zqxjv+wombat"] * ROUNDS)),
+        _report("GET /queue/?q=<common term: every subject>", _time(client, ["/queue/?q=ticket"] * ROUNDS)),
+        _report("GET /queue/?q=<requester email>", _time(client, email)),
+        _report("GET /queue/?q=<staff name>", _time(client, ["/queue/?q=bench-agent"] * ROUNDS)),
+    ]
+
+
 def main() -> None:
     from django.test import Client
 
@@ -121,6 +143,7 @@ def main() -> None:
             _time(client, ["/queue/?assignee=unassigned&tier=beta"] * ROUNDS),
         ),
         _report("GET /queue/<reference>/", _time(client, [f"/queue/{ref}/" for ref in references])),
+        *_search_cases(client, rng),
         _report("GET /api/v1/tickets/", _time(client, ["/api/v1/tickets/"] * ROUNDS)),
         _report("GET /api/v1/tickets/<reference>/", _time(client, [f"/api/v1/tickets/{ref}/" for ref in references])),
     ]

@@ -11,7 +11,7 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from tickets import page_selectors, services
+from tickets import page_selectors, search, services
 from tickets.forms import ASSIGNEE_ME, ASSIGNEE_NONE, SLA_STATE_CHOICES, STATUS_ANY
 from tickets.models import Ticket
 from tourbrain_support.api import ApplicationError
@@ -142,9 +142,14 @@ class TicketListApi(APIView):
             required=False,
             error_messages={"invalid": "Use 'me', 'unassigned' or a user id."},
         )
-        q = serializers.CharField(required=False, max_length=200)
+        q = serializers.CharField(required=False, max_length=search.MAX_TERM_LENGTH, help_text=search.TERM_HELP)
         page = serializers.IntegerField(required=False, min_value=1, max_value=10_000, default=1)
         page_size = serializers.IntegerField(required=False, min_value=1, max_value=MAX_API_PAGE_SIZE)
+
+        def validate_q(self, value: str) -> str:
+            if error := search.term_error(value):
+                raise serializers.ValidationError(error)
+            return value
 
     @extend_schema_serializer(component_name="TicketListOutput")
     class OutputSerializer(serializers.Serializer):

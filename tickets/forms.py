@@ -7,7 +7,7 @@ stay in `tickets.services`, whose ApplicationError the views turn back into form
 from django import forms
 from django.contrib.auth import get_user_model
 
-from tickets import selectors
+from tickets import search, selectors
 from tickets.models import Ticket
 from tourbrain_support.roles import QUEUE_ROLES
 from tourbrain_support.tiers import Tier
@@ -45,7 +45,9 @@ class QueueFilterForm(forms.Form):
     type = forms.ChoiceField(required=False, choices=_blank("Any type", Ticket.Type.choices))
     sla_state = forms.ChoiceField(required=False, choices=_blank("Any SLA state", SLA_STATE_CHOICES), label="SLA")
     assignee = forms.CharField(required=False, max_length=20)
-    q = forms.CharField(required=False, max_length=200, label="Search", strip=True)
+    q = forms.CharField(
+        required=False, max_length=search.MAX_TERM_LENGTH, label="Search", strip=True, help_text=search.TERM_HELP
+    )
     view = forms.ChoiceField(required=False, choices=_blank("No built-in view", VIEW_CHOICES), widget=forms.HiddenInput)
 
     FILTER_FIELDS = ("view", "status", "team", "tier", "priority", "type", "sla_state", "assignee", "q")
@@ -57,6 +59,12 @@ class QueueFilterForm(forms.Form):
         if value in ("", ASSIGNEE_ME, ASSIGNEE_NONE) or value.isdigit():
             return value
         raise forms.ValidationError(f"Unknown assignee '{value}'. Allowed values: me, unassigned, a user id.")
+
+    def clean_q(self) -> str:
+        value = self.cleaned_data["q"]
+        if error := search.term_error(value):
+            raise forms.ValidationError(error)
+        return value
 
     def filters(self) -> dict:
         """The non-empty cleaned filters (what a saved view stores)."""
@@ -103,6 +111,16 @@ class BulkActionForm(forms.Form):
 
     def clean(self):
         data = super().clean()
+        # Each row carries the version it was rendered with (`version_<id>`), so a ticket someone changed
+        # after the page was loaded is skipped instead of overwritten.
+        versions = {}
+        for ticket_id in data.get("ticket") or []:
+            raw = str(self.data.get(f"version_{ticket_id}", ""))
+            if not (raw.isdigit() and len(raw) <= 10):
+                self.add_error("ticket", "The page did not say which version of each ticket you saw: reload the queue.")
+                break
+            versions[ticket_id] = int(raw)
+        data["versions"] = versions
         if data.get("action") == self.ACTION_ASSIGN and not data.get("assignee"):
             self.add_error("assignee", "Choose who gets the selected tickets.")
         if data.get("action") == self.ACTION_STATUS and not data.get("status"):

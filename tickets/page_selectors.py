@@ -43,6 +43,7 @@ class QueueRow:
         due_local = timezone.localtime(self.due_at) if self.due_at else None
         return {
             "pk": ticket.pk,
+            "version": ticket.version,
             "reference": ticket.reference,
             "url": self.url,
             "subject": ticket.subject if len(ticket.subject) <= 90 else ticket.subject[:89] + "…",

@@ -13,7 +13,7 @@ from django.db.models import Count, F, Prefetch, Q, QuerySet
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from tickets import sla_policies
+from tickets import search, sla_policies
 from tickets.models import Attachment, Ticket, TicketMessage
 from tickets.models.tickets import OPEN_STATUSES, RUNNING_STATUSES
 from tourbrain_support.api import ApplicationError
@@ -68,8 +68,10 @@ def ticket_queue(*, user, filters: dict | None = None) -> QuerySet[Ticket]:
     """The user's queue with filters applied, ordered by next due time (nulls last), then id.
 
     filters: status ("" = active, "any", or a status), team, tier, priority, type, sla_state,
-    assignee ("me", "none"/"unassigned", or a user id), q (reference, subject), view ("my_open",
-    "breaching_soon"). Unknown values raise ApplicationError naming the allowed ones.
+    assignee ("me", "none"/"unassigned", or a user id), q (a reference, or text in the subject or the
+    requester's email or name: `tickets.search`), view ("my_open", "breaching_soon"). Unknown values and
+    unsearchable terms raise ApplicationError naming what is allowed. A text search runs one query here
+    (the matching requesters, `tickets.search`).
     """
     filters = filters or {}
     queryset = ticket_visible_to(user)
@@ -101,9 +103,6 @@ def ticket_queue(*, user, filters: dict | None = None) -> QuerySet[Ticket]:
             raise _invalid("assignee", assignee, ["me", "none", "<user id>"])
     if filters.get("priority_queue") in (True, "1", "true", "yes"):
         queryset = queryset.filter(priority_queue=True)
-    text = (filters.get("q") or "").strip()
-    if text:
-        queryset = queryset.filter(_text_query(text))
     view = filters.get("view")
     if view == VIEW_MY_OPEN:
         queryset = queryset.filter(assignee=user, status__in=OPEN_STATUSES)
@@ -115,16 +114,13 @@ def ticket_queue(*, user, filters: dict | None = None) -> QuerySet[Ticket]:
         ).filter(Q(sla_state=Ticket.SLAState.WARNING) | Q(next_due_at__lte=soon))
     elif view not in (None, ""):
         raise _invalid("view", view, [VIEW_MY_OPEN, VIEW_BREACHING_SOON])
+    text = (filters.get("q") or "").strip()
+    if text:
+        error = search.term_error(text)
+        if error:
+            raise ApplicationError(error, code="invalid", fields={"q": [error]})
+        queryset = queryset.filter(search.ticket_search_q(text))
     return queryset.for_queue()
-
-
-def _text_query(text: str) -> Q:
-    """A reference (TB-000123 or a bare number) is an exact, indexed hit; otherwise subject/reference contain."""
-    upper = text.upper()
-    digits = upper[3:] if upper.startswith("TB-") else upper
-    if digits.isdigit():
-        return Q(pk=int(digits))
-    return Q(subject__icontains=text) | Q(reference__icontains=text)
 
 
 def ticket_detail(*, user, reference_or_id: str | int) -> Ticket:

@@ -11,8 +11,10 @@ client saw). The row is locked and compared; a mismatch raises code `stale`. Eve
 
 from __future__ import annotations
 
+import dataclasses
 import mimetypes
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -394,7 +396,7 @@ def ticket_add_note(
 # --- assignment ----------------------------------------------------------------------------------
 
 
-def _assign(ticket: Ticket, *, assignee: User | None, actor: User, now: datetime) -> bool:
+def _assign(ticket: Ticket, *, assignee: User | None, actor: User, now: datetime, bulk: bool = False) -> bool:
     _require_can_work(actor, ticket)
     if ticket.status == Ticket.Status.CLOSED:
         raise _closed_error(ticket)
@@ -409,7 +411,8 @@ def _assign(ticket: Ticket, *, assignee: User | None, actor: User, now: datetime
     previous = ticket.assignee_id
     ticket.assignee = assignee
     _save(ticket, {"assignee"}, actor=actor, now=now)
-    _audit(actor, "assign", ticket, {"assignee": [previous, assignee.pk if assignee else None]})
+    changes = {"assignee": [previous, assignee.pk if assignee else None]}
+    _audit(actor, "assign", ticket, {**changes, "bulk": True} if bulk else changes)
     if assignee is not None and assignee.pk != actor.pk:
         _notifications().notify_ticket_assigned(ticket, actor)
     return True
@@ -437,15 +440,62 @@ def ticket_claim(*, ticket: Ticket, actor: User, expected_version: int | None = 
     return ticket
 
 
+@dataclass(frozen=True)
+class BulkSkip:
+    """A selected ticket a bulk action left alone, and why (`stale`, `closed`, `unchanged`)."""
+
+    ticket_id: int
+    reference: str
+    reason: str
+
+
+@dataclass
+class BulkResult:
+    updated: list[Ticket] = dataclasses.field(default_factory=list)
+    skipped: list[BulkSkip] = dataclasses.field(default_factory=list)
+
+
+def _lock_many(tickets: Sequence[Ticket]) -> list[Ticket]:
+    """The rows, locked in id order in one query (a fixed lock order: two bulk actions cannot deadlock)."""
+    return list(
+        Ticket.objects.select_for_update(of=("self",))
+        .select_related("sla_policy__calendar", "organization", "assignee")
+        .filter(pk__in=[ticket.pk for ticket in tickets])
+        .order_by("pk")
+    )
+
+
+def _bulk_skip(ticket: Ticket, expected_versions: Mapping[int, int] | None) -> BulkSkip | None:
+    """Stale before closed: a ticket changed since the page was rendered is not the ticket the user chose."""
+    if expected_versions is not None and expected_versions.get(ticket.pk) != ticket.version:
+        return BulkSkip(ticket.pk, ticket.reference, "stale")
+    if ticket.status == Ticket.Status.CLOSED:
+        return BulkSkip(ticket.pk, ticket.reference, "closed")
+    return None
+
+
 @transaction.atomic
-def ticket_bulk_assign(*, tickets: Sequence[Ticket], assignee: User | None, actor: User) -> int:
-    """Assign every ticket or none (one failure rolls the whole batch back). Returns how many changed."""
+def ticket_bulk_assign(
+    *,
+    tickets: Sequence[Ticket],
+    assignee: User | None,
+    actor: User,
+    expected_versions: Mapping[int, int] | None = None,
+) -> BulkResult:
+    """Assign the selected tickets; each change audited. Tickets whose version is not the one the caller saw
+    (`expected_versions`: id -> version) and closed tickets are skipped, the rest applied. A rule broken
+    by the action itself (a rep assigning to someone else, an assignee outside the queue) changes nothing."""
     _require_queue_role(actor)
     now = timezone.now()
-    changed = 0
-    for ticket in sorted(tickets, key=lambda item: item.pk):  # a fixed lock order avoids deadlocks
-        changed += _assign(_lock(ticket, None), assignee=assignee, actor=actor, now=now)
-    return changed
+    result = BulkResult()
+    for ticket in _lock_many(tickets):
+        if skip := _bulk_skip(ticket, expected_versions):
+            result.skipped.append(skip)
+        elif _assign(ticket, assignee=assignee, actor=actor, now=now, bulk=True):
+            result.updated.append(ticket)
+        else:
+            result.skipped.append(BulkSkip(ticket.pk, ticket.reference, "unchanged"))
+    return result
 
 
 # --- status and priority -------------------------------------------------------------------------
@@ -507,23 +557,32 @@ def ticket_set_status(*, ticket: Ticket, status: str, actor: User, expected_vers
 
 
 @transaction.atomic
-def ticket_bulk_set_status(*, tickets: Sequence[Ticket], status: str, actor: User) -> int:
-    """Set the status of every ticket or none. Returns how many changed."""
+def ticket_bulk_set_status(
+    *, tickets: Sequence[Ticket], status: str, actor: User, expected_versions: Mapping[int, int] | None = None
+) -> BulkResult:
+    """Set the status of the selected tickets; stale and closed ones are skipped (see `ticket_bulk_assign`)."""
     _require_queue_role(actor)
     _check_choice(status, Ticket.Status, "status")
+    if status == Ticket.Status.NEW:
+        raise ApplicationError(
+            "A ticket cannot be moved back to New.", code="invalid_transition", fields={"status": ["Not allowed."]}
+        )
     now = timezone.now()
-    changed = 0
-    for item in sorted(tickets, key=lambda each: each.pk):
-        ticket = _lock(item, None)
+    result = BulkResult()
+    for ticket in _lock_many(tickets):
         _require_can_work(actor, ticket)
+        if skip := _bulk_skip(ticket, expected_versions):
+            result.skipped.append(skip)
+            continue
         if ticket.status == status:
+            result.skipped.append(BulkSkip(ticket.pk, ticket.reference, "unchanged"))
             continue
         old = ticket.status
         fields = _transition(ticket, status=status, now=now)
         _save(ticket, fields, actor=actor, now=now)
         _audit(actor, "status", ticket, {"status": [old, status], "bulk": True})
-        changed += 1
-    return changed
+        result.updated.append(ticket)
+    return result
 
 
 @transaction.atomic

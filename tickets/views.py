@@ -118,7 +118,8 @@ def queue(request):
             {"pk": view.pk, "name": view.name, "query": urlencode(view.filters), "active": view.filters == filters}
             for view in SavedView.objects.filter(owner=request.user)
         ],
-        "status_choices": Ticket.Status.choices,
+        # Bulk status: a ticket never moves back to New.
+        "status_choices": [choice for choice in Ticket.Status.choices if choice[0] != Ticket.Status.NEW],
     }
     return render(request, "tickets/queue.html", context, status=200 if valid else 400)
 
@@ -183,19 +184,46 @@ def bulk(request):
     if len(tickets) != len(ids):
         messages.error(request, "Some selected tickets are not in your queue; nothing was changed.")
         return redirect(back)
+    versions = form.cleaned_data["versions"]
     try:
         if form.cleaned_data["action"] == BulkActionForm.ACTION_ASSIGN:
             assignee = form.cleaned_data["assignee"]
-            changed = services.ticket_bulk_assign(tickets=tickets, assignee=assignee, actor=request.user)
-            messages.success(request, f"Assigned {changed} of {len(tickets)} selected ticket(s) to {assignee}.")
+            result = services.ticket_bulk_assign(
+                tickets=tickets, assignee=assignee, actor=request.user, expected_versions=versions
+            )
+            done = f"Assigned {len(result.updated)} of {len(tickets)} selected ticket(s) to {assignee}."
+            unchanged = f"already assigned to {assignee}"
         else:
             status = form.cleaned_data["status"]
-            changed = services.ticket_bulk_set_status(tickets=tickets, status=status, actor=request.user)
+            result = services.ticket_bulk_set_status(
+                tickets=tickets, status=status, actor=request.user, expected_versions=versions
+            )
             label = Ticket.Status(status).label
-            messages.success(request, f"Set {changed} of {len(tickets)} selected ticket(s) to {label}.")
+            done = f"Set {len(result.updated)} of {len(tickets)} selected ticket(s) to {label}."
+            unchanged = f"already {label}"
     except ApplicationError as error:
         messages.error(request, f"Nothing was changed: {error.message}")
+        return redirect(back)
+    (messages.success if result.updated else messages.info)(request, done)
+    for reason, text in _skip_reasons(unchanged).items():
+        references = [skip.reference for skip in result.skipped if skip.reason == reason]
+        if references:
+            level = messages.info if reason == "unchanged" else messages.warning
+            level(request, f"Skipped {len(references)} ({text}): {_reference_list(references)}.")
     return redirect(back)
+
+
+def _skip_reasons(unchanged: str) -> dict[str, str]:
+    return {
+        "stale": "changed by someone else after you loaded the queue; reload to see the change",
+        "closed": "closed tickets cannot be changed",
+        "unchanged": unchanged,
+    }
+
+
+def _reference_list(references: list[str], shown: int = 20) -> str:
+    text = ", ".join(references[:shown])
+    return f"{text} and {len(references) - shown} more" if len(references) > shown else text
 
 
 # --- ticket page ---------------------------------------------------------------------------------

@@ -20,6 +20,11 @@ def _rows(response) -> list[str]:
     return [row.ticket.reference for row in response.context["rows"]]
 
 
+def _selected(*tickets: Ticket) -> dict:
+    """The bulk form's checkboxes plus the version each row was rendered with."""
+    return {"ticket": [t.pk for t in tickets], **{f"version_{t.pk}": t.version for t in tickets}}
+
+
 def test_queue_needs_a_queue_role(client, client_as):
     # Given no login, then a customer, an auditor and a product manager
     assert client.get("/queue/").status_code == 302
@@ -226,9 +231,11 @@ def test_lead_bulk_assigns_and_bulk_sets_status(client_as, make_user):
     rep = make_user(Role.SUPPORT_REP)
     first, second, untouched = TicketFactory.create_batch(3)
 
-    lead_client.post("/queue/bulk/", {"ticket": [first.pk, second.pk], "action": "assign", "assignee": rep.pk})
+    lead_client.post("/queue/bulk/", {**_selected(first, second), "action": "assign", "assignee": rep.pk})
+    first.refresh_from_db()
+    second.refresh_from_db()
     response = lead_client.post(
-        "/queue/bulk/", {"ticket": [first.pk, second.pk], "action": "status", "status": "pending"}, follow=True
+        "/queue/bulk/", {**_selected(first, second), "action": "status", "status": "pending"}, follow=True
     )
 
     assert "Set 2 of 2 selected ticket(s) to Pending" in response.content.decode()
@@ -244,9 +251,9 @@ def test_bulk_errors_are_clear_and_change_nothing(client_as):
     billing = TicketFactory(type=Ticket.Type.BILLING)
 
     nothing = engineer_client.post("/queue/bulk/", {"action": "status", "status": "pending"}, follow=True)
-    missing_status = engineer_client.post("/queue/bulk/", {"ticket": [bug.pk], "action": "status"}, follow=True)
+    missing_status = engineer_client.post("/queue/bulk/", {**_selected(bug), "action": "status"}, follow=True)
     outside = engineer_client.post(
-        "/queue/bulk/", {"ticket": [bug.pk, billing.pk], "action": "status", "status": "pending"}, follow=True
+        "/queue/bulk/", {**_selected(bug, billing), "action": "status", "status": "pending"}, follow=True
     )
 
     assert "Select at least one ticket." in nothing.content.decode()
@@ -260,7 +267,7 @@ def test_a_rep_may_not_bulk_assign_to_someone_else(client_as_rep, make_user):
     tickets = TicketFactory.create_batch(2)
 
     response = client_as_rep.post(
-        "/queue/bulk/", {"ticket": [t.pk for t in tickets], "action": "assign", "assignee": other.pk}, follow=True
+        "/queue/bulk/", {**_selected(*tickets), "action": "assign", "assignee": other.pk}, follow=True
     )
 
     assert "Nothing was changed" in response.content.decode()

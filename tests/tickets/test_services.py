@@ -257,21 +257,35 @@ def test_a_rep_may_claim_but_only_a_lead_assigns_others(clock, rep, make_user):
     assert error.value.code == "invalid_assignee"
 
 
-def test_bulk_status_is_all_or_nothing(clock, rep):
+def test_bulk_status_skips_closed_tickets_and_applies_the_rest(clock, rep):
     first, second, closed = TicketFactory(), TicketFactory(), TicketFactory()
     services.ticket_set_status(ticket=closed, status="closed", actor=rep)
-    before = [snapshot(ticket) for ticket in (first, second, closed)]
-    with pytest.raises(ApplicationError):
-        services.ticket_bulk_set_status(tickets=[first, second, closed], status="pending", actor=rep)
-    assert [snapshot(ticket) for ticket in (first, second, closed)] == before
-    assert services.ticket_bulk_set_status(tickets=[first, second], status="pending", actor=rep) == 2
+    before = snapshot(closed)
+
+    result = services.ticket_bulk_set_status(tickets=[first, second, closed], status="pending", actor=rep)
+
+    assert [ticket.pk for ticket in result.updated] == [first.pk, second.pk]
+    assert [(skip.reference, skip.reason) for skip in result.skipped] == [(closed.reference, "closed")]
+    assert snapshot(closed) == before
     assert set(Ticket.objects.filter(pk__in=[first.pk, second.pk]).values_list("status", flat=True)) == {"pending"}
+
+
+def test_bulk_status_back_to_new_changes_nothing(clock, rep):
+    first, second = TicketFactory(), TicketFactory()
+    services.ticket_set_status(ticket=second, status="open", actor=rep)
+    before = [snapshot(ticket) for ticket in (first, second)]
+
+    with pytest.raises(ApplicationError) as error:
+        services.ticket_bulk_set_status(tickets=[first, second], status="new", actor=rep)
+
+    assert error.value.code == "invalid_transition"
+    assert [snapshot(ticket) for ticket in (first, second)] == before
 
 
 def test_bulk_assign_by_a_lead(clock, make_user):
     lead, rep = make_user(Role.SUPPORT_LEAD), make_user(Role.SUPPORT_REP)
     tickets = TicketFactory.create_batch(3)
-    assert services.ticket_bulk_assign(tickets=tickets, assignee=rep, actor=lead) == 3
+    assert len(services.ticket_bulk_assign(tickets=tickets, assignee=rep, actor=lead).updated) == 3
     assert Ticket.objects.filter(assignee=rep).count() == 3
 
 
