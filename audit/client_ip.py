@@ -24,6 +24,8 @@ def _networks(trusted: tuple[str, ...]) -> tuple:
     return tuple(networks)
 
 
+# Addresses repeat request after request: parsing one costs more than the rest of an audit write's Python.
+@functools.lru_cache(maxsize=4096)
 def _parse(value: str | None):
     if not value:
         return None

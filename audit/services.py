@@ -211,7 +211,21 @@ VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s::jsonb, %s)
 RETURNING id, xid
 """
 # With personal data, one statement writes the event and its personal-data rows: atomic, one round trip.
-_INSERT_EVENT_WITH_PERSONAL_DATA = """
+# One row (a request's IP and user agent, the usual case) is passed as plain parameters; unpacking a JSON
+# array server-side costs about a fifth of the statement's time, so it is kept for two rows or more.
+_INSERT_EVENT_WITH_PERSONAL_ROW = """
+WITH event AS (
+    INSERT INTO audit_auditevent (occurred_at, actor_id, actor_subject, organization_id, action, resource_type,
+        resource_id, success, request_id, changes, personal_digests, format_version)
+    VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s::jsonb, %s)
+    RETURNING id, xid
+), personal AS (
+    INSERT INTO audit_auditpersonaldata (event_id, subject_id, salt, data)
+    SELECT event.id, %s::uuid, %s, %s::jsonb FROM event
+)
+SELECT id, xid FROM event
+"""
+_INSERT_EVENT_WITH_PERSONAL_ROWS = """
 WITH event AS (
     INSERT INTO audit_auditevent (occurred_at, actor_id, actor_subject, organization_id, action, resource_type,
         resource_id, success, request_id, changes, personal_digests, format_version)
@@ -277,8 +291,12 @@ def _insert_postgresql(db, fields: dict, salted: list) -> tuple[int, int]:
         fields["format_version"],
     ]
     statement = _INSERT_EVENT
-    if salted:
-        statement = _INSERT_EVENT_WITH_PERSONAL_DATA
+    if len(salted) == 1:
+        statement = _INSERT_EVENT_WITH_PERSONAL_ROW
+        subject, salt, data = salted[0]
+        params += [subject, salt, json.dumps(data, cls=DjangoJSONEncoder)]
+    elif salted:
+        statement = _INSERT_EVENT_WITH_PERSONAL_ROWS
         personal = [{"subject_id": str(subject), "salt": salt, "data": data} for subject, salt, data in salted]
         params.append(json.dumps(personal, cls=DjangoJSONEncoder))
     if settings.AUDIT_PREPARED_STATEMENTS:

@@ -97,6 +97,30 @@ def test_the_pseudonym_still_names_a_deleted_account(make_user):
     assert (subject.user_id, subject.email, subject.name) == (None, "gone@example.com", "Gone Soon")
 
 
+def test_an_admin_editing_someone_else_files_each_persons_data_under_their_own_pseudonym(make_user):
+    # given an admin changing another user's email from a request
+    admin = make_user(email="root@example.com", name="Rita Root")
+    member = make_user(email="mo@example.com", name="Mo Member")
+    request = _request(REMOTE_ADDR="192.0.2.81", HTTP_USER_AGENT="AdminBrowser/2")
+    event = audit_record(
+        actor=admin,
+        action="update",
+        resource_type="user",
+        resource_id=member.pk,
+        changes={"email": ["mo@example.com", "mo.new@example.com"], "is_active": [True, False]},
+        request=request,
+    )
+    # then the admin's request data and the member's old and new email are two rows, one per pseudonym
+    rows = {row.subject_id: row for row in AuditPersonalData.objects.filter(event=event)}
+    admin_subject = AuditSubject.objects.get(user=admin).subject_id
+    member_subject = AuditSubject.objects.get(user=member).subject_id
+    assert rows[admin_subject].data == {"ip": "192.0.2.81", "user_agent": "AdminBrowser/2"}
+    assert rows[member_subject].data == {"changes": {"email": ["mo@example.com", "mo.new@example.com"]}}
+    event.refresh_from_db()
+    assert event.changes == {"email": {"$personal": "email"}, "is_active": [True, False]}
+    assert event.personal_digests == sorted(personal_digest(salt=row.salt, data=row.data) for row in rows.values())
+
+
 def test_unknown_action_is_refused(make_user):
     with pytest.raises(ValueError, match="Unknown audit action"):
         audit_record(actor=None, action="explode", resource_type="ticket", resource_id=1)
