@@ -3,10 +3,14 @@
 Finding a person's data: every model outside the append-only audit log that points at the user (a
 foreign key to the user model, at any app), then every model that points at those rows (one more hop:
 messages on their tickets, attachments of their messages, history rows), plus any email column equal to
-their address. The access export serialises all of it; erasure anonymises the user row, wipes free text
-the person wrote, replaces their email, name and IPs wherever else those rows mention them, deletes
-their files, and hands the audit log's personal-data store to the audit log's own erasure, which leaves
-the sealed rows (and so `audit_verify`) intact.
+their address (and the outbox's recipient: notifications sent to them). The access export serialises all
+of it; erasure anonymises the user row, wipes free text the person wrote, replaces their email, name and
+IPs wherever else those rows mention them, deletes their files, and hands the audit log's personal-data
+store to the audit log's own erasure, which leaves the sealed rows (and so `audit_verify`) intact.
+
+Completing a request tells the person, once: an access request through the notification outbox (the
+export is on their privacy page), an erasure request by one email sent after the erasure commits to the
+address captured before it, which is never written anywhere (see `_erasure_notice_send`).
 """
 
 from __future__ import annotations
@@ -21,10 +25,11 @@ from datetime import UTC, datetime, timedelta
 from django.apps import apps
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.mail import send_mail
+from django.core.mail import EmailMessage, get_connection, send_mail
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import models, transaction
+from django.db import IntegrityError, models, transaction
 from django.db.models import Count, Exists, OuterRef, Q
+from django.urls import reverse
 from django.utils import timezone
 
 from audit.models import (
@@ -47,6 +52,11 @@ AUTHOR_FIELDS = {"user", "author", "owner", "requester", "created_by", "submitte
 # Handled explicitly (append-only audit tables, this module's own models) or holding no personal text.
 _SKIP_APPS = {"audit", "contenttypes", "sessions"}
 _SKIP_MODELS = {"auth.permission", "auth.group"}
+# Text columns that hold an email address without being an EmailField (the outbox's recipient is an
+# address or a Slack target): searched, exported and scrubbed like email columns.
+_ADDRESS_COLUMNS = {"tickets.outboxmessage": ["recipient"]}
+# The completion notice's email header and outbox kind (OutboxMessage.Kind.GDPR_REQUEST_COMPLETED).
+NOTICE_KIND = "gdpr.request_completed"
 
 
 # --- policy versions and consent ----------------------------------------------------------------
@@ -210,6 +220,30 @@ _TRANSITIONS = {
 }
 
 
+class DuplicateRequestError(ApplicationError):
+    """The person already has an open request of this kind (the database's one-open-per-kind constraint)."""
+
+    def __init__(self, open_request: DataSubjectRequest):
+        super().__init__(
+            f"Request #{open_request.pk} ({open_request.get_kind_display().lower()}) is already open for this "
+            f"person, due {open_request.due_at:%Y-%m-%d}; add to it instead of logging another.",
+            code="duplicate_request",
+            fields={"kind": ["An open request of this kind exists."]},
+        )
+        self.open_request = open_request
+
+
+def dsr_open_request(*, subject, kind: str) -> DataSubjectRequest | None:
+    """The person's open request of this kind, if any (at most one: the constraint)."""
+    if subject is None:
+        return None
+    return (
+        DataSubjectRequest.objects.filter(subject=subject, kind=kind, status__in=DataSubjectRequest.OPEN_STATUSES)
+        .order_by("received_at", "id")
+        .first()
+    )
+
+
 def dsr_allowed_transitions(dsr: DataSubjectRequest) -> list[str]:
     order = [s.value for s in DataSubjectRequest.Status]
     return sorted(_TRANSITIONS[dsr.status], key=order.index)
@@ -226,7 +260,8 @@ def dsr_create(
     actor=None,
     request=None,
 ) -> DataSubjectRequest:
-    """Log a request on arrival; the 30-day clock starts at `received_at`."""
+    """Log a request on arrival; the 30-day clock starts at `received_at`. A second open request of one kind
+    for one account is refused by the database (DuplicateRequestError, code `duplicate_request`)."""
     if kind not in DataSubjectRequest.Kind.values:
         raise ApplicationError(f"Unknown request kind {kind!r}.")
     subject_email = (subject_email or getattr(subject, "email", "") or "").strip().lower()
@@ -242,7 +277,14 @@ def dsr_create(
         subject_reference=pseudonym("subject", subject_email),
         received_at=received_at or timezone.now(),
     )
-    dsr.save()
+    try:
+        with transaction.atomic():  # a savepoint: a refused insert leaves the caller's transaction usable
+            dsr.save()
+    except IntegrityError:
+        open_request = dsr_open_request(subject=subject, kind=kind)
+        if open_request is None:
+            raise  # not the one-open-request constraint
+        raise DuplicateRequestError(open_request) from None
     audit_record(
         actor=actor,
         action="create",
@@ -260,9 +302,11 @@ def dsr_transition(*, dsr: DataSubjectRequest, status: str, actor, note: str = "
     dsr = DataSubjectRequest.objects.select_for_update().get(pk=dsr.pk)
     if status not in _TRANSITIONS.get(dsr.status, set()):
         raise ApplicationError(f"A {dsr.get_status_display().lower()} request cannot become {status}.")
+    erased_address = ""
     if status == DataSubjectRequest.Status.COMPLETED and dsr.kind == DataSubjectRequest.Kind.ERASURE:
         if dsr.subject is None:
             raise ApplicationError("No account matches this request; reject it or attach the account first.")
+        erased_address = dsr.subject.email  # the erasure replaces it; the confirmation goes here
         subject_erase(user=dsr.subject, actor=actor, request=request)
         dsr.refresh_from_db()
     previous = dsr.status
@@ -282,7 +326,96 @@ def dsr_transition(*, dsr: DataSubjectRequest, status: str, actor, note: str = "
         changes={"status": [previous, status]},
         request=request,
     )
+    if status == DataSubjectRequest.Status.COMPLETED:
+        _completion_notice(dsr, erased_address=erased_address)
     return dsr
+
+
+# --- telling the person -------------------------------------------------------------------------
+
+
+def _notice_claim(dsr_id: int) -> bool:
+    """Take the request's one notice (conditional UPDATE): False when it was already sent or queued."""
+    claimed = DataSubjectRequest.objects.filter(pk=dsr_id, subject_notified_at__isnull=True).update(
+        subject_notified_at=timezone.now()
+    )
+    return bool(claimed)
+
+
+def _completion_notice(dsr: DataSubjectRequest, *, erased_address: str) -> None:
+    if dsr.kind == DataSubjectRequest.Kind.ERASURE:
+        if erased_address:
+            transaction.on_commit(lambda: _erasure_notice_send(dsr_id=dsr.pk, address=erased_address))
+        return
+    person = dsr.subject
+    # The export downloads only from the person's own, active account; without one there is no link to send.
+    if person is None or not person.is_active or not person.email or not _notice_claim(dsr.pk):
+        return
+    from tickets.models import OutboxMessage
+    from tickets.outbox import outbox_enqueue  # tickets.outbox -> this module
+
+    page = f"{settings.SITE_URL}{reverse('audit:privacy')}"
+    outbox_enqueue(
+        kind=OutboxMessage.Kind.GDPR_REQUEST_COMPLETED,
+        channel=OutboxMessage.Channel.EMAIL,
+        recipient=person.email,
+        subject="Your copy of your TourBrain data is ready",
+        body=(
+            f"Hello,\n\nYour request for a copy of your data (request #{dsr.pk}, received "
+            f"{dsr.received_at.astimezone(UTC):%Y-%m-%d}) is complete.\n\nSign in and download it (JSON) from "
+            f"your privacy page:\n{page}\n\nIf you did not ask for this, write to {settings.SUPPORT_EMAIL}.\n\n"
+            "— TourBrain Support\n"
+        ),
+        idempotency_key=f"{NOTICE_KIND}:{dsr.pk}",  # a second enqueue for the request writes nothing
+        payload={"data_subject_request": dsr.pk, "user": person.pk},
+    )
+
+
+def _erasure_notice_send(*, dsr_id: int, address: str) -> None:
+    """After the erasure committed: one email to the address the person had, sent from memory.
+
+    Not through the outbox: its row would keep the address the erasure just removed (for hours of
+    retries while undelivered, for good once sent), and the erasure's whole point is that no table
+    holds it. The price is a single attempt: a failure is logged (without the address) and the
+    request shows no notification date, so staff can tell the person another way.
+    """
+    if not _notice_claim(dsr_id):
+        return
+    dsr = DataSubjectRequest.objects.get(pk=dsr_id)
+    message = EmailMessage(
+        subject="Your TourBrain data has been erased",
+        body=(
+            f"Hello,\n\nYour erasure request (request #{dsr.pk}, received "
+            f"{dsr.received_at.astimezone(UTC):%Y-%m-%d}) is complete: your TourBrain account is closed and the "
+            "personal data we held about you is erased. We keep a record that the request was made and "
+            "completed, without your name or email address; this email was sent to the address your account "
+            f"had, which we have not kept.\n\nQuestions: {settings.SUPPORT_EMAIL}\n\n— TourBrain Support\n"
+        ),
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[address],
+        headers={"X-TourBrain-Notification": NOTICE_KIND},
+    )
+    options = {} if settings.EMAIL_TIMEOUT else {"timeout": settings.OUTBOX_SEND_TIMEOUT}
+    try:
+        sent = get_connection(fail_silently=False, **options).send_messages([message])
+    except Exception as error:  # the erasure is done and committed; only the confirmation failed
+        sent, failure = 0, type(error).__name__  # its text can quote the address (a refused recipient)
+    else:
+        failure = "not accepted"
+    if not sent:
+        DataSubjectRequest.objects.filter(pk=dsr_id).update(subject_notified_at=None)
+        logger.warning("data-subject request #%s: erasure confirmation not sent (%s)", dsr_id, failure)
+        return
+    processor = settings.CROSS_BORDER_PROCESSORS.get("email") or {}
+    if processor.get("country"):
+        transfer_record(
+            recipient=processor["recipient"],
+            country=processor["country"],
+            legal_basis=processor["legal_basis"],
+            data_categories=["contact"],
+            purpose=f"notification {NOTICE_KIND}",
+            reference=f"data_subject_request:{dsr_id}",
+        )
 
 
 def dsr_list_open():
@@ -419,6 +552,7 @@ def subject_data_find(user) -> SubjectData:
                 found.related.setdefault(model, [])
                 found.related[model] = sorted(set(found.related[model]) | set(pks))
         email_fields = [f.name for f in model._meta.concrete_fields if isinstance(f, models.EmailField)]
+        email_fields += _ADDRESS_COLUMNS.get(model._meta.label_lower, [])
         if email_fields and user.email:
             query = Q(pk__in=[])
             for name in email_fields:

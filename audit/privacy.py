@@ -3,7 +3,8 @@
 Selectors read one person's policy acceptance, consent states and data-subject requests in a fixed
 number of queries. Services are the self-service side of `audit.gdpr`: they write only through
 `consent_record` and `dsr_create` (which audit), record nothing when nothing changes, refuse a second
-open request of the same kind, and hand out an access export only to its own subject once completed.
+open request of the same kind (the database's constraint decides a race the check loses), and hand out an
+access export only to its own subject once completed.
 """
 
 from __future__ import annotations
@@ -15,7 +16,15 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
 
-from audit.gdpr import consent_record, consent_state, dsr_create, policy_version_current, subject_export_json
+from audit.gdpr import (
+    DuplicateRequestError,
+    consent_record,
+    consent_state,
+    dsr_create,
+    dsr_open_request,
+    policy_version_current,
+    subject_export_json,
+)
 from audit.models import ConsentRecord, DataSubjectRequest, PrivacyPolicyVersion
 from audit.services import audit_record
 from tourbrain_support.api import ApplicationError
@@ -177,26 +186,31 @@ def privacy_policy_accept(*, user, version: str, source: str, request=None) -> C
     )
 
 
+def _duplicate_request(open_request: DataSubjectRequest) -> ApplicationError:
+    label = "a copy of your data" if open_request.kind == DataSubjectRequest.Kind.ACCESS else "erasure"
+    return ApplicationError(
+        f"You already asked for {label} on {open_request.received_at:%Y-%m-%d} (request #{open_request.pk}, "
+        f"{open_request.get_status_display().lower()}); it is due by {open_request.due_at:%Y-%m-%d}.",
+        code="duplicate_request",
+        fields={"kind": ["An open request of this kind exists."]},
+    )
+
+
 @transaction.atomic
 def privacy_request_create(*, user, kind: str, request=None) -> DataSubjectRequest:
     """The person asks for a copy of their data or for erasure; one open request per kind."""
     if kind not in DataSubjectRequest.Kind.values:
         raise ApplicationError(f"Unknown request kind {kind!r}.", fields={"kind": ["Choose access or erasure."]})
     _lock_person(user)
-    open_request = (
-        DataSubjectRequest.objects.filter(subject=user, kind=kind, status__in=DataSubjectRequest.OPEN_STATUSES)
-        .order_by("received_at")
-        .first()
-    )
+    open_request = dsr_open_request(subject=user, kind=kind)
     if open_request is not None:
-        label = "a copy of your data" if kind == DataSubjectRequest.Kind.ACCESS else "erasure"
-        raise ApplicationError(
-            f"You already asked for {label} on {open_request.received_at:%Y-%m-%d} (request #{open_request.pk}, "
-            f"{open_request.get_status_display().lower()}); it is due by {open_request.due_at:%Y-%m-%d}.",
-            code="duplicate_request",
-            fields={"kind": ["An open request of this kind exists."]},
-        )
-    return dsr_create(kind=kind, subject=user, notes=PORTAL_REQUEST_NOTE, actor=user, request=request)
+        raise _duplicate_request(open_request)
+    try:
+        return dsr_create(kind=kind, subject=user, notes=PORTAL_REQUEST_NOTE, actor=user, request=request)
+    except DuplicateRequestError as error:
+        # A concurrent submission got in after the check (SQLite ignores the row lock): the constraint refused
+        # this one; the person gets the same answer as from the check.
+        raise _duplicate_request(error.open_request) from None
 
 
 @transaction.atomic

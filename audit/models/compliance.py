@@ -170,10 +170,26 @@ class DataSubjectRequest(models.Model):
     completed_at = models.DateTimeField(null=True, blank=True)
     # 0 none, 1 "due soon" sent, 2 "overdue" sent: the daily reminder job only ever moves this up.
     reminder_level = models.PositiveSmallIntegerField(default=0)
+    # Set once, by a conditional UPDATE, so a request is announced to the person at most once.
+    subject_notified_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When the person was told the request is complete (access: queued in the outbox; erasure: sent).",
+    )
 
     class Meta:
         ordering = ["due_at", "id"]
         indexes = [models.Index(fields=["status", "due_at"], name="dsr_status_due_idx")]
+        constraints = [
+            # The database, not a read-then-insert check, keeps one open request per person and kind: two
+            # concurrent submissions cannot both get in (SQLite ignores the row lock the check relies on).
+            # Requests without an account (subject NULL) are not constrained. The statuses are OPEN_STATUSES.
+            models.UniqueConstraint(
+                fields=["subject", "kind"],
+                condition=models.Q(status__in=["received", "verifying", "in_progress"]),
+                name="dsr_one_open_per_subject_kind",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} request #{self.pk}"

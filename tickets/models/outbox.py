@@ -26,7 +26,8 @@ class OutboxMessage(models.Model):
         SLA_WARNING = "sla.warning"
         SLA_BREACH = "sla.breach"
         AUDIT_ALERT = "audit.alert"  # audit/compliance alerts (audit.alerts): the alert's own kind is in the payload
-        ALL = (TICKET_CRITICAL, TICKET_ASSIGNED, SLA_WARNING, SLA_BREACH, AUDIT_ALERT)
+        GDPR_REQUEST_COMPLETED = "gdpr.request_completed"  # to the person: their access export is ready
+        ALL = (TICKET_CRITICAL, TICKET_ASSIGNED, SLA_WARNING, SLA_BREACH, AUDIT_ALERT, GDPR_REQUEST_COMPLETED)
 
     class Channel(models.TextChoices):
         EMAIL = "email", "Email"
