@@ -19,16 +19,22 @@ Deduplication: the rows' idempotency keys name the alert kind, a digest of the m
 clock hour, so the same alert is emailed at most once per clock hour however often its cause repeats
 (a job that fails every minute mails once an hour; the daily backup or verification that fails every
 run mails once a day, each day). A different message is a different alert. Callers with an identity
-of their own pass `dedupe_key` instead (a lockout: its row and lockout count; an overdue data-subject
-request: its id and the UTC day), which replaces message and hour: one notification per lockout, one a
-day per overdue request. Lines 1 and 2 are not deduplicated: the log and
-Sentry (which groups repeats) keep every occurrence.
+of their own pass `dedupe_key` instead (login lockouts: the UTC hour, whichever account or IP; an
+overdue data-subject request: its id and the UTC day), which replaces message and hour: the first
+lockout of an hour is notified, one notification a day per overdue request. Lines 1 and 2 are not
+deduplicated: the log and Sentry (which groups repeats) keep every occurrence.
+
+Follow-ups: `audit_alert_notify` is step 3 alone, for a notification about occurrences the log and Sentry
+have already seen (the hourly summary of the lockouts after the first, `audit.lockout_alerts`);
+`audit_alerts_notified` tells a periodic job which of its dedupe keys were already notified, so a rerun
+or a late run neither builds nor sends them again.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -60,6 +66,7 @@ class AlertKind:
     RESTORE_DRILL_FAILED = "backup.drill_failed"
     RESTORE_DRILL_OVER_RTO = "backup.drill_over_rto"
     LOGIN_LOCKOUT = "security.lockout"
+    LOGIN_LOCKOUT_SUMMARY = "security.lockout_summary"
     GDPR_REQUEST_OVERDUE = "gdpr.request_overdue"
 
 
@@ -81,6 +88,21 @@ def audit_alert_raise(
     now = now or timezone.now()
     alert_logger.error(message, extra={"alert_kind": kind, "alert_details": details})
     _sentry_capture(kind=kind, message=message, details=details)
+    return audit_alert_notify(kind=kind, message=message, details=details, dedupe_key=dedupe_key, now=now)
+
+
+def audit_alert_notify(
+    *,
+    kind: str,
+    message: str,
+    details: dict[str, Any] | None = None,
+    dedupe_key: str | None = None,
+    now: datetime | None = None,
+) -> list[OutboxMessage]:
+    """Step 3 alone (no log line, no Sentry message): for a follow-up about occurrences already logged and
+    reported. Returns the outbox rows written; never raises."""
+    details = details or {}
+    now = now or timezone.now()
     try:
         # Its own transaction, or a savepoint in the caller's: a failure here undoes only these rows.
         with transaction.atomic():
@@ -88,7 +110,7 @@ def audit_alert_raise(
                 _items(kind=kind, message=message, details=details, dedupe_key=dedupe_key, now=now)
             )
     except Exception:
-        logger.warning("audit alert %s: notifications not written (log and Sentry only)", kind, exc_info=True)
+        logger.warning("audit alert %s: notifications not written", kind, exc_info=True)
         return []
 
 
@@ -121,11 +143,28 @@ def alert_dedupe_key(*, kind: str, message: str, now: datetime) -> str:
     return f"{digest}:{now.astimezone(UTC):%Y%m%dT%H}"
 
 
+def audit_alerts_notified(*, kind: str, dedupe_keys: Iterable[str]) -> set[str]:
+    """The dedupe keys among these whose notification was already written (to any of today's recipients,
+    the support mailbox or Slack). Two queries however many keys."""
+    prefixes = {_notification_key(kind=kind, instance=key): key for key in dedupe_keys}
+    if not prefixes:
+        return set()
+    suffixes = [str(pk) for pk in alert_recipients().values_list("pk", flat=True)] + ["support", "slack"]
+    keys = [f"{prefix}:{suffix}" for prefix in prefixes for suffix in suffixes]
+    written = OutboxMessage.objects.filter(idempotency_key__in=keys).values_list("idempotency_key", flat=True)
+    return {prefixes[key.rsplit(":", 1)[0]] for key in written}
+
+
+def _notification_key(*, kind: str, instance: str) -> str:
+    # The rows' idempotency keys are this plus ":<user id>", ":support" or ":slack".
+    return f"{OutboxMessage.Kind.AUDIT_ALERT}:{kind[:64]}:{instance[:100]}"
+
+
 def _items(
     *, kind: str, message: str, details: dict[str, Any], dedupe_key: str | None, now: datetime
 ) -> list[OutboxItem]:
-    instance = dedupe_key[:100] if dedupe_key else alert_dedupe_key(kind=kind, message=message, now=now)
-    key = f"{OutboxMessage.Kind.AUDIT_ALERT}:{kind[:64]}:{instance}"
+    instance = dedupe_key or alert_dedupe_key(kind=kind, message=message, now=now)
+    key = _notification_key(kind=kind, instance=instance)
     headline = " ".join(message.split())
     subject = f"{SUBJECT_PREFIX} {headline}"
     body = _body(kind=kind, message=message, details=details, now=now)

@@ -7,7 +7,8 @@
   source (a keyed hash of the IP, never the address itself).
 - `LockoutModelBackend` refuses logins for an account or IP that is locked out; failures lock with
   exponential backoff. Accounts that do not exist are counted exactly like those that do, so the
-  lockout never tells an attacker whether an email is registered.
+  lockout never tells an attacker whether an email is registered. Each lockout is audited and alerted;
+  `audit.lockout_alerts` groups the notifications by clock hour.
 """
 
 from __future__ import annotations
@@ -32,6 +33,9 @@ from audit.models import LoginLockout, SecurityCounter
 from audit.services import audit_record
 
 logger = logging.getLogger(__name__)
+
+# Audit resource type of lockouts and their lifts.
+LOCKOUT_RESOURCE = "login_lockout"
 
 
 # --- helpers -------------------------------------------------------------------------------------
@@ -150,30 +154,43 @@ def login_failure_record(*, username: str | None, ip: str | None, now: datetime 
             logger.warning("login lockout: %s %s until %s", scope, row.label or key[:12], row.locked_until)
         row.save()
         if just_locked:
-            _lockout_alert(row)
+            _lockout_record(row)
     return locked
 
 
-def _lockout_alert(row: LoginLockout) -> None:
-    """One alert per lockout (its row, count and end name it); the emails commit with the failure that locked."""
-    from audit.alerts import AlertKind, audit_alert_raise  # audit.alerts -> tickets -> audit.gdpr -> this module
-
+def lockout_label(row: LoginLockout) -> str:
+    """How alerts name a locked account or IP: the account id or the masked IP, never the email or address."""
     if row.scope == LoginLockout.Scope.IP:
-        who = f"IP {row.label}"
-    elif row.user_id:
-        who = f"account #{row.user_id}"
-    else:  # a login name that matches no account: the keyed hash tells repeats apart without revealing it
-        who = f"unknown account {row.key[:8]}"
-    # The message stays the same across lockouts of one account or IP, so Sentry groups them.
-    audit_alert_raise(
-        kind=AlertKind.LOGIN_LOCKOUT,
-        message=f"Login lockout: {who} after repeated failed logins",
-        details={
-            "locked until": f"{row.locked_until:%Y-%m-%d %H:%M:%S} UTC",
-            "lockouts in a row": row.lockouts,
+        return f"IP {row.label}"
+    if row.user_id:
+        return f"account #{row.user_id}"
+    # A login name that matches no account: the keyed hash tells repeats apart without revealing it.
+    return f"unknown account {row.key[:8]}"
+
+
+def _lockout_record(row: LoginLockout) -> None:
+    """Audit the lockout and raise its alert; both commit with the failure that locked.
+
+    The event is the exact record of when the lockout happened (the row keeps only the latest one, a lift
+    resets it, a successful login deletes it): the hourly summary of lockouts counts these events.
+    """
+    from audit.lockout_alerts import lockout_alert_raise  # audit.alerts -> tickets -> audit.gdpr -> this module
+
+    label = lockout_label(row)
+    event = audit_record(
+        actor=None,
+        action="update",
+        resource_type=LOCKOUT_RESOURCE,
+        resource_id=row.pk,
+        changes={
+            "locked": True,
+            "scope": row.scope,
+            "label": label,
+            "lockouts": row.lockouts,
+            "locked_until": row.locked_until.isoformat(),
         },
-        dedupe_key=f"{row.pk}:{row.lockouts}:{row.locked_until:%Y%m%dT%H%M%S.%f}",
     )
+    lockout_alert_raise(lockout=row, label=label, at=event.occurred_at)
 
 
 def login_success_record(*, username: str | None) -> None:
@@ -199,7 +216,7 @@ def lockout_lift(*, lockout: LoginLockout, actor, request=None) -> LoginLockout:
     audit_record(
         actor=actor,
         action="update",
-        resource_type="login_lockout",
+        resource_type=LOCKOUT_RESOURCE,
         resource_id=lockout.pk,
         changes={
             "lifted": True,

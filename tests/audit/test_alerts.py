@@ -182,32 +182,39 @@ def test_an_unreachable_database_still_logs_and_reports_the_alert(staff, sentry_
     assert not OutboxMessage.objects.exists()
 
 
-def test_a_lockout_alerts_once_per_lockout(staff, settings):
-    # given an account locked after 3 failures
+def test_the_first_lockout_of_an_hour_alerts_and_the_others_wait_for_the_summary(staff, settings):
+    # given an account locked after 3 failures, at ten past the hour
     settings.LOGIN_LOCKOUT_ACCOUNT_THRESHOLD = 3
     settings.LOGIN_LOCKOUT_IP_THRESHOLD = 1000
     victim = staff["rep"]
-    now = timezone.now()
-    for second in range(3):
-        login_failure_record(username=victim.email, ip="203.0.113.7", now=now + timedelta(seconds=second))
+    hour = timezone.now().replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+    with time_machine.travel(hour + timedelta(minutes=10), tick=False):
+        for _ in range(3):
+            login_failure_record(username=victim.email, ip="203.0.113.7")
 
-    # then one alert per admin and auditor names the account, not its email
+    # then one alert per admin and auditor names the account, not its email, and says what comes next
     rows = list(OutboxMessage.objects.filter(kind=ALERT).order_by("recipient"))
     assert [row.recipient for row in rows] == ["admin@tourbrain.test", "auditor@tourbrain.test"]
     assert rows[0].subject == f"[TourBrain alert] Login lockout: account #{victim.pk} after repeated failed logins"
     assert victim.email not in rows[0].body
     assert "lockouts in a row: 1" in rows[0].body
+    assert f"summarised in one follow-up after {hour + timedelta(hours=1):%H:%M} UTC" in rows[0].body
+    assert "/audit/security/" in rows[0].body
 
-    # when the lockout ends and the account is locked again, that is a new lockout and a new alert
+    # when the lockout ends and the account is locked again, and an IP is locked, within the same hour
     lockout = LoginLockout.objects.get(scope=LoginLockout.Scope.ACCOUNT)
-    later = lockout.locked_until + timedelta(seconds=1)
-    for second in range(3):
-        login_failure_record(username=victim.email, ip="203.0.113.7", now=later + timedelta(seconds=second))
-    assert OutboxMessage.objects.filter(kind=ALERT).count() == 4
+    with time_machine.travel(lockout.locked_until + timedelta(seconds=1), tick=False):
+        for _ in range(3):
+            login_failure_record(username=victim.email, ip="203.0.113.7")
+        settings.LOGIN_LOCKOUT_IP_THRESHOLD = 2
+        for _ in range(2):
+            login_failure_record(username=None, ip="198.51.100.23")
+    # then nobody is mailed again yet (the hour's summary tells of them)
+    assert OutboxMessage.objects.filter(kind=ALERT).count() == 2
 
-    # and an IP lockout is its own alert, with the masked address
-    settings.LOGIN_LOCKOUT_IP_THRESHOLD = 2
-    for second in range(2):
-        login_failure_record(username=None, ip="198.51.100.23", now=later + timedelta(minutes=5, seconds=second))
+    # and a lockout the next hour is the first of its hour: mailed at once, with the masked address
+    with time_machine.travel(hour + timedelta(hours=1, minutes=30), tick=False):
+        for _ in range(2):
+            login_failure_record(username=None, ip="198.51.100.24")
     ip_rows = OutboxMessage.objects.filter(kind=ALERT, subject__contains="IP 198.51.100.*")
     assert ip_rows.count() == 2
