@@ -413,13 +413,24 @@ def _proof_checks(bundle: dict, keys: dict[str, Ed25519PublicKey]) -> list[str]:
 # --- archive files, checked alone ----------------------------------------------------------------
 
 
-def archive_entries(path: Path) -> Iterator:
+# How `archive.archive_write` frames a row's canonical bytes (also what canonical JSON of the entry gives).
+_ROW_PREFIX, _ROW_SUFFIX = b'{"record":', b',"type":"row"}\n'
+
+
+def archive_entries(path: Path, *, raw_rows: bool = False) -> Iterator:
     """Stream an archive: first its header (`{"format": 1}` when it has none), then (checkpoint line, rows)
-    per checkpoint, rows as (id, canonical bytes). One batch in memory at a time; ProofError if unreadable."""
+    per checkpoint, rows as (id, canonical bytes). One batch in memory at a time; ProofError if unreadable.
+
+    `raw_rows`: a row written in the usual framing comes as (None, the bytes inside it), unparsed (about ten
+    times faster); `parsed_rows` turns them into (id, canonical bytes) when they are needed.
+    """
     header, line, rows = None, None, []
     try:
         with gzip.open(path, "rb") as handle:
             for raw in handle:
+                if raw_rows and line is not None and raw.startswith(_ROW_PREFIX) and raw.endswith(_ROW_SUFFIX):
+                    rows.append((None, raw[len(_ROW_PREFIX) : -len(_ROW_SUFFIX)]))
+                    continue
                 entry = json.loads(raw)
                 kind = entry.get("type")
                 if header is None:
@@ -443,6 +454,28 @@ def archive_entries(path: Path) -> Iterator:
         yield line, rows
 
 
+def parsed_rows(rows: list[tuple[int | None, bytes]], path: Path) -> list[tuple[int, bytes]]:
+    """Rows from `archive_entries(raw_rows=True)` as (id, canonical bytes), as the parsing reader gives them."""
+    try:
+        records = [json.loads(data) if row_id is None else None for row_id, data in rows]
+        return [
+            (record["id"], canonical_json(record)) if record is not None else (row_id, data)
+            for record, (row_id, data) in zip(records, rows, strict=True)
+        ]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ProofError(f"{path.name}: unreadable or truncated archive ({exc})", code="archive") from exc
+
+
+@dataclass(frozen=True)
+class ArchivedBatch:
+    """One checkpoint as an archive file holds it; `merkle_root` is what its rows hash to (None: not checked)."""
+
+    checkpoint_hash: str
+    signature: str
+    row_count: int
+    merkle_root: str | None
+
+
 @dataclass
 class ArchiveCheck:
     path: Path
@@ -453,6 +486,8 @@ class ArchiveCheck:
     first_sequence: int = 0
     last_line: dict | None = None
     header: dict = field(default_factory=dict)
+    # By sequence, every checkpoint line the file holds (for comparing it with the database's checkpoints).
+    batches: dict[int, ArchivedBatch] = field(default_factory=dict)
 
 
 def _packed_leaves(line: dict) -> bytes | None:
@@ -473,7 +508,7 @@ def archive_file_check(path: Path, *, keys: dict[str, Ed25519PublicKey]) -> Arch
     def fail(code: str, message: str) -> None:
         check.problems.append(Problem(code, f"{path.name}: {message}", stream))
 
-    entries = archive_entries(path)
+    entries = archive_entries(path, raw_rows=True)
     first_line = previous = None
     try:
         header = check.header = next(entries)
@@ -496,6 +531,10 @@ def archive_file_check(path: Path, *, keys: dict[str, Ed25519PublicKey]) -> Arch
                 fail(*problem)
                 previous = line if isinstance(line, dict) and "sequence" in line else previous
                 first_line = first_line or previous
+                if isinstance(line, dict) and isinstance(line.get("sequence"), int):
+                    check.batches[line["sequence"]] = ArchivedBatch(
+                        str(line.get("checkpoint_hash")), str(line.get("signature")), len(rows), None
+                    )
                 continue
             if first_line is None:
                 first_line = line
@@ -517,12 +556,20 @@ def archive_file_check(path: Path, *, keys: dict[str, Ed25519PublicKey]) -> Arch
                 fail("leaves", f"{label}: its packed leaves do not match the signed leaves_sha256")
                 leaves = b""
             hashes = [leaf_hash(data) for _, data in rows]
-            ids = [row_id for row_id, _ in rows]
-            in_range = bool(ids) and ids[0] == line["first_id"] and ids[-1] == line["last_id"]
-            if len(rows) != line["row_count"] or not in_range or merkle_root(hashes).hex() != line["merkle_root"]:
-                problem = _locate(stream, unpack_leaves(leaves), list(zip(ids, hashes, strict=True)))
-                problem.message = f"{path.name}: {problem.message}"
-                check.problems.append(problem)
+            root = merkle_root(hashes).hex()
+            if len(rows) != line["row_count"] or root != line["merkle_root"]:
+                # Rows that hash to the signed root are the sealed records, ids included; only rows that do
+                # not are parsed, to compare them in canonical form and name the first bad one.
+                rows = parsed_rows(rows, path)
+                hashes = [leaf_hash(data) for _, data in rows]
+                ids = [row_id for row_id, _ in rows]
+                root = merkle_root(hashes).hex()
+                in_range = bool(ids) and ids[0] == line["first_id"] and ids[-1] == line["last_id"]
+                if len(rows) != line["row_count"] or not in_range or root != line["merkle_root"]:
+                    problem = _locate(stream, unpack_leaves(leaves), list(zip(ids, hashes, strict=True)))
+                    problem.message = f"{path.name}: {problem.message}"
+                    check.problems.append(problem)
+            check.batches[line["sequence"]] = ArchivedBatch(line["checkpoint_hash"], line["signature"], len(rows), root)
             previous = line
     except ProofError as exc:
         check.problems.append(Problem("archive_unreadable", str(exc), stream))

@@ -1,7 +1,10 @@
 """Verification of the audit trail: protections, signatures, chain links, external log, every row, lag.
 
 Rows of ranges that were archived and purged are read back from the archive files, so one verification
-covers archive and database together. The first problem that concerns a row names that row.
+covers archive and database together. Each archive file is checked whole, as `audit_verify --archive` does
+offline (header, chain, signatures, packed leaves, every row), and its checkpoints and header predecessor
+against the database's and the external log's. The first problem that concerns a row names that row; a
+problem in an archive names the file.
 """
 
 from __future__ import annotations
@@ -9,18 +12,22 @@ from __future__ import annotations
 import hashlib
 import multiprocessing
 import time
+from collections import deque
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from django.conf import settings
 from django.db import connection, connections
 from django.utils import timezone
 
 from audit import signing
-from audit.archive import ArchiveIndex
+from audit.archive import ArchiveIndex, archive_dir
 from audit.immutability import protection_problems
 from audit.models import AuditCheckpoint, AuditPersonalData
+from audit.proofs import ArchivedBatch, archive_file_check
 from audit.sealing import (
     GENESIS_HASH,
+    LEAF_ENTRY,
     STREAMS,
     checkpoint_body,
     leaf_hash,
@@ -95,6 +102,85 @@ def _range_summary(task: tuple[str, int, int]) -> tuple[str, int]:
     return merkle_root(hashes).hex(), len(hashes)
 
 
+def _leaf_id_bounds(leaves) -> tuple[int, int]:
+    """The first and last row id a checkpoint seals (from its packed leaves, without unpacking them all)."""
+    blob = bytes(leaves)
+    return (
+        int.from_bytes(blob[:8], "big", signed=True),
+        int.from_bytes(blob[-LEAF_ENTRY : -LEAF_ENTRY + 8], "big", signed=True),
+    )
+
+
+class _StreamArchives:
+    """A stream's archive files, each checked when verification reaches its first checkpoint (so problems
+    keep sequence order): whole, as offline, then its checkpoints and its header's predecessor against the
+    database's and the external log's. What each file holds of each checkpoint is kept (`held`) for the
+    ranges purged from the database."""
+
+    def __init__(self, stream_name: str, report: Report, *, archives: ArchiveIndex, keys, external: dict):
+        self.stream_name, self.report, self.keys, self.external = stream_name, report, keys, external
+        self.pending = deque(archives.files.get(stream_name, []))
+        self.held: dict[int, tuple[Path, ArchivedBatch]] = {}
+        self.claimed: dict[int, Path] = {}  # by the file's name
+        self.damaged: set[Path] = set()
+
+    def check_through(self, sequence: int) -> None:
+        while self.pending and self.pending[0][0] <= sequence:
+            self._check_file(*self.pending.popleft())
+
+    def _problem(self, path: Path, code: str, message: str) -> None:
+        self.report.problems.append(Problem(code, f"{path.name}: {message}", self.stream_name))
+        self.damaged.add(path)
+
+    def _check_file(self, first: int, last: int, path: Path) -> None:
+        for sequence in range(first, last + 1):
+            self.claimed.setdefault(sequence, path)
+        try:
+            check = archive_file_check(path, keys=self.keys)
+        except (OSError, ValueError, TypeError, KeyError, AttributeError) as exc:  # fields of the wrong shape
+            self._problem(path, "archive_unreadable", f"malformed archive ({exc!r})")
+            return
+        if check.problems:
+            self.report.problems += check.problems
+            self.damaged.add(path)
+        sequences = [*check.batches, first, last]
+        low, high = min(sequences), max(sequences)
+        checkpoints = AuditCheckpoint.objects.filter(stream=self.stream_name, sequence__gte=low - 1, sequence__lte=high)
+        database, ranges = {}, {}
+        for sequence, checkpoint_hash, signature, first_id, last_id in checkpoints.values_list(
+            "sequence", "checkpoint_hash", "signature", "first_id", "last_id"
+        ):
+            database[sequence], ranges[sequence] = (checkpoint_hash, signature), f"ids {first_id}-{last_id}"
+        previous = check.header.get("previous") if check.header.get("format") == 2 else None
+        if isinstance(previous, dict) and low > 1:
+            held = (previous.get("checkpoint_hash"), previous.get("signature"))
+            for source, lines in (("the database", database), ("the external log", self._logged(low - 1))):
+                if low - 1 in lines and lines[low - 1] != held:
+                    self._problem(
+                        path, "archive_header", f"its header's predecessor is not checkpoint #{low - 1} of {source}"
+                    )
+        for sequence, batch in sorted(check.batches.items()):
+            self.held[sequence] = (path, batch)
+            if sequence not in database:
+                self._problem(path, "db_missing", f"checkpoint #{sequence} is not in the database")
+                continue
+            differs = [
+                source
+                for source, lines in (("the database", database), ("the external log", self._logged(sequence)))
+                if sequence in lines and lines[sequence] != (batch.checkpoint_hash, batch.signature)
+            ]
+            if differs:
+                self._problem(
+                    path,
+                    "archive_checkpoint",
+                    f"checkpoint #{sequence} ({ranges[sequence]}) differs from {' and '.join(differs)} (rewritten)",
+                )
+
+    def _logged(self, sequence: int) -> dict[int, tuple]:
+        line = self.external.get(sequence)
+        return {sequence: (line.get("checkpoint_hash"), line.get("signature"))} if line else {}
+
+
 def _verify_stream(
     stream_name: str, report: Report, *, now, max_unsealed: float, archives: ArchiveIndex, pool=None
 ) -> None:
@@ -110,11 +196,14 @@ def _verify_stream(
         summaries = pool.imap(_range_summary, tasks, chunksize=1)
     keys = signing.trusted_public_keys()
     external = {line["sequence"]: line for line in read_checkpoint_log(stream_name)}
+    archived = _StreamArchives(stream_name, report, archives=archives, keys=keys, external=external)
+    unheld: list[AuditCheckpoint] = []  # consecutive purged checkpoints whose rows no archive file holds
     previous_hash, previous_last_id, expected_sequence = GENESIS_HASH, 0, 1
     last_checkpoint = None
     first_row_problem_seen = False
     for checkpoint in AuditCheckpoint.objects.filter(stream=stream_name).order_by("sequence").iterator(chunk_size=100):
         report.checkpoints_checked += 1
+        archived.check_through(checkpoint.sequence)
         label = f"checkpoint #{checkpoint.sequence}"
         body = checkpoint_body(checkpoint)
         message = canonical_json(body)
@@ -148,22 +237,38 @@ def _verify_stream(
         else:
             actual = _range_leaves(stream, previous_last_id, checkpoint.last_id)
             root, count = merkle_root([h for _, h in actual]).hex(), len(actual)
-        if count == 0 and archives.has(stream_name, checkpoint.sequence):
-            actual = [(row_id, leaf_hash(data)) for row_id, data in archives.rows(stream_name, checkpoint.sequence)]
-            root, count = merkle_root([h for _, h in actual]).hex(), len(actual)
-        report.rows_checked += count
-        ids_match = count == checkpoint.row_count
-        if (root != checkpoint.merkle_root or not ids_match) and actual is None:
-            actual = _range_leaves(stream, previous_last_id, checkpoint.last_id)
-        if (root != checkpoint.merkle_root or not ids_match) and not first_row_problem_seen:
-            report.problems.append(_locate(stream_name, unpack_leaves(checkpoint.leaves), actual))
-            first_row_problem_seen = True
-        elif root != checkpoint.merkle_root or not ids_match:
-            report.problems.append(Problem("range_mismatch", f"rows of {label} do not match its root", stream_name))
+        purged = count == 0 and checkpoint.row_count > 0
+        unheld_now = purged and checkpoint.sequence not in archived.held
+        if unheld and not (unheld_now and _same_claim(archived, unheld[-1], checkpoint)):
+            report.problems.append(_unheld_problem(stream_name, unheld, archived))
+            unheld, first_row_problem_seen = [], True
+        if unheld_now:
+            unheld.append(checkpoint)
+        elif purged:  # the rows are read from its archive file, checked as a whole when it was reached
+            path, batch = archived.held[checkpoint.sequence]
+            report.rows_checked += batch.row_count
+            intact = batch.merkle_root == checkpoint.merkle_root and batch.row_count == checkpoint.row_count
+            if not intact and path not in archived.damaged:
+                report.problems.append(
+                    Problem("range_mismatch", f"{path.name}: rows of {label} do not match its root", stream_name)
+                )
+        else:
+            report.rows_checked += count
+            ids_match = count == checkpoint.row_count
+            if (root != checkpoint.merkle_root or not ids_match) and actual is None:
+                actual = _range_leaves(stream, previous_last_id, checkpoint.last_id)
+            if (root != checkpoint.merkle_root or not ids_match) and not first_row_problem_seen:
+                report.problems.append(_locate(stream_name, unpack_leaves(checkpoint.leaves), actual))
+                first_row_problem_seen = True
+            elif root != checkpoint.merkle_root or not ids_match:
+                report.problems.append(Problem("range_mismatch", f"rows of {label} do not match its root", stream_name))
         previous_hash, previous_last_id = checkpoint.checkpoint_hash, checkpoint.last_id
         expected_sequence = checkpoint.sequence + 1
         last_checkpoint = checkpoint
 
+    if unheld:
+        report.problems.append(_unheld_problem(stream_name, unheld, archived))
+    archived.check_through(2**63)  # files beyond the database's last checkpoint
     for sequence in sorted(s for s in external if s >= expected_sequence):
         report.problems.append(
             Problem(
@@ -184,6 +289,33 @@ def _verify_stream(
                 "unsealed", f"row #{row_id} has waited unsealed longer than {max_unsealed:.0f} s", stream_name, row_id
             )
         )
+
+
+def _same_claim(archived: _StreamArchives, before: AuditCheckpoint, checkpoint: AuditCheckpoint) -> bool:
+    """Whether two purged, unheld checkpoints are one missing range: consecutive, claimed by the same file (or none)."""
+    claimed = archived.claimed
+    return checkpoint.sequence == before.sequence + 1 and claimed.get(before.sequence) == claimed.get(
+        checkpoint.sequence
+    )
+
+
+def _unheld_problem(stream_name: str, checkpoints: list[AuditCheckpoint], archived: _StreamArchives) -> Problem:
+    """Purged rows that no archive file holds: the file that claims them by name, else the file that is missing."""
+    first, last = checkpoints[0], checkpoints[-1]
+    first_row, last_row = _leaf_id_bounds(first.leaves)[0], _leaf_id_bounds(last.leaves)[1]
+    span = f" #{first.sequence}" if first is last else f"s #{first.sequence}-#{last.sequence}"
+    claimant = archived.claimed.get(first.sequence)
+    if claimant is not None:
+        where = f"{claimant.name} should hold them but does not (truncated or altered)"
+    else:
+        expected = f"{stream_name}-{first.sequence:08d}-{last.sequence:08d}.jsonl.gz"
+        where = f"no archive file holds them ({expected} missing from {archive_dir()}, or the rows were deleted)"
+    return Problem(
+        "row_missing",
+        f"the rows of checkpoint{span} (ids {first_row}-{last_row}) are not in the database and {where}",
+        stream_name,
+        first_row,
+    )
 
 
 def _verify_personal_data(report: Report) -> None:
