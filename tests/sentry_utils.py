@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import sentry_sdk
 from django.db import connections
+from django.test import override_settings
 from sentry_sdk.transport import Transport
 
 from tourbrain_support.sentry import init_sentry, transfer_log_discard
@@ -31,22 +34,29 @@ class MemoryTransport(Transport):
 
 @contextmanager
 def memory_sentry(*, send_default_pii: bool = False) -> Iterator[MemoryTransport]:
-    """Sentry switched on as in production, sending to a MemoryTransport; off again afterwards."""
+    """Sentry switched on as in production, sending to a MemoryTransport; off again afterwards.
+
+    The transfer spool is a file of this block's own (settings.SENTRY_TRANSFER_SPOOL), so what one test
+    leaves undrained never reaches another."""
     transport = MemoryTransport()
-    assert init_sentry(
-        dsn="https://public@sentry.invalid/1",
-        environment="test",
-        release="tourbrain-support@test",
-        send_default_pii=send_default_pii,
-        traces_sample_rate=0.0,
-        transport=transport,
-    )
-    try:
-        yield transport
-    finally:
-        sentry_sdk.get_client().close()
-        sentry_sdk.init()  # back to a client without a DSN: nothing is sent by later tests
-        transfer_log_discard()  # transfers of events captured outside a request stay with this test
+    with (
+        tempfile.TemporaryDirectory(prefix="sentry-spool-") as spool_dir,
+        override_settings(SENTRY_TRANSFER_SPOOL=Path(spool_dir) / "sentry-transfers.jsonl"),
+    ):
+        assert init_sentry(
+            dsn="https://public@sentry.invalid/1",
+            environment="test",
+            release="tourbrain-support@test",
+            send_default_pii=send_default_pii,
+            traces_sample_rate=0.0,
+            transport=transport,
+        )
+        try:
+            yield transport
+        finally:
+            sentry_sdk.get_client().close()
+            sentry_sdk.init()  # back to a client without a DSN: nothing is sent by later tests
+            transfer_log_discard()  # transfers of events captured outside a request stay with this test
 
 
 @contextmanager

@@ -314,6 +314,12 @@ SENTRY_ENVIRONMENT = env.str("SENTRY_ENVIRONMENT", default="development" if DEBU
 SENTRY_RELEASE = env.str("SENTRY_RELEASE", default="")
 SENTRY_SEND_PII = env.bool("SENTRY_SEND_PII", default=False)
 SENTRY_TRACES_SAMPLE_RATE = env.float("SENTRY_TRACES_SAMPLE_RATE", default=0.0)
+# Each event sent is spooled here (JSON lines, fsync'd) before it is logged as a transfer; drained every minute.
+SENTRY_TRANSFER_SPOOL = DATA_DIR / "sentry-transfers.jsonl"
+CELERY_BEAT_SCHEDULE["sentry-transfer-log-drain"] = {
+    "task": "tourbrain_support.tasks.sentry_transfer_log_drain",
+    "schedule": 60.0,
+}
 
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 LOG_JSON = env.bool("LOG_JSON", default=not DEBUG)

@@ -1,4 +1,4 @@
-"""Core tasks: the worker heartbeat that /readyz reads, and a round-trip probe."""
+"""Core tasks: the worker heartbeat that /readyz reads, a round-trip probe, and draining the Sentry transfer spool."""
 
 import logging
 import socket
@@ -6,7 +6,7 @@ import socket
 from celery import shared_task
 from django.utils import timezone
 
-from tourbrain_support import request_context
+from tourbrain_support import request_context, sentry
 from tourbrain_support.models import WorkerHeartbeat
 
 logger = logging.getLogger(__name__)
@@ -25,3 +25,9 @@ def ping(note: str = "") -> dict:
     """Round-trip probe: logs one line and answers which worker ran it, under which request id."""
     logger.info("ping received", extra={"note": note})
     return {"worker": ping.request.hostname, "request_id": request_context.get_request_id(), "note": note}
+
+
+@shared_task(ignore_result=True)
+def sentry_transfer_log_drain() -> int:
+    """Record the spooled transfers to Sentry not yet in the GDPR log (left by a crash or a database outage)."""
+    return sentry.transfer_log_drain()

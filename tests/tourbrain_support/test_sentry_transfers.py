@@ -15,7 +15,7 @@ from django.urls import include, path
 from audit.models import CrossBorderTransfer
 from tests.sentry_utils import database_unreachable, memory_sentry
 from tourbrain_support.celery import app as celery_app
-from tourbrain_support.sentry import event_data_categories
+from tourbrain_support.sentry import event_data_categories, transfer_log_drain
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls(__name__)]
 
@@ -142,12 +142,16 @@ def test_an_unreachable_database_still_sends_the_event(sentry_events, caplog):
         response = Client(raise_request_exception=False).get("/test/boom/")
         events = _errors(sentry_events)
 
-    # then the event went out all the same, and the missing log entry is a warning
+    # then the event went out all the same, and the log entry that could not be written is a warning
     assert response.status_code == 500
     assert len(events) == 1
     assert "ReportedError" in str(events[0]["exception"])
     assert any("not recorded" in record.getMessage() for record in caplog.records)
     assert not CrossBorderTransfer.objects.exists()
+
+    # and once the database is back, the next drain records it from the spool
+    assert transfer_log_drain() == 1
+    assert CrossBorderTransfer.objects.get().reference == f"sentry:{events[0]['event_id']}"
 
 
 def test_a_processor_in_our_region_is_not_a_cross_border_transfer(sentry_events, settings):
