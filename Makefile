@@ -32,6 +32,8 @@ test: $(VENV)/.installed
 
 bench: export SECRET_KEY ?= bench-only-secret-key
 bench: export DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/tourbrain_bench
+# Its own data directory: the audit checkpoints written outside the database belong to the bench database.
+bench: export DATA_DIR ?= $(CURDIR)/var/bench
 bench: $(VENV)/.installed
 	@psql "$${DATABASE_URL%/*}/postgres" -tAc "SELECT 1 FROM pg_database WHERE datname='$${DATABASE_URL##*/}'" | grep -q 1 \
 		|| psql "$${DATABASE_URL%/*}/postgres" -qc "CREATE DATABASE $${DATABASE_URL##*/}"

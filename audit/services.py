@@ -240,6 +240,9 @@ SELECT id, xid FROM event
 """
 
 
+_NEVER_BY_REPETITION = 2**31 - 1
+
+
 @functools.cache
 def _prepared_cursor_class():
     from django.db.backends.postgresql.base import ServerBindingCursor
@@ -263,6 +266,11 @@ def _execute_prepared(db, sql: str, params: list) -> tuple:
     db.ensure_connection()
     cursor = getattr(db, "_audit_prepared_cursor", None)
     if cursor is None or cursor.connection is not db.connection or cursor.closed:
+        # Django opens connections with prepare_threshold=None, which makes psycopg ignore even an explicit
+        # prepare=True. A threshold no statement reaches by repetition lets only this cursor prepare:
+        # Django's own cursors bind on the client and never prepare.
+        if db.connection.prepare_threshold is None:
+            db.connection.prepare_threshold = _NEVER_BY_REPETITION
         cursor = db._audit_prepared_cursor = _prepared_cursor_class()(db.connection)
     if db.queries_logged or db.execute_wrappers:
         wrapped = db.make_debug_cursor(cursor) if db.queries_logged else db.make_cursor(cursor)
