@@ -24,6 +24,6 @@ def narrow(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("tickets", "0006_beta_program_portal_links")]
+    dependencies = [("tickets", "0007_beta_program_portal_links")]
 
     operations = [migrations.RunPython(widen, narrow)]

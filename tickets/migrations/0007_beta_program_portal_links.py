@@ -10,7 +10,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('tickets', '0005_search_trigram_indexes'),
+        ('tickets', '0006_customer_side'),
         ('tourbrain_support', '0002_roles'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
