@@ -111,8 +111,14 @@ def beta_profile_block(profile: BetaSupportProfile | None, *, now: datetime | No
     }
 
 
-def beta_profile_for_user(user: User, *, now: datetime | None = None) -> dict | None:
-    """The beta block for the widget's `me/` and the portal: None when the user's organization has no profile."""
+def beta_profile_for_user(
+    user: User, *, organization: Organization | None = None, now: datetime | None = None
+) -> dict | None:
+    """The beta block for the widget's `me/` and the portal (one query): the profile of `organization` (the
+    token's active organization) when given, else of the user's first organization that has one; None
+    when there is none."""
+    if organization is not None:
+        return beta_profile_block(beta_profile_of_organization(organization), now=now)
     return beta_profile_block(beta_profile_of_user(user), now=now)
 
 
