@@ -1,11 +1,14 @@
-"""Admin of the beta program: leads edit each beta organization's support profile; saving a weekly call
-emails the calendar invite (rep and customers) through the outbox, once per version of the call."""
+"""Admin of the customer side: leads edit each beta organization's support profile (saving a weekly call
+emails the calendar invite to the rep and customers through the outbox, once per version of the call) and
+revoke portal sign-in links."""
 
 from django.contrib import admin, messages
 
 from tickets import beta
 from tickets.forms import staff_assignees
-from tickets.models import BetaSupportProfile
+from tickets.models import BetaSupportProfile, PortalLoginLink
+from tickets.portal_links import portal_links_revoke
+from tourbrain_support.admin_mixins import ReadOnlyAdminMixin
 from tourbrain_support.roles import Role, has_role
 
 
@@ -41,3 +44,25 @@ class BetaSupportProfileAdmin(admin.ModelAdmin):
         sent = beta.beta_call_invites_send(profile=obj, actor=request.user)
         if sent:
             messages.info(request, f"Weekly call invite (.ics) emailed to {len(sent)} people.")
+
+
+@admin.register(PortalLoginLink)
+class PortalLoginLinkAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Emailed portal sign-in links: who got one, when, whether it was used; leads revoke unused ones."""
+
+    list_display = ("pk", "user", "created_at", "expires_at", "used_at", "revoked_at", "created_by")
+    list_select_related = ("user", "created_by")
+    list_filter = (("used_at", admin.EmptyFieldListFilter), ("revoked_at", admin.EmptyFieldListFilter))
+    search_fields = ("user__email",)
+    fields = ("user", "created_by", "created_at", "expires_at", "used_at", "revoked_at")
+    actions = ["revoke"]
+
+    def has_revoke_permission(self, request) -> bool:
+        return has_role(request.user, Role.SUPPORT_LEAD, Role.ADMIN)
+
+    @admin.action(description="Revoke the selected unused links", permissions=["revoke"])
+    def revoke(self, request, queryset):
+        revoked = 0
+        for user in {link.user for link in queryset.select_related("user")}:
+            revoked += portal_links_revoke(user=user, actor=request.user, links=queryset.filter(user=user))
+        messages.success(request, f"Revoked {revoked} link(s); they no longer sign anyone in.")

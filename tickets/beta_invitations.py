@@ -23,6 +23,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from audit.services import audit_record
+from tickets.beta import beta_call_invites_send, beta_profile_of_organization
 from tickets.models import BetaInvitation, OutboxMessage
 from tickets.outbox import outbox_enqueue
 from tourbrain_support.api import ApplicationError
@@ -233,6 +234,10 @@ def beta_invitation_accept(
         organization=invitation.organization_id,
         changes={"operation": "accept", "user": user.pk, "account_created": created, "is_beta": [False, True]},
     )
+    # Joining a beta organization with a weekly call: the newcomer gets the invite (the others have it).
+    profile = beta_profile_of_organization(invitation.organization_id)
+    if profile is not None:
+        beta_call_invites_send(profile=profile, actor=user)
     return user, invitation
 
 

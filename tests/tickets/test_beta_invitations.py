@@ -192,3 +192,24 @@ def test_cohort_counts_against_the_target_with_no_fake_active_number(lead, make_
     assert 'data-testid="active-note"' in html
     assert "15 active beta users" in html
     assert html.count("<tr data-email=") == 13
+
+
+def test_joining_a_beta_organization_sends_the_newcomer_the_weekly_call(lead, make_user):
+    from datetime import time
+
+    from tickets.models import BetaSupportProfile
+
+    organization = OrganizationFactory()
+    BetaSupportProfile.objects.create(
+        organization=organization,
+        dedicated_rep=make_user(Role.SUPPORT_REP, email="rita@tourbrain.test"),
+        call_weekday=2,
+        call_time=time(9, 30),
+        call_timezone="Europe/Berlin",
+    )
+    path, _ = _invite(lead, organization=organization)
+    password = "long-enough-pass-42"
+    Client().post(path, {"name": "Tia", "password": password, "password_again": password})
+    invites = OutboxMessage.objects.filter(kind="beta.call_invite")
+    assert sorted(invites.values_list("recipient", flat=True)) == ["rita@tourbrain.test", "tia@backline.test"]
+    assert "BEGIN:VCALENDAR" in invites.get(recipient="tia@backline.test").attachments[0]["content"]

@@ -140,3 +140,21 @@ def test_bad_addresses_are_form_errors(email):
 def test_login_page_offers_the_link_form(client):
     html = client.get("/accounts/login/").content.decode()
     assert 'action="/portal/login/link/"' in html
+
+
+def test_leads_revoke_links_in_the_admin_reps_only_see_them(customer, client_as, celery_eager):
+    path = _link_path(ticket_portal_link(user=customer))
+    link = PortalLoginLink.objects.get()
+    rep = client_as(Role.SUPPORT_REP)
+    assert rep.get("/admin/tickets/portalloginlink/").status_code == 200
+    rep.post("/admin/tickets/portalloginlink/", {"action": "revoke", "_selected_action": [link.pk]})
+    link.refresh_from_db()
+    assert link.revoked_at is None  # the action is not offered to reps
+
+    lead = client_as(Role.SUPPORT_LEAD)
+    response = lead.post("/admin/tickets/portalloginlink/", {"action": "revoke", "_selected_action": [link.pk]})
+    assert response.status_code == 302
+    link.refresh_from_db()
+    assert link.revoked_at is not None
+    assert AuditEvent.objects.filter(changes__operation="login_links_revoked").exists()
+    assert "revoked" in Client().post(path).content.decode()
