@@ -103,11 +103,12 @@ def test_only_leads_and_admins_open_the_cohort_page(client_as, role):
     assert not BetaInvitation.objects.exists()
 
 
-def test_new_person_accepts_by_creating_an_account(lead):
+def test_new_person_accepts_by_creating_an_account(lead, django_assert_max_num_queries):
     organization = OrganizationFactory()
     path, _ = _invite(lead, name="Tia", organization=organization)
     client = Client()
-    page = client.get(path)
+    with django_assert_max_num_queries(2):
+        page = client.get(path)
     assert page.status_code == 200
     assert "Create your account for tia@backline.test" in page.content.decode()
     # a weak password is a form error, nothing is created

@@ -235,14 +235,17 @@ def test_admin_refuses_a_bad_profile(client_as, beta_org, field, value):
     assert not BetaSupportProfile.objects.exists()
 
 
-def test_portal_shows_the_next_call_and_serves_the_ics(profile, beta_customer, make_user):
+def test_portal_shows_the_next_call_and_serves_the_ics(
+    profile, beta_customer, make_user, django_assert_max_num_queries
+):
     client = Client()
     client.force_login(beta_customer)
     html = client.get("/portal/").content.decode()
     assert 'data-testid="beta-block"' in html
     assert "Every Tuesday at 16:00 (America/New_York)" in html
     assert "Rita Rep" in html
-    response = client.get("/portal/beta/call.ics")
+    with django_assert_max_num_queries(4):
+        response = client.get("/portal/beta/call.ics")
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/calendar")
     assert "BEGIN:VEVENT" in response.content.decode()

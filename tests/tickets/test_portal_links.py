@@ -38,7 +38,7 @@ def _link_path(message: OutboxMessage) -> str:
 
 
 def test_link_is_emailed_through_the_outbox_and_signs_in_once(
-    customer, smtp_server, celery_eager, django_capture_on_commit_callbacks
+    customer, smtp_server, celery_eager, django_capture_on_commit_callbacks, django_assert_max_num_queries
 ):
     # when support (or the customer) sends a link, it goes out as a real email after commit
     with django_capture_on_commit_callbacks(execute=True):
@@ -53,7 +53,8 @@ def test_link_is_emailed_through_the_outbox_and_signs_in_once(
 
     # opening it only asks to confirm (a mail scanner's GET does not use it up)
     client = Client()
-    page = client.get(path)
+    with django_assert_max_num_queries(2):
+        page = client.get(path)
     assert page.status_code == 200
     assert 'data-testid="use-link"' in page.content.decode()
     assert PortalLoginLink.objects.get().used_at is None
@@ -137,8 +138,9 @@ def test_bad_addresses_are_form_errors(email):
     assert not OutboxMessage.objects.exists()
 
 
-def test_login_page_offers_the_link_form(client):
-    html = client.get("/accounts/login/").content.decode()
+def test_login_page_offers_the_link_form(client, django_assert_max_num_queries):
+    with django_assert_max_num_queries(0):
+        html = client.get("/accounts/login/").content.decode()
     assert 'action="/portal/login/link/"' in html
 
 

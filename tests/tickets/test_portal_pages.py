@@ -226,8 +226,9 @@ def test_bad_new_ticket_is_a_form_error_and_writes_nothing(customer_client, data
     assert not Ticket.objects.exists()
 
 
-def test_suggestions_twin_answers_the_widget_json(customer_client):
-    response = customer_client.get("/portal/suggestions/", {"q": "pdf export"})
+def test_suggestions_twin_answers_the_widget_json(customer_client, django_assert_max_num_queries):
+    with django_assert_max_num_queries(3):
+        response = customer_client.get("/portal/suggestions/", {"q": "pdf export"})
     assert response.status_code == 200
     assert response.json() == {"results": []}
     bad = customer_client.get("/portal/suggestions/", {"q": "x"})
