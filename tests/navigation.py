@@ -8,12 +8,12 @@ from tourbrain_support.roles import CUSTOMER, Role
 EXPECTED_NAVIGATION = {
     CUSTOMER: {"My tickets", "Docs", "Privacy"},
     Role.SUPPORT_REP: {"Queue", "Docs", "Privacy", "Admin"},
-    Role.SUPPORT_LEAD: {"Queue", "Roadmap", "KPIs", "Docs", "Privacy", "Admin"},
+    Role.SUPPORT_LEAD: {"Queue", "Roadmap", "Beta cohort", "KPIs", "Docs", "Privacy", "Admin"},
     Role.ENGINEER: {"Queue", "Docs", "Privacy", "Admin"},
     Role.BILLING_ADMIN: {"Queue", "Docs", "Privacy", "Admin"},
     Role.PRODUCT_MANAGER: {"Roadmap", "KPIs", "Docs", "Privacy", "Admin"},
     Role.AUDITOR: {"Audit", "Security", "GDPR", "Docs", "Privacy", "Admin"},
-    Role.ADMIN: {"Queue", "Roadmap", "KPIs", "Audit", "Security", "GDPR", "Docs", "Privacy", "Admin"},
+    Role.ADMIN: {"Queue", "Roadmap", "Beta cohort", "KPIs", "Audit", "Security", "GDPR", "Docs", "Privacy", "Admin"},
 }
 
 

@@ -6,7 +6,7 @@ from django.utils import timezone
 from simple_history.admin import SimpleHistoryAdmin
 
 from audit.services import audit_record
-from tickets import outbox_admin, services  # noqa: F401 - outbox_admin registers the outbox admin
+from tickets import beta_admin, outbox_admin, services  # noqa: F401 - they register the outbox and beta admins
 from tickets.models import (
     Attachment,
     BusinessCalendarConfig,

@@ -1,5 +1,7 @@
 """Demo data for the ticket domain: teams, a realistic queue (~60 tickets of every tier, type, priority and
-status, with conversations), some in warning and some breached. Idempotent: skipped once demo tickets exist.
+status, with conversations), some in warning and some breached; portal logins for every demo customer, the
+beta organization's support profile and an open beta invitation. Idempotent: the queue is skipped once demo
+tickets exist, the rest is created only where missing.
 
 Tickets are created through the services with `created_at` in the past, chosen so that a given share of
 the SLA target (in business time) is already used; then the SLA sweep marks warnings and escalates
@@ -9,14 +11,16 @@ breaches, exactly as in production.
 from __future__ import annotations
 
 import random
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 
 from django.db import transaction
 from django.utils import timezone
 
 from tickets import services, sla, sla_defaults, sla_policies
-from tickets.models import Team, Ticket, TicketMessage
+from tickets.beta_invitations import beta_invite
+from tickets.models import BetaInvitation, BetaSupportProfile, Team, Ticket, TicketMessage
 from tickets.sweep import sla_sweep
+from tourbrain_support.demo import DEMO_PASSWORD
 from tourbrain_support.models import Membership, Organization, User
 
 # Extra customers so the queue spans several people per organization: (email, name, beta, organization slug).
@@ -141,8 +145,59 @@ def _backdate(ticket: Ticket, message: TicketMessage, when: datetime) -> None:
         Ticket.objects.filter(pk=ticket.pk, first_responded_at__isnull=False).update(first_responded_at=when)
 
 
+# The beta organization's support profile (the seed's BetaSupport) and its dedicated rep.
+BETA_ORGANIZATION = "roadcase-touring"
+BETA_REP = "rep@tourbrain.test"
+# Organization admins (see every ticket of their organization on the portal): (email, organization slug).
+DEMO_ORG_ADMINS = [("customer@backline.test", "backline-booking")]
+DEMO_INVITATION = ("newcomer@arena.test", "Nia Newcomer", "arena-live")
+
+
+def _ensure_portal_logins() -> None:
+    """Every demo customer can sign in to /portal/ with the demo password; organization admins are owners."""
+    for email, _name, _beta, _slug in DEMO_CUSTOMERS:
+        user = User.objects.filter(email=email).first()
+        if user is not None and not user.has_usable_password():
+            user.set_password(DEMO_PASSWORD)
+            user.save(update_fields=["password"])
+    for email, slug in DEMO_ORG_ADMINS:
+        Membership.objects.filter(user__email=email, organization__slug=slug).update(role=Membership.Role.OWNER)
+
+
+def _ensure_beta_program() -> None:
+    """The beta organization's support profile and one open invitation for the cohort page (once each)."""
+    organization = Organization.objects.filter(slug=BETA_ORGANIZATION).first()
+    rep = User.objects.filter(email=BETA_REP).first()
+    if organization is not None:
+        BetaSupportProfile.objects.get_or_create(
+            organization=organization,
+            defaults={
+                "dedicated_rep": rep,
+                "slack_channel": "#tourbrain-beta-users",
+                "call_weekday": 1,
+                "call_time": time(16, 0),
+                "call_timezone": "America/New_York",
+                "screen_share_available": True,
+            },
+        )
+    lead = User.objects.filter(email="lead@tourbrain.test").first()
+    email, name, slug = DEMO_INVITATION
+    if lead is not None and not BetaInvitation.objects.exists() and not User.objects.filter(email=email).exists():
+        beta_invite(
+            email=email,
+            name=name,
+            organization=Organization.objects.filter(slug=slug).first(),
+            personal_message="Your team's feedback on exports shaped the next release; we would love more of it.",
+            actor=lead,
+        )
+
+
 @transaction.atomic
 def seed(stdout=None) -> None:
+    if User.objects.filter(email="rep@tourbrain.test").exists():
+        _ensure_customers()
+        _ensure_portal_logins()
+        _ensure_beta_program()
     if Ticket.objects.filter(user__email__in=CORE_CUSTOMERS).exists():
         if stdout:
             stdout.write("Tickets demo data already present.")

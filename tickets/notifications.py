@@ -17,8 +17,8 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 
-from tickets.models import OutboxMessage, Team, Ticket
-from tickets.outbox import SLACK_DEFAULT_TARGET, OutboxItem, outbox_enqueue_many
+from tickets.models import BetaSupportProfile, OutboxMessage, Team, Ticket, TicketMessage
+from tickets.outbox import SLACK_DEFAULT_TARGET, OutboxItem, outbox_enqueue_many, slack_beta_target
 from tourbrain_support.models import User
 
 Kind = OutboxMessage.Kind
@@ -26,6 +26,8 @@ EMAIL = OutboxMessage.Channel.EMAIL
 SLACK = OutboxMessage.Channel.SLACK
 # Tickets listed by name in a Slack digest; the rest are counted.
 DIGEST_LISTED = 10
+# Customer text quoted in a beta channel post is cut here (the full text is on the ticket page).
+BETA_QUOTE_CHARS = 1500
 
 
 # --- entry points (names used by tickets.services and tickets.sweep) ---------------------------------
@@ -115,6 +117,67 @@ def notify_sla_breach(tickets: Sequence[Ticket]) -> list[OutboxMessage]:
     if slack_enabled():
         items.append(_digest(Kind.SLA_BREACH, "SLA breached", tickets, stamp=_stamp(tickets[0].escalated_at)))
     return outbox_enqueue_many(items)
+
+
+def notify_beta_ticket(ticket: Ticket, profile: BetaSupportProfile | None) -> list[OutboxMessage]:
+    """A new ticket from a beta organization: posted to its own Slack channel (when it has a webhook)."""
+    if profile is None or not profile.is_active or not profile.slack_webhook_url:
+        return []
+    subject = f"[{ticket.reference}] New beta ticket from {profile.organization.name}: {ticket.subject}"
+    clock, due = _next_clock(ticket)
+    body = "\n".join(
+        [
+            f"Filed by {_who(ticket.user)} · {ticket.get_type_display()} · {ticket.get_priority_display()} priority",
+            f"Team: {ticket.get_team_display()} · assigned to {_who(ticket.assignee) if ticket.assignee else 'nobody'}",
+            f"Due: {clock} {_when(due)}",
+            f"Link: {ticket_url(ticket)}",
+            "",
+            _quote(ticket.description),
+        ]
+    )
+    item = _beta_slack_item(Kind.BETA_TICKET, f"{Kind.BETA_TICKET}:{ticket.pk}", subject, body, ticket, profile)
+    return outbox_enqueue_many([item])
+
+
+def notify_beta_reply(
+    ticket: Ticket, message: TicketMessage, profile: BetaSupportProfile | None
+) -> list[OutboxMessage]:
+    """A public reply on a beta organization's ticket (staff or customer): posted to its channel."""
+    if profile is None or not profile.is_active or not profile.slack_webhook_url or message.is_internal:
+        return []
+    side = "Support" if message.is_from_staff else "Customer"
+    subject = f"[{ticket.reference}] {side} reply: {ticket.subject}"
+    body = "\n".join([f"{side} reply by {_who(message.author)} · {ticket_url(ticket)}", "", _quote(message.body)])
+    item = _beta_slack_item(Kind.BETA_REPLY, f"{Kind.BETA_REPLY}:{message.pk}", subject, body, ticket, profile)
+    return outbox_enqueue_many([item])
+
+
+def _beta_slack_item(
+    kind: str, key: str, subject: str, body: str, ticket: Ticket, profile: BetaSupportProfile
+) -> OutboxItem:
+    return OutboxItem(
+        kind=kind,
+        channel=SLACK,
+        recipient=slack_beta_target(profile.pk),
+        subject=slack_escape(subject),
+        body=body,
+        idempotency_key=key,
+        payload={"ticket": ticket.pk, "reference": ticket.reference, "beta_profile": profile.pk},
+    )
+
+
+def slack_escape(text: str) -> str:
+    """Customer text as Slack shows it literally: no <!channel> pings, no disguised <url|links>."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _quote(text: str) -> str:
+    text = text if len(text) <= BETA_QUOTE_CHARS else text[: BETA_QUOTE_CHARS - 1] + "…"
+    return "\n".join(f"> {line}" for line in slack_escape(text).splitlines() or [""])
+
+
+def _who(user: User | None) -> str:
+    return slack_escape(user.name or user.email) if user is not None else "someone"
 
 
 # --- composing ---------------------------------------------------------------------------------------

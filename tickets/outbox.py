@@ -7,8 +7,9 @@ the claim is a lease (`next_attempt_at` moves to now + lease), so a worker that 
 row that is taken over once the lease expires. The result is written only by the holder of the claim
 (the attempt number is the fencing token).
 
-Channels: email through Django's email backend (`EMAIL_URL`), Slack through an incoming webhook
-(`SLACK_WEBHOOK_URL`). A transient failure (network, SMTP 4xx, HTTP 5xx or 429) is retried with
+Channels: email through Django's email backend (`EMAIL_URL`; text attachments such as a calendar invite),
+Slack through an incoming webhook (`SLACK_WEBHOOK_URL`, or a beta organization's own webhook for the
+target `beta:<profile id>`). A transient failure (network, SMTP 4xx, HTTP 5xx or 429) is retried with
 exponential backoff and jitter up to `OUTBOX_MAX_ATTEMPTS`; a permanent one (SMTP 5xx, HTTP 4xx) fails
 the row at once.
 """
@@ -36,13 +37,14 @@ from django.utils import timezone
 
 from audit.gdpr import transfer_record
 from audit.services import audit_record
-from tickets.models import OutboxMessage
+from tickets.models import BetaSupportProfile, OutboxMessage
 
 logger = logging.getLogger(__name__)
 
 PROVIDER_RESPONSE_LIMIT = 2000
 ERROR_LIMIT = 2000
 SLACK_DEFAULT_TARGET = "default"
+SLACK_BETA_PREFIX = "beta:"
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,8 @@ class OutboxItem:
     idempotency_key: str
     payload: dict[str, Any] = field(default_factory=dict)
     html_body: str = ""
+    # Email only: ({"filename", "content_type", "content"}, ...) with text content (a calendar invite).
+    attachments: tuple[dict[str, str], ...] = ()
 
 
 class DeliveryError(Exception):
@@ -82,6 +86,7 @@ def outbox_enqueue(
     idempotency_key: str,
     payload: dict[str, Any] | None = None,
     html_body: str = "",
+    attachments: tuple[dict[str, str], ...] = (),
 ) -> OutboxMessage | None:
     """Write one message in the current transaction; deliver it after commit.
 
@@ -96,6 +101,7 @@ def outbox_enqueue(
         idempotency_key=idempotency_key,
         payload=payload or {},
         html_body=html_body,
+        attachments=attachments,
     )
     created = outbox_enqueue_many([item])
     return created[0] if created else None
@@ -129,6 +135,7 @@ def outbox_enqueue_many(items: Iterable[OutboxItem]) -> list[OutboxMessage]:
                     body=item.body,
                     html_body=item.html_body,
                     payload=item.payload,
+                    attachments=[dict(attachment) for attachment in item.attachments],
                     idempotency_key=item.idempotency_key,
                     next_attempt_at=now,
                     created_at=now,
@@ -154,6 +161,11 @@ def _validate(items: list[OutboxItem]) -> None:
             raise ValueError(f"Unknown outbox channel {item.channel!r}.")
         if not item.recipient or not item.idempotency_key:
             raise ValueError("An outbox message needs a recipient and an idempotency key.")
+        if item.attachments and item.channel != OutboxMessage.Channel.EMAIL:
+            raise ValueError("Only email messages carry attachments.")
+        for attachment in item.attachments:
+            if not {"filename", "content_type", "content"} <= set(attachment):
+                raise ValueError("An attachment needs a filename, a content type and its (text) content.")
 
 
 def _schedule_delivery(ids: list[int]) -> None:
@@ -477,6 +489,8 @@ class _Senders:
         )
         if message.html_body:
             email.attach_alternative(message.html_body, "text/html")
+        for attachment in message.attachments or []:
+            email.attach(attachment["filename"], attachment["content"], attachment["content_type"])
         try:
             if self._email_connection is None:
                 options = {} if settings.EMAIL_TIMEOUT else {"timeout": settings.OUTBOX_SEND_TIMEOUT}
@@ -532,9 +546,24 @@ def _text(value: bytes | str) -> str:
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
 
 
+def slack_beta_target(profile_id: int) -> str:
+    """The Slack target of a beta organization's own channel (its webhook is read when the message is sent)."""
+    return f"{SLACK_BETA_PREFIX}{profile_id}"
+
+
 def _slack_webhook_url(target: str) -> str:
     if target == SLACK_DEFAULT_TARGET and settings.SLACK_WEBHOOK_URL:
         return settings.SLACK_WEBHOOK_URL
+    if target.startswith(SLACK_BETA_PREFIX) and target[len(SLACK_BETA_PREFIX) :].isdigit():
+        # Read at send time: a webhook rotated by a lead applies to messages still waiting.
+        url = (
+            BetaSupportProfile.objects.filter(pk=int(target[len(SLACK_BETA_PREFIX) :]), is_active=True)
+            .values_list("slack_webhook_url", flat=True)
+            .first()
+        )
+        if url:
+            return url
+        raise DeliveryError(f"The beta profile of target {target!r} has no Slack webhook (or is off).", permanent=True)
     raise DeliveryError(f"No Slack webhook configured for target {target!r} (SLACK_WEBHOOK_URL).", permanent=True)
 
 

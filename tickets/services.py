@@ -26,7 +26,7 @@ from django.db.models import F, Max
 from django.utils import timezone
 
 from audit.services import audit_record
-from tickets import routing, sla_policies
+from tickets import beta, routing, sla_policies
 from tickets.models import (
     Attachment,
     BusinessCalendarConfig,
@@ -251,7 +251,9 @@ def ticket_create(
         updated_at=now,
     )
     sla_policies.start_clocks(ticket, policy=policy, now=now)
-    ticket.assignee = routing.next_round_robin_assignee(team_slug=route.team)
+    # A beta organization's dedicated rep takes its tickets while available; otherwise routing as usual.
+    beta_profile = beta.beta_profile_of_organization(organization)
+    ticket.assignee = beta.beta_dedicated_rep(beta_profile) or routing.next_round_robin_assignee(team_slug=route.team)
     # The reference derives from the id: insert, then set it, then write the creation history row once.
     ticket.save_without_historical_record()
     ticket.reference = reference_for(ticket.pk)
@@ -275,6 +277,7 @@ def ticket_create(
         _notifications().notify_ticket_created_critical(ticket)
     if ticket.assignee is not None:
         _notifications().notify_ticket_assigned(ticket, None)
+    _notifications().notify_beta_ticket(ticket, beta_profile)
     return ticket
 
 
@@ -358,6 +361,8 @@ def ticket_reply(
     )
     _save(ticket, changed, actor=author, now=now)
     _audit(author, "reply", ticket, {"message": message.pk, "from_staff": staff, **changes})
+    if ticket.organization_id:
+        _notifications().notify_beta_reply(ticket, message, beta.beta_profile_of_organization(ticket.organization_id))
     return message
 
 

@@ -43,9 +43,12 @@ TEAMS = [
     ("product", "Product"),
 ]
 
+# Every beta ticket joins the priority queue (the seed's BetaSupport.priorityQueue); a lead can narrow it
+# (e.g. back to critical only) by editing the rule.
+BETA_PRIORITY_RULE = "Every ticket from beta users goes to the priority queue"
 # (order, type, priority, tier, team, priority_queue, description)
 ROUTING_RULES = [
-    (10, "", "critical", "beta", "", True, "Critical tickets from beta users go to the priority queue"),
+    (10, "", "", "beta", "", True, BETA_PRIORITY_RULE),
     (20, "", "critical", "enterprise", "", True, "Critical tickets from enterprise customers go to the priority queue"),
     (100, "bug", "", "", "engineering", False, "Bugs go to engineering"),
     (110, "billing", "", "", "billing", False, "Billing questions go to billing"),

@@ -1,8 +1,8 @@
-"""Staff pages: /queue/ (queue, ticket page, actions) and /roadmap/. The customer portal lives elsewhere."""
+"""Pages: staff (/queue/, /roadmap/, /beta/) and the customer portal (/portal/)."""
 
 from django.urls import path
 
-from tickets import views
+from tickets import views, views_beta, views_portal
 
 app_name = "tickets"
 urlpatterns = [
@@ -19,4 +19,22 @@ urlpatterns = [
     path("queue/<str:reference>/assign/", views.assign, name="assign"),
     path("roadmap/", views.roadmap, name="roadmap"),
     path("roadmap/merge/", views.roadmap_merge, name="roadmap_merge"),
+    path("beta/", views_beta.cohort, name="beta_cohort"),
+    path("beta/invite/", views_beta.invite, name="beta_invite"),
+    path("beta/invitations/<int:pk>/revoke/", views_beta.revoke, name="beta_revoke"),
+    path("portal/", views_portal.ticket_list, name="portal"),
+    path("portal/new/", views_portal.ticket_new, name="portal_new"),
+    path("portal/suggestions/", views_portal.suggestions, name="portal_suggestions"),
+    path("portal/login/link/", views_portal.login_link_request, name="portal_login_link_request"),
+    path("portal/login/<str:signed>/", views_portal.login_with_link, name="portal_login_link"),
+    path("portal/beta/call.ics", views_portal.beta_call_ics, name="portal_beta_call"),
+    path("portal/beta/join/<str:token>/", views_portal.beta_join, name="portal_beta_join"),
+    path("portal/tickets/<str:reference>/", views_portal.ticket_detail, name="portal_detail"),
+    path("portal/tickets/<str:reference>/reply/", views_portal.ticket_reply, name="portal_reply"),
+    path("portal/tickets/<str:reference>/rate/", views_portal.ticket_rate, name="portal_rate"),
+    path(
+        "portal/tickets/<str:reference>/attachments/<int:pk>/",
+        views_portal.ticket_attachment,
+        name="portal_attachment",
+    ),
 ]

@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
-from tickets import page_selectors, selectors, services
+from tickets import beta, page_selectors, selectors, services
 from tickets.forms import (
     AssignForm,
     BulkActionForm,
@@ -256,6 +256,8 @@ def _ticket_context(request, ticket: Ticket, **overrides) -> dict:
         "assignee_options": [(str(person.pk), str(person)) for person in staff_assignees()],
         "attachment_hint": page_selectors.attachment_hint(),
         "audit_url": f"/audit/?{urlencode({'resource_type': 'ticket', 'resource_id': ticket.pk})}",
+        # Beta organizations: screen sharing, the dedicated rep and the weekly call, for the rep answering.
+        "beta": beta.beta_profile_block(beta.beta_profile_of_organization(ticket.organization_id)),
     }
 
 

@@ -26,6 +26,7 @@ from rest_framework.views import APIView
 
 from audit.client_ip import client_ip
 from tickets import customer_selectors, customer_services, services
+from tickets.beta import beta_profile_for_user
 from tickets.models import Ticket
 from tourbrain_support.api import ApplicationError
 from tourbrain_support.selectors import user_organizations, user_tier
@@ -470,7 +471,7 @@ class MeApi(WidgetApiView):
             if organization
             else None,
             "sla_promise": customer_selectors.sla_promises(tier=tier.value),
-            "beta": None,
+            "beta": beta_profile_for_user(user, organization=organization),
         }
         return Response(self.OutputSerializer(data).data)
 

@@ -9,6 +9,7 @@ NAVIGATION = [
     ("Queue", "tickets:queue", QUEUE_ROLES),
     ("Roadmap", "tickets:roadmap", ROADMAP_ROLES),
     ("My tickets", "tickets:portal", "customer"),
+    ("Beta cohort", "tickets:beta_cohort", (Role.SUPPORT_LEAD, Role.ADMIN)),
     ("KPIs", "kpis:dashboard", KPI_ROLES),
     ("Audit", "audit:events", AUDIT_ROLES),
     ("Security", "audit:security", AUDIT_ROLES),

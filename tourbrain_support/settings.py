@@ -197,6 +197,12 @@ OUTBOX_SEND_TIMEOUT = 10.0
 OUTBOX_LEASE_SECONDS = 300
 # Messages per delivery task when a burst is enqueued at once (each task reuses one SMTP connection).
 OUTBOX_TASK_CHUNK = 50
+# Customer portal sign-in links (minutes valid; links asked for per address and per client IP per hour)
+# and beta-cohort invitations (days an acceptance link is valid).
+PORTAL_LOGIN_LINK_MINUTES = env.int("PORTAL_LOGIN_LINK_MINUTES", default=30)
+PORTAL_LOGIN_LINK_RATE = env.int("PORTAL_LOGIN_LINK_RATE", default=3)
+PORTAL_LOGIN_LINK_IP_RATE = env.int("PORTAL_LOGIN_LINK_IP_RATE", default=20)
+BETA_INVITATION_DAYS = env.int("BETA_INVITATION_DAYS", default=14)
 # Widget API (/api/v1/widget/): token verification (tourbrain_support.widget_auth), CORS, limits.
 WIDGET_JWT_SECRET = env.str("WIDGET_JWT_SECRET", default="")
 WIDGET_JWKS_URL = env.str("WIDGET_JWKS_URL", default="")

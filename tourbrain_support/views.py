@@ -1,8 +1,8 @@
-"""Core pages: home (sends each role to its place), health probes and metrics."""
+"""Core pages: home (customers go to the portal, staff see their areas), health probes and metrics."""
 
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse, JsonResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.views import defaults
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
@@ -11,10 +11,14 @@ from tourbrain_support.api import is_api_path, json_error_response
 from tourbrain_support.context_processors import navigation_items
 from tourbrain_support.health import run_readiness_checks
 from tourbrain_support.metrics import render_metrics
+from tourbrain_support.roles import is_customer
 
 
 @login_required
 def home(request):
+    if is_customer(request.user):
+        # Customers have one place: the portal (named by URL, the core does not import the tickets app).
+        return redirect("tickets:portal")
     return render(request, "tourbrain_support/home.html", {"destinations": navigation_items(request.user)})
 
 

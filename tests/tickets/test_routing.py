@@ -27,11 +27,13 @@ def test_default_rules_route_by_type(type, team):
         ("beta", "critical", True),
         ("enterprise", "critical", True),
         ("general", "critical", False),
-        ("beta", "high", False),
+        ("beta", "high", True),
+        ("beta", "low", True),
         ("enterprise", "low", False),
+        ("general", "high", False),
     ],
 )
-def test_critical_tickets_from_beta_or_enterprise_go_to_the_priority_queue(tier, priority, expected):
+def test_every_beta_ticket_and_critical_enterprise_tickets_go_to_the_priority_queue(tier, priority, expected):
     assert route(type="bug", priority=priority, tier=tier).priority_queue is expected
 
 

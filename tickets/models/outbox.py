@@ -27,7 +27,24 @@ class OutboxMessage(models.Model):
         SLA_BREACH = "sla.breach"
         AUDIT_ALERT = "audit.alert"  # audit/compliance alerts (audit.alerts): the alert's own kind is in the payload
         GDPR_REQUEST_COMPLETED = "gdpr.request_completed"  # to the person: their access export is ready
-        ALL = (TICKET_CRITICAL, TICKET_ASSIGNED, SLA_WARNING, SLA_BREACH, AUDIT_ALERT, GDPR_REQUEST_COMPLETED)
+        PORTAL_LOGIN_LINK = "portal.login_link"  # to a customer: a sign-in link for the portal
+        BETA_TICKET = "beta.ticket"  # to a beta organization's Slack channel: a new ticket
+        BETA_REPLY = "beta.reply"  # to a beta organization's Slack channel: a public reply
+        BETA_CALL_INVITE = "beta.call_invite"  # to the rep and the customers: the weekly call (.ics attached)
+        BETA_INVITATION = "beta.invitation"  # to a person invited to the beta cohort
+        ALL = (
+            TICKET_CRITICAL,
+            TICKET_ASSIGNED,
+            SLA_WARNING,
+            SLA_BREACH,
+            AUDIT_ALERT,
+            GDPR_REQUEST_COMPLETED,
+            PORTAL_LOGIN_LINK,
+            BETA_TICKET,
+            BETA_REPLY,
+            BETA_CALL_INVITE,
+            BETA_INVITATION,
+        )
 
     class Channel(models.TextChoices):
         EMAIL = "email", "Email"
@@ -41,11 +58,14 @@ class OutboxMessage(models.Model):
 
     kind = models.CharField(max_length=64, help_text="What happened, e.g. ticket.critical, sla.breach.")
     channel = models.CharField(max_length=16, choices=Channel.choices)
-    # An email address, or the name of a Slack webhook target ("default" = SLACK_WEBHOOK_URL).
+    # An email address, or the name of a Slack webhook target ("default" = SLACK_WEBHOOK_URL,
+    # "beta:<profile id>" = that beta organization's own channel).
     recipient = models.CharField(max_length=254)
     subject = models.CharField(max_length=255, blank=True)
     body = models.TextField()
     html_body = models.TextField(blank=True)
+    # Email only: files sent with the message, [{"filename", "content_type", "content"}] (text content, e.g. .ics).
+    attachments = models.JSONField(default=list, blank=True)
     payload = models.JSONField(default=dict, blank=True)
     idempotency_key = models.CharField(max_length=200, unique=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
