@@ -1,8 +1,8 @@
-"""Staff pages: /queue/ (queue, ticket page, actions) and /roadmap/. The customer portal lives elsewhere."""
+"""Staff pages: /queue/ (queue, ticket page, actions), /roadmap/; /widget/demo/ (DEBUG). The portal lives elsewhere."""
 
 from django.urls import path
 
-from tickets import views
+from tickets import views, widget_demo
 
 app_name = "tickets"
 urlpatterns = [
@@ -19,4 +19,7 @@ urlpatterns = [
     path("queue/<str:reference>/assign/", views.assign, name="assign"),
     path("roadmap/", views.roadmap, name="roadmap"),
     path("roadmap/merge/", views.roadmap_merge, name="roadmap_merge"),
+    # DEBUG only (404 otherwise): the widget embedded in a page dressed as TourBrain, and its demo tokens.
+    path("widget/demo/", widget_demo.demo_page, name="widget_demo"),
+    path("widget/demo/token/", widget_demo.demo_token, name="widget_demo_token"),
 ]

@@ -195,6 +195,9 @@ OUTBOX_LEASE_SECONDS = 300
 # Messages per delivery task when a burst is enqueued at once (each task reuses one SMTP connection).
 OUTBOX_TASK_CHUNK = 50
 WIDGET_JWT_SECRET = env.str("WIDGET_JWT_SECRET", default="")
+if DEBUG and not WIDGET_JWT_SECRET:
+    # Lets /widget/demo/ sign and the widget API verify demo tokens under `make run`; never used without DEBUG.
+    WIDGET_JWT_SECRET = "insecure-widget-demo-secret-only-used-with-debug"  # noqa: S105
 WIDGET_JWKS_URL = env.str("WIDGET_JWKS_URL", default="")
 WIDGET_JWT_ISSUER = env.str("WIDGET_JWT_ISSUER", default="")
 
