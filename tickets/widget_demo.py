@@ -3,7 +3,7 @@ its short-lived HS256 demo tokens. Both exist only with DEBUG (`make run`); othe
 
 The token endpoint plays the part of TourBrain's backend: in production that backend signs the user's token
 (or its auth provider does), never this portal. Here it signs one for a demo customer from `seed_demo`, with
-the same claims TourBrain sends (`sub`, `email`, `name`, organization and plan, `beta`).
+the profile claims TourBrain sends (`sub`, `email`, `name`, `beta`).
 """
 
 from __future__ import annotations
@@ -47,8 +47,11 @@ def _organization(user: User):
 
 
 def demo_claims(user: User, *, now, origin: str) -> dict:
-    """The claims TourBrain's backend puts in a widget token for this user."""
-    organization = _organization(user)
+    """The claims TourBrain's backend puts in a widget token for this user.
+
+    No `org_id`/`org_name`/`plan`: the API would create (and link) a new organization for an org_id it has not
+    seen, beside the seeded one the demo customer already belongs to; without them it uses that membership.
+    """
     claims = {
         "sub": f"demo-{user.pk}",
         "email": user.email,
@@ -59,8 +62,6 @@ def demo_claims(user: User, *, now, origin: str) -> dict:
         "exp": now + DEMO_TOKEN_LIFETIME,
         "azp": origin,
     }
-    if organization is not None:
-        claims.update({"org_id": organization.slug, "org_name": organization.name, "plan": organization.plan})
     if settings.WIDGET_JWT_ISSUER:
         claims["iss"] = settings.WIDGET_JWT_ISSUER
     return claims

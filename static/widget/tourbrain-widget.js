@@ -525,11 +525,13 @@
       return;
     }
     var payload = this.ticketPayload();
-    var serialized = JSON.stringify(payload);
-    // The same submission keeps its key until it is answered, so a retry after a lost answer files it once.
-    if (!this.pendingSubmission || this.pendingSubmission.serialized !== serialized) {
-      this.pendingSubmission = { key: uuid(), serialized: serialized };
+    var typed = JSON.stringify([payload.type, payload.priority, payload.description, payload.reproduction_steps]);
+    // The same submission keeps its key and its exact body until it is answered, so a retry after a lost
+    // answer is recognised by the server and files the ticket once.
+    if (!this.pendingSubmission || this.pendingSubmission.typed !== typed) {
+      this.pendingSubmission = { key: uuid(), typed: typed, payload: payload };
     }
+    payload = this.pendingSubmission.payload;
     var self = this;
     this.submitButton.disabled = true;
     this.submitButton.textContent = "Sending\u2026";
@@ -561,7 +563,7 @@
     var self = this;
     var view = this.views.done;
     clear(view);
-    var promise = ticket.first_response_due || ticket.first_response_promise || "";
+    var promise = ticket.first_response_promise || "";
     view.appendChild(el("h3", { class: "tbw-subtitle", text: "Thanks, we have your request" }));
     view.appendChild(el("p", {}, [
       "Your reference is ",
@@ -580,9 +582,7 @@
   // --- list ---------------------------------------------------------------------------------------
 
   function unreadCount(ticket) {
-    if (typeof ticket.unread_count === "number") return ticket.unread_count;
-    if (typeof ticket.unread_staff_replies === "number") return ticket.unread_staff_replies;
-    return ticket.has_unread ? 1 : 0;
+    return typeof ticket.unread_count === "number" ? ticket.unread_count : 0;
   }
 
   Widget.prototype.updateBadges = function () {
@@ -662,16 +662,17 @@
       this.current = ticket;
       this.views.detail.querySelector("h3").focus();
       // Opening the conversation marks its staff replies read; the badges follow.
-      this.tickets.forEach(function (row) { if (row.reference === reference) { row.unread_count = 0; row.has_unread = false; } });
+      this.tickets.forEach(function (row) { if (row.reference === reference) row.unread_count = 0; });
       this.updateBadges();
     } catch (err) {
       this.showAlert(err.message, err.kind === "network" ? function () { self.showDetail(reference); } : null);
     }
   };
 
-  function messageItem(message) {
-    var staff = message.is_from_staff || message.from_staff || message.author_type === "staff";
-    var author = staff ? (message.author_name || "TourBrain Support") : "You";
+  function messageItem(message, viewer) {
+    var staff = Boolean(message.from_staff);
+    var name = message.author && message.author.name ? message.author.name : "";
+    var author = staff ? name || "TourBrain Support" : name && name !== viewer ? name : "You";
     return el("li", { class: "tbw-message " + (staff ? "tbw-from-staff" : "tbw-from-me"), "data-testid": "message" }, [
       el("p", { class: "tbw-message-meta" }, [
         el("span", { class: "tbw-author", text: author }), " \u00b7 ", el("time", { text: formatTime(message.created_at) }),
@@ -695,19 +696,22 @@
     ]));
 
     var conversation = el("ol", { class: "tbw-conversation", "data-testid": "conversation" });
-    conversation.appendChild(messageItem({ body: ticket.description, created_at: ticket.created_at }));
+    conversation.appendChild(messageItem({ body: ticket.description, created_at: ticket.created_at }, ticket.requester));
     if (ticket.reproduction_steps) {
       conversation.appendChild(el("li", { class: "tbw-message tbw-from-me", "data-testid": "steps" }, [
         el("p", { class: "tbw-message-meta", text: "Steps to reproduce" }),
         el("p", { class: "tbw-message-body", text: ticket.reproduction_steps }),
       ]));
     }
-    (ticket.messages || []).forEach(function (message) { conversation.appendChild(messageItem(message)); });
+    (ticket.messages || []).forEach(function (message) { conversation.appendChild(messageItem(message, ticket.requester)); });
     view.appendChild(conversation);
 
     if (ticket.status !== "closed") view.appendChild(this.buildReplyForm(ticket));
-    if (ticket.status === "solved" || (ticket.status === "closed" && ticket.satisfaction)) {
+    if (ticket.can_rate) {
       view.appendChild(this.buildRatingForm(ticket));
+    } else if (ticket.rating) {
+      view.appendChild(el("p", { class: "tbw-rate", "data-testid": "rating-status",
+        text: "You rated this " + ticket.rating.score + " out of 5." }));
     }
   };
 
@@ -727,8 +731,12 @@
       }
       button.disabled = true;
       try {
-        await self.call("POST", "tickets/" + encodeURIComponent(ticket.reference) + "/messages/", { body: { body: body.value } });
-        await self.showDetail(ticket.reference);
+        var updated = await self.call("POST", "tickets/" + encodeURIComponent(ticket.reference) + "/messages/", {
+          body: { body: body.value },
+        });
+        self.renderDetail(updated);
+        self.current = updated;
+        self.views.detail.querySelector("h3").focus();
       } catch (err) {
         // The text stays in the box; the alert offers to send it again.
         self.showAlert(err.message, err.kind === "network" ? function () { form.requestSubmit(); } : null);
@@ -750,11 +758,11 @@
 
   Widget.prototype.buildRatingForm = function (ticket) {
     var self = this;
-    var existing = ticket.satisfaction || null;
+    var existing = ticket.rating || null;
     var radios = el("div", { class: "tbw-rating" });
     for (var score = 1; score <= 5; score++) {
       var input = el("input", { type: "radio", name: "rating", value: String(score), id: "tbw-rating-" + score });
-      if (existing && Number(existing.rating) === score) input.checked = true;
+      if (existing && Number(existing.score) === score) input.checked = true;
       radios.appendChild(el("span", { class: "tbw-rating-choice" }, [
         input, el("label", { for: "tbw-rating-" + score, text: RATING_LABELS[score] }),
       ]));
@@ -762,7 +770,7 @@
     var comment = el("textarea", { name: "comment", rows: "2", maxlength: "2000" });
     comment.value = existing && existing.comment ? existing.comment : "";
     var status = el("p", { class: "tbw-hint", role: "status", "data-testid": "rating-status" });
-    if (existing) status.textContent = "You rated this " + existing.rating + " out of 5. You can change your rating.";
+    if (existing) status.textContent = "You rated this " + existing.score + " out of 5. You can change your rating.";
     var error = el("p", { class: "tbw-field-error", id: "tbw-rating-error", hidden: true });
     var form = el("form", { class: "tbw-form", novalidate: true, "data-testid": "rating-form" }, [
       el("fieldset", { "aria-describedby": "tbw-rating-error" }, [
@@ -785,10 +793,9 @@
       error.hidden = true;
       try {
         var saved = await self.call("POST", "tickets/" + encodeURIComponent(ticket.reference) + "/satisfaction/", {
-          body: { rating: Number(checked.value), comment: comment.value },
+          body: { score: Number(checked.value), comment: comment.value },
         });
-        var rating = saved && saved.rating ? saved.rating : checked.value;
-        status.textContent = "Thanks! You rated this " + rating + " out of 5.";
+        status.textContent = "Thanks! You rated this " + saved.score + " out of 5.";
       } catch (err) {
         self.showAlert(err.message, err.kind === "network" ? function () { form.requestSubmit(); } : null);
       }
