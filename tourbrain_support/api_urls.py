@@ -5,6 +5,7 @@ from django.urls import include, path
 from tourbrain_support.apis import MeApi
 
 urlpatterns = [
+    path("widget/", include("tickets.widget_urls")),
     path("me/", MeApi.as_view(), name="api-me"),
     path("", include("tickets.api_urls")),
     path("", include("audit.api_urls")),

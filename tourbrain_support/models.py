@@ -88,7 +88,11 @@ class Organization(models.Model):
 class Membership(models.Model):
     class Role(models.TextChoices):
         OWNER = "owner", "Owner"
+        ADMIN = "admin", "Admin"
         MEMBER = "member", "Member"
+
+    # Roles that administer the organization's support: they see every ticket of the organization.
+    ADMIN_ROLES = (Role.OWNER, Role.ADMIN)
 
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="memberships")
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="memberships")
@@ -100,6 +104,43 @@ class Membership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} @ {self.organization}"
+
+
+class ExternalIdentity(models.Model):
+    """A person as TourBrain's auth provider knows them (token issuer + `sub`), linked to our customer User.
+
+    `claims_digest` is a digest of the profile claims last applied: an unchanged token profile costs no
+    writes. `organization` is the organization named by the last token (its active organization).
+    """
+
+    issuer = models.CharField(max_length=300)
+    subject = models.CharField(max_length=255)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="external_identities")
+    organization = models.ForeignKey(Organization, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    claims_digest = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["issuer", "subject"], name="unique_external_identity")]
+
+    def __str__(self) -> str:
+        return f"{self.subject} @ {self.issuer}"
+
+
+class ExternalOrganization(models.Model):
+    """An organization as the token issuer names it (`org_id`), linked to our Organization."""
+
+    issuer = models.CharField(max_length=300)
+    external_id = models.CharField(max_length=255)
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="external_ids")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["issuer", "external_id"], name="unique_external_organization")]
+
+    def __str__(self) -> str:
+        return f"{self.external_id} @ {self.issuer}"
 
 
 class WorkerHeartbeat(models.Model):

@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    "corsheaders",
     "rest_framework",
     "django_filters",
     "drf_spectacular",
@@ -56,6 +57,8 @@ MIDDLEWARE = [
     "tourbrain_support.middleware.RequestContextMiddleware",
     "tourbrain_support.metrics.PrometheusMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # CORS only for the widget API (CORS_URLS_REGEX); before anything that may answer on its own.
+    "corsheaders.middleware.CorsMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -194,12 +197,31 @@ OUTBOX_SEND_TIMEOUT = 10.0
 OUTBOX_LEASE_SECONDS = 300
 # Messages per delivery task when a burst is enqueued at once (each task reuses one SMTP connection).
 OUTBOX_TASK_CHUNK = 50
+# Widget API (/api/v1/widget/): token verification (tourbrain_support.widget_auth), CORS, limits.
 WIDGET_JWT_SECRET = env.str("WIDGET_JWT_SECRET", default="")
 if DEBUG and not WIDGET_JWT_SECRET:
     # Lets /widget/demo/ sign and the widget API verify demo tokens under `make run`; never used without DEBUG.
     WIDGET_JWT_SECRET = "insecure-widget-demo-secret-only-used-with-debug"  # noqa: S105
 WIDGET_JWKS_URL = env.str("WIDGET_JWKS_URL", default="")
 WIDGET_JWT_ISSUER = env.str("WIDGET_JWT_ISSUER", default="")
+WIDGET_JWT_AUDIENCE = env.str("WIDGET_JWT_AUDIENCE", default="")
+WIDGET_JWT_LEEWAY_SECONDS = env.int("WIDGET_JWT_LEEWAY_SECONDS", default=10)
+WIDGET_JWKS_TIMEOUT_SECONDS = env.float("WIDGET_JWKS_TIMEOUT_SECONDS", default=5.0)
+WIDGET_JWKS_CACHE_SECONDS = env.int("WIDGET_JWKS_CACHE_SECONDS", default=300)
+# Minimum seconds between two refetches of the JWKS caused by unknown key ids (a flood cannot hammer it).
+WIDGET_JWKS_COOLDOWN_SECONDS = env.float("WIDGET_JWKS_COOLDOWN_SECONDS", default=30.0)
+# TourBrain's web origins: CORS allow-list of the widget API, and the accepted `azp` of Clerk tokens.
+WIDGET_ALLOWED_ORIGINS = env.list("WIDGET_ALLOWED_ORIGINS", default=[])
+WIDGET_THROTTLE_USER = env.str("WIDGET_THROTTLE_USER", default="120/min")
+WIDGET_THROTTLE_IP = env.str("WIDGET_THROTTLE_IP", default="600/min")
+# Largest request body without files; multipart bodies may add the attachment limits on top.
+WIDGET_MAX_BODY_BYTES = env.int("WIDGET_MAX_BODY_BYTES", default=256 * 1024)
+CORS_ALLOWED_ORIGINS = WIDGET_ALLOWED_ORIGINS
+CORS_URLS_REGEX = r"^/api/v1/widget/.*$"
+CORS_ALLOW_CREDENTIALS = False  # bearer tokens, never cookies
+CORS_ALLOW_HEADERS = ("accept", "authorization", "content-type", "idempotency-key")
+CORS_EXPOSE_HEADERS = ("Retry-After",)
+CORS_PREFLIGHT_MAX_AGE = 600
 
 # Redis (cache, rate limits) — optional; the embedded default uses the local-memory cache.
 REDIS_URL = env.str("REDIS_URL", default="")
@@ -300,6 +322,7 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "tourbrain_support.api.exception_handler",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_THROTTLE_RATES": {"widget_user": WIDGET_THROTTLE_USER, "widget_ip": WIDGET_THROTTLE_IP},
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "TourBrain Support API",

@@ -1,5 +1,6 @@
 """Ticket models, one module per concern."""
 
+from tickets.models.customer import *  # noqa: F403
 from tickets.models.outbox import *  # noqa: F403
 from tickets.models.tickets import *  # noqa: F403
 from tickets.models.views import *  # noqa: F403

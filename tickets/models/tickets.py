@@ -285,6 +285,8 @@ class Ticket(models.Model):
     sla_state = models.CharField(max_length=10, choices=SLAState.choices, default=SLAState.OK)
     first_responded_at = models.DateTimeField(null=True, blank=True)
     last_customer_message_at = models.DateTimeField(null=True, blank=True)
+    # When the requester last opened the ticket (widget/portal): staff replies after it are unread.
+    requester_last_seen_at = models.DateTimeField(null=True, blank=True)
     solved_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
     # Pause bookkeeping: business minutes each clock had used when it stopped ticking.
@@ -299,7 +301,7 @@ class Ticket(models.Model):
     version = models.PositiveIntegerField(default=0)
     updated_at = models.DateTimeField(default=timezone.now)
 
-    history = HistoricalRecords(excluded_fields=["updated_at"])
+    history = HistoricalRecords(excluded_fields=["updated_at", "requester_last_seen_at"])
     objects = TicketQuerySet.as_manager()
 
     class Meta:

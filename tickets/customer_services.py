@@ -1,0 +1,132 @@
+"""Customer-side ticket writes (widget API and portal): file a ticket, rate it, mark staff replies seen.
+
+Replies go through `services.ticket_reply` (it reopens a solved ticket within the reopen window).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from tickets import customer_selectors, services
+from tickets.models import Ticket, TicketSatisfaction
+from tourbrain_support.api import ApplicationError
+from tourbrain_support.models import Organization, User
+
+SUBJECT_FROM_DESCRIPTION_LENGTH = 80
+# Body of the message that carries the files sent with a new ticket (the description stays on the ticket).
+ATTACHMENTS_MESSAGE = "Files attached when the ticket was filed."
+
+
+def subject_from_description(description: str) -> str:
+    """The first line of the description, whitespace collapsed, cut at a word near 80 characters."""
+    first_line = next((line for line in description.splitlines() if line.strip()), "")
+    text = re.sub(r"\s+", " ", first_line).strip()
+    if len(text) <= SUBJECT_FROM_DESCRIPTION_LENGTH:
+        return text
+    cut = text[: SUBJECT_FROM_DESCRIPTION_LENGTH - 1]
+    if " " in cut[40:]:
+        cut = cut[: cut.rindex(" ")]
+    return cut.rstrip(" ,.;:-") + "…"
+
+
+@transaction.atomic
+def ticket_submit(
+    *,
+    requester: User,
+    organization: Organization | None,
+    type: str,
+    priority: str,
+    description: str,
+    subject: str = "",
+    reproduction_steps: str = "",
+    browser_info: str = "",
+    url: str = "",
+    channel: str,
+    attachments: Sequence[Any] = (),
+) -> Ticket:
+    """A customer files a ticket (widget, portal). The subject defaults to the description's first line;
+    files go on a first public message. Everything is checked before anything is written."""
+    description = (description or "").strip()
+    if not description:
+        raise ApplicationError("The description is required.", code="required", fields={"description": ["Required."]})
+    services._validate_attachments(attachments)
+    ticket = services.ticket_create(
+        requester=requester,
+        organization=organization,
+        type=type,
+        priority=priority,
+        subject=(subject or "").strip() or subject_from_description(description),
+        description=description,
+        reproduction_steps=(reproduction_steps or "").strip(),
+        browser_info=browser_info,
+        url=url,
+        channel=channel,
+        actor=requester,
+    )
+    if attachments:
+        services._add_message(
+            ticket=ticket,
+            author=requester,
+            body=ATTACHMENTS_MESSAGE,
+            internal=False,
+            staff=False,
+            attachments=attachments,
+            now=ticket.created_at,
+        )
+    return ticket
+
+
+@transaction.atomic
+def ticket_rate(*, ticket: Ticket, actor: User, score: int, comment: str = "") -> TicketSatisfaction:
+    """The customer rates a solved (or closed) ticket 1-5: once per solve, changeable for 7 days; audited."""
+    if isinstance(score, bool) or not isinstance(score, int) or not 1 <= score <= 5:
+        message = "A whole number from 1 to 5."
+        raise ApplicationError("The score must be from 1 to 5.", code="invalid", fields={"score": [message]})
+    comment = services._check_text(comment, "comment", max_length=5000, required=False)
+    if not services._is_customer_of(ticket, actor) or services._is_staff(actor):
+        raise ApplicationError("Only the ticket's customer may rate it.", code="forbidden", status=403)
+    # The ticket row is the lock: two first ratings at once cannot both insert.
+    ticket = Ticket.objects.select_for_update(of=("self",)).select_related("satisfaction").get(pk=ticket.pk)
+    refusal = customer_selectors.rating_refusal(ticket)
+    if refusal is not None:
+        code, message = refusal
+        raise ApplicationError(message, code=code, status=409)
+    now = timezone.now()
+    rating = customer_selectors.ticket_rating(ticket)
+    previous = None
+    if rating is None:
+        rating = TicketSatisfaction(ticket=ticket, created_at=now)
+    elif rating.solved_at != ticket.solved_at:
+        rating.created_at = now  # a new solve: a new rating, with its own change window
+    else:
+        previous = rating.score
+    rating.score = score
+    rating.comment = comment
+    rating.rated_by = actor
+    rating.solved_at = ticket.solved_at
+    rating.updated_at = now
+    rating.save()
+    services._audit(
+        actor, "rate", ticket, {"score": [previous, score] if previous is not None else score, "rating": rating.pk}
+    )
+    return rating
+
+
+def ticket_mark_seen(*, ticket: Ticket, user: User, now: datetime | None = None) -> bool:
+    """The requester has seen the conversation: staff replies up to now are no longer unread.
+
+    A read receipt, not a change to the ticket: no version bump, no history row, no audit event.
+    Only the requester's own viewing counts (an organization admin looking does not mark it read).
+    """
+    if ticket.user_id != user.pk:
+        return False
+    now = now or timezone.now()
+    Ticket.objects.filter(pk=ticket.pk).update(requester_last_seen_at=now)
+    ticket.requester_last_seen_at = now
+    return True

@@ -1,0 +1,501 @@
+"""Widget API (/api/v1/widget/): what a customer does from inside TourBrain, authenticated by a verified
+JWT only (`tourbrain_support.widget_auth`).
+
+A customer sees their own tickets (an organization admin also the organization's with
+`scope=organization`); any other ticket is a 404, whether its reference is real or guessed. Output
+carries public fields only: no internal notes, no team, assignee, tier, SLA state or version. Writes go
+through the ticket services (audited with the customer as actor). Every view is throttled per IP before
+the token is even looked at, then per user; bodies are size-limited before they are parsed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.http import FileResponse
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_serializer, inline_serializer
+from rest_framework import exceptions, serializers, status
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.throttling import SimpleRateThrottle
+from rest_framework.views import APIView
+
+from audit.client_ip import client_ip
+from tickets import customer_selectors, customer_services, services
+from tickets.models import Ticket, TicketIdempotencyKey
+from tourbrain_support.api import ApplicationError
+from tourbrain_support.selectors import user_organizations, user_tier
+from tourbrain_support.widget_auth import WidgetJWTAuthentication
+
+LIST_PAGE_SIZE = 20
+MAX_LIST_PAGE_SIZE = 100
+IDEMPOTENCY_HEADER = "HTTP_IDEMPOTENCY_KEY"
+MAX_IDEMPOTENCY_KEY_LENGTH = 200
+# Refusals caused by the ticket's state answer 409.
+CONFLICT_CODES = {"ticket_closed", "reopen_window_passed", "not_solved", "rating_locked"}
+
+
+# --- throttles and limits ------------------------------------------------------------------------
+
+
+class WidgetIPThrottle(SimpleRateThrottle):
+    """Per client IP (the one the audit log sees), checked before authentication."""
+
+    scope = "widget_ip"
+
+    def get_rate(self) -> str:
+        return settings.WIDGET_THROTTLE_IP
+
+    def get_cache_key(self, request, view) -> str:
+        return self.cache_format % {"scope": self.scope, "ident": client_ip(request) or "unknown"}
+
+
+class WidgetUserThrottle(SimpleRateThrottle):
+    """Per customer, after authentication."""
+
+    scope = "widget_user"
+
+    def get_rate(self) -> str:
+        return settings.WIDGET_THROTTLE_USER
+
+    def get_cache_key(self, request, view) -> str | None:
+        if not request.user or not request.user.is_authenticated:
+            return None
+        return self.cache_format % {"scope": self.scope, "ident": request.user.pk}
+
+
+class RequestTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_code = "request_too_large"
+    default_detail = "The request body is too large."
+
+
+def _body_limit(request) -> int:
+    limit = settings.WIDGET_MAX_BODY_BYTES
+    if (request.META.get("CONTENT_TYPE") or "").startswith("multipart/"):
+        limit += settings.TICKET_ATTACHMENT_MAX_COUNT * (settings.TICKET_ATTACHMENT_MAX_BYTES + 4096)
+    return limit
+
+
+class WidgetApiView(APIView):
+    authentication_classes = [WidgetJWTAuthentication]
+    permission_classes = [IsAuthenticated]
+    throttle_classes = [WidgetUserThrottle]
+    parser_classes = [JSONParser]
+
+    def initial(self, request, *args, **kwargs):
+        # The IP limit comes first, so a flood of bad tokens is throttled before any token work.
+        ip_throttle = WidgetIPThrottle()
+        if not ip_throttle.allow_request(request, self):
+            self.throttled(request, ip_throttle.wait())
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        if length > _body_limit(request):
+            raise RequestTooLarge(f"The request body is larger than {_body_limit(request)} bytes.")
+        super().initial(request, *args, **kwargs)
+
+    def handle_exception(self, exc):
+        if isinstance(exc, ApplicationError) and exc.code in CONFLICT_CODES:
+            exc.status = status.HTTP_409_CONFLICT
+        return super().handle_exception(exc)
+
+
+def _ticket(request, reference: str) -> Ticket:
+    return customer_selectors.ticket_for_customer_or_404(request.user, reference)
+
+
+# --- output --------------------------------------------------------------------------------------
+
+
+class WidgetAttachmentOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField(source="filename")
+    size = serializers.IntegerField()
+    content_type = serializers.CharField()
+
+
+class WidgetAuthorOutputSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    is_staff = serializers.BooleanField()
+
+
+class WidgetMessageOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    body = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    from_staff = serializers.BooleanField(source="is_from_staff")
+    author = serializers.SerializerMethodField()
+    attachments = WidgetAttachmentOutputSerializer(many=True, source="attachments.all")
+
+    def get_author(self, message) -> dict:
+        # Staff are shown by first name only; a customer sees their own (or a colleague's) name.
+        author = message.author
+        if author is None:
+            return {"name": "TourBrain Support" if message.is_from_staff else "", "is_staff": message.is_from_staff}
+        name = author.get_short_name() if message.is_from_staff else author.get_full_name()
+        return {"name": name, "is_staff": message.is_from_staff}
+
+
+class WidgetRatingOutputSerializer(serializers.Serializer):
+    score = serializers.IntegerField()
+    comment = serializers.CharField(allow_blank=True)
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+
+
+class WidgetTicketSummaryOutputSerializer(serializers.Serializer):
+    reference = serializers.CharField()
+    subject = serializers.CharField()
+    type = serializers.CharField()
+    priority = serializers.CharField()
+    status = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+    requester = serializers.SerializerMethodField()
+    unread_count = serializers.SerializerMethodField()
+    can_rate = serializers.SerializerMethodField()
+    rating = serializers.SerializerMethodField()
+
+    def get_requester(self, ticket) -> str:
+        return ticket.user.get_full_name() if ticket.user else ""
+
+    def get_unread_count(self, ticket) -> int:
+        return customer_selectors.unread_count(ticket)
+
+    def get_can_rate(self, ticket) -> bool:
+        return customer_selectors.can_rate(ticket)
+
+    def get_rating(self, ticket) -> dict | None:
+        rating = customer_selectors.ticket_rating(ticket)
+        return WidgetRatingOutputSerializer(rating).data if rating else None
+
+
+class WidgetTicketDetailOutputSerializer(WidgetTicketSummaryOutputSerializer):
+    description = serializers.CharField()
+    reproduction_steps = serializers.CharField(allow_blank=True)
+    browser_info = serializers.CharField(allow_blank=True)
+    url = serializers.CharField(allow_blank=True)
+    first_response_due_at = serializers.DateTimeField(allow_null=True)
+    messages = WidgetMessageOutputSerializer(many=True, source="public_messages")
+
+
+class WidgetTicketCreatedOutputSerializer(serializers.Serializer):
+    reference = serializers.CharField()
+    status = serializers.CharField()
+    subject = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    first_response_due_at = serializers.DateTimeField(allow_null=True)
+    first_response_promise = serializers.CharField(help_text='In business terms, e.g. "within 2 business hours".')
+
+
+def _created_body(ticket: Ticket) -> dict:
+    ticket.first_response_promise = customer_selectors.ticket_first_response_promise(ticket)
+    return WidgetTicketCreatedOutputSerializer(ticket).data
+
+
+# --- tickets -------------------------------------------------------------------------------------
+
+
+def _enum(choices) -> serializers.ChoiceField:
+    allowed = ", ".join(value for value, _ in choices)
+    return serializers.ChoiceField(
+        choices=choices, error_messages={"invalid_choice": f'"{{input}}" is not a valid choice. Allowed: {allowed}.'}
+    )
+
+
+class WidgetTicketCreateInputSerializer(serializers.Serializer):
+    type = _enum(Ticket.Type.choices)
+    priority = _enum(Ticket.Priority.choices)
+    subject = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    description = serializers.CharField(max_length=50_000)
+    reproduction_steps = serializers.CharField(max_length=20_000, required=False, allow_blank=True, default="")
+    browser_info = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+    url = serializers.URLField(max_length=2000, required=False, allow_blank=True, default="")
+    attachments = serializers.ListField(child=serializers.FileField(), required=False, default=list)
+
+
+def _request_digest(data: dict) -> str:
+    described = {key: value for key, value in data.items() if key != "attachments"}
+    described["attachments"] = [(upload.name, upload.size) for upload in data.get("attachments", [])]
+    return hashlib.sha256(json.dumps(described, sort_keys=True).encode()).hexdigest()
+
+
+def _idempotency_key(request) -> str | None:
+    key = request.META.get(IDEMPOTENCY_HEADER)
+    if key is None:
+        return None
+    if not key or len(key) > MAX_IDEMPOTENCY_KEY_LENGTH or not key.isascii() or not key.isprintable():
+        message = f"1 to {MAX_IDEMPOTENCY_KEY_LENGTH} printable ASCII characters."
+        raise ApplicationError(
+            "The Idempotency-Key header is invalid.",
+            code="invalid_idempotency_key",
+            fields={"Idempotency-Key": [message]},
+        )
+    return key
+
+
+class TicketListCreateApi(WidgetApiView):
+    parser_classes = [JSONParser, MultiPartParser, FormParser]
+
+    @extend_schema_serializer(component_name="WidgetTicketListFilter")
+    class FilterSerializer(serializers.Serializer):
+        scope = serializers.ChoiceField(
+            choices=customer_selectors.SCOPES, required=False, default=customer_selectors.SCOPE_MINE
+        )
+        page = serializers.IntegerField(required=False, min_value=1, max_value=10_000, default=1)
+        page_size = serializers.IntegerField(required=False, min_value=1, max_value=MAX_LIST_PAGE_SIZE)
+
+    @extend_schema_serializer(component_name="WidgetTicketListOutput")
+    class ListOutputSerializer(serializers.Serializer):
+        results = WidgetTicketSummaryOutputSerializer(many=True)
+        page = serializers.IntegerField()
+        next = serializers.CharField(allow_null=True)
+        previous = serializers.CharField(allow_null=True)
+
+    @extend_schema(
+        operation_id="widget_tickets_list",
+        parameters=[FilterSerializer],
+        responses={200: ListOutputSerializer},
+        description="The customer's tickets, newest first (scope=organization: the organization's, for its admins).",
+    )
+    def get(self, request):
+        params = self.FilterSerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        page = params.validated_data["page"]
+        size = params.validated_data.get("page_size") or LIST_PAGE_SIZE
+        queryset = customer_selectors.tickets_for_customer(request.user, params.validated_data["scope"])
+        rows = list(queryset[(page - 1) * size : page * size + 1])
+
+        def link(number: int) -> str:
+            query = request.query_params.copy()
+            query["page"] = str(number)
+            return request.build_absolute_uri(f"{request.path}?{query.urlencode()}")
+
+        return Response(
+            {
+                "results": WidgetTicketSummaryOutputSerializer(rows[:size], many=True).data,
+                "page": page,
+                "next": link(page + 1) if len(rows) > size else None,
+                "previous": link(page - 1) if page > 1 else None,
+            }
+        )
+
+    @extend_schema(
+        operation_id="widget_tickets_create",
+        request={
+            "application/json": WidgetTicketCreateInputSerializer,
+            "multipart/form-data": WidgetTicketCreateInputSerializer,
+        },
+        parameters=[
+            OpenApiParameter(
+                "Idempotency-Key",
+                str,
+                OpenApiParameter.HEADER,
+                description="A retry with the same key returns the first ticket (same status and body).",
+            )
+        ],
+        responses={201: WidgetTicketCreatedOutputSerializer},
+    )
+    def post(self, request):
+        key = _idempotency_key(request)
+        serializer = WidgetTicketCreateInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        if key is None:
+            return Response(_created_body(self._submit(request, data)), status=status.HTTP_201_CREATED)
+        digest = _request_digest(data)
+        with transaction.atomic():
+            try:
+                # Concurrent retries wait here on the unique constraint until the first one commits.
+                with transaction.atomic():
+                    record = TicketIdempotencyKey.objects.create(user=request.user, key=key, request_digest=digest)
+            except IntegrityError:
+                record = TicketIdempotencyKey.objects.get(user=request.user, key=key)
+                if record.request_digest != digest:
+                    raise ApplicationError(
+                        "This Idempotency-Key was used for a different request.",
+                        code="idempotency_key_reused",
+                        status=status.HTTP_422_UNPROCESSABLE_ENTITY,
+                    ) from None
+                return Response(record.response_body, status=record.response_status)
+            ticket = self._submit(request, data)
+            body = _created_body(ticket)
+            record.ticket = ticket
+            record.response_status = status.HTTP_201_CREATED
+            record.response_body = json.loads(json.dumps(body))
+            record.save(update_fields=["ticket", "response_status", "response_body"])
+        return Response(body, status=status.HTTP_201_CREATED)
+
+    def _submit(self, request, data: dict) -> Ticket:
+        organization = request.auth.organization
+        if organization is None:
+            organizations = user_organizations(user=request.user)
+            organization = organizations[0] if organizations else None
+        return customer_services.ticket_submit(
+            requester=request.user,
+            organization=organization,
+            type=data["type"],
+            priority=data["priority"],
+            subject=data["subject"],
+            description=data["description"],
+            reproduction_steps=data["reproduction_steps"],
+            browser_info=data["browser_info"],
+            url=data["url"],
+            channel=Ticket.Channel.WIDGET,
+            attachments=data["attachments"],
+        )
+
+
+class TicketDetailApi(WidgetApiView):
+    @extend_schema(operation_id="widget_tickets_retrieve", responses={200: WidgetTicketDetailOutputSerializer})
+    def get(self, request, reference: str):
+        """The ticket and its public conversation; the customer's unread staff replies become read."""
+        ticket = _ticket(request, reference)
+        return Response(_detail_body(ticket, viewer=request.user))
+
+
+def _detail_body(ticket: Ticket, *, viewer) -> dict:
+    ticket.public_messages = customer_selectors.ticket_public_messages(ticket)
+    ticket.unread_count = 0 if ticket.user_id == viewer.pk else customer_selectors.unread_count(ticket)
+    body = WidgetTicketDetailOutputSerializer(ticket).data
+    customer_services.ticket_mark_seen(ticket=ticket, user=viewer)
+    return body
+
+
+class TicketMessageCreateApi(WidgetApiView):
+    parser_classes = [JSONParser, MultiPartParser, FormParser]
+
+    @extend_schema_serializer(component_name="WidgetReplyInput")
+    class InputSerializer(serializers.Serializer):
+        body = serializers.CharField(max_length=20_000)
+        attachments = serializers.ListField(child=serializers.FileField(), required=False, default=list)
+
+    @extend_schema(
+        operation_id="widget_tickets_messages_create",
+        request={"application/json": InputSerializer, "multipart/form-data": InputSerializer},
+        responses={201: WidgetTicketDetailOutputSerializer},
+    )
+    def post(self, request, reference: str):
+        """Reply (with files); a solved ticket reopens within the reopen window, later it is refused (409)."""
+        ticket = _ticket(request, reference)
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        services.ticket_reply(
+            ticket=ticket,
+            author=request.user,
+            body=serializer.validated_data["body"],
+            attachments=serializer.validated_data["attachments"],
+        )
+        return Response(_detail_body(_ticket(request, reference), viewer=request.user), status=status.HTTP_201_CREATED)
+
+
+class TicketSatisfactionApi(WidgetApiView):
+    @extend_schema_serializer(component_name="WidgetRatingInput")
+    class InputSerializer(serializers.Serializer):
+        score = serializers.IntegerField(min_value=1, max_value=5)
+        comment = serializers.CharField(max_length=5000, required=False, allow_blank=True, default="")
+
+    @extend_schema(
+        operation_id="widget_tickets_satisfaction_create",
+        request=InputSerializer,
+        responses={200: WidgetRatingOutputSerializer},
+    )
+    def post(self, request, reference: str):
+        """Rate a solved ticket 1-5 (once per solve; changeable for 7 days)."""
+        ticket = _ticket(request, reference)
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        rating = customer_services.ticket_rate(ticket=ticket, actor=request.user, **serializer.validated_data)
+        return Response(WidgetRatingOutputSerializer(rating).data)
+
+
+class TicketAttachmentApi(WidgetApiView):
+    @extend_schema(operation_id="widget_tickets_attachment", responses={(200, "application/octet-stream"): bytes})
+    def get(self, request, reference: str, attachment_id: int):
+        """Download a file of the public conversation."""
+        attachment = customer_selectors.ticket_public_attachment_or_404(_ticket(request, reference), attachment_id)
+        response = FileResponse(attachment.file.open("rb"), as_attachment=True, filename=attachment.filename)
+        response["Content-Type"] = "application/octet-stream"
+        return response
+
+
+# --- me and suggestions --------------------------------------------------------------------------
+
+
+class WidgetOrganizationOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    plan = serializers.CharField()
+    is_admin = serializers.BooleanField()
+
+
+class WidgetPromiseOutputSerializer(serializers.Serializer):
+    priority = serializers.CharField()
+    first_response_minutes = serializers.IntegerField()
+    first_response = serializers.CharField()
+
+
+class MeApi(WidgetApiView):
+    @extend_schema_serializer(component_name="WidgetMeOutput")
+    class OutputSerializer(serializers.Serializer):
+        name = serializers.CharField(allow_blank=True)
+        email = serializers.CharField(allow_null=True, help_text="Null when the token carried no email.")
+        tier = serializers.CharField()
+        organization = WidgetOrganizationOutputSerializer(allow_null=True)
+        sla_promise = WidgetPromiseOutputSerializer(many=True)
+        beta = serializers.DictField(allow_null=True, help_text="The beta support profile; null when none.")
+
+    @extend_schema(operation_id="widget_me", responses={200: OutputSerializer})
+    def get(self, request):
+        """The customer as the widget shows them: tier, organization and the first-response promise."""
+        from tourbrain_support.identities import PLACEHOLDER_EMAIL_DOMAIN
+
+        user = request.user
+        organizations = user_organizations(user=user)
+        tier = user_tier(user=user, organizations=organizations)
+        organization = request.auth.organization or (organizations[0] if organizations else None)
+        admin_of = customer_selectors.admin_organization_ids(user) if organization else []
+        data = {
+            "name": user.name,
+            "email": None if user.email.endswith("@" + PLACEHOLDER_EMAIL_DOMAIN) else user.email,
+            "tier": tier.value,
+            "organization": {
+                "id": organization.pk,
+                "name": organization.name,
+                "plan": organization.plan,
+                "is_admin": organization.pk in admin_of,
+            }
+            if organization
+            else None,
+            "sla_promise": customer_selectors.sla_promises(tier=tier.value),
+            "beta": None,
+        }
+        return Response(self.OutputSerializer(data).data)
+
+
+class SuggestionsApi(WidgetApiView):
+    @extend_schema_serializer(component_name="WidgetSuggestionsFilter")
+    class FilterSerializer(serializers.Serializer):
+        q = serializers.CharField(min_length=2, max_length=200, trim_whitespace=True)
+
+    @extend_schema(
+        operation_id="widget_suggestions",
+        parameters=[FilterSerializer],
+        responses={
+            200: inline_serializer(
+                "WidgetSuggestions",
+                {"results": serializers.ListField(child=serializers.DictField())},
+            )
+        },
+    )
+    def get(self, request):
+        """Knowledge-base articles matching what the customer types (none until the knowledge base exists)."""
+        params = self.FilterSerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        return Response({"results": []})
