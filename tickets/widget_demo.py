@@ -46,11 +46,12 @@ def _organization(user: User):
     return membership.organization if membership else None
 
 
-def demo_claims(user: User, *, now, origin: str) -> dict:
+def demo_claims(user: User, *, now) -> dict:
     """The claims TourBrain's backend puts in a widget token for this user.
 
     No `org_id`/`org_name`/`plan`: the API would create (and link) a new organization for an org_id it has not
     seen, beside the seeded one the demo customer already belongs to; without them it uses that membership.
+    No `azp` either, so the demo works whatever WIDGET_ALLOWED_ORIGINS lists.
     """
     claims = {
         "sub": f"demo-{user.pk}",
@@ -60,7 +61,6 @@ def demo_claims(user: User, *, now, origin: str) -> dict:
         "iat": now,
         "nbf": now,
         "exp": now + DEMO_TOKEN_LIFETIME,
-        "azp": origin,
     }
     if settings.WIDGET_JWT_ISSUER:
         claims["iss"] = settings.WIDGET_JWT_ISSUER
@@ -105,7 +105,6 @@ def demo_token(request: HttpRequest) -> JsonResponse:
     if user is None:
         return _error(400, "invalid", "Choose one of the demo customers.", {"customer": ["Unknown demo customer."]})
     now = timezone.now().replace(microsecond=0)
-    origin = f"{request.scheme}://{request.get_host()}"
-    claims = demo_claims(user, now=now, origin=origin)
+    claims = demo_claims(user, now=now)
     token = jwt.encode(claims, settings.WIDGET_JWT_SECRET, algorithm="HS256")
     return JsonResponse({"token": token, "expires_at": claims["exp"].isoformat()})

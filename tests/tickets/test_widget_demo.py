@@ -89,7 +89,6 @@ def test_demo_token_carries_the_customer_profile(client, django_assert_max_num_q
     assert claims["name"] == "Bo Beta"
     assert claims["beta"] is True
     assert "org_id" not in claims  # the seeded membership names the organization
-    assert claims["azp"] == "http://testserver"
     assert "iss" not in claims
     lifetime = claims["exp"] - claims["iat"]
     assert lifetime == 600
