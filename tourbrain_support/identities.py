@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
+from django.db.models import Exists, OuterRef
 from django.utils.text import slugify
 
 from tourbrain_support.models import ExternalIdentity, ExternalOrganization, Membership, Organization, User
@@ -204,9 +205,16 @@ def _membership(user: User, organization: Organization, org_role: str | None) ->
 
 
 def _identity(issuer: str, subject: str) -> ExternalIdentity | None:
-    return (
-        ExternalIdentity.objects.select_related("user", "organization").filter(issuer=issuer, subject=subject).first()
+    """The identity with its user and organization, and whether the user is in any group (one query)."""
+    identity = (
+        ExternalIdentity.objects.select_related("user", "organization")
+        .annotate(user_has_groups=Exists(User.groups.through.objects.filter(user_id=OuterRef("user_id"))))
+        .filter(issuer=issuer, subject=subject)
+        .first()
     )
+    if identity is not None and not identity.user_has_groups and not identity.user.is_superuser:
+        identity.user._role_cache = set()  # no group, no staff role: later role checks need no query
+    return identity
 
 
 def customer_from_claims(*, issuer: str, subject: str, claims: dict) -> ExternalIdentity:

@@ -16,3 +16,6 @@ def _ticket_defaults(request):
         return
     request.getfixturevalue("transactional_db" if marker.kwargs.get("transaction") else "db")
     ensure_defaults()
+
+
+from tests.widget_tokens import jwks, widget_settings  # noqa: E402, F401  (widget API fixtures)

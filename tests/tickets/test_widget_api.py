@@ -1,0 +1,423 @@
+"""Widget API: filing (JSON, multipart, idempotent), own/organization lists with unread counts, public
+detail, replies, ratings, me/ and suggestions/, 404 for anyone else's ticket on every endpoint, CORS,
+throttles, size limits, audit and constant query counts."""
+
+from datetime import timedelta
+
+import pytest
+import time_machine
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import timezone
+
+from audit.models import AuditEvent, SecurityCounter
+from tests.widget_tokens import bearer, claims, hs256
+from tickets import services
+from tickets.models import Attachment, Ticket, TicketIdempotencyKey, TicketMessage, TicketSatisfaction
+from tourbrain_support.models import ExternalIdentity
+from tourbrain_support.roles import Role
+
+pytestmark = pytest.mark.django_db
+TICKETS = "/api/v1/widget/tickets/"
+NEW_TICKET = {"type": "bug", "priority": "high", "description": "Export to PDF fails\nwith a blank page."}
+
+
+def token(sub: str = "user_ana", **extra) -> dict:
+    return bearer(hs256(claims(sub=sub, email=f"{sub}@customer.test", name=sub.title(), **extra)))
+
+
+def user_of(sub: str):
+    return ExternalIdentity.objects.select_related("user").get(subject=sub).user
+
+
+def create(client, auth: dict, data: dict | None = None, **headers):
+    return client.post(TICKETS, data or NEW_TICKET, content_type="application/json", **auth, **headers)
+
+
+@pytest.fixture
+def rep(make_user):
+    return make_user(Role.SUPPORT_REP)
+
+
+@pytest.fixture
+def ana(client, widget_settings):
+    auth = token("user_ana", org_id="org_band", org_name="The Band")
+    response = create(client, auth)
+    assert response.status_code == 201, response.content
+    return auth, Ticket.objects.get(reference=response.json()["reference"])
+
+
+# --- filing --------------------------------------------------------------------------------------
+
+
+def test_file_a_ticket_returns_reference_and_the_promise_in_business_terms(client, widget_settings):
+    response = create(client, token(), {**NEW_TICKET, "url": "https://app.tourbrain.test/tours/1"})
+    assert response.status_code == 201, response.content
+    body = response.json()
+    ticket = Ticket.objects.get(reference=body["reference"])
+    assert body["status"] == "new"
+    assert body["subject"] == "Export to PDF fails"  # derived from the description's first line
+    assert body["first_response_promise"].startswith("within ")
+    assert "business" in body["first_response_promise"]
+    assert body["first_response_due_at"] is not None
+    assert ticket.channel == Ticket.Channel.WIDGET
+    assert ticket.user == user_of("user_ana")
+    event = AuditEvent.objects.get(resource_type="ticket", resource_id=str(ticket.pk), action="create")
+    assert event.actor_id == ticket.user_id  # the real customer, not an anonymous API
+    assert set(body) == {
+        "reference",
+        "status",
+        "subject",
+        "created_at",
+        "first_response_due_at",
+        "first_response_promise",
+    }
+
+
+def test_user_ids_or_emails_in_the_body_are_ignored(client, widget_settings, make_user):
+    victim = make_user(email="victim@customer.test")
+    response = create(client, token("user_eve"), {**NEW_TICKET, "user": victim.pk, "email": victim.email})
+    assert response.status_code == 201
+    assert Ticket.objects.get().user == user_of("user_eve")
+
+
+def test_multipart_with_attachments(client, widget_settings):
+    upload = SimpleUploadedFile("screen.png", b"\x89PNG\r\n\x1a\n" + b"0" * 100, content_type="image/png")
+    response = client.post(TICKETS, {**NEW_TICKET, "subject": "Blank PDF", "attachments": [upload]}, **token())
+    assert response.status_code == 201, response.content
+    ticket = Ticket.objects.get()
+    assert ticket.subject == "Blank PDF"
+    assert Attachment.objects.get().message.ticket == ticket
+
+
+def test_bad_input_writes_nothing(client, widget_settings):
+    bad_file = SimpleUploadedFile("run.exe", b"MZ", content_type="application/octet-stream")
+    response = client.post(TICKETS, {**NEW_TICKET, "attachments": [bad_file]}, **token())
+    assert (response.status_code, response.json()["error"]["code"]) == (400, "attachment_type")
+    response = create(client, token(), {**NEW_TICKET, "priority": "urgent"})
+    assert response.status_code == 400
+    assert "Allowed" in response.json()["error"]["fields"]["priority"][0]
+    response = create(client, token(), {"type": "bug", "priority": "low", "description": "   "})
+    assert response.status_code == 400
+    response = create(client, token(), {**NEW_TICKET, "url": "javascript:alert(1)"})
+    assert response.status_code == 400
+    assert not Ticket.objects.exists()
+    assert not TicketMessage.objects.exists()
+
+
+def test_oversized_body_is_413_before_parsing(client, widget_settings):
+    widget_settings.WIDGET_MAX_BODY_BYTES = 2000
+    response = create(client, token(), {**NEW_TICKET, "description": "x" * 5000})
+    assert (response.status_code, response.json()["error"]["code"]) == (413, "request_too_large")
+    assert not Ticket.objects.exists()
+
+
+def test_idempotency_key_returns_the_first_ticket(client, widget_settings):
+    first = create(client, token(), HTTP_IDEMPOTENCY_KEY="submit-7f3a")
+    again = create(client, token(), HTTP_IDEMPOTENCY_KEY="submit-7f3a")
+    assert first.status_code == again.status_code == 201
+    assert again.json() == first.json()
+    assert Ticket.objects.count() == 1
+    # the same key from another customer is theirs alone
+    other = create(client, token("user_bo"), HTTP_IDEMPOTENCY_KEY="submit-7f3a")
+    assert other.status_code == 201
+    assert other.json()["reference"] != first.json()["reference"]
+    # the key reused for a different request is refused, not answered with the wrong ticket
+    reused = create(client, token(), {**NEW_TICKET, "priority": "low"}, HTTP_IDEMPOTENCY_KEY="submit-7f3a")
+    assert (reused.status_code, reused.json()["error"]["code"]) == (422, "idempotency_key_reused")
+    assert Ticket.objects.count() == 2
+
+
+def test_failed_request_does_not_burn_its_idempotency_key(client, widget_settings):
+    failed = create(client, token(), {**NEW_TICKET, "priority": "urgent"}, HTTP_IDEMPOTENCY_KEY="k1")
+    assert failed.status_code == 400
+    assert create(client, token(), HTTP_IDEMPOTENCY_KEY="k1").status_code == 201
+    bad_key = create(client, token(), HTTP_IDEMPOTENCY_KEY="x" * 300)
+    assert (bad_key.status_code, bad_key.json()["error"]["code"]) == (400, "invalid_idempotency_key")
+    assert TicketIdempotencyKey.objects.count() == 1
+
+
+# --- lists and detail ----------------------------------------------------------------------------
+
+
+def test_list_shows_own_tickets_with_unread_staff_replies_and_can_rate(client, ana, rep):
+    auth, ticket = ana
+    create(client, token("user_bo", org_id="org_band"))  # a colleague's ticket: not in Ana's own list
+    services.ticket_reply(ticket=ticket, author=rep, body="Looking into it.")
+    services.ticket_add_note(ticket=ticket, author=rep, body="internal only")
+    services.ticket_reply(ticket=ticket, author=rep, body="Fixed, please retry.")
+    response = client.get(TICKETS, **auth)
+    assert response.status_code == 200
+    rows = response.json()["results"]
+    assert [row["reference"] for row in rows] == [ticket.reference]
+    assert rows[0]["unread_count"] == 2  # the internal note is not counted
+    assert rows[0]["can_rate"] is False
+    # opening the ticket marks the replies seen
+    detail = client.get(f"{TICKETS}{ticket.reference}/", **auth).json()
+    assert [message["body"] for message in detail["messages"]] == ["Looking into it.", "Fixed, please retry."]
+    assert client.get(TICKETS, **auth).json()["results"][0]["unread_count"] == 0
+    services.ticket_set_status(ticket=ticket, status="solved", actor=rep)
+    assert client.get(TICKETS, **auth).json()["results"][0]["can_rate"] is True
+
+
+def test_detail_has_public_fields_and_messages_only(client, ana, rep):
+    auth, ticket = ana
+    services.ticket_reply(ticket=ticket, author=rep, body="Public answer")
+    services.ticket_add_note(ticket=ticket, author=rep, body="SECRET internal note")
+    body = client.get(f"{TICKETS}{ticket.reference.lower()}/", **auth).json()
+    text = str(body)
+    assert "SECRET" not in text
+    assert rep.email not in text
+    for staff_only in ("team", "assignee", "tier", "sla_state", "version", "priority_queue", "next_due_at"):
+        assert staff_only not in body
+    assert body["messages"][0]["author"] == {"name": rep.get_short_name(), "is_staff": True}
+    assert body["description"] == ticket.description
+
+
+def test_organization_scope_for_org_admins_only(client, widget_settings):
+    admin = token("user_admin", org_id="org_band", org_role="org:admin")
+    member = token("user_member", org_id="org_band", org_role="org:member")
+    outsider = token("user_out", org_id="org_other", org_role="org:admin")
+    for auth in (admin, member, outsider):
+        assert create(client, auth).status_code == 201
+    rows = client.get(f"{TICKETS}?scope=organization", **admin).json()["results"]
+    assert len(rows) == 2
+    assert {row["requester"] for row in rows} == {"User_Admin", "User_Member"}
+    member_ticket = Ticket.objects.get(user=user_of("user_member"))
+    assert client.get(f"{TICKETS}{member_ticket.reference}/", **admin).status_code == 200
+    response = client.get(f"{TICKETS}?scope=organization", **member)
+    assert response.status_code == 404
+    assert client.get(f"{TICKETS}?scope=everyone", **admin).status_code == 400
+    # an admin looking does not mark the requester's replies as seen
+    assert Ticket.objects.get(pk=member_ticket.pk).requester_last_seen_at is None
+
+
+def test_pagination(client, widget_settings):
+    auth = token()
+    for _ in range(3):
+        create(client, auth)
+    first = client.get(f"{TICKETS}?page_size=2", **auth).json()
+    assert len(first["results"]) == 2
+    assert first["next"] is not None
+    second = client.get(first["next"], **auth).json()
+    assert len(second["results"]) == 1
+    assert second["next"] is None
+    assert client.get(f"{TICKETS}?page_size=1000", **auth).status_code == 400
+
+
+def test_list_and_detail_query_counts_do_not_grow(client, ana, rep, django_assert_num_queries):
+    auth, ticket = ana
+    # token identity (1) + the page with unread counts and ratings joined (1)
+    list_queries, detail_queries = 2, 5  # detail: identity, ticket, messages, attachments, mark seen
+    for _ in range(2):
+        create(client, auth)
+        services.ticket_reply(ticket=ticket, author=rep, body="more")
+    with django_assert_num_queries(list_queries):
+        assert len(client.get(TICKETS, **auth).json()["results"]) == 3
+    with django_assert_num_queries(detail_queries):
+        assert len(client.get(f"{TICKETS}{ticket.reference}/", **auth).json()["messages"]) == 2
+    for _ in range(12):
+        create(client, auth)
+        services.ticket_reply(
+            ticket=ticket,
+            author=rep,
+            body="even more",
+            attachments=[SimpleUploadedFile("n.txt", b"n", content_type="text/plain")],
+        )
+        services.ticket_add_note(ticket=ticket, author=rep, body="note")
+    with django_assert_num_queries(list_queries):
+        assert len(client.get(TICKETS, **auth).json()["results"]) == 15
+    with django_assert_num_queries(detail_queries):
+        body = client.get(f"{TICKETS}{ticket.reference}/", **auth).json()
+    assert len(body["messages"]) == 14
+    assert sum(len(message["attachments"]) for message in body["messages"]) == 12
+
+
+# --- replies and ratings -------------------------------------------------------------------------
+
+
+def test_reply_with_attachment_reopens_a_solved_ticket_within_the_window(client, ana, rep):
+    auth, ticket = ana
+    services.ticket_set_status(ticket=ticket, status="solved", actor=rep)
+    upload = SimpleUploadedFile("log.txt", b"trace", content_type="text/plain")
+    response = client.post(
+        f"{TICKETS}{ticket.reference}/messages/", {"body": "Still broken", "attachments": [upload]}, **auth
+    )
+    assert response.status_code == 201, response.content
+    assert response.json()["status"] == "open"
+    assert response.json()["messages"][-1]["attachments"][0]["name"] == "log.txt"
+    event = AuditEvent.objects.filter(resource_type="ticket", resource_id=str(ticket.pk)).order_by("-id").first()
+    assert event.actor_id == ticket.user_id
+    assert event.changes["operation"] == "reply"
+
+
+def test_reply_after_the_reopen_window_is_refused(client, ana, rep, settings):
+    _, ticket = ana
+    services.ticket_set_status(ticket=ticket, status="solved", actor=rep)
+    with time_machine.travel(timezone.now() + timedelta(days=settings.TICKET_REOPEN_WINDOW_DAYS + 1)):
+        response = client.post(
+            f"{TICKETS}{ticket.reference}/messages/",
+            {"body": "again"},
+            content_type="application/json",
+            **token("user_ana", org_id="org_band", org_name="The Band"),
+        )
+    assert (response.status_code, response.json()["error"]["code"]) == (409, "reopen_window_passed")
+    assert Ticket.objects.get(pk=ticket.pk).status == "solved"
+
+
+def test_rating_once_per_solve_changeable_for_seven_days(client, ana, rep):
+    auth, ticket = ana
+    url = f"{TICKETS}{ticket.reference}/satisfaction/"
+    early = client.post(url, {"score": 5}, content_type="application/json", **auth)
+    assert (early.status_code, early.json()["error"]["code"]) == (409, "not_solved")
+    services.ticket_set_status(ticket=ticket, status="solved", actor=rep)
+    assert client.post(url, {"score": 0}, content_type="application/json", **auth).status_code == 400
+    assert client.post(url, {"score": 6}, content_type="application/json", **auth).status_code == 400
+    rated = client.post(url, {"score": 2, "comment": "slow"}, content_type="application/json", **auth)
+    assert rated.status_code == 200
+    changed = client.post(url, {"score": 4, "comment": "ok now"}, content_type="application/json", **auth)
+    assert changed.json()["score"] == 4
+    rating = TicketSatisfaction.objects.get()
+    assert (rating.score, rating.comment, rating.rated_by_id) == (4, "ok now", ticket.user_id)
+    assert AuditEvent.objects.filter(resource_id=str(ticket.pk), changes__operation="rate").count() == 2
+    with time_machine.travel(timezone.now() + timedelta(days=8)):
+        fresh = token("user_ana", org_id="org_band", org_name="The Band")
+        late = client.post(url, {"score": 1}, content_type="application/json", **fresh)
+        assert (late.status_code, late.json()["error"]["code"]) == (409, "rating_locked")
+        assert client.get(TICKETS, **fresh).json()["results"][0]["can_rate"] is False
+    assert TicketSatisfaction.objects.get().score == 4
+
+
+# --- nobody else's ticket ------------------------------------------------------------------------
+
+
+def test_another_customers_ticket_is_404_on_every_endpoint(client, ana, rep):
+    _, ticket = ana
+    services.ticket_reply(
+        ticket=ticket,
+        author=rep,
+        body="with file",
+        attachments=[SimpleUploadedFile("a.txt", b"data", content_type="text/plain")],
+    )
+    attachment = Attachment.objects.get()
+    stranger = token("user_mallory", org_id="org_evil", org_role="org:admin")
+    colleague = token("user_bo", org_id="org_band", org_role="org:member")
+    for auth in (stranger, colleague):
+        for reference in (ticket.reference, ticket.reference.lower(), str(ticket.pk), "TB-999999", "../1", "abc"):
+            base = f"{TICKETS}{reference}/"
+            responses = [
+                client.get(base, **auth),
+                client.post(f"{base}messages/", {"body": "hi"}, content_type="application/json", **auth),
+                client.post(f"{base}satisfaction/", {"score": 1}, content_type="application/json", **auth),
+                client.get(f"{base}attachments/{attachment.pk}/", **auth),
+            ]
+            assert [response.status_code for response in responses] == [404] * 4, reference
+            assert {response.json()["error"]["code"] for response in responses} == {"not_found"}
+    assert TicketMessage.objects.count() == 1
+    assert not TicketSatisfaction.objects.exists()
+
+
+def test_attachment_download_for_the_customer_only_public(client, ana, rep):
+    auth, ticket = ana
+    services.ticket_reply(
+        ticket=ticket,
+        author=rep,
+        body="here",
+        attachments=[SimpleUploadedFile("fix.txt", b"steps", content_type="text/plain")],
+    )
+    services.ticket_add_note(
+        ticket=ticket,
+        author=rep,
+        body="x",
+        attachments=[SimpleUploadedFile("int.txt", b"secret", content_type="text/plain")],
+    )
+    public, internal = Attachment.objects.order_by("id")
+    response = client.get(f"{TICKETS}{ticket.reference}/attachments/{public.pk}/", **auth)
+    assert response.status_code == 200
+    assert b"".join(response.streaming_content) == b"steps"
+    assert "attachment" in response["Content-Disposition"]
+    assert client.get(f"{TICKETS}{ticket.reference}/attachments/{internal.pk}/", **auth).status_code == 404
+
+
+# --- me, suggestions -----------------------------------------------------------------------------
+
+
+def test_me_has_tier_promise_organization_and_an_empty_beta_block(client, widget_settings):
+    body = client.get("/api/v1/widget/me/", **token(org_id="org_x", org_name="Big Co", plan="enterprise")).json()
+    assert body["tier"] == "enterprise"
+    assert body["organization"]["name"] == "Big Co"
+    assert [row["priority"] for row in body["sla_promise"]] == ["low", "medium", "high", "critical"]
+    assert all(row["first_response"].startswith("within ") for row in body["sla_promise"])
+    assert body["beta"] is None
+
+
+def test_suggestions_validate_q(client, widget_settings):
+    url = "/api/v1/widget/suggestions/"
+    assert client.get(f"{url}?q=export pdf", **token()).json() == {"results": []}
+    assert client.get(f"{url}?q=a", **token()).status_code == 400
+    assert client.get(url, **token()).status_code == 400
+    assert client.get(f"{url}?q={'x' * 201}", **token()).status_code == 400
+
+
+# --- CORS, throttles, schema ---------------------------------------------------------------------
+
+
+def test_cors_for_tourbrain_origins_on_the_widget_api_only(client, widget_settings):
+    widget_settings.WIDGET_ALLOWED_ORIGINS = widget_settings.CORS_ALLOWED_ORIGINS = ["https://app.tourbrain.test"]
+    preflight = client.options(
+        TICKETS,
+        HTTP_ORIGIN="https://app.tourbrain.test",
+        HTTP_ACCESS_CONTROL_REQUEST_METHOD="POST",
+        HTTP_ACCESS_CONTROL_REQUEST_HEADERS="authorization, content-type, idempotency-key",
+    )
+    assert preflight.status_code == 200
+    assert preflight["Access-Control-Allow-Origin"] == "https://app.tourbrain.test"
+    assert "idempotency-key" in preflight["Access-Control-Allow-Headers"]
+    assert "Access-Control-Allow-Credentials" not in preflight
+    evil = client.options(TICKETS, HTTP_ORIGIN="https://evil.test", HTTP_ACCESS_CONTROL_REQUEST_METHOD="POST")
+    assert "Access-Control-Allow-Origin" not in evil
+    staff_api = client.options(
+        "/api/v1/tickets/", HTTP_ORIGIN="https://app.tourbrain.test", HTTP_ACCESS_CONTROL_REQUEST_METHOD="GET"
+    )
+    assert "Access-Control-Allow-Origin" not in staff_api
+
+
+def test_per_user_throttle_429_with_retry_after_counted_by_security_metrics(client, widget_settings):
+    widget_settings.WIDGET_THROTTLE_USER = "3/min"
+    statuses = [client.get(TICKETS, **token()).status_code for _ in range(4)]
+    assert statuses == [200, 200, 200, 429]
+    response = client.get(TICKETS, **token())
+    assert response.json()["error"]["code"] == "throttled"
+    assert int(response["Retry-After"]) > 0
+    assert client.get(TICKETS, **token("user_other")).status_code == 200  # per user
+    from audit.security import security_metrics
+
+    metrics = security_metrics(timezone.now() - timedelta(hours=1), timezone.now() + timedelta(minutes=1))
+    assert metrics["throttled_requests"] == 2
+    assert SecurityCounter.objects.filter(kind="throttled").exists()
+
+
+def test_per_ip_throttle_applies_before_the_token_is_checked(client, widget_settings):
+    widget_settings.WIDGET_THROTTLE_IP = "2/min"
+    statuses = [client.get(TICKETS, HTTP_AUTHORIZATION="Bearer junk").status_code for _ in range(3)]
+    assert statuses == [401, 401, 429]
+    assert client.get(TICKETS, **token()).status_code == 429
+    assert client.get(TICKETS, REMOTE_ADDR="203.0.113.9", **token()).status_code == 200
+
+
+def test_widget_api_is_in_the_openapi_schema(client, widget_settings):
+    response = client.get("/api/schema/", HTTP_ACCEPT="application/json")
+    assert response.status_code == 200
+    schema = response.json()
+    for path in (
+        "/api/v1/widget/tickets/",
+        "/api/v1/widget/tickets/{reference}/",
+        "/api/v1/widget/tickets/{reference}/messages/",
+        "/api/v1/widget/tickets/{reference}/satisfaction/",
+        "/api/v1/widget/me/",
+        "/api/v1/widget/suggestions/",
+    ):
+        assert path in schema["paths"], path
+    assert schema["components"]["securitySchemes"]["widgetJWT"]["scheme"] == "bearer"
+    create_op = schema["paths"]["/api/v1/widget/tickets/"]["post"]
+    assert {"widgetJWT": []} in create_op["security"]
+    assert any(parameter["name"] == "Idempotency-Key" for parameter in create_op["parameters"])
