@@ -613,7 +613,9 @@
     var view = this.views.list;
     view.setAttribute("aria-busy", "true");
     try {
-      this.tickets = listOf(await this.call("GET", "tickets/"));
+      var data = await this.call("GET", "tickets/");
+      this.tickets = listOf(data);
+      this.nextPage = data && data.next ? 2 : null;
       this.updateBadges();
       this.renderList();
     } catch (err) {
@@ -639,15 +641,39 @@
         type: "button", class: "tbw-ticket", "data-reference": ticket.reference,
         onclick: function () { self.showDetail(ticket.reference); },
       }, [
-        el("span", { class: "tbw-ticket-ref", text: ticket.reference }),
+        el("span", { class: "tbw-ticket-line" }, [
+          el("span", { class: "tbw-ticket-ref", text: ticket.reference }),
+          el("span", { class: "tbw-status tbw-status-" + String(ticket.status).replace(/[^a-z_]/g, ""),
+            text: STATUS_LABELS[ticket.status] || ticket.status || "" }),
+          unread ? el("span", { class: "tbw-unread", "data-testid": "unread", text: unread === 1 ? "New reply" : unread + " new replies" }) : null,
+        ]),
         el("span", { class: "tbw-ticket-subject", text: ticket.subject || "" }),
-        el("span", { class: "tbw-status tbw-status-" + String(ticket.status).replace(/[^a-z_]/g, ""),
-          text: STATUS_LABELS[ticket.status] || ticket.status || "" }),
-        unread ? el("span", { class: "tbw-unread", "data-testid": "unread", text: unread === 1 ? "New reply" : unread + " new replies" }) : null,
       ]);
       list.appendChild(el("li", { "data-testid": "ticket-row", "data-reference": ticket.reference }, [button]));
     });
     view.appendChild(list);
+    if (this.nextPage) {
+      view.appendChild(el("div", { class: "tbw-actions tbw-more" }, [
+        el("button", { type: "button", class: "tbw-secondary", "data-testid": "more", text: "Show older requests",
+          onclick: function () { self.loadMore(); } }),
+      ]));
+    }
+  };
+
+  Widget.prototype.loadMore = async function () {
+    var self = this;
+    var count = this.tickets.length;
+    try {
+      var data = await this.call("GET", "tickets/?page=" + this.nextPage);
+      this.tickets = this.tickets.concat(listOf(data));
+      this.nextPage = data && data.next ? this.nextPage + 1 : null;
+      this.renderList();
+      // Keep the keyboard where the reader was: on the first of the older requests.
+      var rows = this.views.list.querySelectorAll(".tbw-ticket");
+      if (rows[count]) rows[count].focus();
+    } catch (err) {
+      this.showAlert(err.message, err.kind === "network" ? function () { self.loadMore(); } : null);
+    }
   };
 
   // --- conversation -------------------------------------------------------------------------------

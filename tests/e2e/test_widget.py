@@ -122,3 +122,28 @@ def test_a_customer_sees_only_their_own_requests(page, demo_widget):
     rows.first.wait_for()
     assert [row.get_attribute("data-reference") for row in rows.all()] == [own.reference]
     assert "VAT" not in widget(page, "[data-testid=view-list]").inner_text()
+
+
+def test_older_requests_load_on_demand(page, demo_widget):
+    customer = User.objects.get(email="enterprise@arena.test")
+    for number in range(21):  # one more than the API's page
+        services.ticket_create(
+            requester=customer,
+            organization=customer.organizations.first(),
+            type="question",
+            priority="low",
+            subject=f"Question {number}",
+            description="Where is the setting?",
+            channel=Ticket.Channel.WIDGET,
+        )
+    demo_widget(customer.email)
+    open_widget(page)
+    widget(page, "[data-testid=tab-list]").click()
+    rows = widget(page, "[data-testid=ticket-row]")
+    expect(rows).to_have_count(20)
+
+    widget(page, "[data-testid=more]").click()
+
+    expect(rows).to_have_count(21)
+    assert rows.last.inner_text().endswith("Question 0")
+    assert widget(page, "[data-testid=more]").count() == 0
