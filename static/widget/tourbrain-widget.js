@@ -275,7 +275,7 @@
       this.alert,
       el("div", { class: "tbw-body" }, [this.views.new, this.views.done, this.views.list, this.views.detail]),
     ]);
-    this.panel.addEventListener("keydown", this.onKeydown);
+    this.frame.addEventListener("keydown", this.onKeydown);
 
     this.frame.appendChild(this.launcher);
     this.frame.appendChild(this.panel);
@@ -386,6 +386,7 @@
   };
 
   Widget.prototype.onKeydown = function (event) {
+    if (this.panel.hidden) return;
     if (event.key === "Escape") {
       event.preventDefault();
       event.stopPropagation();
