@@ -144,11 +144,9 @@ def promise_text(minutes: int) -> str:
 
 
 def ticket_first_response_promise(ticket: Ticket) -> str:
-    """The first-response promise of the ticket's own SLA policy version, tier and priority (one query)."""
-    if ticket.sla_policy_id is None:
-        return ""
-    targets = sla_policies.targets_for(ticket.sla_policy_id, tier=ticket.tier, priority=ticket.priority)
-    return promise_text(targets.first_response)
+    """The first-response promise of the ticket's own SLA policy version, tier and priority (memoised)."""
+    targets = sla_policies.ticket_targets(ticket)
+    return promise_text(targets.first_response) if targets else ""
 
 
 def sla_promises(*, tier: str) -> list[dict]:

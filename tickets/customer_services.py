@@ -7,14 +7,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from contextlib import nullcontext
 from datetime import datetime
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from tickets import customer_selectors, services
-from tickets.models import Ticket, TicketSatisfaction
+from tickets.models import Ticket, TicketIdempotencyKey, TicketSatisfaction
 from tourbrain_support.api import ApplicationError
 from tourbrain_support.models import Organization, User
 
@@ -35,7 +36,6 @@ def subject_from_description(description: str) -> str:
     return cut.rstrip(" ,.;:-") + "…"
 
 
-@transaction.atomic
 def ticket_submit(
     *,
     requester: User,
@@ -56,29 +56,31 @@ def ticket_submit(
     if not description:
         raise ApplicationError("The description is required.", code="required", fields={"description": ["Required."]})
     services._validate_attachments(attachments)
-    ticket = services.ticket_create(
-        requester=requester,
-        organization=organization,
-        type=type,
-        priority=priority,
-        subject=(subject or "").strip() or subject_from_description(description),
-        description=description,
-        reproduction_steps=(reproduction_steps or "").strip(),
-        browser_info=browser_info,
-        url=url,
-        channel=channel,
-        actor=requester,
-    )
-    if attachments:
-        services._add_message(
-            ticket=ticket,
-            author=requester,
-            body=ATTACHMENTS_MESSAGE,
-            internal=False,
-            staff=False,
-            attachments=attachments,
-            now=ticket.created_at,
+    # `ticket_create` is atomic itself; files need one transaction around both (no savepoint round trips else).
+    with transaction.atomic() if attachments else nullcontext():
+        ticket = services.ticket_create(
+            requester=requester,
+            organization=organization,
+            type=type,
+            priority=priority,
+            subject=(subject or "").strip() or subject_from_description(description),
+            description=description,
+            reproduction_steps=(reproduction_steps or "").strip(),
+            browser_info=browser_info,
+            url=url,
+            channel=channel,
+            actor=requester,
         )
+        if attachments:
+            services._add_message(
+                ticket=ticket,
+                author=requester,
+                body=ATTACHMENTS_MESSAGE,
+                internal=False,
+                staff=False,
+                attachments=attachments,
+                now=ticket.created_at,
+            )
     return ticket
 
 
@@ -130,3 +132,40 @@ def ticket_mark_seen(*, ticket: Ticket, user: User, now: datetime | None = None)
     Ticket.objects.filter(pk=ticket.pk).update(requester_last_seen_at=now)
     ticket.requester_last_seen_at = now
     return True
+
+
+# One statement claims the key; a conflicting row (an earlier request's) is read afterwards.
+_CLAIM_KEY_SQL = """
+INSERT INTO tickets_ticketidempotencykey (user_id, key, request_digest, response_status, response_body, created_at)
+VALUES (%s, %s, %s, 0, '{}', %s)
+ON CONFLICT (user_id, key) DO NOTHING
+RETURNING id
+"""
+
+
+def idempotency_key_claim(*, user: User, key: str, request_digest: str) -> tuple[TicketIdempotencyKey, bool]:
+    """Claim a client's Idempotency-Key inside the caller's transaction, in one statement (no savepoint).
+
+    Returns (row, True) for a new key: the caller does the work and stores its answer with
+    `idempotency_key_answer` before committing. Returns (the earlier request's row, False) otherwise; a
+    request still holding the key makes this wait on the unique constraint until it commits (then its
+    answer is complete) or rolls back (then this request claims the key).
+    """
+    if not connection.in_atomic_block:
+        raise RuntimeError("idempotency_key_claim must run inside the transaction that does the work")
+    now = timezone.now()
+    with connection.cursor() as cursor:
+        cursor.execute(_CLAIM_KEY_SQL, [user.pk, key, request_digest, now])
+        row = cursor.fetchone()
+    if row is not None:
+        record = TicketIdempotencyKey(id=row[0], user=user, key=key, request_digest=request_digest, created_at=now)
+        return record, True
+    return TicketIdempotencyKey.objects.get(user=user, key=key), False
+
+
+def idempotency_key_answer(*, record: TicketIdempotencyKey, ticket: Ticket, status: int, body: dict) -> None:
+    """Store the answer a claimed key's retries will get (same transaction as the work)."""
+    record.ticket = ticket
+    record.response_status = status
+    record.response_body = body
+    record.save(update_fields=["ticket", "response_status", "response_body"])

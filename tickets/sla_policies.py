@@ -157,6 +157,8 @@ def start_clocks(ticket: Ticket, *, policy: SLAPolicy, now: datetime) -> None:
     """A new ticket: first-response and resolution clocks start at created_at."""
     ticket.sla_policy = policy
     targets = targets_for(policy, tier=ticket.tier, priority=ticket.priority)
+    # Seed the instance memo of `ticket_targets`: later reads of these targets cost no query.
+    ticket.__dict__.setdefault("_sla_targets", {})[(policy.pk, ticket.tier, ticket.priority)] = targets
     calendar = calendar_of(policy.calendar)
     start = ticket.created_at
     ticket.first_response_due_at = sla.add_business_minutes(calendar, start, targets.first_response)

@@ -14,7 +14,7 @@ import hashlib
 import json
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.http import FileResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_serializer, inline_serializer
 from rest_framework import exceptions, serializers, status
@@ -26,7 +26,7 @@ from rest_framework.views import APIView
 
 from audit.client_ip import client_ip
 from tickets import customer_selectors, customer_services, services
-from tickets.models import Ticket, TicketIdempotencyKey
+from tickets.models import Ticket
 from tourbrain_support.api import ApplicationError
 from tourbrain_support.selectors import user_organizations, user_tier
 from tourbrain_support.widget_auth import WidgetJWTAuthentication
@@ -309,27 +309,23 @@ class TicketListCreateApi(WidgetApiView):
         data = serializer.validated_data
         if key is None:
             return Response(_created_body(self._submit(request, data)), status=status.HTTP_201_CREATED)
-        digest = _request_digest(data)
         with transaction.atomic():
-            try:
-                # Concurrent retries wait here on the unique constraint until the first one commits.
-                with transaction.atomic():
-                    record = TicketIdempotencyKey.objects.create(user=request.user, key=key, request_digest=digest)
-            except IntegrityError:
-                record = TicketIdempotencyKey.objects.get(user=request.user, key=key)
-                if record.request_digest != digest:
+            record, created = customer_services.idempotency_key_claim(
+                user=request.user, key=key, request_digest=_request_digest(data)
+            )
+            if not created:
+                if record.request_digest != _request_digest(data):
                     raise ApplicationError(
                         "This Idempotency-Key was used for a different request.",
                         code="idempotency_key_reused",
                         status=status.HTTP_422_UNPROCESSABLE_ENTITY,
-                    ) from None
+                    )
                 return Response(record.response_body, status=record.response_status)
             ticket = self._submit(request, data)
-            body = _created_body(ticket)
-            record.ticket = ticket
-            record.response_status = status.HTTP_201_CREATED
-            record.response_body = json.loads(json.dumps(body))
-            record.save(update_fields=["ticket", "response_status", "response_body"])
+            body = json.loads(json.dumps(_created_body(ticket)))
+            customer_services.idempotency_key_answer(
+                record=record, ticket=ticket, status=status.HTTP_201_CREATED, body=body
+            )
         return Response(body, status=status.HTTP_201_CREATED)
 
     def _submit(self, request, data: dict) -> Ticket:

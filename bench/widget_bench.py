@@ -1,0 +1,193 @@
+"""Ticket creation through the widget API, served by gunicorn (2 workers) against PostgreSQL, loaded by
+locust (headless, another process), beside a bare Django JSON view measured in the same run.
+
+`python -m bench widget` (PostgreSQL for `make bench`). Prints requests/s and p95 of both and the ratio.
+Target: >= 300 tickets/s, p95 < 100 ms, >= 40% of the bare view's throughput.
+"""
+
+import csv
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import jwt
+
+WORKERS = 2
+THREADS = int(os.environ.get("BENCH_WIDGET_THREADS", "4"))
+USERS = int(os.environ.get("BENCH_WIDGET_USERS", "24"))
+SECONDS = int(os.environ.get("BENCH_WIDGET_SECONDS", "15"))
+CUSTOMERS = 200
+SECRET = "bench-widget-secret-not-for-production"  # noqa: S105
+TARGET_RPS, TARGET_P95_MS, TARGET_RATIO = 300, 100, 0.40
+BIN = Path(sys.executable).parent
+
+
+def _port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _tokens(path: Path) -> list[str]:
+    now = int(time.time())
+    tokens = [
+        jwt.encode(
+            {
+                "sub": f"bench_customer_{number}",
+                "email": f"bench-customer-{number}@customers.test",
+                "name": f"Bench Customer {number}",
+                "org_id": f"bench_org_{number % 20}",
+                "org_name": f"Bench Org {number % 20}",
+                "iat": now,
+                "exp": now + 3600,
+            },
+            SECRET,
+            algorithm="HS256",
+        )
+        for number in range(CUSTOMERS)
+    ]
+    path.write_text("\n".join(tokens))
+    return tokens
+
+
+def _server_env() -> dict:
+    env = dict(os.environ)
+    env.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "bench.widget.settings",
+            "DEBUG": "0",
+            "WIDGET_JWT_SECRET": SECRET,
+            "WIDGET_JWKS_URL": "",
+            "WIDGET_THROTTLE_USER": "1000000/min",
+            "WIDGET_THROTTLE_IP": "1000000/min",
+            "SECURE_SSL_REDIRECT": "0",
+            "LOG_LEVEL": "WARNING",
+            "SENTRY_DSN": "",
+        }
+    )
+    return env
+
+
+def _wait_ready(url: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 (local server)
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"gunicorn did not answer {url} within {timeout:.0f} s")
+
+
+def _warm_customers(base: str, tokens: list[str]) -> None:
+    """Each customer calls me/ once, so the run measures filing by known customers (not sign-ups)."""
+    for token in tokens:
+        url, headers = f"{base}/api/v1/widget/me/", {"Authorization": f"Bearer {token}"}
+        request = urllib.request.Request(url, headers=headers)  # noqa: S310 (local server)
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 (local server)
+            assert response.status == 200
+
+
+def _locust(base: str, target: str, tokens_file: Path, workdir: Path) -> dict:
+    prefix = workdir / target
+    env = dict(os.environ, BENCH_TARGET=target, BENCH_TOKENS_FILE=str(tokens_file))
+    subprocess.run(  # noqa: S603 (our own locust, fixed arguments)
+        [
+            str(BIN / "locust"),
+            "-f",
+            str(Path(__file__).parent / "widget" / "locustfile.py"),
+            "--headless",
+            "--users",
+            str(USERS),
+            "--spawn-rate",
+            str(USERS),
+            "--run-time",
+            f"{SECONDS}s",
+            "--host",
+            base,
+            "--csv",
+            str(prefix),
+            "--only-summary",
+            "--loglevel",
+            "ERROR",
+        ],
+        env=env,
+        check=False,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    with open(f"{prefix}_stats.csv", newline="") as handle:
+        row = next(row for row in csv.DictReader(handle) if row["Name"] == "Aggregated")
+    return {
+        "rps": float(row["Requests/s"]),
+        "p95": float(row["95%"]),
+        "p50": float(row["50%"]),
+        "requests": int(row["Request Count"]),
+        "failures": int(row["Failure Count"]),
+    }
+
+
+def main() -> None:
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        print("skipped: the widget benchmark needs PostgreSQL (DATABASE_URL)")
+        return
+    from tickets.models import Ticket
+
+    port = _port()
+    base = f"http://127.0.0.1:{port}"
+    with tempfile.TemporaryDirectory(prefix="widget-bench-") as tmp:
+        workdir = Path(tmp)
+        tokens_file = workdir / "tokens.txt"
+        tokens = _tokens(tokens_file)
+        server = subprocess.Popen(  # noqa: S603 (our own gunicorn, fixed arguments)
+            [
+                str(BIN / "gunicorn"),
+                "tourbrain_support.wsgi",
+                "--workers",
+                str(WORKERS),
+                "--threads",
+                str(THREADS),
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--log-level",
+                "warning",
+            ],
+            env=_server_env(),
+            start_new_session=True,
+        )
+        try:
+            _wait_ready(f"{base}/bench/bare/")
+            _warm_customers(base, tokens)
+            before = Ticket.objects.count()
+            bare = _locust(base, "bare", tokens_file, workdir)
+            widget = _locust(base, "widget", tokens_file, workdir)
+            created = Ticket.objects.count() - before
+        finally:
+            os.killpg(server.pid, signal.SIGTERM)
+            server.wait(timeout=30)
+    ratio = widget["rps"] / bare["rps"] if bare["rps"] else 0.0
+    print(f"gunicorn {WORKERS} workers x {THREADS} threads, locust {USERS} users, {SECONDS} s each")
+    for name, result in (("bare Django JSON view", bare), ("widget ticket create", widget)):
+        print(
+            f"{name:24s} {result['rps']:8.1f} req/s  p50 {result['p50']:5.0f} ms  p95 {result['p95']:5.0f} ms  "
+            f"({result['requests']} requests, {result['failures']} failed)"
+        )
+    print(f"tickets created: {created} (locust counted {widget['requests'] - widget['failures']} successes)")
+    ok_rps = widget["rps"] >= TARGET_RPS
+    ok_p95 = widget["p95"] < TARGET_P95_MS
+    ok_ratio = ratio >= TARGET_RATIO
+    print(
+        f"widget/bare ratio {ratio:.0%}  |  targets: >= {TARGET_RPS} req/s {'OK' if ok_rps else 'MISSED'}, "
+        f"p95 < {TARGET_P95_MS} ms {'OK' if ok_p95 else 'MISSED'}, ratio >= {TARGET_RATIO:.0%} "
+        f"{'OK' if ok_ratio else 'MISSED'}"
+    )
