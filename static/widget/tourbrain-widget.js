@@ -127,29 +127,45 @@
   function Api(apiBase, getToken) {
     this.base = apiBase.replace(/\/?$/, "/");
     this.getToken = getToken;
-    this.token = null;
+    this.tokenPromise = null; // the current token; calls made at the same time share one callback
+    this.refusedToken = null; // the last token the API refused (one renewal per refused token)
   }
 
-  Api.prototype.freshToken = async function (refresh) {
-    var token;
-    try {
-      token = await this.getToken({ refresh: Boolean(refresh) });
-    } catch (err) {
-      throw new WidgetError("auth", "We could not confirm who you are. Please sign in again, then reopen help.");
+  Api.prototype.askToken = function (refresh) {
+    var self = this;
+    var promise = Promise.resolve()
+      .then(function () { return self.getToken({ refresh: refresh }); })
+      .then(function (token) {
+        if (!token || typeof token !== "string") throw new Error("no token");
+        return token;
+      })
+      .catch(function () {
+        if (self.tokenPromise === promise) self.tokenPromise = null; // the next call asks again
+        throw new WidgetError("auth", "We could not confirm who you are. Please sign in again, then reopen help.");
+      });
+    this.tokenPromise = promise;
+    return promise;
+  };
+
+  Api.prototype.currentToken = function () {
+    return this.tokenPromise || this.askToken(false);
+  };
+
+  /** A token was refused: the first call to notice asks for a new one, the others wait for that answer. */
+  Api.prototype.renewToken = function (refused) {
+    if (this.refusedToken !== refused) {
+      this.refusedToken = refused;
+      return this.askToken(true);
     }
-    if (!token || typeof token !== "string") {
-      throw new WidgetError("auth", "We could not confirm who you are. Please sign in again, then reopen help.");
-    }
-    this.token = token;
-    return token;
+    return this.currentToken();
   };
 
   /** One API call. A 401 asks getToken for a new token once and repeats the call; a second 401 is final. */
   Api.prototype.request = async function (method, path, options) {
     options = options || {};
-    if (!this.token) await this.freshToken();
+    var token = await this.currentToken();
     for (var attempt = 0; ; attempt++) {
-      var headers = { Accept: "application/json", Authorization: "Bearer " + this.token };
+      var headers = { Accept: "application/json", Authorization: "Bearer " + token };
       if (options.body !== undefined) headers["Content-Type"] = "application/json";
       if (options.idempotencyKey) headers["Idempotency-Key"] = options.idempotencyKey;
       var response;
@@ -176,8 +192,15 @@
       var error = (data && data.error) || {};
       if (response.status === 401) {
         if (attempt === 0) {
-          await this.freshToken(true);
-          continue;
+          var renewed = await this.renewToken(token);
+          if (renewed !== token) {
+            token = renewed;
+            continue;
+          }
+        }
+        // Refused again: say so, and let the next action ask the callback afresh (the user may have signed in).
+        if (this.tokenPromise && (await this.tokenPromise.catch(function () { return null; })) === token) {
+          this.tokenPromise = null;
         }
         var expired = error.code === "token_expired";
         throw new WidgetError(
@@ -328,6 +351,8 @@
       reproduction_steps: el("textarea", { name: "reproduction_steps", rows: "3", maxlength: "20000" }),
     };
     this.form.description.addEventListener("input", function () { self.queueSuggestions(); });
+    this.form.priority.addEventListener("change", function () { self.showPromise(); });
+    this.promise = el("p", { class: "tbw-hint", "data-testid": "promise", hidden: true });
 
     this.suggestionList = el("ul", { class: "tbw-suggestion-list" });
     this.suggestions = el("section", {
@@ -340,6 +365,7 @@
     var form = el("form", { class: "tbw-form", novalidate: true, "data-testid": "new-form" }, [
       this.field("tbw-type", "What is it about?", this.form.type),
       this.field("tbw-priority", "How urgent is it?", this.form.priority),
+      this.promise,
       this.field("tbw-description", "Describe the problem or question", this.form.description),
       this.suggestions,
       this.field("tbw-reproduction_steps", "Steps to reproduce (optional)", this.form.reproduction_steps,
@@ -370,6 +396,7 @@
     }
     // A refused identity is reported as it is; the next explicit action asks for a token again.
     if (this.authError) this.showAlert(this.authError.message);
+    else this.loadProfile();
   };
 
   Widget.prototype.close = function () {
@@ -428,6 +455,25 @@
       this.alert.appendChild(el("button", { type: "button", class: "tbw-link", text: "Try again", onclick: retry }));
     }
     this.alert.hidden = false;
+  };
+
+  /** The first-response promise for the chosen priority, from me/ (fetched once, when the panel first opens). */
+  Widget.prototype.loadProfile = async function () {
+    if (this.profile) return;
+    try {
+      this.profile = await this.call("GET", "me/");
+      this.showPromise();
+    } catch (err) {
+      this.profile = null; // the promise is a courtesy: without it the form works the same
+    }
+  };
+
+  Widget.prototype.showPromise = function () {
+    var priority = this.form.priority.value;
+    var promises = (this.profile && this.profile.sla_promise) || [];
+    var match = promises.filter(function (row) { return row.priority === priority; })[0];
+    this.promise.textContent = match && match.first_response ? "We aim to reply " + match.first_response + "." : "";
+    this.promise.hidden = !this.promise.textContent;
   };
 
   // --- suggestions --------------------------------------------------------------------------------

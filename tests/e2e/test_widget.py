@@ -9,6 +9,7 @@ from playwright.sync_api import expect
 
 from tests.e2e.widget_helpers import demo_widget_fixture, open_widget, widget  # noqa: F401 (a fixture)
 from tickets import services
+from tickets.customer_selectors import sla_promises
 from tickets.models import Ticket, TicketSatisfaction
 from tourbrain_support.models import User
 
@@ -30,15 +31,21 @@ def assert_suggestions(page, titles: list[str]) -> None:
 
 
 def test_customer_files_follows_replies_and_rates_a_ticket(page, demo_widget):
+    token_requests = []
+    page.on("request", lambda r: "/widget/demo/token/" in r.url and token_requests.append(r.url))
     customer = demo_widget("customer@backline.test")
     lead = User.objects.get(email="lead@tourbrain.test")
     panel = open_widget(page)
     suggestion_queries = []
     page.on("request", lambda r: "/suggestions/" in r.url and suggestion_queries.append(r.url))
 
-    # The customer describes the problem; suggestions are looked up while they type (debounced)
+    # The customer describes the problem; the form shows the first-response promise of their tier for the
+    # chosen priority, and suggestions are looked up while they type (debounced)
+    promises = {row["priority"]: row["first_response"] for row in sla_promises(tier="general")}
+    expect(widget(page, "[data-testid=promise]")).to_have_text(f"We aim to reply {promises['medium']}.")
     page.get_by_label("What is it about?").select_option("bug")
     page.get_by_label("How urgent is it?").select_option("high")
+    expect(widget(page, "[data-testid=promise]")).to_have_text(f"We aim to reply {promises['high']}.")
     page.get_by_label("Describe the problem or question").press_sequentially("PDF export is blank", delay=10)
     assert_suggestions(page, [])
     assert len(suggestion_queries) == 1  # one lookup for the whole burst of keystrokes
@@ -96,6 +103,8 @@ def test_customer_files_follows_replies_and_rates_a_ticket(page, demo_widget):
     widget(page, "[data-testid=rating-status]").get_by_text("You rated this 4 out of 5").wait_for()
     rating = TicketSatisfaction.objects.get(ticket=ticket)
     assert (rating.score, rating.comment, rating.rated_by) == (4, "Quick and friendly.", customer)
+    # One token served every call, including the ones made at the same moment when the panel opened
+    assert len(token_requests) == 1
 
 
 def test_a_customer_sees_only_their_own_requests(page, demo_widget):
