@@ -42,6 +42,8 @@
     solved: "Solved",
     closed: "Closed",
   };
+  // What the API accepts by default (TICKET_ATTACHMENT_TYPES); the server has the last word.
+  var ATTACHMENT_ACCEPT = "image/png,image/jpeg,image/gif,application/pdf,text/plain,text/csv,application/json,.csv,.json,.txt";
   var RATING_LABELS = ["", "1 - Very poor", "2 - Poor", "3 - Okay", "4 - Good", "5 - Excellent"];
 
   // --- small helpers ------------------------------------------------------------------------------
@@ -98,6 +100,21 @@
     if (Array.isArray(data)) return data;
     if (data && Array.isArray(data.results)) return data.results;
     return [];
+  }
+
+  function fileSize(bytes) {
+    if (bytes < 1024) return bytes + " B";
+    if (bytes < 1024 * 1024) return Math.round(bytes / 1024) + " KB";
+    return (bytes / (1024 * 1024)).toFixed(1) + " MB";
+  }
+
+  /** A JSON body, or multipart (fields + "attachments") when files are attached. */
+  function requestBody(fields, files) {
+    if (!files || !files.length) return { body: fields };
+    var data = new FormData();
+    Object.keys(fields).forEach(function (key) { data.append(key, fields[key]); });
+    Array.prototype.forEach.call(files, function (file) { data.append("attachments", file, file.name); });
+    return { formData: data };
   }
 
   function browserInfo() {
@@ -166,6 +183,7 @@
     var token = await this.currentToken();
     for (var attempt = 0; ; attempt++) {
       var headers = { Accept: "application/json", Authorization: "Bearer " + token };
+      // multipart bodies get their Content-Type (with the boundary) from the browser
       if (options.body !== undefined) headers["Content-Type"] = "application/json";
       if (options.idempotencyKey) headers["Idempotency-Key"] = options.idempotencyKey;
       var response;
@@ -173,7 +191,7 @@
         response = await fetch(this.base + path, {
           method: method,
           headers: headers,
-          body: options.body === undefined ? undefined : JSON.stringify(options.body),
+          body: options.formData || (options.body === undefined ? undefined : JSON.stringify(options.body)),
           credentials: "omit",
           cache: "no-store",
           signal: options.signal,
@@ -182,6 +200,7 @@
         if (err && err.name === "AbortError") throw err;
         throw new WidgetError("network", "We could not reach TourBrain Support. Check your connection and try again.");
       }
+      if (response.ok && options.blob) return await response.blob();
       var data = null;
       try {
         data = response.status === 204 ? null : await response.json();
@@ -349,6 +368,7 @@
       priority: select("priority", PRIORITIES, "medium"),
       description: el("textarea", { name: "description", rows: "4", required: true, maxlength: "50000" }),
       reproduction_steps: el("textarea", { name: "reproduction_steps", rows: "3", maxlength: "20000" }),
+      attachments: el("input", { type: "file", name: "attachments", multiple: true, accept: ATTACHMENT_ACCEPT }),
     };
     this.form.description.addEventListener("input", function () { self.queueSuggestions(); });
     this.form.priority.addEventListener("change", function () { self.showPromise(); });
@@ -370,6 +390,8 @@
       this.suggestions,
       this.field("tbw-reproduction_steps", "Steps to reproduce (optional)", this.form.reproduction_steps,
         "For example: 1. Open the tour  2. Click Export  3. The PDF is blank"),
+      this.field("tbw-attachments", "Attach files (optional)", this.form.attachments,
+        "Screenshots, PDF, text, CSV or JSON files."),
       el("p", { class: "tbw-hint", text: "Your browser details and the address of this page are sent with your request." }),
       this.retryNote,
       el("div", { class: "tbw-actions" }, [this.submitButton]),
@@ -572,18 +594,22 @@
       return;
     }
     var payload = this.ticketPayload();
-    var typed = JSON.stringify([payload.type, payload.priority, payload.description, payload.reproduction_steps]);
+    var files = Array.prototype.slice.call(this.form.attachments.files || []);
+    var typed = JSON.stringify([payload.type, payload.priority, payload.description, payload.reproduction_steps,
+      files.map(function (file) { return [file.name, file.size, file.lastModified]; })]);
     // The same submission keeps its key and its exact body until it is answered, so a retry after a lost
     // answer is recognised by the server and files the ticket once.
     if (!this.pendingSubmission || this.pendingSubmission.typed !== typed) {
-      this.pendingSubmission = { key: uuid(), typed: typed, payload: payload };
+      this.pendingSubmission = { key: uuid(), typed: typed, payload: payload, files: files };
     }
-    payload = this.pendingSubmission.payload;
+    var body = requestBody(this.pendingSubmission.payload, this.pendingSubmission.files);
     var self = this;
     this.submitButton.disabled = true;
     this.submitButton.textContent = "Sending\u2026";
     try {
-      var ticket = await this.call("POST", "tickets/", { body: payload, idempotencyKey: this.pendingSubmission.key });
+      var ticket = await this.call("POST", "tickets/", {
+        body: body.body, formData: body.formData, idempotencyKey: this.pendingSubmission.key,
+      });
       this.pendingSubmission = null;
       this.retryNote.hidden = true;
       this.newForm.reset();
@@ -742,7 +768,7 @@
     }
   };
 
-  function messageItem(message, viewer) {
+  function messageItem(message, viewer, widget, reference) {
     var staff = Boolean(message.from_staff);
     var name = message.author && message.author.name ? message.author.name : "";
     var author = staff ? name || "TourBrain Support" : name && name !== viewer ? name : "You";
@@ -751,8 +777,33 @@
         el("span", { class: "tbw-author", text: author }), " \u00b7 ", el("time", { text: formatTime(message.created_at) }),
       ]),
       el("p", { class: "tbw-message-body", text: message.body || "" }),
+      (message.attachments || []).length ? el("ul", { class: "tbw-attachments", "data-testid": "attachments" },
+        message.attachments.map(function (file) {
+          return el("li", {}, [
+            el("button", { type: "button", class: "tbw-link", text: file.name,
+              "aria-label": "Download " + file.name + " (" + fileSize(file.size) + ")",
+              onclick: function () { widget.download(reference, file); } }),
+            " (" + fileSize(file.size) + ")",
+          ]);
+        })) : null,
     ]);
   }
+
+  /** Files need the token too, so they are fetched here and handed to the browser as a download. */
+  Widget.prototype.download = async function (reference, file) {
+    var self = this;
+    try {
+      var blob = await this.call("GET", "tickets/" + encodeURIComponent(reference) + "/attachments/" + file.id + "/", { blob: true });
+      var url = URL.createObjectURL(blob);
+      var link = el("a", { href: url, download: file.name, hidden: true });
+      this.root.appendChild(link);
+      link.click();
+      link.remove();
+      setTimeout(function () { URL.revokeObjectURL(url); }, 60000);
+    } catch (err) {
+      this.showAlert(err.message, err.kind === "network" ? function () { self.download(reference, file); } : null);
+    }
+  };
 
   Widget.prototype.renderDetail = function (ticket) {
     var self = this;
@@ -776,7 +827,9 @@
         el("p", { class: "tbw-message-body", text: ticket.reproduction_steps }),
       ]));
     }
-    (ticket.messages || []).forEach(function (message) { conversation.appendChild(messageItem(message, ticket.requester)); });
+    (ticket.messages || []).forEach(function (message) {
+      conversation.appendChild(messageItem(message, ticket.requester, self, ticket.reference));
+    });
     view.appendChild(conversation);
 
     if (ticket.status !== "closed") view.appendChild(this.buildReplyForm(ticket));
@@ -791,9 +844,12 @@
   Widget.prototype.buildReplyForm = function (ticket) {
     var self = this;
     var body = el("textarea", { name: "body", rows: "3", maxlength: "20000" });
+    var files = el("input", { type: "file", name: "attachments", multiple: true, accept: ATTACHMENT_ACCEPT });
     var button = el("button", { type: "submit", class: "tbw-primary", text: ticket.status === "solved" ? "Reopen and send" : "Send reply" });
     var form = el("form", { class: "tbw-form", novalidate: true, "data-testid": "reply-form" }, [
-      this.field("tbw-reply", "Your reply", body), el("div", { class: "tbw-actions" }, [button]),
+      this.field("tbw-reply", "Your reply", body),
+      this.field("tbw-reply-attachments", "Add files (optional)", files),
+      el("div", { class: "tbw-actions" }, [button]),
     ]);
     form.addEventListener("submit", async function (event) {
       event.preventDefault();
@@ -804,9 +860,8 @@
       }
       button.disabled = true;
       try {
-        var updated = await self.call("POST", "tickets/" + encodeURIComponent(ticket.reference) + "/messages/", {
-          body: { body: body.value },
-        });
+        var reply = requestBody({ body: body.value }, files.files);
+        var updated = await self.call("POST", "tickets/" + encodeURIComponent(ticket.reference) + "/messages/", reply);
         self.renderDetail(updated);
         self.current = updated;
         self.views.detail.querySelector("h3").focus();
@@ -814,6 +869,9 @@
         // The text stays in the box; the alert offers to send it again.
         self.showAlert(err.message, err.kind === "network" ? function () { form.requestSubmit(); } : null);
         if (err.kind === "http" && err.fields && err.fields.body) self.showInlineError("tbw-reply", body, [].concat(err.fields.body).join(" "));
+        if (err.kind === "http" && err.fields && err.fields.attachments) {
+          self.showInlineError("tbw-reply-attachments", files, [].concat(err.fields.attachments).join(" "));
+        }
       } finally {
         button.disabled = false;
       }

@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 from tests.e2e.widget_helpers import demo_widget_fixture, open_widget, widget  # noqa: F401 (a fixture)
 from tickets import services
 from tickets.customer_selectors import sla_promises
-from tickets.models import Ticket, TicketSatisfaction
+from tickets.models import Attachment, Ticket, TicketSatisfaction
 from tourbrain_support.models import User
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -156,3 +156,48 @@ def test_older_requests_load_on_demand(page, demo_widget):
     expect(rows).to_have_count(21)
     assert rows.last.inner_text().endswith("Question 0")
     assert widget(page, "[data-testid=more]").count() == 0
+
+
+def test_files_go_with_the_request_and_the_reply_and_download_again(page, demo_widget):
+    demo_widget()
+    panel = open_widget(page)
+    page.get_by_label("Describe the problem or question").fill("CSV export drops accented names")
+    page.get_by_label("Attach files (optional)").set_input_files(
+        [{"name": "venues.csv", "mimeType": "text/csv", "buffer": "name\nCafé Oto\n".encode()}]
+    )
+    widget(page, "[data-testid=submit]").click()
+    reference = widget(page, "[data-testid=done-reference]").inner_text()
+    ticket = Ticket.objects.get(reference=reference)
+    assert [a.filename for a in Attachment.objects.filter(message__ticket=ticket)] == ["venues.csv"]
+
+    panel.get_by_role("button", name="See my requests").click()
+    widget(page, f"[data-testid=ticket-row][data-reference={reference}] button").click()
+    page.get_by_label("Your reply").fill("And the log")
+    panel.get_by_label("Add files (optional)").set_input_files(
+        [{"name": "export.txt", "mimeType": "text/plain", "buffer": b"export failed at row 2"}]
+    )
+    panel.get_by_role("button", name="Send reply").click()
+    expect(widget(page, "[data-testid=attachments]")).to_have_count(2)
+
+    with page.expect_download() as download:
+        panel.get_by_role("button", name="Download venues.csv").click()
+    assert download.value.suggested_filename == "venues.csv"
+    assert download.value.path().read_text(encoding="utf-8") == "name\nCafé Oto\n"
+    assert sorted(a.filename for a in Attachment.objects.filter(message__ticket=ticket)) == ["export.txt", "venues.csv"]
+
+
+def test_a_refused_file_is_reported_and_nothing_is_filed(page, demo_widget):
+    demo_widget()
+    panel = open_widget(page)
+    page.get_by_label("Describe the problem or question").fill("See the attached program")
+    page.get_by_label("Attach files (optional)").set_input_files(
+        [{"name": "tool.exe", "mimeType": "application/octet-stream", "buffer": b"MZ"}]
+    )
+
+    panel.get_by_role("button", name="Send request").click()
+
+    error = widget(page, "#tbw-attachments-error")
+    expect(error).to_contain_text("file type not allowed")
+    assert widget(page, "#tbw-attachments").get_attribute("aria-invalid") == "true"
+    assert page.get_by_label("Describe the problem or question").input_value() == "See the attached program"
+    assert Ticket.objects.count() == 0
