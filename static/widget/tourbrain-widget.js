@@ -412,8 +412,11 @@
     if (this.currentView === "list" || this.currentView === "detail") {
       this.showList();
       this.listTab.focus();
+    } else if (this.currentView === "done") {
+      this.showView("done");
+      this.views.done.focus();
     } else {
-      this.showView(this.currentView || "new");
+      this.showView("new");
       this.form.type.focus();
     }
     // A refused identity is reported as it is; the next explicit action asks for a token again.
@@ -587,6 +590,7 @@
   };
 
   Widget.prototype.submitTicket = async function () {
+    if (this.submitting) return; // a second click while the first is on its way would only race it
     this.clearFieldErrors();
     this.showAlert(null);
     if (!this.form.description.value.trim()) {
@@ -604,6 +608,7 @@
     }
     var body = requestBody(this.pendingSubmission.payload, this.pendingSubmission.files);
     var self = this;
+    this.submitting = true;
     this.submitButton.disabled = true;
     this.submitButton.textContent = "Sending\u2026";
     try {
@@ -627,6 +632,7 @@
         this.showAlert(err.message);
       }
     } finally {
+      this.submitting = false;
       this.submitButton.disabled = false;
       this.submitButton.textContent = "Send request";
     }
