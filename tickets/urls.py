@@ -1,8 +1,8 @@
-"""Pages: staff (/queue/, /roadmap/, /beta/) and the customer portal (/portal/)."""
+"""Pages: staff (/queue/, /roadmap/, /beta/), the customer portal (/portal/) and /widget/demo/ (DEBUG)."""
 
 from django.urls import path
 
-from tickets import views, views_beta, views_portal
+from tickets import views, views_beta, views_portal, widget_demo
 
 app_name = "tickets"
 urlpatterns = [
@@ -37,4 +37,7 @@ urlpatterns = [
         views_portal.ticket_attachment,
         name="portal_attachment",
     ),
+    # DEBUG only (404 otherwise): the widget embedded in a page dressed as TourBrain, and its demo tokens.
+    path("widget/demo/", widget_demo.demo_page, name="widget_demo"),
+    path("widget/demo/token/", widget_demo.demo_token, name="widget_demo_token"),
 ]

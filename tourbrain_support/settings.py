@@ -205,6 +205,9 @@ PORTAL_LOGIN_LINK_IP_RATE = env.int("PORTAL_LOGIN_LINK_IP_RATE", default=20)
 BETA_INVITATION_DAYS = env.int("BETA_INVITATION_DAYS", default=14)
 # Widget API (/api/v1/widget/): token verification (tourbrain_support.widget_auth), CORS, limits.
 WIDGET_JWT_SECRET = env.str("WIDGET_JWT_SECRET", default="")
+if DEBUG and not WIDGET_JWT_SECRET:
+    # Lets /widget/demo/ sign and the widget API verify demo tokens under `make run`; never used without DEBUG.
+    WIDGET_JWT_SECRET = "insecure-widget-demo-secret-only-used-with-debug"  # noqa: S105
 WIDGET_JWKS_URL = env.str("WIDGET_JWKS_URL", default="")
 WIDGET_JWT_ISSUER = env.str("WIDGET_JWT_ISSUER", default="")
 WIDGET_JWT_AUDIENCE = env.str("WIDGET_JWT_AUDIENCE", default="")
