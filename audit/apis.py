@@ -3,6 +3,7 @@
 import hmac
 
 from django.conf import settings
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotAuthenticated
 from rest_framework.permissions import AllowAny
@@ -56,6 +57,16 @@ class DeploymentRecordApi(APIView):
     def get_authenticate_header(self, request):
         return 'Bearer realm="deployments"'  # so a missing or wrong token answers 401, not 403
 
+    @extend_schema(
+        operation_id="audit_deployments_create",
+        summary="Record a deployment (CI/CD)",
+        description="Needs `Authorization: Bearer <DEPLOY_API_TOKEN>`; a missing or wrong token answers 401.",
+        request=InputSerializer,
+        responses={201: OutputSerializer},
+        parameters=[
+            OpenApiParameter("Authorization", str, OpenApiParameter.HEADER, description="Bearer <DEPLOY_API_TOKEN>")
+        ],
+    )
     def post(self, request):
         if not _token_ok(request):
             raise NotAuthenticated("A valid deployment token is required.")
