@@ -100,14 +100,18 @@ class NoStoreMiddleware:
     """Nothing answered to a signed-in user (or a token-bearing API client) is stored by a browser or proxy.
 
     Decided from the session cookie (sent or being set) and the Authorization header, so it costs no query.
+    Static files are the same for everyone and stay cacheable.
     """
 
     def __init__(self, get_response):
         self.get_response = get_response
+        self.static_prefix = "/" + settings.STATIC_URL.lstrip("/")
 
     def __call__(self, request):
         response = self.get_response(request)
         session_cookie = settings.SESSION_COOKIE_NAME
+        if request.path.startswith(self.static_prefix):
+            return response
         if (
             session_cookie in request.COOKIES
             or session_cookie in response.cookies

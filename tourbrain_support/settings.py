@@ -59,6 +59,9 @@ MIDDLEWARE = [
     "tourbrain_support.metrics.PrometheusMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
+    # Response headers first, so every answer carries them (also the refusals just below).
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "tourbrain_support.middleware.NoStoreMiddleware",
     # Oversized or too deeply nested bodies are refused here, before sessions, CSRF and authentication.
     "tourbrain_support.middleware.RequestBodyGuardMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -66,11 +69,9 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "tourbrain_support.middleware.NoStoreMiddleware",
     "audit.security.SecurityCounterMiddleware",
     "audit.middleware.PermissionDeniedAuditMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
 ]
 
