@@ -3,7 +3,7 @@
 import hmac
 
 from django.conf import settings
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_serializer
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotAuthenticated
 from rest_framework.permissions import AllowAny
@@ -27,6 +27,7 @@ class DeploymentRecordApi(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]  # the deploy token below is the only credential
 
+    @extend_schema_serializer(component_name="DeploymentInput")
     class InputSerializer(serializers.Serializer):
         version = serializers.CharField(max_length=100)
         deployed_by = serializers.CharField(max_length=150)
@@ -39,6 +40,7 @@ class DeploymentRecordApi(APIView):
             child=serializers.CharField(max_length=500), required=False, default=list, max_length=500
         )
 
+    @extend_schema_serializer(component_name="Deployment")
     class OutputSerializer(serializers.ModelSerializer):
         class Meta:
             model = DeploymentRecord
