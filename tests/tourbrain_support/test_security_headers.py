@@ -62,6 +62,7 @@ def assert_security_headers(response, *, authenticated: bool):
     assert response["X-Frame-Options"] == "DENY"
     assert response["Referrer-Policy"] == "same-origin"
     assert response["X-Content-Type-Options"] == "nosniff"
+    assert response["Cross-Origin-Opener-Policy"] == "same-origin"
     assert response["Strict-Transport-Security"] == "max-age=31536000; includeSubDomains"
     cache_control = {part.strip() for part in response.get("Cache-Control", "").split(",")}
     if authenticated:
@@ -264,3 +265,18 @@ def test_static_files_stay_cacheable_for_signed_in_users(client_as_rep):
 
     assert response.status_code == 200
     assert "no-store" not in response.get("Cache-Control", "")
+
+
+def test_a_token_authenticated_api_answer_is_not_stored(client, settings):
+    settings.DEPLOY_API_TOKEN = "deploy-token"
+
+    response = client.post(
+        "/api/v1/audit/deployments/",
+        {"version": "1.2.3", "deployed_by": "ci"},
+        content_type="application/json",
+        HTTP_AUTHORIZATION="Bearer deploy-token",
+        secure=True,
+    )
+
+    assert response.status_code == 201
+    assert_security_headers(response, authenticated=True)
