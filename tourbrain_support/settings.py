@@ -8,7 +8,7 @@ servers; production points DATABASE_URL at PostgreSQL and CELERY_BROKER_URL at R
 from pathlib import Path
 
 import environ
-from csp.constants import NONCE as CSP_NONCE
+from csp import constants as csp_constants
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -167,29 +167,30 @@ X_FRAME_OPTIONS = "DENY"
 # uploads up to TICKET_ATTACHMENT_MAX_BYTES x TICKET_ATTACHMENT_MAX_COUNT plus this.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=2621440)
 API_JSON_MAX_DEPTH = env.int("API_JSON_MAX_DEPTH", default=32)
-# Content-Security-Policy (django-csp): scripts only from us or with the response's nonce, no inline
-# styles, never framed (a view that must be framed uses csp.decorators.csp_replace), privacy-enhanced
+# Content-Security-Policy (django-csp): scripts and styles only from us or with the response's nonce, no
+# inline code, never framed (a view that must be framed uses csp.decorators.csp_replace), privacy-enhanced
 # video embeds only, violations reported to /csp-report/ (logged and counted).
-CSP_REPORT_URI = "/csp-report/"
-CSP_FRAME_SRC = env.list("CSP_FRAME_SRC", default=["https://www.youtube-nocookie.com", "https://player.vimeo.com"])
+VIDEO_EMBED_ORIGINS = env.list(
+    "VIDEO_EMBED_ORIGINS", default=["https://www.youtube-nocookie.com", "https://player.vimeo.com"]
+)
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": ["'self'"],
-        "script-src": ["'self'", CSP_NONCE],
-        "style-src": ["'self'", CSP_NONCE],
+        "script-src": ["'self'", csp_constants.NONCE],
+        "style-src": ["'self'", csp_constants.NONCE],
         "img-src": ["'self'", "data:"],
         "font-src": ["'self'"],
         "connect-src": ["'self'"],
-        "frame-src": CSP_FRAME_SRC,
+        "frame-src": VIDEO_EMBED_ORIGINS,
         "frame-ancestors": ["'none'"],
         "object-src": ["'none'"],
         "base-uri": ["'self'"],
         "form-action": ["'self'"],
-        "report-uri": CSP_REPORT_URI,
+        "report-uri": "/csp-report/",
     },
 }
 # Body limit of the CSP report endpoint (a report is well under 4 KB; a reports+json batch a few).
-CSP_REPORT_MAX_BYTES = 64 * 1024
+SECURITY_REPORT_MAX_BYTES = 64 * 1024
 if not DEBUG:
     SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=True)
     CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=True)

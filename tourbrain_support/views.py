@@ -94,7 +94,7 @@ def csp_report(request):
     if (request.content_type or "") not in CSP_REPORT_TYPES:
         return HttpResponse("Unsupported report type.", status=415, content_type="text/plain")
     # Content-Length is checked before the body is read (RequestBodyGuardMiddleware has vetted the number).
-    if int(request.META.get("CONTENT_LENGTH") or 0) > settings.CSP_REPORT_MAX_BYTES:
+    if int(request.META.get("CONTENT_LENGTH") or 0) > settings.SECURITY_REPORT_MAX_BYTES:
         return HttpResponse("Report too large.", status=413, content_type="text/plain")
     body = request.body
     try:

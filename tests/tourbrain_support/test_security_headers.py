@@ -280,3 +280,11 @@ def test_a_token_authenticated_api_answer_is_not_stored(client, settings):
 
     assert response.status_code == 201
     assert_security_headers(response, authenticated=True)
+
+
+def test_the_csp_configuration_passes_django_csp_checks():
+    from csp.checks import check_django_csp_lt_4_0, check_exclude_url_prefixes_is_not_string
+
+    # A setting named CSP_* reads as django-csp 3 configuration and fails the system check.
+    assert check_django_csp_lt_4_0(None) == []
+    assert check_exclude_url_prefixes_is_not_string(None) == []
