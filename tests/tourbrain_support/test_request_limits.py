@@ -158,3 +158,17 @@ def test_a_client_sending_a_big_body_to_gunicorn_receives_the_413(gunicorn):
     assert response.status == 413, payload[:300]
     assert response.getheader("Content-Type") == "application/json"
     assert json.loads(payload)["error"]["code"] == "request_too_large"
+
+
+def test_multipart_api_fields_over_the_limit_are_a_json_413(client_as_rep, settings):
+    # Files may be large, so a multipart body passes the up-front check; its other fields may not be.
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 10_000
+    ticket = TicketFactory()
+
+    response = client_as_rep.post(
+        f"/api/v1/tickets/{ticket.reference}/reply/", {"body": "x" * 20_000, "version": ticket.version}
+    )
+
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == "request_too_large"
+    assert not TicketMessage.objects.exists()
