@@ -8,7 +8,7 @@ PIP := $(VENV)/bin/pip
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test bench lint format install clean
+.PHONY: run test fuzz bench lint format install clean
 
 $(VENV)/bin/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,13 @@ run: $(VENV)/.installed
 test: export SECRET_KEY ?= test-only-secret-key
 test: $(VENV)/.installed
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+# Schema fuzzing at depth: thousands of generated API requests per role (the test suite runs a few hundred).
+fuzz: export SECRET_KEY ?= test-only-secret-key
+fuzz: export FUZZ_MAX_EXAMPLES ?= 200
+fuzz: export FUZZ_PHASES ?= examples,coverage,fuzzing
+fuzz: $(VENV)/.installed
+	$(VENV)/bin/pytest tests/tourbrain_support/test_fuzz.py -p no:randomly -q $(PYTEST_ARGS)
 
 bench: export SECRET_KEY ?= bench-only-secret-key
 bench: export DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/tourbrain_bench

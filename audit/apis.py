@@ -3,6 +3,7 @@
 import hmac
 
 from django.conf import settings
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_serializer
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotAuthenticated
 from rest_framework.permissions import AllowAny
@@ -26,6 +27,7 @@ class DeploymentRecordApi(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]  # the deploy token below is the only credential
 
+    @extend_schema_serializer(component_name="DeploymentInput")
     class InputSerializer(serializers.Serializer):
         version = serializers.CharField(max_length=100)
         deployed_by = serializers.CharField(max_length=150)
@@ -38,6 +40,7 @@ class DeploymentRecordApi(APIView):
             child=serializers.CharField(max_length=500), required=False, default=list, max_length=500
         )
 
+    @extend_schema_serializer(component_name="Deployment")
     class OutputSerializer(serializers.ModelSerializer):
         class Meta:
             model = DeploymentRecord
@@ -56,6 +59,16 @@ class DeploymentRecordApi(APIView):
     def get_authenticate_header(self, request):
         return 'Bearer realm="deployments"'  # so a missing or wrong token answers 401, not 403
 
+    @extend_schema(
+        operation_id="audit_deployments_create",
+        summary="Record a deployment (CI/CD)",
+        description="Needs `Authorization: Bearer <DEPLOY_API_TOKEN>`; a missing or wrong token answers 401.",
+        request=InputSerializer,
+        responses={201: OutputSerializer},
+        parameters=[
+            OpenApiParameter("Authorization", str, OpenApiParameter.HEADER, description="Bearer <DEPLOY_API_TOKEN>")
+        ],
+    )
     def post(self, request):
         if not _token_ok(request):
             raise NotAuthenticated("A valid deployment token is required.")

@@ -6,6 +6,7 @@ from math import ceil
 from django import forms
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.forms import AuthenticationForm
+from django.core.validators import MaxLengthValidator
 from django.utils import timezone
 
 from audit.models import DataSubjectRequest
@@ -19,8 +20,15 @@ LOCKED_OUT_MESSAGE = (
 class LockoutMessageMixin:
     """When the account or IP is locked out, the form says so (and when to retry).
 
-    The message is the same whether or not the email belongs to an account.
+    The message is the same whether or not the email belongs to an account. An email longer than the
+    field is a form error before any query (AuthenticationForm sets max_length after the field was built,
+    so Django adds no length validator itself).
     """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        username = self.fields["username"]
+        username.validators.append(MaxLengthValidator(username.max_length or 254))
 
     def get_invalid_login_error(self):
         until = getattr(self.request, "login_locked_until", None)

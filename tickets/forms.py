@@ -32,6 +32,9 @@ def staff_assignees():
     return User.objects.filter(is_active=True, groups__name__in=QUEUE_ROLES).distinct().order_by("name", "email")
 
 
+QUEUE_MAX_PAGE = 200
+
+
 class QueueFilterForm(forms.Form):
     """The queue's GET filters; unknown values are form errors, never silently ignored."""
 
@@ -49,6 +52,16 @@ class QueueFilterForm(forms.Form):
         required=False, max_length=search.MAX_TERM_LENGTH, label="Search", strip=True, help_text=search.TERM_HELP
     )
     view = forms.ChoiceField(required=False, choices=_blank("No built-in view", VIEW_CHOICES), widget=forms.HiddenInput)
+    # Deep offsets are slow and useless to a person: past the last page, narrow the filters instead.
+    page = forms.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=QUEUE_MAX_PAGE,
+        error_messages={
+            "min_value": "Pages start at 1.",
+            "max_value": f"Pages go up to {QUEUE_MAX_PAGE}; narrow the filters to see older tickets.",
+        },
+    )
 
     FILTER_FIELDS = ("view", "status", "team", "tier", "priority", "type", "sla_state", "assignee", "q")
 

@@ -12,6 +12,7 @@ client saw). The row is locked and compared; a mismatch raises code `stale`. Eve
 from __future__ import annotations
 
 import dataclasses
+import json
 import mimetypes
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -39,6 +40,7 @@ from tickets.models.tickets import reference_for
 from tickets.sweep import record_history
 from tourbrain_support.api import ApplicationError
 from tourbrain_support.models import Membership, Organization, User
+from tourbrain_support.parsers import json_nesting_exceeds
 from tourbrain_support.roles import QUEUE_ROLES, Role, has_role
 from tourbrain_support.tiers import Tier, resolve_tier
 
@@ -161,8 +163,52 @@ def _validate_attachments(attachments: Sequence[Any]) -> list[tuple[Any, str]]:
         if declared not in allowed or guessed not in allowed:
             message = f"{name}: file type not allowed. Allowed types: {', '.join(sorted(allowed))}."
             raise ApplicationError(message, code="attachment_type", fields={"attachments": [message]})
+        if not _content_matches(upload, declared):
+            message = f"{name}: the content is not a valid {declared} file."
+            raise ApplicationError(message, code="attachment_content", fields={"attachments": [message]})
         checked.append((upload, declared))
     return checked
+
+
+# The first bytes every file of an allowed binary type starts with; text types are checked by decoding.
+ATTACHMENT_SIGNATURES = {
+    "image/png": (b"\x89PNG\r\n\x1a\n",),
+    "image/jpeg": (b"\xff\xd8\xff",),
+    "image/gif": (b"GIF87a", b"GIF89a"),
+    "application/pdf": (b"%PDF-",),
+}
+TEXT_ATTACHMENT_TYPES = {"text/plain", "text/csv", "application/json"}
+
+
+def _read_upload(upload: Any, size: int | None = None) -> bytes:
+    upload.seek(0)
+    data = upload.read() if size is None else upload.read(size)
+    upload.seek(0)
+    return data
+
+
+def _content_matches(upload: Any, content_type: str) -> bool:
+    """The content is what its declared type says: a signature for binary types, UTF-8 text without NUL
+    for text types, and JSON that parses (within API_JSON_MAX_DEPTH) for application/json.
+    A type allowed by settings that we know no check for is accepted as declared."""
+    if content_type in ATTACHMENT_SIGNATURES:
+        return _read_upload(upload, 16).startswith(ATTACHMENT_SIGNATURES[content_type])
+    if content_type not in TEXT_ATTACHMENT_TYPES:
+        return True
+    try:
+        text = _read_upload(upload).decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    if "\x00" in text:
+        return False
+    if content_type == "application/json":
+        if json_nesting_exceeds(text, settings.API_JSON_MAX_DEPTH):
+            return False
+        try:
+            json.loads(text)
+        except ValueError:
+            return False
+    return True
 
 
 def _add_message(

@@ -31,7 +31,6 @@ from tourbrain_support.api import ApplicationError
 from tourbrain_support.roles import QUEUE_ROLES, ROADMAP_ROLES, has_role, role_required
 
 QUEUE_PAGE_SIZE = 50
-MAX_QUEUE_PAGE = 200  # deep offsets are slow and useless to a person: narrow the filters instead
 STALE_MESSAGE = "Someone else changed this ticket after you opened it, so nothing was saved."
 
 BUILTIN_VIEWS = [
@@ -52,13 +51,6 @@ def _safe_next(request, fallback: str) -> str:
     if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
         return target
     return fallback
-
-
-def _page_number(request) -> int:
-    try:
-        return max(1, min(int(request.GET.get("page", "1")), MAX_QUEUE_PAGE))
-    except ValueError:
-        return 1
 
 
 # --- queue ---------------------------------------------------------------------------------------
@@ -87,12 +79,10 @@ def _filter_selects(form: QueueFilterForm) -> list[dict]:
 @queue_role_required
 def queue(request):
     assignees = list(staff_assignees())
-    params = request.GET.copy()
-    params.pop("page", None)
-    form = QueueFilterForm(params)
+    form = QueueFilterForm(request.GET)
     valid = form.is_valid()
     filters = form.filters() if valid else {}
-    page_number = _page_number(request)
+    page_number = (form.cleaned_data.get("page") or 1) if valid else 1
     rows, has_next = [], False
     if valid:
         rows, has_next = page_selectors.queue_page(

@@ -3,7 +3,9 @@
 Every error body is {"error": {"code": str, "message": str, "fields": {field: [messages]}}}.
 """
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions
@@ -40,6 +42,8 @@ def error_body(*, code: str, message: str, fields: dict | None = None) -> dict:
 
 
 def exception_handler(exc, context):
+    if isinstance(exc, RequestDataTooBig):
+        return Response(request_too_large_body(), status=413)
     if isinstance(exc, ApplicationError):
         return Response(error_body(code=exc.code, message=exc.message, fields=exc.fields), status=exc.status)
     if isinstance(exc, DjangoValidationError):
@@ -71,3 +75,11 @@ def is_api_path(path: str) -> bool:
 def json_error_response(*, code: str, message: str, status: int) -> JsonResponse:
     """Errors raised outside DRF views (unknown /api/ paths, crashes) in the same shape."""
     return JsonResponse(error_body(code=code, message=message), status=status)
+
+
+def request_too_large_body() -> dict:
+    limit_kb = settings.DATA_UPLOAD_MAX_MEMORY_SIZE // 1024
+    return error_body(
+        code="request_too_large",
+        message=f"The request body is too large (the limit is {limit_kb} KB, files aside).",
+    )

@@ -27,6 +27,9 @@ LATENCY = Histogram(
 COLLECT_ERRORS = Counter(
     "tourbrain_metrics_collect_errors", "Scrapes whose database-backed gauges could not be read", ["collector"]
 )
+CSP_VIOLATIONS = Counter(
+    "tourbrain_csp_violations", "Content-Security-Policy violations reported by browsers", ["directive"]
+)
 DB_QUERIES = Histogram(
     "http_request_db_queries",
     "SQL queries per HTTP request",

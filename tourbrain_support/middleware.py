@@ -1,6 +1,19 @@
-"""Request-scoped context: a request id on every log line and response."""
+"""Core middleware: a request id on every log line and response, body limits before any other work,
+and no caching of anything answered to a signed-in user."""
+
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
+from django.http import HttpResponse
+from django.utils.cache import patch_cache_control
 
 from tourbrain_support import request_context
+from tourbrain_support.api import is_api_path, json_error_response, request_too_large_body
+from tourbrain_support.parsers import json_depth_error_message, json_nesting_exceeds
+
+# A refused body is read and thrown away up to this size, so the client gets the 413 instead of a reset
+# connection; a larger one is not worth a worker's time (the connection is closed on it).
+DRAIN_MAX_BYTES = 64 * 1024 * 1024
+DRAIN_CHUNK = 64 * 1024
 
 
 class RequestContextMiddleware:
@@ -16,4 +29,93 @@ class RequestContextMiddleware:
         finally:
             request_context.set_request_id(None)
         response["X-Request-ID"] = request_id
+        return response
+
+
+def _content_length(request) -> int:
+    try:
+        return max(0, int(request.META.get("CONTENT_LENGTH") or 0))
+    except ValueError:
+        return 0
+
+
+def _is_json(content_type: str) -> bool:
+    return content_type == "application/json" or content_type.endswith("+json")
+
+
+def max_body_bytes(content_type: str) -> int:
+    """Largest body accepted: form and JSON bodies up to DATA_UPLOAD_MAX_MEMORY_SIZE, uploads up to the
+    attachment limits plus that."""
+    if content_type == "multipart/form-data":
+        return (
+            settings.TICKET_ATTACHMENT_MAX_BYTES * settings.TICKET_ATTACHMENT_MAX_COUNT
+            + settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        )
+    return settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+
+
+class RequestBodyGuardMiddleware:
+    """Refuses an oversized body (413) or JSON nested too deep (400) before sessions, CSRF and authentication.
+
+    API paths answer in the API error format. The parser checks the depth again (DepthLimitedJSONParser).
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        length = _content_length(request)
+        if length:
+            content_type = request.content_type or ""
+            if length > max_body_bytes(content_type):
+                return self._too_large(request, length)
+            if _is_json(content_type) and settings.DATA_UPLOAD_MAX_MEMORY_SIZE is not None:
+                text = request.body.decode(request.encoding or settings.DEFAULT_CHARSET, errors="replace")
+                if json_nesting_exceeds(text, settings.API_JSON_MAX_DEPTH):
+                    return json_error_response(code="parse_error", message=json_depth_error_message(), status=400)
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        # A multipart form whose fields (files aside) exceed the limit is only found while parsing it.
+        if isinstance(exception, RequestDataTooBig):
+            return self._too_large(request, _content_length(request))
+        return None
+
+    def _too_large(self, request, length: int) -> HttpResponse:
+        if length <= DRAIN_MAX_BYTES:
+            # Django's stream of this request stops at its Content-Length.
+            stream = getattr(request, "_stream", None)
+            while stream is not None and stream.read(DRAIN_CHUNK):
+                pass
+        message = request_too_large_body()["error"]["message"]
+        if is_api_path(request.path) or _is_json(request.content_type or ""):
+            response = json_error_response(code="request_too_large", message=message, status=413)
+        else:
+            response = HttpResponse(message, status=413, content_type="text/plain; charset=utf-8")
+        response["Connection"] = "close"
+        return response
+
+
+class NoStoreMiddleware:
+    """Nothing answered to a signed-in user (or a token-bearing API client) is stored by a browser or proxy.
+
+    Decided from the session cookie (sent or being set) and the Authorization header, so it costs no query.
+    Static files are the same for everyone and stay cacheable.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+        self.static_prefix = "/" + settings.STATIC_URL.lstrip("/")
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        session_cookie = settings.SESSION_COOKIE_NAME
+        if request.path.startswith(self.static_prefix):
+            return response
+        if (
+            session_cookie in request.COOKIES
+            or session_cookie in response.cookies
+            or "HTTP_AUTHORIZATION" in request.META
+        ):
+            patch_cache_control(response, no_store=True, private=True)
         return response

@@ -8,6 +8,7 @@ servers; production points DATABASE_URL at PostgreSQL and CELERY_BROKER_URL at R
 from pathlib import Path
 
 import environ
+from csp import constants as csp_constants
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -46,6 +47,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_celery_beat",
     "simple_history",
+    "csp",
     "tourbrain_support",
     "tickets",
     "audit",
@@ -59,6 +61,12 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     # CORS only for the widget API (CORS_URLS_REGEX); before anything that may answer on its own.
     "corsheaders.middleware.CorsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    # Response headers first, so every answer carries them (also the refusals just below).
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "tourbrain_support.middleware.NoStoreMiddleware",
+    # Oversized or too deeply nested bodies are refused here, before sessions, CSRF and authentication.
+    "tourbrain_support.middleware.RequestBodyGuardMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -67,7 +75,6 @@ MIDDLEWARE = [
     "audit.security.SecurityCounterMiddleware",
     "audit.middleware.PermissionDeniedAuditMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
 ]
 
@@ -85,6 +92,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "tourbrain_support.context_processors.navigation",
+                "csp.context_processors.nonce",
             ],
         },
     },
@@ -158,6 +166,34 @@ CSRF_COOKIE_HTTPONLY = False
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+# Request bodies (see tourbrain_support/middleware.py): JSON and forms up to this size, else 413;
+# uploads up to TICKET_ATTACHMENT_MAX_BYTES x TICKET_ATTACHMENT_MAX_COUNT plus this.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=2621440)
+API_JSON_MAX_DEPTH = env.int("API_JSON_MAX_DEPTH", default=32)
+# Content-Security-Policy (django-csp): scripts and styles only from us or with the response's nonce, no
+# inline code, never framed (a view that must be framed uses csp.decorators.csp_replace), privacy-enhanced
+# video embeds only, violations reported to /csp-report/ (logged and counted).
+VIDEO_EMBED_ORIGINS = env.list(
+    "VIDEO_EMBED_ORIGINS", default=["https://www.youtube-nocookie.com", "https://player.vimeo.com"]
+)
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'", csp_constants.NONCE],
+        "style-src": ["'self'", csp_constants.NONCE],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "frame-src": VIDEO_EMBED_ORIGINS,
+        "frame-ancestors": ["'none'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "report-uri": "/csp-report/",
+    },
+}
+# Body limit of the CSP report endpoint (a report is well under 4 KB; a reports+json batch a few).
+SECURITY_REPORT_MAX_BYTES = 64 * 1024
 if not DEBUG:
     SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=True)
     CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=True)
@@ -327,6 +363,11 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "tourbrain_support.api.exception_handler",
+    "DEFAULT_PARSER_CLASSES": [
+        "tourbrain_support.parsers.DepthLimitedJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_THROTTLE_RATES": {"widget_user": WIDGET_THROTTLE_USER, "widget_ip": WIDGET_THROTTLE_IP},
 }
@@ -338,6 +379,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Every operation documents its error answers ({"error": {...}}), see tourbrain_support/schema.py.
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "tourbrain_support.schema.document_error_responses",
+    ],
 }
 
 # Sentry

@@ -1,17 +1,25 @@
-"""Core pages: home (customers go to the portal, staff see their areas), health probes and metrics."""
+"""Core pages: home (customers go to the portal, staff see their areas), health probes, metrics and the CSP report endpoint."""
 
+import json
+import logging
+
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views import defaults
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_POST
 
 from tourbrain_support.api import is_api_path, json_error_response
 from tourbrain_support.context_processors import navigation_items
 from tourbrain_support.health import run_readiness_checks
-from tourbrain_support.metrics import render_metrics
+from tourbrain_support.metrics import CSP_VIOLATIONS, render_metrics
+from tourbrain_support.parsers import json_nesting_exceeds
 from tourbrain_support.roles import is_customer
+
+logger = logging.getLogger(__name__)
 
 
 @login_required
@@ -59,3 +67,54 @@ def server_error(request):
     if is_api_path(request.path):
         return json_error_response(code="server_error", message="Internal server error.", status=500)
     return defaults.server_error(request)
+
+
+# Browsers post CSP violations here: the legacy report-uri format ({"csp-report": {...}}) or the Reporting
+# API's list of {"type": "csp-violation", "body": {...}}. Logged and counted; nothing is stored.
+CSP_REPORT_TYPES = {"application/csp-report", "application/reports+json", "application/json"}
+
+
+def _csp_reports(payload) -> list[dict]:
+    if isinstance(payload, dict) and isinstance(payload.get("csp-report"), dict):
+        return [payload["csp-report"]]
+    if isinstance(payload, list):
+        return [
+            item["body"]
+            for item in payload
+            if isinstance(item, dict) and item.get("type") == "csp-violation" and isinstance(item.get("body"), dict)
+        ]
+    return []
+
+
+def _directive(report: dict) -> str:
+    directive = report.get("effective-directive") or report.get("effectiveDirective") or "unknown"
+    directive = str(directive).split(" ")[0][:40]
+    return directive if directive.replace("-", "").isalpha() else "unknown"
+
+
+@csrf_exempt
+@require_POST
+def csp_report(request):
+    if (request.content_type or "") not in CSP_REPORT_TYPES:
+        return HttpResponse("Unsupported report type.", status=415, content_type="text/plain")
+    # Content-Length is checked before the body is read (RequestBodyGuardMiddleware has vetted the number).
+    if int(request.META.get("CONTENT_LENGTH") or 0) > settings.SECURITY_REPORT_MAX_BYTES:
+        return HttpResponse("Report too large.", status=413, content_type="text/plain")
+    body = request.body
+    try:
+        text = body.decode("utf-8")
+        if json_nesting_exceeds(text, settings.API_JSON_MAX_DEPTH):
+            raise ValueError("nested too deep")
+        reports = _csp_reports(json.loads(text))
+    except ValueError:
+        return HttpResponse("Malformed report.", status=400, content_type="text/plain")
+    for report in reports:
+        directive = _directive(report)
+        CSP_VIOLATIONS.labels(directive).inc()
+        logger.warning(
+            "CSP violation: %s blocked %s on %s",
+            directive,
+            str(report.get("blocked-uri") or report.get("blockedURL") or "")[:200],
+            str(report.get("document-uri") or report.get("documentURL") or "")[:200],
+        )
+    return HttpResponse(status=204)

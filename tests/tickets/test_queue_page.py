@@ -298,3 +298,37 @@ def test_queue_query_count_is_constant(client_as_rep, django_assert_max_num_quer
 
     assert response.status_code == 200
     assert filtered.status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("page", "message"),
+    [
+        ("-1", "Pages start at 1."),
+        ("0", "Pages start at 1."),
+        ("201", "Pages go up to 200; narrow the filters to see older tickets."),
+        ("99999999999999999999999", "Pages go up to 200; narrow the filters to see older tickets."),
+        ("two", "Enter a whole number."),
+    ],
+)
+def test_a_page_number_out_of_range_is_a_form_error(client_as_rep, django_assert_max_num_queries, page, message):
+    TicketFactory.create_batch(3)
+
+    with django_assert_max_num_queries(8):
+        response = client_as_rep.get("/queue/", {"page": page, "priority": "high"})
+
+    assert response.status_code == 400
+    body = response.content.decode()
+    assert f"Page: {message}" in body
+    assert response.context["rows"] == []
+    # the other filters are kept in the form
+    assert '<option value="high" selected>' in body
+
+
+def test_the_last_allowed_page_is_a_page(client_as_rep):
+    TicketFactory.create_batch(2)
+
+    response = client_as_rep.get("/queue/", {"page": "200"})
+
+    assert response.status_code == 200
+    assert response.context["rows"] == []
+    assert response.context["page_number"] == 200
