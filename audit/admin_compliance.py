@@ -16,7 +16,7 @@ from audit.models import (
     PrivacyPolicyVersion,
     SecurityCounter,
 )
-from tourbrain_support.admin_mixins import ReadOnlyAdminMixin
+from tourbrain_support.admin_mixins import PermittedRelatedLinksMixin, ReadOnlyAdminMixin
 
 # The admin login goes through the same lockout; its form explains it like the portal's.
 admin.site.login_form = LockoutAdminAuthenticationForm
@@ -38,7 +38,7 @@ class LoginLockoutAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(PrivacyPolicyVersion)
-class PrivacyPolicyVersionAdmin(admin.ModelAdmin):
+class PrivacyPolicyVersionAdmin(PermittedRelatedLinksMixin, admin.ModelAdmin):
     list_display = ["version", "published_at", "url"]
 
     def has_delete_permission(self, request, obj=None):

@@ -2,11 +2,14 @@
 
 from django import forms
 from django.contrib import admin
-from django.utils import timezone
+from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from django.urls import reverse
+from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
 
-from audit.services import audit_record
-from tickets import beta_admin, outbox_admin, services  # noqa: F401 - they register the outbox and beta admins
+from tickets import beta_admin, outbox_admin, selectors, services  # noqa: F401 - they register the outbox and beta admins
 from tickets.models import (
     Attachment,
     BusinessCalendarConfig,
@@ -17,48 +20,27 @@ from tickets.models import (
     Ticket,
     TicketMessage,
 )
-from tourbrain_support.admin_mixins import ReadOnlyAdminMixin
+from tourbrain_support.admin_mixins import PermittedRelatedLinksMixin, ReadOnlyAdminMixin
 from tourbrain_support.roles import has_role
 from tourbrain_support.tiers import Tier
 
-# The SLA engine owns these: shown, never edited by hand (due times follow from the policy and the clocks).
-SLA_FIELDS = (
-    "reference",
-    "tier",
-    "sla_policy",
-    "first_response_due_at",
-    "next_response_due_at",
-    "resolution_due_at",
-    "next_due_at",
-    "sla_warning_at",
-    "sla_state",
-    "first_responded_at",
-    "last_customer_message_at",
-    "solved_at",
-    "closed_at",
-    "paused_at",
-    "first_response_elapsed_minutes",
-    "next_response_elapsed_minutes",
-    "resolution_elapsed_minutes",
-    "escalated_at",
-    "warning_notified_at",
-    "version",
-    "created_at",
-    "updated_at",
-)
 
-
-class TicketMessageInline(admin.TabularInline):
+class TicketMessageInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = TicketMessage
     extra = 0
     fields = ("created_at", "author", "is_internal", "is_from_staff", "body")
     readonly_fields = fields
-    raw_id_fields = ("author",)
-    can_delete = False
 
 
 @admin.register(Ticket)
-class TicketAdmin(SimpleHistoryAdmin):
+class TicketAdmin(PermittedRelatedLinksMixin, SimpleHistoryAdmin):
+    """Tickets as the queue scopes them, read-only.
+
+    A ticket outside the user's teams does not exist here (changelist, change page, history, inlines),
+    exactly as in the queue (`selectors.ticket_visible_to`). Nothing is edited here: every change goes
+    through the services (version, audit, SLA clocks, notifications) from the queue or the API.
+    """
+
     list_display = (
         "reference",
         "subject",
@@ -73,67 +55,91 @@ class TicketAdmin(SimpleHistoryAdmin):
     )
     list_filter = ("status", "team", "tier", "priority", "type", "sla_state", "priority_queue", "channel")
     search_fields = ("=reference", "subject")
-    raw_id_fields = ("duplicate_of",)
-    # Workflow changes go through the services (clocks, audit, notifications): the queue and the API.
-    readonly_fields = (
-        "user",
-        "organization",
-        "type",
-        "priority",
-        "status",
-        "team",
-        "assignee",
-        "priority_queue",
-        "channel",
-        *SLA_FIELDS,
-    )
+    # Every field, also on the history's version pages (simple_history renders them from this list).
+    readonly_fields = tuple(field.name for field in Ticket._meta.fields if not field.primary_key)
     list_select_related = ("assignee",)
     show_full_result_count = False  # no COUNT(*) over a million rows on every page
     inlines = [TicketMessageInline]
     history_list_display = ("status", "priority", "assignee", "sla_state")
 
+    def get_queryset(self, request):
+        return super().get_queryset(request) & selectors.ticket_visible_to(request.user)
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        allowed = super().has_view_permission(request, obj)
+        return allowed and (obj is None or selectors.user_can_work(request.user, obj))
+
     def has_add_permission(self, request) -> bool:
         return False  # tickets are filed through ticket_create (portal, widget, email, API)
 
-    def save_model(self, request, obj, form, change) -> None:
-        # An admin text edit still invalidates forms opened before it, and is audited.
-        obj.version += 1
-        obj.updated_at = timezone.now()
-        super().save_model(request, obj, form, change)
-        audit_record(
-            actor=request.user,
-            action="update",
-            resource_type="ticket",
-            resource_id=obj.pk,
-            organization=obj.organization_id,
-            changes={"operation": "admin_edit", "fields": sorted(form.changed_data)},
-            request=request,
-        )
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False  # edits go through the services: the queue's forms and the staff API
+
+    def history_view(self, request, object_id, extra_context=None):
+        self._visible_or_404(request, object_id)
+        user_admin = self.admin_site._registry.get(get_user_model())
+        if user_admin is None or not user_admin.has_view_or_change_permission(request):
+            # The history names who changed what; without the user admin, as text (an unknown URL name
+            # makes the template's `{% url ... as %}` empty).
+            extra_context = {**(extra_context or {}), "admin_user_view": ""}
+        return super().history_view(request, object_id, extra_context=extra_context)
+
+    def history_form_view(self, request, object_id, version_id, extra_context=None):
+        # A revert would write an old row over the ticket, around the services: never from here.
+        if request.method != "GET":
+            raise PermissionDenied
+        self._visible_or_404(request, object_id)
+        return super().history_form_view(request, object_id, version_id, extra_context=extra_context)
+
+    def _visible_or_404(self, request, object_id) -> None:
+        # simple_history falls back to the latest historical row of a ticket the queryset hides.
+        if not str(object_id).isdigit() or not self.get_queryset(request).filter(pk=int(object_id)).exists():
+            raise Http404("No such ticket.")
 
 
 @admin.register(Attachment)
-class AttachmentAdmin(admin.ModelAdmin):
-    list_display = ("filename", "content_type", "size", "message", "created_at")
-    raw_id_fields = ("message",)
-    readonly_fields = ("size", "content_type", "created_at")
+class AttachmentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Attachments of the tickets the user may see; downloaded from the ticket page (as attachments)."""
+
+    list_display = ("filename", "content_type", "size", "ticket_reference", "created_at")
+    fields = ("filename", "content_type", "size", "created_at", "ticket_reference", "download")
+    readonly_fields = fields
+    list_select_related = ("message__ticket",)
+
+    def get_queryset(self, request):
+        visible = selectors.ticket_visible_to(request.user)
+        return super().get_queryset(request).filter(message__ticket__in=visible.values("pk"))
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        allowed = super().has_view_permission(request, obj)
+        return allowed and (obj is None or selectors.user_can_work(request.user, obj.message.ticket))
+
+    @admin.display(description="ticket")
+    def ticket_reference(self, obj) -> str:
+        return obj.message.ticket.reference
+
+    @admin.display(description="download")
+    def download(self, obj):
+        url = reverse("tickets:attachment", args=[obj.message.ticket.reference, obj.pk])
+        return format_html('<a href="{}">{}</a>', url, obj.filename)
 
 
 @admin.register(Team)
-class TeamAdmin(admin.ModelAdmin):
+class TeamAdmin(PermittedRelatedLinksMixin, admin.ModelAdmin):
     list_display = ("slug", "name", "lead", "round_robin")
     filter_horizontal = ("members",)
     readonly_fields = ("last_assigned",)
 
 
 @admin.register(RoutingRule)
-class RoutingRuleAdmin(admin.ModelAdmin):
+class RoutingRuleAdmin(PermittedRelatedLinksMixin, admin.ModelAdmin):
     list_display = ("order", "description", "type", "priority", "tier", "team", "priority_queue", "is_active")
     list_editable = ("order", "is_active")
     list_display_links = ("description",)
 
 
 @admin.register(BusinessCalendarConfig)
-class BusinessCalendarAdmin(admin.ModelAdmin):
+class BusinessCalendarAdmin(PermittedRelatedLinksMixin, admin.ModelAdmin):
     list_display = ("name", "timezone", "holiday_country", "always_open", "updated_at")
 
 
@@ -201,7 +207,7 @@ SLAPolicyPublishForm.declared_fields = dict(SLAPolicyPublishForm.base_fields)
 
 
 @admin.register(SLAPolicy)
-class SLAPolicyAdmin(admin.ModelAdmin):
+class SLAPolicyAdmin(PermittedRelatedLinksMixin, admin.ModelAdmin):
     """Published versions are read-only; "add" publishes a new version through `sla_policy_publish`
     (leads and admins; tickets keep the version they started with)."""
 

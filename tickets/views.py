@@ -28,7 +28,7 @@ from tickets.forms import (
 )
 from tickets.models import Attachment, SavedView, Ticket
 from tourbrain_support.api import ApplicationError
-from tourbrain_support.roles import QUEUE_ROLES, ROADMAP_ROLES, has_role, role_required
+from tourbrain_support.roles import AUDIT_ROLES, QUEUE_ROLES, ROADMAP_ROLES, has_role, role_required
 
 QUEUE_PAGE_SIZE = 50
 STALE_MESSAGE = "Someone else changed this ticket after you opened it, so nothing was saved."
@@ -245,7 +245,12 @@ def _ticket_context(request, ticket: Ticket, **overrides) -> dict:
         "priority_choices": Ticket.Priority.choices,
         "assignee_options": [(str(person.pk), str(person)) for person in staff_assignees()],
         "attachment_hint": page_selectors.attachment_hint(),
-        "audit_url": f"/audit/?{urlencode({'resource_type': 'ticket', 'resource_id': ticket.pk})}",
+        # The activity log is the auditors' and admins': the link is shown only to those who may open it.
+        "audit_url": (
+            f"{reverse('audit:events')}?{urlencode({'resource_type': 'ticket', 'resource_id': ticket.pk})}"
+            if has_role(request.user, *AUDIT_ROLES)
+            else ""
+        ),
         # Beta organizations: screen sharing, the dedicated rep and the weekly call, for the rep answering.
         "beta": beta.beta_profile_block(beta.beta_profile_of_organization(ticket.organization_id)),
     }

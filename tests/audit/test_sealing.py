@@ -1,5 +1,6 @@
 """Sealing: RFC 9162 Merkle roots, signed and chained checkpoints, the external log, the signing key."""
 
+import base64
 import hashlib
 import itertools
 import json
@@ -7,6 +8,7 @@ import os
 import stat
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -128,9 +130,26 @@ def test_signing_key_file_is_created_once_with_owner_only_permissions(settings, 
     assert signing.public_key_b64() == public  # reused, not regenerated
 
 
-def test_signing_key_from_the_environment(settings):
-    settings.AUDIT_SIGNING_KEY = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
-    assert signing.current_key_id() == signing.key_id_of(__import__("base64").b64decode(signing.public_key_b64()))
+# Seed bytes 0x00..0x1f and the Ed25519 public key derived from it (RFC 8032 key generation).
+KNOWN_SEED_B64 = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
+KNOWN_PUBLIC_KEY_HEX = "03a107bff3ce10be1d70dd18e74bc09967e4d6309ba50d5f1ddc8664125531b8"
+
+
+def test_signing_key_from_the_environment(settings, tmp_path):
+    # given the seed in AUDIT_SIGNING_KEY and an empty data folder
+    settings.AUDIT_SIGNING_KEY = KNOWN_SEED_B64
+    settings.DATA_DIR = str(tmp_path)
+    known_public = bytes.fromhex(KNOWN_PUBLIC_KEY_HEX)
+
+    # then the published public key is the one that seed derives, and the key id is its digest
+    assert signing.public_key_b64() == base64.b64encode(known_public).decode()
+    assert signing.current_key_id() == hashlib.sha256(known_public).hexdigest()[:16]
+
+    # and a signature checks with that public key alone (no key file was made or read)
+    key_id, signature = signing.sign(b"checkpoint body")
+    Ed25519PublicKey.from_public_bytes(known_public).verify(base64.b64decode(signature), b"checkpoint body")
+    assert key_id == hashlib.sha256(known_public).hexdigest()[:16]
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_fast_event_encoding_is_byte_identical_to_the_reference(make_user, organization):

@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.navigation import EXPECTED_NAVIGATION, built_labels
+from tests.navigation import EXPECTED_NAVIGATION
 from tourbrain_support.roles import Role
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -17,8 +17,10 @@ def test_each_role_sees_its_navigation(page, login_as, role):
     page.goto("/")
 
     # then the main navigation holds exactly the role's links, and the header names the user
-    labels = {text.strip() for text in page.locator("nav.main-nav a").all_inner_texts()}
-    assert labels == EXPECTED_NAVIGATION[role] & built_labels()
+    links = page.locator("nav.main-nav a")
+    labels = [text.strip() for text in links.all_inner_texts()]
+    hrefs = [links.nth(index).get_attribute("href") for index in range(links.count())]
+    assert list(zip(labels, hrefs, strict=True)) == EXPECTED_NAVIGATION[role]
     assert user.name in page.locator("[data-testid=current-user]").inner_text()
 
 

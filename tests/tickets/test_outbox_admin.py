@@ -1,6 +1,7 @@
 """The outbox admin: a read-only list filtered by status, and "retry now" for failed messages."""
 
 import pytest
+from django.contrib.auth.models import Permission
 from django.urls import reverse
 
 from audit.models import AuditEvent
@@ -59,8 +60,9 @@ def test_retry_now_makes_failed_messages_due_again(client_as, django_capture_on_
     failed = _message(1, status=OutboxMessage.Status.FAILED, attempts=8, last_error="503")
     sent = _message(2, status=OutboxMessage.Status.SENT, attempts=1)
     client = client_as(Role.SUPPORT_LEAD)
+    _make_operator(client.user, "view", "change")
 
-    # when a support lead runs "retry now" on both
+    # when a notification operator (here a support lead given the outbox permissions) runs "retry now" on both
     with django_capture_on_commit_callbacks() as callbacks:
         response = client.post(
             CHANGELIST, {"action": "retry_now", "_selected_action": [failed.pk, sent.pk]}, follow=True
@@ -81,9 +83,43 @@ def test_retry_now_makes_failed_messages_due_again(client_as, django_capture_on_
     assert event.changes == {"operation": "retry_now", "messages": [failed.pk]}
 
 
-def test_retry_now_is_not_offered_to_view_only_roles(client_as):
+def _make_operator(user, *actions: str) -> None:
+    """A notification operator: the outbox permissions given to this person's account."""
+    codenames = [f"{action}_outboxmessage" for action in actions]
+    user.user_permissions.add(*Permission.objects.filter(content_type__app_label="tickets", codename__in=codenames))
+
+
+def test_retry_now_is_not_offered_to_view_only_operators(client_as):
     _message(1, status=OutboxMessage.Status.FAILED)
-    client = client_as(Role.PRODUCT_MANAGER)
+    client = client_as(Role.SUPPORT_REP)
+    _make_operator(client.user, "view")
     response = client.get(CHANGELIST)
     assert response.status_code == 200
+    assert "Warning 1" in response.content.decode()
     assert "retry_now" not in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    "role",
+    [Role.SUPPORT_REP, Role.SUPPORT_LEAD, Role.ENGINEER, Role.BILLING_ADMIN, Role.PRODUCT_MANAGER, Role.AUDITOR],
+)
+def test_outbox_messages_are_for_admins_and_operators_only(client_as, role):
+    # given a message addressed to someone, and a staff member of another role
+    message = _message(1)
+    client = client_as(role)
+
+    # when they open the outbox list, a message and try a retry, then each is refused
+    assert client.get(CHANGELIST).status_code == 403
+    assert client.get(reverse("admin:tickets_outboxmessage_change", args=[message.pk])).status_code == 403
+    response = client.post(CHANGELIST, {"action": "retry_now", "_selected_action": [message.pk]})
+    assert response.status_code == 403
+    # and the admin index does not list the outbox
+    assert "/admin/tickets/outboxmessage/" not in client.get(reverse("admin:index")).content.decode()
+    assert not client.user.has_perm("tickets.view_outboxmessage")
+
+
+def test_admins_read_the_outbox(client_as):
+    message = _message(1)
+    client = client_as(Role.ADMIN)
+    assert "Warning 1" in client.get(CHANGELIST).content.decode()
+    assert client.get(reverse("admin:tickets_outboxmessage_change", args=[message.pk])).status_code == 200

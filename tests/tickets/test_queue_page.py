@@ -1,5 +1,6 @@
 """The rep queue at /queue/: scope by role, filters, saved views, order, paging, SLA marks and actions."""
 
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -296,8 +297,15 @@ def test_queue_query_count_is_constant(client_as_rep, django_assert_max_num_quer
     with django_assert_max_num_queries(8):
         filtered = client_as_rep.get("/queue/?assignee=me&sla_state=warning&q=subject")
 
+    # then every row was rendered: the queue's first page, and exactly the rep's tickets in warning
     assert response.status_code == 200
     assert filtered.status_code == 200
+    active = Ticket.objects.order_by("next_due_at", "id")
+    expected_page = [ticket.reference for ticket in active[:50]]
+    assert re.findall(r'data-reference="(TB-\d+)"', response.content.decode()) == expected_page
+    mine_in_warning = {t.reference for t in active.filter(assignee=rep, sla_state="warning")}
+    assert mine_in_warning
+    assert set(re.findall(r'data-reference="(TB-\d+)"', filtered.content.decode())) == mine_in_warning
 
 
 @pytest.mark.parametrize(

@@ -1,5 +1,7 @@
 """The roadmap page: feature requests grouped with their duplicates, organization and tier counts, merging."""
 
+import re
+
 import pytest
 
 from tests.factories import MembershipFactory, OrganizationFactory, UserFactory
@@ -96,4 +98,13 @@ def test_roadmap_query_count_is_constant(client_as, django_assert_max_num_querie
     with django_assert_max_num_queries(6):
         response = pm.get("/roadmap/")
 
+    # then every original is a row, with its duplicates counted in
     assert response.status_code == 200
+    html = response.content.decode()
+    assert sorted(re.findall(r'<tr data-reference="(TB-\d+)"', html)) == sorted(t.reference for t in originals)
+    rendered = re.findall(r'<tr data-reference="(TB-\d+)">.*?</td>\s*<td>[^<]*</td>\s*<td>(\d+)</td>', html, re.S)
+    counts = {reference: int(count) for reference, count in rendered}
+    expected = {t.reference: 1 + Ticket.objects.filter(duplicate_of=t).count() for t in originals}
+    assert counts == expected
+    assert sum(counts.values()) == rows + len(originals)
+    assert all(duplicate.reference in html for duplicate in Ticket.objects.filter(duplicate_of__isnull=False))

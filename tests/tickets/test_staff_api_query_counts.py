@@ -7,6 +7,7 @@ import pytest
 
 from tests.tickets.factories import TicketFactory
 from tickets import services
+from tickets.models import Ticket
 from tourbrain_support.roles import Role
 
 pytestmark = pytest.mark.django_db
@@ -32,11 +33,21 @@ def busy_ticket(request, client_as, make_user):
 
 def test_api_reads(busy_ticket, django_assert_max_num_queries):
     lead, _, ticket = busy_ticket
+    rows = ticket.messages.count()
 
     with django_assert_max_num_queries(6):
-        assert lead.get(API, {"sla_state": "ok", "assignee": "unassigned"}).status_code == 200
+        listing = lead.get(API, {"sla_state": "ok", "assignee": "unassigned", "status": "any"})
     with django_assert_max_num_queries(9):
-        assert lead.get(f"{API}{ticket.reference}/").status_code == 200
+        detail = lead.get(f"{API}{ticket.reference}/")
+
+    # then the rows were all serialized: every unassigned ticket (up to a page), and every note
+    assert listing.status_code == 200
+    unassigned = Ticket.objects.filter(assignee__isnull=True, sla_state="ok").order_by("next_due_at", "id")
+    assert [row["reference"] for row in listing.json()["results"]] == [t.reference for t in unassigned[:50]]
+    assert len(listing.json()["results"]) == min(rows, 50)
+    assert detail.status_code == 200
+    notes = [message["body"] for message in detail.json()["messages"] if message["is_internal"]]
+    assert notes == [f"note {index}" for index in range(rows)]
 
 
 def test_api_writes(busy_ticket, django_assert_max_num_queries):

@@ -25,6 +25,8 @@ QUEUE_WORK = [
     ("tickets", TICKET_WORK, ("add", "change")),
     ("knowledge_base", "*", ("view",)),
 ]
+# Models an app-level "*" does not reach: only the admins' "*" for every app (or a rule naming them).
+OPERATOR_ONLY = {"tickets.OutboxMessage"}
 # role -> [(app label or "*", model names or "*", actions)]. Anything not listed is forbidden.
 ADMIN_POLICY: dict[str, list[tuple[str, str | tuple[str, ...], tuple[str, ...]]]] = {
     Role.SUPPORT_REP: QUEUE_WORK,
@@ -52,6 +54,8 @@ def _expected(role: str, model) -> set[str]:
         if app_label not in ("*", model._meta.app_label):
             continue
         if models != "*" and model._meta.model_name not in models:
+            continue
+        if models == "*" and app_label != "*" and model._meta.label in OPERATOR_ONLY:
             continue
         allowed |= set(actions)
     return allowed

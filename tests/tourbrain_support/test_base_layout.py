@@ -4,16 +4,17 @@ import re
 
 import pytest
 
-from tests.navigation import EXPECTED_NAVIGATION, built_labels
+from tests.navigation import EXPECTED_NAVIGATION
 from tourbrain_support.roles import CUSTOMER
 
 pytestmark = pytest.mark.django_db
 
 
-def _nav_labels(html: str) -> set[str]:
+def _nav_links(html: str) -> list[tuple[str, str]]:
+    """(label, href) of the main navigation's links, in order."""
     nav = re.search(r'<nav aria-label="Main" class="main-nav">(.*?)</nav>', html, re.S)
     assert nav, "main navigation missing"
-    return {label.strip() for label in re.findall(r"<a [^>]*>([^<]+)</a>", nav.group(1))}
+    return [(label.strip(), href) for href, label in re.findall(r'<a href="([^"]*)"[^>]*>([^<]+)</a>', nav.group(1))]
 
 
 @pytest.mark.parametrize("role", list(EXPECTED_NAVIGATION))
@@ -33,7 +34,10 @@ def test_home_shows_exactly_the_roles_navigation(client_as, role, django_assert_
     # then the navigation lists exactly their areas, with a logout form and their name
     assert response.status_code == 200
     html = response.content.decode()
-    assert _nav_labels(html) == EXPECTED_NAVIGATION[role] & built_labels()
+    assert _nav_links(html) == EXPECTED_NAVIGATION[role]
+    # and each link opens for them
+    for _label, url in EXPECTED_NAVIGATION[role]:
+        assert client.get(url).status_code == 200, url
     assert 'action="/accounts/logout/"' in html
     assert "Nav Tester" in html
 
@@ -43,7 +47,7 @@ def test_anonymous_visitors_are_sent_to_login(client):
     assert response.status_code == 302
     assert response.url.startswith("/accounts/login/")
     login_page = client.get(response.url).content.decode()
-    assert _nav_labels(login_page) == {"Log in"}
+    assert _nav_links(login_page) == [("Log in", "/accounts/login/")]
 
 
 def test_layout_is_accessible_and_has_no_external_assets(client_as_rep):

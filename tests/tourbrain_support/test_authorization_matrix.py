@@ -1,0 +1,610 @@
+"""Authorization matrix: every URL pattern x every role x whose object it is, against one literal table.
+
+HOW TO ADD AN ENTRY (a new URL pattern without one fails `test_every_url_pattern_has_an_entry`):
+  1. Find the pattern's key: its URL name with namespace (`tickets:queue`, `api-me`), or the route for an
+     unnamed pattern. An admin model's pages are one entry in ADMIN_MODELS, keyed by the model's label.
+  2. Add a row to URLS: (method, object kind or None, cells). Cells are nine outcomes in ROLES order
+     (anonymous, customer, support_rep, support_lead, engineer, billing_admin, product_manager, auditor,
+     admin). For a URL that takes an object, give a dict of cells per ownership: "own" (the user's own,
+     or in their team), "other_team" (a colleague's, or another team's ticket) and "other_org" (someone's
+     in another customer organization). POST rows send an empty form (API: `{}`), so an allowed role
+     gets the form's answer (400, or a redirect with a message).
+  3. Object kinds are made by `_world` below (ticket, attachment, saved_view, event, lockout, dsr,
+     access_export, user); URL arguments are filled from the kind (`_kwargs`). Add a kind there if needed.
+  Outcomes: a status code ("200", "400", "403", ...), "login" (redirect to /accounts/login/), "alogin"
+  (redirect to /admin/login/), "index" (redirect to the admin index: the admin's "... doesn't exist"), "302"
+  (any other redirect). GET rows of POST-only URLs (the two logouts) expect 405: a POST would sign out.
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+import pytest
+from django.contrib import admin
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
+
+from audit import gdpr
+from audit.models import BackupRun, LoginLockout, SecurityCounter
+from audit.sealing import seal_all
+from audit.services import audit_record, deployment_record
+from tests.factories import MembershipFactory, OrganizationFactory
+from tests.tickets.factories import TicketFactory
+from tickets import services
+from tickets.models import SavedView, Ticket
+from tickets.outbox import outbox_enqueue
+from tourbrain_support.models import WorkerHeartbeat
+from tourbrain_support.roles import CUSTOMER, Role
+
+pytestmark = pytest.mark.django_db
+
+ANONYMOUS = "anonymous"
+ROLES = (
+    ANONYMOUS,
+    CUSTOMER,
+    Role.SUPPORT_REP,
+    Role.SUPPORT_LEAD,
+    Role.ENGINEER,
+    Role.BILLING_ADMIN,
+    Role.PRODUCT_MANAGER,
+    Role.AUDITOR,
+    Role.ADMIN,
+)
+OWNERSHIPS = ("own", "other_team", "other_org")
+
+# fmt: off
+# key: (method, object kind, cells)
+#                                                   "anon   cust   rep    lead   eng    bill   pm     aud    admin"
+URLS: dict[str, tuple[str, str | None, str | dict[str, str]]] = {
+    "home": ("GET", None,                            "login  200    200    200    200    200    200    200    200"),
+    "healthz": ("GET", None,                        "200    200    200    200    200    200    200    200    200"),
+    "readyz": ("GET", None,                         "200    200    200    200    200    200    200    200    200"),
+    "metrics": ("GET", None,                        "200    200    200    200    200    200    200    200    200"),
+    "login": ("GET", None,                          "200    302    302    302    302    302    302    302    302"),
+    "logout": ("GET", None,                         "405    405    405    405    405    405    405    405    405"),
+    "admin:index": ("GET", None,                    "alogin alogin 200    200    200    200    200    200    200"),
+    "admin:login": ("GET", None,                    "200    200    index  index  index  index  index  index  index"),
+    "admin:logout": ("GET", None,                   "index  index  405    405    405    405    405    405    405"),
+    "admin:password_change": ("GET", None,          "alogin alogin 200    200    200    200    200    200    200"),
+    "admin:password_change_done": ("GET", None,     "alogin alogin 200    200    200    200    200    200    200"),
+    "admin:autocomplete": ("GET", None,             "alogin alogin 403    403    403    403    403    403    403"),
+    "admin:jsi18n": ("GET", None,                   "alogin alogin 200    200    200    200    200    200    200"),
+    "admin:view_on_site": ("GET", None,             "alogin alogin 404    404    404    404    404    404    404"),
+    "admin:auth_user_password_change": ("GET", "user", {
+        "own":                                      "alogin alogin 403    403    403    403    403    403    200",
+        "other_team":                               "alogin alogin 403    403    403    403    403    403    200",
+        "other_org":                                "alogin alogin 403    403    403    403    403    403    200",
+    }),
+    "admin:app_list": ("GET", None,                 "alogin alogin 200    200    200    200    200    404    200"),
+    "admin/(?P<url>.*)$": ("GET", None,             "alogin alogin 404    404    404    404    404    404    404"),
+    "schema": ("GET", None,                         "200    200    200    200    200    200    200    200    200"),
+    "swagger-ui": ("GET", None,                     "200    200    200    200    200    200    200    200    200"),
+    "api-me": ("GET", None,                         "401    200    200    200    200    200    200    200    200"),
+    "api-tickets-list": ("GET", None,               "401    403    200    200    200    200    403    403    200"),
+    "api-tickets-detail": ("GET", "ticket", {
+        "own":                                      "401    403    200    200    200    200    403    403    200",
+        "other_team":                               "401    403    200    200    404    404    403    403    200",
+        "other_org":                                "401    403    200    200    200    200    403    403    200",
+    }),
+    "api-tickets-reply": ("POST", "ticket", {
+        "own":                                      "401    403    400    400    400    400    403    403    400",
+        "other_team":                               "401    403    400    400    404    404    403    403    400",
+        "other_org":                                "401    403    400    400    400    400    403    403    400",
+    }),
+    "api-tickets-note": ("POST", "ticket", {
+        "own":                                      "401    403    400    400    400    400    403    403    400",
+        "other_team":                               "401    403    400    400    404    404    403    403    400",
+        "other_org":                                "401    403    400    400    400    400    403    403    400",
+    }),
+    "api-tickets-assign": ("POST", "ticket", {
+        "own":                                      "401    403    400    400    400    400    403    403    400",
+        "other_team":                               "401    403    400    400    404    404    403    403    400",
+        "other_org":                                "401    403    400    400    400    400    403    403    400",
+    }),
+    "api-tickets-status": ("POST", "ticket", {
+        "own":                                      "401    403    400    400    400    400    403    403    400",
+        "other_team":                               "401    403    400    400    404    404    403    403    400",
+        "other_org":                                "401    403    400    400    400    400    403    403    400",
+    }),
+    "api-tickets-priority": ("POST", "ticket", {
+        "own":                                      "401    403    400    400    400    400    403    403    400",
+        "other_team":                               "401    403    400    400    404    404    403    403    400",
+        "other_org":                                "401    403    400    400    400    400    403    403    400",
+    }),
+    "audit-deployments": ("POST", None,             "401    401    401    401    401    401    401    401    401"),
+    "api-me-consents": ("GET", None,                "401    200    200    200    200    200    200    200    200"),
+    "tickets:queue": ("GET", None,                  "login  403    200    200    200    200    403    403    200"),
+    "tickets:claim": ("POST", None,                 "login  403    302    302    302    302    403    403    302"),
+    "tickets:bulk": ("POST", None,                  "login  403    302    302    302    302    403    403    302"),
+    "tickets:saved_view_create": ("POST", None,     "login  403    302    302    302    302    403    403    302"),
+    "tickets:saved_view_delete": ("POST", "saved_view", {
+        "own":                                      "login  403    302    302    302    302    403    403    302",
+        "other_team":                               "login  403    404    404    404    404    403    403    404",
+        "other_org":                                "login  403    404    404    404    404    403    403    404",
+    }),
+    "tickets:detail": ("GET", "ticket", {
+        "own":                                      "login  403    200    200    200    200    403    403    200",
+        "other_team":                               "login  403    200    200    404    404    403    403    200",
+        "other_org":                                "login  403    200    200    200    200    403    403    200",
+    }),
+    "tickets:reply": ("POST", "ticket", {
+        "own":                                      "login  403    400    400    400    400    403    403    400",
+        "other_team":                               "login  403    400    400    404    404    403    403    400",
+        "other_org":                                "login  403    400    400    400    400    403    403    400",
+    }),
+    "tickets:attachment": ("GET", "attachment", {
+        "own":                                      "login  403    200    200    200    200    403    403    200",
+        "other_team":                               "login  403    200    200    404    404    403    403    200",
+        "other_org":                                "login  403    200    200    200    200    403    403    200",
+    }),
+    "tickets:status": ("POST", "ticket", {
+        "own":                                      "login  403    400    400    400    400    403    403    400",
+        "other_team":                               "login  403    400    400    404    404    403    403    400",
+        "other_org":                                "login  403    400    400    400    400    403    403    400",
+    }),
+    "tickets:priority": ("POST", "ticket", {
+        "own":                                      "login  403    400    400    400    400    403    403    400",
+        "other_team":                               "login  403    400    400    404    404    403    403    400",
+        "other_org":                                "login  403    400    400    400    400    403    403    400",
+    }),
+    "tickets:assign": ("POST", "ticket", {
+        "own":                                      "login  403    400    400    400    400    403    403    400",
+        "other_team":                               "login  403    400    400    404    404    403    403    400",
+        "other_org":                                "login  403    400    400    400    400    403    403    400",
+    }),
+    "tickets:roadmap": ("GET", None,                "login  403    403    200    403    403    200    403    200"),
+    "tickets:roadmap_merge": ("POST", None,         "login  403    403    400    403    403    400    403    400"),
+    "audit:events": ("GET", None,                   "login  403    403    403    403    403    403    200    200"),
+    "audit:event": ("GET", "event", {
+        "own":                                      "login  403    403    403    403    403    403    200    200",
+        "other_team":                               "login  403    403    403    403    403    403    200    200",
+        "other_org":                                "login  403    403    403    403    403    403    200    200",
+    }),
+    "audit:event_proof": ("GET", "event", {
+        "own":                                      "login  403    403    403    403    403    403    200    200",
+        "other_team":                               "login  403    403    403    403    403    403    200    200",
+        "other_org":                                "login  403    403    403    403    403    403    200    200",
+    }),
+    "audit:export": ("GET", None,                   "login  403    403    403    403    403    403    200    200"),
+    "audit:security": ("GET", None,                 "login  403    403    403    403    403    403    200    200"),
+    "audit:lockout_lift": ("POST", "lockout", {
+        "own":                                      "login  403    403    403    403    403    403    403    302",
+        "other_team":                               "login  403    403    403    403    403    403    403    302",
+        "other_org":                                "login  403    403    403    403    403    403    403    302",
+    }),
+    "audit:backups": ("GET", None,                  "login  403    403    403    403    403    403    200    200"),
+    "audit:gdpr": ("GET", None,                     "login  403    403    403    403    403    403    200    200"),
+    "audit:gdpr_request_new": ("POST", None,        "login  403    403    403    403    403    403    403    400"),
+    "audit:gdpr_request": ("GET", "dsr", {
+        "own":                                      "login  403    403    403    403    403    403    200    200",
+        "other_team":                               "login  403    403    403    403    403    403    200    200",
+        "other_org":                                "login  403    403    403    403    403    403    200    200",
+    }),
+    "audit:gdpr_request_export": ("GET", "dsr", {
+        "own":                                      "login  403    403    403    403    403    403    403    200",
+        "other_team":                               "login  403    403    403    403    403    403    403    200",
+        "other_org":                                "login  403    403    403    403    403    403    403    200",
+    }),
+    "audit:privacy": ("GET", None,                  "login  200    200    200    200    200    200    200    200"),
+    "audit:privacy_policy_accept": ("POST", None,   "login  400    400    400    400    400    400    400    400"),
+    "audit:privacy_consent": ("POST", None,         "login  400    400    400    400    400    400    400    400"),
+    "audit:privacy_request": ("POST", None,         "login  400    400    400    400    400    400    400    400"),
+    "audit:privacy_erasure": ("GET", None,          "login  200    200    200    200    200    200    200    200"),
+    "audit:privacy_export": ("GET", "access_export", {
+        "own":                                      "login  200    200    200    200    200    200    200    200",
+        "other_team":                               "login  404    404    404    404    404    404    404    404",
+        "other_org":                                "login  404    404    404    404    404    404    404    404",
+    }),
+}
+
+# Admin model pages: the changelist and a change page of one row (tickets and attachments per ownership);
+# "index" is the admin's "... doesn't exist" redirect to its index.
+#                                                   "anon   cust   rep    lead   eng    bill   pm     aud    admin"
+ADMIN_MODELS: dict[str, dict[str, str | dict[str, str]]] = {
+    "auth.Group": {
+        "changelist":                               "alogin alogin 403    403    403    403    403    403    200",
+        "change":                                   "alogin alogin 403    403    403    403    403    403    200",
+    },
+    "django_celery_beat.PeriodicTask": {
+        "changelist":                               "alogin alogin 403    403    403    403    403    403    200",
+        "change":                                   "alogin alogin 403    403    403    403    403    403    200",
+    },
+    "django_celery_beat.ClockedSchedule": {
+        "changelist":                               "alogin alogin 403    403    403    403    403    403    200",
+        "change":                                   "alogin alogin 403    403    403    403    403    403    200",
+    },
+    "django_celery_beat.CrontabSchedule": {
+        "changelist":                               "alogin alogin 403    403    403    403    403    403    200",
+        "change":                                   "alogin alogin 403    403    403    403    403    403    200",
+    },
+    "django_celery_beat.SolarSchedule": {
+        "changelist":                               "alogin alogin 403    403    403    403    403    403    200",
+        "change":                                   "alogin alogin 403    403    403    403    403    403    200",
+    },
+    "django_celery_beat.IntervalSchedule": {
+        "changelist":                               "alogin alogin 403    403    403    403    403    403    200",
+        "change":                                   "alogin alogin 403    403    403    403    403    403    200",
+    },
+    "tourbrain_support.User": {
+        "changelist":                               "alogin alogin 403    403    403    403    403    403    200",
+        "change":                                   "alogin alogin 403    403    403    403    403    403    200",
+    },
+    "tourbrain_support.Organization": {
+        "changelist":                               "alogin alogin 403    403    403    403    403    403    200",
+        "change":                                   "alogin alogin 403    403    403    403    403    403    200",
+    },
+    "tourbrain_support.WorkerHeartbeat": {
+        "changelist":                               "alogin alogin 403    403    403    403    403    403    200",
+        "change":                                   "alogin alogin 403    403    403    403    403    403    200",
+    },
+    "tickets.OutboxMessage": {
+        "changelist":                               "alogin alogin 403    403    403    403    403    403    200",
+        "change":                                   "alogin alogin 403    403    403    403    403    403    200",
+    },
+    "tickets.Ticket": {
+        "changelist":                               "alogin alogin 200    200    200    200    200    403    200",
+        "change": {
+            "own":                                  "alogin alogin 200    200    200    200    index  403    200",
+            "other_team":                           "alogin alogin 200    200    index  index  index  403    200",
+            "other_org":                            "alogin alogin 200    200    200    200    index  403    200",
+        },
+    },
+    "tickets.Attachment": {
+        "changelist":                               "alogin alogin 200    200    200    200    200    403    200",
+        "change": {
+            "own":                                  "alogin alogin 200    200    200    200    index  403    200",
+            "other_team":                           "alogin alogin 200    200    index  index  index  403    200",
+            "other_org":                            "alogin alogin 200    200    200    200    index  403    200",
+        },
+    },
+    "tickets.Team": {
+        "changelist":                               "alogin alogin 200    200    200    200    200    403    200",
+        "change":                                   "alogin alogin 200    200    200    200    200    403    200",
+    },
+    "tickets.RoutingRule": {
+        "changelist":                               "alogin alogin 200    200    200    200    200    403    200",
+        "change":                                   "alogin alogin 200    200    200    200    200    403    200",
+    },
+    "tickets.BusinessCalendarConfig": {
+        "changelist":                               "alogin alogin 200    200    200    200    200    403    200",
+        "change":                                   "alogin alogin 200    200    200    200    200    403    200",
+    },
+    "tickets.SLAPolicy": {
+        "changelist":                               "alogin alogin 200    200    200    200    200    403    200",
+        "change":                                   "alogin alogin 200    200    200    200    200    403    200",
+    },
+    "audit.AuditEvent": {
+        "changelist":                               "alogin alogin 403    403    403    403    403    200    200",
+        "change":                                   "alogin alogin 403    403    403    403    403    200    200",
+    },
+    "audit.DeploymentRecord": {
+        "changelist":                               "alogin alogin 403    403    403    403    403    200    200",
+        "change":                                   "alogin alogin 403    403    403    403    403    200    200",
+    },
+    "audit.AuditCheckpoint": {
+        "changelist":                               "alogin alogin 403    403    403    403    403    200    200",
+        "change":                                   "alogin alogin 403    403    403    403    403    200    200",
+    },
+    "audit.SecurityCounter": {
+        "changelist":                               "alogin alogin 403    403    403    403    403    200    200",
+        "change":                                   "alogin alogin 403    403    403    403    403    200    200",
+    },
+    "audit.LoginLockout": {
+        "changelist":                               "alogin alogin 403    403    403    403    403    200    200",
+        "change":                                   "alogin alogin 403    403    403    403    403    200    200",
+    },
+    "audit.PrivacyPolicyVersion": {
+        "changelist":                               "alogin alogin 403    403    403    403    403    200    200",
+        "change":                                   "alogin alogin 403    403    403    403    403    200    200",
+    },
+    "audit.ConsentRecord": {
+        "changelist":                               "alogin alogin 403    403    403    403    403    200    200",
+        "change":                                   "alogin alogin 403    403    403    403    403    200    200",
+    },
+    "audit.DataSubjectRequest": {
+        "changelist":                               "alogin alogin 403    403    403    403    403    200    200",
+        "change":                                   "alogin alogin 403    403    403    403    403    200    200",
+    },
+    "audit.CrossBorderTransfer": {
+        "changelist":                               "alogin alogin 403    403    403    403    403    200    200",
+        "change":                                   "alogin alogin 403    403    403    403    403    200    200",
+    },
+    "audit.BackupRun": {
+        "changelist":                               "alogin alogin 403    403    403    403    403    200    200",
+        "change":                                   "alogin alogin 403    403    403    403    403    200    200",
+    },
+}
+# fmt: on
+
+
+# --- the world: one user per test, and objects of each ownership ---------------------------------
+
+
+@dataclass
+class World:
+    user: object
+    objects: dict[tuple[str, str], object] = field(default_factory=dict)
+    admin_rows: dict[str, object] = field(default_factory=dict)
+
+
+def _upload() -> SimpleUploadedFile:
+    return SimpleUploadedFile("note.txt", b"plain text", content_type="text/plain")
+
+
+def _world(role: str, make_user) -> World:
+    """The signed-in user and, for each object kind, one of theirs, a colleague's and another organization's."""
+    org, other_org = OrganizationFactory(), OrganizationFactory()
+    user = None if role == ANONYMOUS else make_user(None if role == CUSTOMER else role)
+    customer = user if role == CUSTOMER else make_user()
+    MembershipFactory(user=customer, organization=org)
+    stranger = make_user()  # a customer of another organization
+    MembershipFactory(user=stranger, organization=other_org)
+    colleague = make_user(Role.BILLING_ADMIN if role == Role.ENGINEER else Role.ENGINEER)
+    handler = make_user(Role.ADMIN)
+    owner = {"own": user or customer, "other_team": colleague, "other_org": stranger}
+    world = World(user=user)
+    for ownership, person in owner.items():
+        world.objects["user", ownership] = person
+
+    # Tickets: in the user's team (support unless they are engineering or billing), another team's, and one
+    # of the user's team from another organization.
+    own_type = {Role.ENGINEER: Ticket.Type.BUG, Role.BILLING_ADMIN: Ticket.Type.BILLING}.get(role, Ticket.Type.QUESTION)
+    other_type = Ticket.Type.QUESTION if own_type != Ticket.Type.QUESTION else Ticket.Type.BUG
+    tickets = {
+        "own": TicketFactory(requester=customer, organization=org, type=own_type),
+        "other_team": TicketFactory(requester=customer, organization=org, type=other_type),
+        "other_org": TicketFactory(requester=stranger, organization=other_org, type=own_type),
+    }
+    for ownership, ticket in tickets.items():
+        world.objects["ticket", ownership] = ticket
+        message = services.ticket_reply(ticket=ticket, author=ticket.user, body="file", attachments=[_upload()])
+        world.objects["attachment", ownership] = message.attachments.get()
+        world.objects["saved_view", ownership] = SavedView.objects.create(owner=owner[ownership], name="v", filters={})
+        audit_record(actor=owner[ownership], action="update", resource_type="user", resource_id=owner[ownership].pk)
+        world.objects["lockout", ownership] = LoginLockout.objects.create(
+            scope=LoginLockout.Scope.ACCOUNT,
+            key=f"matrix-{ownership}",
+            user=owner[ownership],
+            label=f"user {owner[ownership].pk}",
+            failures=5,
+            lockouts=1,
+            locked_until=timezone.now() + timedelta(hours=1),
+        )
+        # A completed access request (the person downloads it) and an open one (staff export it).
+        for kind, last in (("access_export", "completed"), ("dsr", "in_progress")):
+            request = gdpr.dsr_create(kind="access", subject=owner[ownership], actor=handler)
+            for status in ("verifying", "in_progress", "completed")[: 3 if last == "completed" else 2]:
+                request = gdpr.dsr_transition(dsr=request, status=status, actor=handler)
+            world.objects[kind, ownership] = request
+    seal_all(wait_seconds=0)
+    from audit.models import AuditEvent
+
+    for ownership in OWNERSHIPS:
+        world.objects["event", ownership] = AuditEvent.objects.filter(actor=owner[ownership]).latest("id")
+
+    # One row of every other model the admin shows.
+    outbox_enqueue(
+        kind="sla.warning", channel="email", recipient="x@example.test", subject="s", body="b", idempotency_key="m"
+    )
+    WorkerHeartbeat.objects.create(worker="matrix@host", beat_at=timezone.now())
+    deployment_record(version="1.0", deployed_by="ci")
+    SecurityCounter.objects.create(kind=SecurityCounter.Kind.values[0], bucket=timezone.now(), source="s", count=1)
+    policy = gdpr.policy_version_publish(version="2026-matrix")
+    gdpr.consent_record(user=customer, purpose="privacy_policy", granted=True, source="portal", policy_version=policy)
+    gdpr.transfer_record(recipient="slack", country="US", legal_basis="dpf", data_categories=["contact"])
+    BackupRun.objects.create(kind=BackupRun.Kind.BACKUP, status=BackupRun.Status.SUCCEEDED)
+    _celery_beat_rows()
+    return world
+
+
+def _celery_beat_rows() -> None:
+    from django_celery_beat.models import (
+        ClockedSchedule,
+        CrontabSchedule,
+        IntervalSchedule,
+        PeriodicTask,
+        SolarSchedule,
+    )
+
+    interval = IntervalSchedule.objects.create(every=10, period=IntervalSchedule.SECONDS)
+    CrontabSchedule.objects.create(minute="0")
+    SolarSchedule.objects.create(event="sunrise", latitude=51.5, longitude=0)
+    ClockedSchedule.objects.create(clocked_time=timezone.now())
+    PeriodicTask.objects.get_or_create(name="matrix", defaults={"task": "x", "interval": interval})
+
+
+# --- enumeration of the URL configuration --------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Pattern:
+    key: str  # URL name with namespace, or the route of an unnamed pattern
+    route: str
+    admin_model: str | None  # "app.Model" for an admin model's pages
+    admin_page: str | None  # changelist, add, change, history, delete
+
+
+def url_patterns() -> list[Pattern]:
+    admin_names = {}
+    for model in admin.site._registry:
+        for page in ("changelist", "add", "change", "history", "delete", "simple_history"):
+            admin_names[f"admin:{model._meta.app_label}_{model._meta.model_name}_{page}"] = (model._meta.label, page)
+    found = []
+
+    def walk(patterns, prefix: str, namespace: str) -> None:
+        for entry in patterns:
+            if isinstance(entry, URLResolver):
+                inner = f"{namespace}{entry.namespace}:" if entry.namespace else namespace
+                walk(entry.url_patterns, prefix + str(entry.pattern), inner)
+            elif isinstance(entry, URLPattern):
+                route = prefix + str(entry.pattern)
+                name = f"{namespace}{entry.name}" if entry.name else None
+                if name in admin_names:
+                    model, page = admin_names[name]
+                    found.append(Pattern(f"admin model {model}", route, model, page))
+                elif name is None and route.startswith("admin/") and "<path:object_id>/" in route:
+                    found.append(Pattern(f"admin model {_model_of_route(route)}", route, _model_of_route(route), None))
+                else:
+                    found.append(Pattern(name or route, route, None, None))
+
+    walk(get_resolver().url_patterns, "", "")
+    return found
+
+
+def _model_of_route(route: str) -> str:
+    # "admin/tickets/ticket/<path:object_id>/" -> the registered model's label
+    app_label, model_name = route.split("/")[1:3]
+    for model in admin.site._registry:
+        if (model._meta.app_label, model._meta.model_name) == (app_label, model_name):
+            return model._meta.label
+    return route
+
+
+# --- requests and outcomes -------------------------------------------------------------------------
+
+
+def outcome(response) -> str:
+    if response.status_code in (301, 302, 303, 307, 308):
+        location = response["Location"]
+        if location.startswith("/accounts/login/"):
+            return "login"
+        if location.startswith("/admin/login/"):
+            return "alogin"
+        if location == reverse("admin:index"):
+            return "index"  # signed in already (admin login), or the admin's "... doesn't exist" message
+        return "302"
+    return str(response.status_code)
+
+
+def _cells(spec: str | dict[str, str], ownership: str | None) -> dict[str, str]:
+    text = spec if isinstance(spec, str) else spec[ownership]
+    cells = text.split()
+    assert len(cells) == len(ROLES), f"{len(cells)} cells, want {len(ROLES)}: {text!r}"
+    return dict(zip(ROLES, cells, strict=True))
+
+
+KWARGS_OF_KIND = {
+    "ticket": lambda obj: {"reference": obj.reference},
+    "attachment": lambda obj: {"reference": obj.message.ticket.reference, "pk": obj.pk},
+    "saved_view": lambda obj: {"pk": obj.pk},
+    "event": lambda obj: {"pk": obj.pk},
+    "lockout": lambda obj: {"pk": obj.pk},
+    "dsr": lambda obj: {"pk": obj.pk},
+    "access_export": lambda obj: {"pk": obj.pk},
+    "user": lambda obj: {"id": obj.pk},
+}
+# Arguments of patterns that take no object of the world.
+FIXED_KWARGS = {
+    "audit:export": {"fmt": "csv"},
+    "admin:app_list": {"app_label": "tickets"},
+}
+
+
+def _request(client, method: str, url: str):
+    if method == "GET":
+        return client.get(url)
+    if url.startswith("/api/"):
+        return client.post(url, {}, content_type="application/json")
+    return client.post(url, {})
+
+
+def _check_url(client, world: World, role: str, key: str, row) -> list[str]:
+    method, kind, spec = row
+    wrong = []
+    for ownership in OWNERSHIPS if kind else (None,):
+        kwargs = KWARGS_OF_KIND[kind](world.objects[kind, ownership]) if kind else FIXED_KWARGS.get(key, {})
+        url = _url_for(key, kwargs)
+        expected = _cells(spec, ownership)[role]
+        actual = outcome(_request(client, method, url))
+        if actual != expected:
+            wrong.append(f"{key} [{ownership or '-'}] {method} {url}: expected {expected}, got {actual}")
+    return wrong
+
+
+def _url_for(key: str, kwargs: dict) -> str:
+    if key == "admin/(?P<url>.*)$":
+        return "/admin/no-such-page/"
+    if key == "admin:view_on_site":
+        return "/admin/r/1/1/"
+    return reverse(key, kwargs=kwargs)
+
+
+def _admin_object(world: World, label: str, ownership: str | None):
+    if label == "tickets.Ticket":
+        return world.objects["ticket", ownership]
+    if label == "tickets.Attachment":
+        return world.objects["attachment", ownership]
+    model = next(model for model in admin.site._registry if model._meta.label == label)
+    obj = model._default_manager.order_by("pk").first()
+    assert obj is not None, f"no {label} row: create one in _world so its admin change page is checked"
+    return obj
+
+
+def _check_admin_model(client, world: World, role: str, label: str, pages) -> list[str]:
+    model = next(model for model in admin.site._registry if model._meta.label == label)
+    opts = model._meta
+    wrong = []
+    changelist = reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist")
+    if (actual := outcome(client.get(changelist))) != (expected := _cells(pages["changelist"], None)[role]):
+        wrong.append(f"admin model {label} changelist {changelist}: expected {expected}, got {actual}")
+    spec = pages["change"]
+    for ownership in OWNERSHIPS if isinstance(spec, dict) else (None,):
+        obj = _admin_object(world, label, ownership)
+        url = reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[obj.pk])
+        expected = _cells(spec, ownership)[role]
+        if (actual := outcome(client.get(url))) != expected:
+            wrong.append(f"admin model {label} change [{ownership or '-'}] {url}: expected {expected}, got {actual}")
+    return wrong
+
+
+@pytest.fixture
+def audit_dirs(settings, tmp_path):
+    """A fixed signing key and per-test checkpoint folders (event proofs need a sealed checkpoint)."""
+    settings.AUDIT_SIGNING_KEY = base64.b64encode(bytes(range(32))).decode()
+    settings.AUDIT_CHECKPOINT_DIR = str(tmp_path / "checkpoints")
+    settings.AUDIT_ARCHIVE_DIR = str(tmp_path / "archive")
+
+
+# --- the tests ---------------------------------------------------------------------------------------
+
+
+def test_every_url_pattern_has_an_entry():
+    missing = []
+    for pattern in url_patterns():
+        if pattern.admin_model:
+            if pattern.admin_model not in ADMIN_MODELS:
+                missing.append(f"ADMIN_MODELS[{pattern.admin_model!r}] (admin pages, e.g. {pattern.route})")
+        elif pattern.key not in URLS:
+            missing.append(f"URLS[{pattern.key!r}] (route {pattern.route!r})")
+    assert not missing, (
+        "URL patterns without an entry in the authorization matrix "
+        "(tests/tourbrain_support/test_authorization_matrix.py; see 'HOW TO ADD AN ENTRY' at its top):\n  "
+        + "\n  ".join(sorted(set(missing)))
+    )
+
+
+def test_no_entry_for_a_pattern_that_is_gone():
+    keys = {pattern.key for pattern in url_patterns()}
+    models = {pattern.admin_model for pattern in url_patterns() if pattern.admin_model}
+    stale = sorted(set(URLS) - keys) + sorted(set(ADMIN_MODELS) - models)
+    assert not stale, f"matrix entries for URL patterns or admin models that no longer exist: {stale}"
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_authorization_matrix(client, make_user, audit_dirs, role):
+    # given a user of the role and objects of their own, a colleague's and another organization's
+    world = _world(role, make_user)
+    if world.user is not None:
+        client.force_login(world.user)
+
+    # when they request every URL pattern and every admin model's pages, then each answer is the table's
+    wrong = []
+    for key, row in URLS.items():
+        wrong += _check_url(client, world, role, key, row)
+    for label, pages in ADMIN_MODELS.items():
+        wrong += _check_admin_model(client, world, role, label, pages)
+    assert not wrong, f"{role}: answers that differ from the matrix:\n  " + "\n  ".join(wrong)
