@@ -4,6 +4,7 @@ import pytest
 
 from tests.celery_utils import broker_down, eager_tasks
 from tests.factories import OrganizationFactory, UserFactory
+from tests.sentry_utils import fresh_sentry_scopes
 from tests.servers import HTTPServer, SMTPServer
 from tourbrain_support.roles import Role, assign_roles
 
@@ -11,6 +12,14 @@ from tourbrain_support.roles import Role, assign_roles
 @pytest.fixture(autouse=True)
 def _fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _sentry_scope_per_test():
+    """Each test reports to Sentry from scopes of its own: nothing an earlier test left there (a request, a tag,
+    a user) is attached to its events."""
+    with fresh_sentry_scopes():
+        yield
 
 
 @pytest.fixture
