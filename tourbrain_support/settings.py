@@ -16,6 +16,9 @@ env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
 DATA_DIR = Path(env.str("DATA_DIR", default=str(BASE_DIR / "var")))
+if env.str("PYTEST_XDIST_WORKER", default=""):
+    # Tests in parallel (pytest -n): each worker process gets its own broker folder, spool and media.
+    DATA_DIR = DATA_DIR / "xdist" / env.str("PYTEST_XDIST_WORKER")
 DATA_DIR.mkdir(parents=True, exist_ok=True)
 
 DEBUG = env.bool("DEBUG", default=False)
