@@ -1,16 +1,31 @@
 """Root fixtures: a logged-in client per role, and the switch that keeps tests off the network."""
 
+import os
+
 import pytest
 
 from tests.celery_utils import broker_down, eager_tasks
 from tests.factories import OrganizationFactory, UserFactory
+from tests.sentry_utils import fresh_sentry_scopes
 from tests.servers import HTTPServer, SMTPServer
 from tourbrain_support.roles import Role, assign_roles
+
+# Under pytest -n, settings.py (loaded by pytest-django before this file) gave this worker a DATA_DIR of its
+# own; the processes tests start are given theirs explicitly and must not be moved under a worker's.
+os.environ.pop("PYTEST_XDIST_WORKER", None)
 
 
 @pytest.fixture(autouse=True)
 def _fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _sentry_scope_per_test():
+    """Each test reports to Sentry from scopes of its own: nothing an earlier test left there (a request, a tag,
+    a user) is attached to its events."""
+    with fresh_sentry_scopes():
+        yield
 
 
 @pytest.fixture

@@ -683,7 +683,32 @@ def _scrub_text(value, pattern: re.Pattern | None):
     return value
 
 
-def _scrub_rows(model, pks, pattern, *, wipe_free_text: bool, email: str) -> int:
+class ErasureIncompleteError(ApplicationError):
+    """Some of the person's files could not be deleted: the erasure is rolled back and the request stays open."""
+
+    def __init__(self, undeleted: list[str]):
+        listed = ", ".join(undeleted)
+        super().__init__(
+            f"Erasure not completed: {len(undeleted)} file(s) could not be deleted and are still stored: {listed}. "
+            "Nothing else was changed; fix the storage and complete the request again.",
+            code="erasure_incomplete",
+            fields={"files": undeleted},
+        )
+        self.undeleted = undeleted
+
+
+def _file_delete(stored) -> bool:
+    """Delete a stored file; True once it is gone (a file already missing counts), False if it is still there."""
+    try:
+        stored.storage.delete(stored.name)
+        return not stored.storage.exists(stored.name)
+    except Exception:
+        logger.warning("could not delete %s", stored.name, exc_info=True)
+        return False
+
+
+def _scrub_rows(model, pks, pattern, *, wipe_free_text: bool, email: str, undeleted: list[str]) -> int:
+    """Scrub the rows; the names of files that could not be deleted are appended to `undeleted`."""
     changed = 0
     text_fields = [
         f
@@ -714,10 +739,8 @@ def _scrub_rows(model, pks, pattern, *, wipe_free_text: bool, email: str) -> int
         for f in file_fields:
             stored = getattr(instance, f.attname)
             if stored and getattr(stored, "name", stored):
-                try:
-                    stored.storage.delete(stored.name)
-                except Exception:  # a missing file is already erased
-                    logger.warning("could not delete %s", stored.name)
+                if not _file_delete(stored):
+                    undeleted.append(stored.name)
                 updates[f.attname] = ""
         if updates:
             model._default_manager.filter(pk=instance.pk).update(**updates)
@@ -754,24 +777,28 @@ def _audit_subject_erase(user, *, email: str, ips: list[str]) -> int:
 
 @transaction.atomic
 def subject_erase(*, user, actor, request=None) -> dict[str, int]:
-    """Erase the person: anonymise the account, wipe or scrub every row found, erase the audit log's
-    personal data. Runs in one transaction: all or nothing."""
+    """Erase the person: anonymise the account, wipe or scrub every row found, delete their files, erase the
+    audit log's personal data. Runs in one transaction: all or nothing. A file that cannot be deleted (or is
+    still there afterwards) raises ErasureIncompleteError naming it, which rolls the rows back: no record
+    claims an erasure while a file remains. (Files deleted before the failure stay deleted; a retry finds
+    them missing, which counts as deleted.)"""
     email, name = user.email, user.name or ""
     ips = _audit_personal_identifiers(user)
     identifiers = [email, name, *name.split(), *ips]
     pattern = _identifier_pattern(identifiers)
     found = subject_data_find(user)
     summary: dict[str, int] = {}
+    undeleted: list[str] = []
     for model, by_field in found.direct.items():
         for field_name, pks in by_field.items():
             wipe = field_name in AUTHOR_FIELDS
             summary[model._meta.label_lower] = summary.get(model._meta.label_lower, 0) + _scrub_rows(
-                model, pks, pattern, wipe_free_text=wipe, email=email
+                model, pks, pattern, wipe_free_text=wipe, email=email, undeleted=undeleted
             )
     for group in (found.related, found.by_email):
         for model, pks in group.items():
             summary[model._meta.label_lower] = summary.get(model._meta.label_lower, 0) + _scrub_rows(
-                model, pks, pattern, wipe_free_text=False, email=email
+                model, pks, pattern, wipe_free_text=False, email=email, undeleted=undeleted
             )
     # Django admin's log about this account (its repr is the email).
     from django.contrib.admin.models import LogEntry
@@ -780,8 +807,16 @@ def subject_erase(*, user, actor, request=None) -> dict[str, int]:
     user_type = ContentType.objects.get_for_model(user.__class__)
     entries = LogEntry.objects.filter(content_type=user_type, object_id=str(user.pk))
     summary["admin.logentry(about)"] = _scrub_rows(
-        LogEntry, list(entries.values_list("pk", flat=True)), pattern, wipe_free_text=False, email=email
+        LogEntry,
+        list(entries.values_list("pk", flat=True)),
+        pattern,
+        wipe_free_text=False,
+        email=email,
+        undeleted=undeleted,
     )
+    if undeleted:
+        logger.error("erasure of user %s not completed: files still stored: %s", user.pk, ", ".join(undeleted))
+        raise ErasureIncompleteError(undeleted)
     entries.update(object_repr=ERASED)
     # This app's own rows: consents are kept (rates stay true) but detached; lockouts go.
     summary["audit.consentrecord"] = ConsentRecord.objects.filter(user=user).update(user=None)

@@ -10,6 +10,7 @@ from pathlib import Path
 import sentry_sdk
 from django.db import connections
 from django.test import override_settings
+from sentry_sdk.scope import Scope, ScopeType, use_isolation_scope, use_scope
 from sentry_sdk.transport import Transport
 
 from tourbrain_support.sentry import init_sentry, transfer_log_discard
@@ -30,6 +31,18 @@ class MemoryTransport(Transport):
 
     def raw(self) -> bytes:
         return b"".join(envelope.serialize() for envelope in self.envelopes)
+
+
+@contextmanager
+def fresh_sentry_scopes() -> Iterator[None]:
+    """New, empty Sentry isolation and current scopes for the block; the previous ones are back afterwards.
+
+    A real server gives each request its own isolation scope (the SDK's WSGI middleware), but Django's test
+    client bypasses it: the Django integration then adds each request's event processor to the one scope the
+    test process shares, and a request kept alive by one test is attached to events another test captures.
+    (`sentry_sdk.isolation_scope()` would not do: it forks, and a fork copies those processors.)"""
+    with use_isolation_scope(Scope(ty=ScopeType.ISOLATION)), use_scope(Scope(ty=ScopeType.CURRENT)):
+        yield
 
 
 @contextmanager

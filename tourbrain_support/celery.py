@@ -1,12 +1,16 @@
 """The Celery app: JSON only, settings under the CELERY_ namespace, request ids carried into tasks."""
 
+import logging
 import os
+import socket
 
 from celery import Celery, signals
 
 from tourbrain_support import request_context
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tourbrain_support.settings")
+
+logger = logging.getLogger(__name__)
 
 app = Celery("tourbrain_support")
 app.config_from_object("django.conf:settings", namespace="CELERY")
@@ -57,7 +61,17 @@ def _use_django_logging(**_kwargs):
 
 @signals.worker_ready.connect
 def _first_heartbeat(sender=None, **_kwargs):
-    # Report in through a queue this worker consumes as soon as it is up, not one beat interval later.
-    queues = [queue.name for queue in getattr(getattr(sender, "task_consumer", None), "queues", [])]
-    if queues:
-        sender.app.send_task("tourbrain_support.tasks.worker_heartbeat", queue=queues[0])
+    # Report in from the worker's own process the moment it consumes, not one beat interval later. (A
+    # heartbeat task sent now would wait behind whatever is queued already, and /readyz would stay 503
+    # until the backlog is worked off.) The periodic heartbeat task keeps proving that tasks are run.
+    from django.db import connections
+
+    from tourbrain_support.tasks import heartbeat_record
+
+    hostname = getattr(sender, "hostname", None) or socket.gethostname()
+    try:
+        heartbeat_record(hostname)
+    except Exception:
+        logger.warning("first heartbeat of %s not recorded; the periodic one will be", hostname, exc_info=True)
+    finally:
+        connections.close_all()  # the pool's processes must not share this process's connection

@@ -45,5 +45,19 @@ def seed(stdout=None) -> list[tuple[str, str]]:
         assign_roles(user, [role] if role else [])
         if org_slug:
             Membership.objects.get_or_create(user=user, organization=organizations[org_slug])
-        logins.append((role or f"customer ({'beta' if is_beta else org_slug})", email))
+        logins.append((_login_label(role, is_beta, org_slug), email))
     return logins
+
+
+def demo_logins() -> list[tuple[str, str]]:
+    """(role, email) of each demo login that exists in the database, in the order seed() prints them."""
+    present = set(User.objects.filter(email__in=[row[0] for row in DEMO_USERS]).values_list("email", flat=True))
+    return [
+        (_login_label(role, is_beta, org_slug), email)
+        for email, _name, role, is_beta, org_slug in DEMO_USERS
+        if email in present
+    ]
+
+
+def _login_label(role: str | None, is_beta: bool, org_slug: str | None) -> str:
+    return role or f"customer ({'beta' if is_beta else org_slug})"

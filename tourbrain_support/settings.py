@@ -17,6 +17,9 @@ env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
 DATA_DIR = Path(env.str("DATA_DIR", default=str(BASE_DIR / "var")))
+if env.str("PYTEST_XDIST_WORKER", default=""):
+    # Tests in parallel (pytest -n): each worker process gets its own broker folder, spool and media.
+    DATA_DIR = DATA_DIR / "xdist" / env.str("PYTEST_XDIST_WORKER")
 DATA_DIR.mkdir(parents=True, exist_ok=True)
 
 DEBUG = env.bool("DEBUG", default=False)
@@ -102,9 +105,16 @@ DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{DATA_DIR / '
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # WAL lets the web process, the worker and beat share the file without "database is locked".
+    # The web process, the worker and beat write to this one file. WAL lets readers go on beside a writer;
+    # the timeout is how long a writer waits for another's lock; IMMEDIATE makes every transaction.atomic()
+    # take the write lock when it begins, so it waits there. (A deferred one that reads first and then writes
+    # cannot wait: SQLite answers "database is locked" at once, whatever the timeout.)
     DATABASES["default"].setdefault("OPTIONS", {}).update(
-        {"init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", "timeout": 20}
+        {
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            "timeout": 20,
+            "transaction_mode": "IMMEDIATE",
+        }
     )
     DATABASES["default"]["CONN_MAX_AGE"] = 0
 elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":

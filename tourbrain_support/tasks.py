@@ -12,12 +12,15 @@ from tourbrain_support.models import WorkerHeartbeat
 logger = logging.getLogger(__name__)
 
 
+def heartbeat_record(worker: str) -> None:
+    """Record that this worker is alive now; /readyz checks the age of the freshest beat."""
+    WorkerHeartbeat.objects.update_or_create(worker=worker, defaults={"beat_at": timezone.now()})
+
+
 @shared_task(ignore_result=True)
 def worker_heartbeat() -> None:
-    """Record that a worker is alive and consuming; /readyz checks the age of the freshest beat."""
-    WorkerHeartbeat.objects.update_or_create(
-        worker=worker_heartbeat.request.hostname or socket.gethostname(), defaults={"beat_at": timezone.now()}
-    )
+    """Record that a worker is alive and consuming (beat sends it every 30 s)."""
+    heartbeat_record(worker_heartbeat.request.hostname or socket.gethostname())
 
 
 @shared_task(ignore_result=False)

@@ -38,7 +38,10 @@ def _database_url_for_worker() -> str | None:
 
 
 class Worker:
-    def __init__(self, tmp_path: Path):
+    """A worker on its own queue; `extra_args` go to `celery worker`, `start=False` leaves it to `.start()`
+    (to queue tasks before it runs)."""
+
+    def __init__(self, tmp_path: Path, extra_args: tuple[str, ...] = (), start: bool = True):
         self.queue = f"test-{uuid.uuid4().hex[:12]}"
         self.hostname = f"{self.queue}@localhost"
         self.log_path = tmp_path / "worker.log"
@@ -78,14 +81,21 @@ class Worker:
             "--without-heartbeat",
             f"--queues={self.queue}",
             f"--hostname={self.hostname}",
+            *extra_args,
         ]
+        self.command, self.env = command, env
         self.log = self.log_path.open("w")
-        self.process = subprocess.Popen(  # noqa: S603 - fixed command line
-            command, cwd=BASE_DIR, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True
-        )
+        self.process: subprocess.Popen | None = None
         self.sender = Celery("worker-test", broker=self.broker_url, backend=self.result_backend)
         self.sender.conf.broker_transport_options = self.transport_options
         self.sender.conf.accept_content = ["json"]
+        if start:
+            self.start()
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(  # noqa: S603 - fixed command line
+            self.command, cwd=BASE_DIR, env=self.env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True
+        )
 
     def send(self, name: str, **kwargs):
         return self.sender.send_task(name, kwargs=kwargs, queue=self.queue)
@@ -99,11 +109,14 @@ class Worker:
                 continue
         return lines
 
-    def stop(self) -> int:
+    def stop(self, grace: float = 15) -> int | None:
+        if self.process is None:
+            self.log.close()
+            return None
         if self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGTERM)
             try:
-                self.process.wait(timeout=15)
+                self.process.wait(timeout=grace)
             except subprocess.TimeoutExpired:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait()
@@ -157,3 +170,24 @@ def test_worker_heartbeat_lands_in_the_database(worker):
         time.sleep(0.25)
     else:
         pytest.fail(f"no heartbeat row; worker log:\n{worker.log_path.read_text()[-4000:]}")
+
+
+def test_the_first_heartbeat_does_not_wait_behind_queued_tasks(tmp_path, transactional_db):
+    # given a worker (one task at a time) whose queue already holds a long task when it starts
+    worker = Worker(tmp_path, extra_args=("--include=tests.tourbrain_support.worker_test_tasks",), start=False)
+    if worker.database_url is None:
+        worker.stop()
+        pytest.skip("the in-memory SQLite test database is invisible to a worker (test_run_portal covers SQLite files)")
+    worker.send("tests.worker.busy", seconds=120)
+    try:
+        worker.start()
+
+        # then it reports in while that task still runs: /readyz turns green without waiting for the backlog
+        deadline = time.monotonic() + 60
+        while not WorkerHeartbeat.objects.filter(worker=worker.hostname).exists():
+            assert worker.process.poll() is None, worker.log_path.read_text()[-4000:]
+            assert time.monotonic() < deadline, f"no heartbeat; worker log:\n{worker.log_path.read_text()[-4000:]}"
+            time.sleep(0.25)
+        assert "succeeded" not in worker.log_path.read_text()
+    finally:
+        worker.stop(grace=0)  # the busy task would hold a warm shutdown for two minutes

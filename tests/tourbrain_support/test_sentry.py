@@ -11,7 +11,7 @@ from django.http import HttpResponse
 from django.test import Client
 from django.urls import include, path
 
-from tests.sentry_utils import memory_sentry
+from tests.sentry_utils import fresh_sentry_scopes, memory_sentry
 from tourbrain_support.celery import app as celery_app
 from tourbrain_support.sentry import init_sentry
 
@@ -103,3 +103,20 @@ def test_successful_requests_send_nothing(sentry_events, client):
     client.get("/test/fine/")
     sentry_sdk.flush()
     assert sentry_events.events() == []
+
+
+def test_a_request_does_not_reach_events_captured_in_fresh_scopes(sentry_events, client):
+    # given a request served by the test client, still referenced (the test client skips the per-request
+    # isolation a real server gives it, so its details stay on the shared scope)
+    response = client.get("/test/fine/")
+    assert response.wsgi_request is not None
+    sentry_sdk.capture_message("inside the same scopes", level="error")
+
+    # when another test (here: a block) captures an event from fresh scopes, as every test does
+    with fresh_sentry_scopes():
+        sentry_sdk.capture_message("from fresh scopes", level="error")
+    sentry_sdk.flush()
+
+    # then only the event captured beside the request carries it
+    requests = {event["message"]: "request" in event for event in sentry_events.events()}
+    assert requests == {"inside the same scopes": True, "from fresh scopes": False}
