@@ -1,7 +1,9 @@
 """Run web + Celery worker + beat together for local use; Ctrl-C (or SIGTERM) stops all three.
 
-`make run` uses it. Each process is a child of this one: when any of them exits, or this process is
-interrupted, the others are terminated (then killed after a grace period) so nothing is left running.
+`make run` uses it. Each process is a child of this one. A worker or beat that dies is started again, after
+a pause that doubles with each quick death (1 s up to a minute; reset once it has run a while), and logged;
+when the web server exits, or this process is interrupted, the others are terminated (then killed after a
+grace period) so nothing is left running.
 """
 
 import signal
@@ -14,6 +16,12 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 
 GRACE_SECONDS = 10
+# Worker and beat are restarted when they die: first after RESTART_DELAY_MIN, doubling up to RESTART_DELAY_MAX
+# while they keep dying within RESTART_STABLE_SECONDS of their start.
+RESTARTED = ("worker", "beat")
+RESTART_DELAY_MIN = 1.0
+RESTART_DELAY_MAX = 60.0
+RESTART_STABLE_SECONDS = 60.0
 
 
 class Command(BaseCommand):
@@ -42,21 +50,44 @@ class Command(BaseCommand):
 
         signal.signal(signal.SIGTERM, request_stop)
         signal.signal(signal.SIGINT, request_stop)
+        started: dict[str, float] = {}
+        delays = dict.fromkeys(RESTARTED, RESTART_DELAY_MIN)
+        restart_at: dict[str, float] = {}
+
+        def start(name: str) -> None:
+            # Children ignore the terminal's Ctrl-C; this process stops them in order instead.
+            children[name] = subprocess.Popen(  # noqa: S603 - fixed command lines
+                commands[name], cwd=settings.BASE_DIR, preexec_fn=_ignore_sigint
+            )
+            started[name] = time.monotonic()
+
         try:
-            for name, command in commands.items():
-                # Children ignore the terminal's Ctrl-C; this process stops them in order instead.
-                children[name] = subprocess.Popen(  # noqa: S603 - fixed command lines
-                    command, cwd=settings.BASE_DIR, preexec_fn=_ignore_sigint
-                )
+            for name in commands:
+                start(name)
             self.stdout.write(
                 f"\n  TourBrain Support is running at http://{options['host']}:{options['port']}/"
                 "  (Ctrl-C stops web, worker and beat)\n"
             )
             while not stopping:
-                exited = [name for name, child in children.items() if child.poll() is not None]
-                if exited:
-                    self.stderr.write(f"{', '.join(exited)} exited; stopping the others")
+                now = time.monotonic()
+                if children["web"].poll() is not None:
+                    self.stderr.write("web exited; stopping the others")
                     break
+                for name in RESTARTED:
+                    if name in restart_at:
+                        if now >= restart_at[name]:
+                            del restart_at[name]
+                            self.stderr.write(f"restarting {name}")
+                            start(name)
+                        continue
+                    code = children[name].poll()
+                    if code is None:
+                        continue
+                    if now - started[name] >= RESTART_STABLE_SECONDS:
+                        delays[name] = RESTART_DELAY_MIN
+                    restart_at[name] = now + delays[name]
+                    self.stderr.write(f"{name} exited with code {code}; restarting it in {delays[name]:g} s")
+                    delays[name] = min(delays[name] * 2, RESTART_DELAY_MAX)
                 time.sleep(0.5)
         finally:
             _stop(children)
