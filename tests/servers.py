@@ -71,6 +71,7 @@ class _RecordingHandler:
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         with self.server.lock:
+            self.server.rcpts += 1
             delay = self.server.rcpt_delays.pop(0) if self.server.rcpt_delays else 0.0
         if delay:
             await asyncio.sleep(delay)
@@ -108,6 +109,7 @@ class SMTPServer:
         self.data_answers: list[str] = []
         self.rcpt_answers: dict[str, str] = {}
         self.rcpt_delays: list[float] = []
+        self.rcpts = 0  # RCPT TO commands seen, answered or not
         self.sessions = 0  # EHLO greetings seen: one per SMTP connection
         self.lock = threading.Lock()
         self._controller = Controller(_RecordingHandler(self), hostname=self.host, port=self.port)

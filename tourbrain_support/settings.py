@@ -205,7 +205,7 @@ SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
 OUTBOX_MAX_ATTEMPTS = env.int("OUTBOX_MAX_ATTEMPTS", default=8)
 OUTBOX_RETRY_BASE_SECONDS = env.float("OUTBOX_RETRY_BASE_SECONDS", default=30.0)
 OUTBOX_RETRY_MAX_SECONDS = 3600.0
-OUTBOX_SEND_TIMEOUT = 10.0
+OUTBOX_SEND_TIMEOUT = env.float("OUTBOX_SEND_TIMEOUT", default=10.0)
 OUTBOX_LEASE_SECONDS = env.int("OUTBOX_LEASE_SECONDS", default=300)
 # Messages per delivery task when a burst is enqueued at once (each task reuses one SMTP connection).
 OUTBOX_TASK_CHUNK = 50

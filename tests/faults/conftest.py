@@ -229,8 +229,8 @@ class Portal:
 
 
 class Writer:
-    """tests/faults/writer.py in its own process: `emails(n)` / `slack()` return the keys written and how long
-    each write (its transaction and the publish after commit) took."""
+    """tests/faults/writer.py in its own process: `emails(n)` / `burst(n)` / `slack()` return the keys written
+    and how long each write (its transaction and the publish after commit) took."""
 
     def __init__(self, env: dict[str, str], log_path: Path):
         self._log = log_path.open("w")
@@ -257,6 +257,9 @@ class Writer:
 
     def emails(self, count: int) -> tuple[list[str], list[float]]:
         return self._command(f"email {count}")
+
+    def burst(self, count: int) -> tuple[list[str], list[float]]:
+        return self._command(f"burst {count}")
 
     def slack(self) -> tuple[list[str], list[float]]:
         return self._command("slack")

@@ -4,7 +4,7 @@ outbox message (and so publishes its delivery task after commit), as ticket chan
 Run in the portal's environment (`manage.py shell -c "from tests.faults.writer import main; main()"`);
 reads commands on stdin, answers one JSON line each:
 ``email <n>`` -> n emails (keys `fault-<n>`), ``{"keys": [...], "seconds": [...]}`` (each write's duration);
-``slack`` -> one Slack message.
+``burst <n>`` -> n emails in one transaction (so one delivery task for all); ``slack`` -> one Slack message.
 """
 
 import json
@@ -14,7 +14,7 @@ import time
 from django.db import transaction
 
 from tickets.models import OutboxMessage
-from tickets.outbox import outbox_enqueue
+from tickets.outbox import OutboxItem, outbox_enqueue, outbox_enqueue_many
 
 
 def _write(number: int, channel: str) -> tuple[str, float]:
@@ -32,6 +32,24 @@ def _write(number: int, channel: str) -> tuple[str, float]:
     return key, time.monotonic() - started
 
 
+def _burst(first: int, count: int) -> tuple[list[str], float]:
+    started = time.monotonic()
+    items = [
+        OutboxItem(
+            kind="faults.test",
+            channel=OutboxMessage.Channel.EMAIL,
+            recipient=f"person{number}@example.com",
+            subject=f"Fault test {number}",
+            body=f"Message {number}",
+            idempotency_key=f"fault-burst-{number}",
+        )
+        for number in range(first, first + count)
+    ]
+    with transaction.atomic():
+        outbox_enqueue_many(items)
+    return [item.idempotency_key for item in items], time.monotonic() - started
+
+
 def main() -> None:
     written = 0
     for line in sys.stdin:
@@ -41,6 +59,10 @@ def main() -> None:
             for _ in range(int(args[0])):
                 written += 1
                 results.append(_write(written, OutboxMessage.Channel.EMAIL))
+        elif command == "burst":
+            keys, seconds = _burst(written + 1, int(args[0]))
+            written += len(keys)
+            results = [(key, seconds) for key in keys]
         elif command == "slack":
             written += 1
             results.append(_write(written, OutboxMessage.Channel.SLACK))
