@@ -174,7 +174,8 @@ def _schedule_delivery(ids: list[int]) -> None:
         else:
             published = publish(deliver_outbox_messages, part)
         if not published:
-            logger.warning(
+            # The broker's failure itself is logged once per pause, as a warning, by publish().
+            logger.info(
                 "outbox: broker unavailable, message left for the periodic delivery",
                 extra={"outbox_message_ids": ids},
             )

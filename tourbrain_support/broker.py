@@ -57,12 +57,15 @@ def publish(task, *args: Any, **kwargs: Any) -> bool:
         return False
     try:
         task.apply_async(args=args, kwargs=kwargs, retry=True, retry_policy={"max_retries": 0})
-    except Exception:
+    except Exception as error:
         _paused_until = time.monotonic() + settings.BROKER_PUBLISH_PAUSE_SECONDS
         logger.warning(
             "broker unavailable: publishing paused, the periodic job takes over",
-            extra={"task": task.name, "pause_seconds": settings.BROKER_PUBLISH_PAUSE_SECONDS},
-            exc_info=True,
+            extra={
+                "task": task.name,
+                "pause_seconds": settings.BROKER_PUBLISH_PAUSE_SECONDS,
+                "error": f"{type(error).__name__}: {error}",
+            },
         )
         return False
     return True
