@@ -109,6 +109,8 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         "keepalives_idle": 30,
         "keepalives_interval": 10,
         "keepalives_count": 3,
+        # A query sent to a host that vanished fails after 10 s without an acknowledgement (milliseconds).
+        "tcp_user_timeout": 10000,
     }.items():
         DATABASES["default"]["OPTIONS"].setdefault(option, value)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
