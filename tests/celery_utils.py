@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from celery import Celery, current_app
 from django.test import override_settings
 
+from tourbrain_support.broker import publish_resume
 from tourbrain_support.celery import app
 
 # Nothing listens on port 1: connecting is refused at once, like a stopped Redis.
@@ -56,11 +57,13 @@ def broker_down(url: str = UNREACHABLE_BROKER_URL) -> Iterator[None]:
     for each in apps:
         each.conf.broker_url, each.conf.broker_transport_options, each.conf.task_always_eager = url, {}, False
     os.environ["CELERY_BROKER_URL"] = url
+    publish_resume()
     try:
         with override_settings(CELERY_BROKER_URL=url):
             yield
     finally:
         _drop_broker_connections()
+        publish_resume()  # the broker is back: the next write publishes again
         for each, values in zip(apps, saved, strict=True):
             each.conf.broker_url, each.conf.broker_transport_options, each.conf.task_always_eager = values
         if saved_environ is None:

@@ -1,23 +1,32 @@
-"""Real local servers for tests: an SMTP server (aiosmtpd) and an HTTP server standing in for webhooks.
+"""Real local servers for tests: an SMTP server (aiosmtpd) and an HTTP server standing in for webhooks,
+and private Redis and PostgreSQL servers that fault-injection tests stop and start.
 
-Both listen on a free 127.0.0.1 port, record what they receive, and stop at the end of the test. The root
-conftest exposes them as the `smtp_server` and `http_server` fixtures; `smtp_server` also points Django's
-email backend at itself.
+Each listens on a free 127.0.0.1 port and stops at the end of its test (or session). The root conftest
+exposes SMTP and HTTP as the `smtp_server` and `http_server` fixtures (`smtp_server` also points Django's
+email backend at itself); tests/faults/conftest.py starts Redis and PostgreSQL.
 """
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
+import glob
 import json
 import logging
+import os
+import shutil
+import signal
 import socket
+import subprocess
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 from aiosmtpd.controller import Controller
 
@@ -61,6 +70,11 @@ class _RecordingHandler:
         return responses
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        with self.server.lock:
+            self.server.rcpts += 1
+            delay = self.server.rcpt_delays.pop(0) if self.server.rcpt_delays else 0.0
+        if delay:
+            await asyncio.sleep(delay)
         answer = self.server.rcpt_answers.get(address)
         if answer:
             return answer
@@ -84,7 +98,8 @@ class SMTPServer:
     """A real SMTP server in a thread. `messages` holds what it accepted, in order.
 
     `data_answers` is a queue of replies to DATA (e.g. "451 4.3.0 try later"), used before accepting normally;
-    `rcpt_answers` maps an address to a fixed reply for RCPT TO (e.g. "550 5.1.1 no such user").
+    `rcpt_answers` maps an address to a fixed reply for RCPT TO (e.g. "550 5.1.1 no such user");
+    `rcpt_delays` holds the server's reply to the next RCPT TOs for that many seconds each (a send in flight).
     """
 
     def __init__(self) -> None:
@@ -93,6 +108,8 @@ class SMTPServer:
         self.messages: list[ReceivedEmail] = []
         self.data_answers: list[str] = []
         self.rcpt_answers: dict[str, str] = {}
+        self.rcpt_delays: list[float] = []
+        self.rcpts = 0  # RCPT TO commands seen, answered or not
         self.sessions = 0  # EHLO greetings seen: one per SMTP connection
         self.lock = threading.Lock()
         self._controller = Controller(_RecordingHandler(self), hostname=self.host, port=self.port)
@@ -201,3 +218,123 @@ class HTTPServer:
     def script(self, replies: Iterable[Reply | int]) -> None:
         with self.lock:
             self.replies = [reply if isinstance(reply, Reply) else Reply(status=reply) for reply in replies]
+
+
+# --- Redis and PostgreSQL of a test's own ---------------------------------------------------------------
+
+
+def _wait_for_port(port: int, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return True
+        except OSError:
+            time.sleep(0.05)
+    return False
+
+
+class RedisServer:
+    """A `redis-server` subprocess on a free port, without persistence: stopping it loses every key."""
+
+    def __init__(self, work_dir: Path) -> None:
+        self.executable = shutil.which("redis-server")
+        self.port = free_port()
+        self.work_dir = work_dir
+        self.process: subprocess.Popen | None = None
+
+    def url(self, db: int = 0) -> str:
+        return f"redis://127.0.0.1:{self.port}/{db}"
+
+    def start(self) -> RedisServer:
+        command = [self.executable, "--port", str(self.port), "--bind", "127.0.0.1", "--save", ""]
+        command += ["--appendonly", "no", "--dir", str(self.work_dir)]
+        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # noqa: S603
+        if not _wait_for_port(self.port, 10):
+            raise RuntimeError("redis-server did not start")
+        return self
+
+    def stop(self, *, graceful: bool = False) -> None:
+        """Stopped at once (SIGKILL, as when the host goes away), or `graceful`ly (SIGTERM, a service stop)."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM if graceful else signal.SIGKILL)
+            self.process.wait(timeout=10)
+        self.process = None
+
+
+def postgres_bin_dir() -> Path | None:
+    """Where initdb and pg_ctl live: $PG_BIN_DIR, next to initdb on PATH, or Debian's newest version."""
+    if os.environ.get("PG_BIN_DIR"):
+        return Path(os.environ["PG_BIN_DIR"])
+    initdb = shutil.which("initdb")
+    if initdb:
+        return Path(initdb).resolve().parent
+    versions = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=lambda path: int(path.split("/")[4]))
+    return Path(versions[-1]).parent if versions else None
+
+
+class PostgresCluster:
+    """A private PostgreSQL cluster (initdb into a temporary folder) on a free port, trust authentication.
+
+    `stop()`/`start()` take it down and up like a server restart; `pause()`/`resume()` freeze the postmaster
+    (SIGSTOP), so new connections are accepted by the kernel and never answered, as with a host that hangs.
+    As root, the server runs as the `postgres` user (PostgreSQL refuses to run as root).
+    """
+
+    def __init__(self, bin_dir: Path) -> None:
+        self.bin_dir = bin_dir
+        self.port = free_port()
+        self.user = "postgres" if os.geteuid() == 0 else None
+        self.base_dir = Path(tempfile.mkdtemp(prefix="tb-faults-pg-"))
+        self.data_dir = self.base_dir / "data"
+        if self.user:
+            shutil.chown(self.base_dir, user=self.user)
+
+    def _run(self, *command: str) -> None:
+        subprocess.run(  # noqa: S603 - fixed command lines
+            command, check=True, capture_output=True, user=self.user, cwd=self.base_dir, timeout=120
+        )
+
+    def url(self, database: str) -> str:
+        return f"postgres://postgres@127.0.0.1:{self.port}/{database}"
+
+    def init(self) -> PostgresCluster:
+        self._run(str(self.bin_dir / "initdb"), "-D", str(self.data_dir), "-A", "trust", "-U", "postgres")
+        return self
+
+    def start(self) -> PostgresCluster:
+        # A throwaway cluster: no fsync, no crash safety needed.
+        options = f"-p {self.port} -k {self.data_dir} -c listen_addresses=127.0.0.1 -c fsync=off"
+        options += " -c synchronous_commit=off -c full_page_writes=off"
+        self._run(
+            str(self.bin_dir / "pg_ctl"), "-D", str(self.data_dir), "-o", options, "-l",
+            str(self.base_dir / "server.log"), "-w", "start",
+        )  # fmt: skip
+        return self
+
+    def stop(self) -> None:
+        if (self.data_dir / "postmaster.pid").exists():
+            self.resume()
+            self._run(str(self.bin_dir / "pg_ctl"), "-D", str(self.data_dir), "-m", "fast", "-w", "stop")
+
+    def _postmaster_pid(self) -> int:
+        return int((self.data_dir / "postmaster.pid").read_text().splitlines()[0])
+
+    def pause(self) -> None:
+        os.kill(self._postmaster_pid(), signal.SIGSTOP)
+
+    def resume(self) -> None:
+        os.kill(self._postmaster_pid(), signal.SIGCONT)
+
+    def create_database(self, name: str) -> str:
+        import psycopg
+
+        with psycopg.connect(self.url("postgres").replace("postgres://", "postgresql://"), autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        return self.url(name)
+
+    def destroy(self) -> None:
+        try:
+            self.stop()
+        finally:
+            shutil.rmtree(self.base_dir, ignore_errors=True)

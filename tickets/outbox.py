@@ -38,6 +38,7 @@ from django.utils import timezone
 from audit.gdpr import transfer_record
 from audit.services import audit_record
 from tickets.models import BetaSupportProfile, OutboxMessage
+from tourbrain_support.broker import publish
 
 logger = logging.getLogger(__name__)
 
@@ -172,23 +173,23 @@ def _schedule_delivery(ids: list[int]) -> None:
     """Hand new rows to delivery tasks; a broker that is down is logged, not raised (the periodic task delivers).
 
     One task per message, or per chunk of a large batch (a sweep's thousand rows are twenty publishes, and
-    each chunk reuses one SMTP connection), so several workers share a burst.
+    each chunk reuses one SMTP connection), so several workers share a burst. Publishing makes one attempt
+    and pauses after a failure (`tourbrain_support.broker.publish`), so a write never waits on the broker.
     """
     from tickets.tasks import deliver_outbox_message, deliver_outbox_messages
 
     chunk = settings.OUTBOX_TASK_CHUNK
     for start in range(0, len(ids), chunk):
         part = ids[start : start + chunk]
-        try:
-            if len(part) == 1:
-                deliver_outbox_message.delay(part[0])
-            else:
-                deliver_outbox_messages.delay(part)
-        except Exception:
-            logger.warning(
+        if len(part) == 1:
+            published = publish(deliver_outbox_message, part[0])
+        else:
+            published = publish(deliver_outbox_messages, part)
+        if not published:
+            # The broker's failure itself is logged once per pause, as a warning, by publish().
+            logger.info(
                 "outbox: broker unavailable, message left for the periodic delivery",
                 extra={"outbox_message_ids": ids},
-                exc_info=True,
             )
             return
 

@@ -60,6 +60,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "tourbrain_support.middleware.RequestContextMiddleware",
+    # Outside everything that reads the database: turns its failure into a 503 (JSON on the API).
+    "tourbrain_support.middleware.DatabaseUnavailableMiddleware",
     "tourbrain_support.metrics.PrometheusMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # CORS only for the widget API (CORS_URLS_REGEX); before anything that may answer on its own.
@@ -118,8 +120,23 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     )
     DATABASES["default"]["CONN_MAX_AGE"] = 0
 elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    # An unreachable server fails requests and /readyz within seconds instead of hanging.
-    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
+    # An unreachable server answers 503 within DATABASE_CONNECT_TIMEOUT (psycopg's floor is 2 s) instead of
+    # hanging; keepalives drop a pooled connection to a host that went away; a restarted server is reconnected
+    # to at the next request (health check) instead of failing it.
+    DATABASES["default"].setdefault("OPTIONS", {})
+    for option, value in {
+        "connect_timeout": env.int("DATABASE_CONNECT_TIMEOUT", default=2),
+        "keepalives": 1,
+        "keepalives_idle": 30,
+        "keepalives_interval": 10,
+        "keepalives_count": 3,
+        # A query sent to a host that vanished fails after 10 s without an acknowledgement (milliseconds).
+        "tcp_user_timeout": 10000,
+    }.items():
+        DATABASES["default"]["OPTIONS"].setdefault(option, value)
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# Retry-After (seconds) of the 503 answered while the database is unreachable.
+DATABASE_UNAVAILABLE_RETRY_AFTER = 5
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "tourbrain_support.User"
@@ -239,10 +256,12 @@ SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
 OUTBOX_MAX_ATTEMPTS = env.int("OUTBOX_MAX_ATTEMPTS", default=8)
 OUTBOX_RETRY_BASE_SECONDS = env.float("OUTBOX_RETRY_BASE_SECONDS", default=30.0)
 OUTBOX_RETRY_MAX_SECONDS = 3600.0
-OUTBOX_SEND_TIMEOUT = 10.0
-OUTBOX_LEASE_SECONDS = 300
+OUTBOX_SEND_TIMEOUT = env.float("OUTBOX_SEND_TIMEOUT", default=10.0)
+OUTBOX_LEASE_SECONDS = env.int("OUTBOX_LEASE_SECONDS", default=300)
 # Messages per delivery task when a burst is enqueued at once (each task reuses one SMTP connection).
 OUTBOX_TASK_CHUNK = 50
+# After a publish fails (broker down), writes skip publishing for this long; the periodic delivery takes over.
+BROKER_PUBLISH_PAUSE_SECONDS = env.float("BROKER_PUBLISH_PAUSE_SECONDS", default=10.0)
 # Customer portal sign-in links (minutes valid; links asked for per address and per client IP per hour)
 # and beta-cohort invitations (days an acceptance link is valid).
 PORTAL_LOGIN_LINK_MINUTES = env.int("PORTAL_LOGIN_LINK_MINUTES", default=30)
@@ -298,6 +317,9 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
     }
 else:
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    # Kombu's Redis transport, fixed so a Redis outage while a task is unacknowledged does not end the worker.
+    CELERY_BROKER_TRANSPORT = "tourbrain_support.broker:Transport"
 CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default="") or None
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_ACCEPT_CONTENT = ["json"]

@@ -1,4 +1,4 @@
-"""Core pages: home (customers go to the portal, staff see their areas), health probes, metrics and the CSP report endpoint."""
+"""Core pages: home (customers go to the portal, staff to their areas), health probes, metrics, CSP reports."""
 
 import json
 import logging

@@ -1,7 +1,9 @@
 """Run web + Celery worker + beat together for local use; Ctrl-C (or SIGTERM) stops all three.
 
-`make run` uses it. Each process is a child of this one: when any of them exits, or this process is
-interrupted, the others are terminated (then killed after a grace period) so nothing is left running.
+`make run` uses it. Each process is a child of this one. A worker or beat that dies is started again, after
+a pause that doubles with each quick death (1 s up to a minute; reset once it has run a while), and logged;
+when the web server exits, or this process is interrupted, the others are terminated (then killed after a
+grace period) so nothing is left running.
 
 The web server is gunicorn with the production settings (`tourbrain_support.gunicorn_conf`: each worker is
 warmed before it takes traffic). The children get `SITE_URL=http://<host>:<port>` unless SITE_URL is set,
@@ -27,6 +29,12 @@ from django.db import connections
 GRACE_SECONDS = 10
 POLL_SECONDS = 0.5
 WILDCARD_HOSTS = {"", "0.0.0.0", "::"}  # noqa: S104 - names of "every interface", compared, not bound
+# Worker and beat are restarted when they die: first after RESTART_DELAY_MIN, doubling up to RESTART_DELAY_MAX
+# while they keep dying within RESTART_STABLE_SECONDS of their start.
+RESTARTED = ("worker", "beat")
+RESTART_DELAY_MIN = 1.0
+RESTART_DELAY_MAX = 60.0
+RESTART_STABLE_SECONDS = 60.0
 
 
 def site_url(host: str, port: int | str) -> str:
@@ -110,21 +118,30 @@ class Command(BaseCommand):
 
         signal.signal(signal.SIGTERM, request_stop)
         signal.signal(signal.SIGINT, request_stop)
+        started: dict[str, float] = {}
+        delays = dict.fromkeys(RESTARTED, RESTART_DELAY_MIN)
+        restart_at: dict[str, float] = {}
+
+        def start(name: str) -> None:
+            # Children ignore the terminal's Ctrl-C; this process stops them in order instead.
+            children[name] = subprocess.Popen(  # noqa: S603 - fixed command lines
+                commands[name], cwd=settings.BASE_DIR, env=env, preexec_fn=_ignore_sigint
+            )
+            started[name] = time.monotonic()
+
         try:
-            for name, command in commands.items():
-                # Children ignore the terminal's Ctrl-C; this process stops them in order instead.
-                children[name] = subprocess.Popen(  # noqa: S603 - fixed command lines
-                    command, cwd=settings.BASE_DIR, env=env, preexec_fn=_ignore_sigint
-                )
+            for name in commands:
+                start(name)
             self.stdout.write(f"Starting web, worker and beat; waiting for {probe_url}/readyz ...")
             self.stdout.flush()
             deadline = time.monotonic() + options["ready_timeout"]
             announced = False
             while not stopping:
-                exited = [name for name, child in children.items() if child.poll() is not None]
-                if exited:
-                    self.stderr.write(f"{', '.join(exited)} exited; stopping the others")
+                now = time.monotonic()
+                if children["web"].poll() is not None:
+                    self.stderr.write("web exited; stopping the others")
                     break
+                self._restart_dead(children, start, started, delays, restart_at, now)
                 if not announced:
                     ready, failing = readiness(probe_url)
                     if ready or time.monotonic() >= deadline:
@@ -137,6 +154,24 @@ class Command(BaseCommand):
         failed = any(child.returncode not in (0, -signal.SIGTERM) for child in children.values())
         if failed and not stopping:
             raise SystemExit(1)
+
+    def _restart_dead(self, children, start, started, delays, restart_at, now: float) -> None:
+        """Start a dead worker or beat again once its pause is over; the pause doubles while it keeps dying."""
+        for name in RESTARTED:
+            if name in restart_at:
+                if now >= restart_at[name]:
+                    del restart_at[name]
+                    self.stderr.write(f"restarting {name}")
+                    start(name)
+                continue
+            code = children[name].poll()
+            if code is None:
+                continue
+            if now - started[name] >= RESTART_STABLE_SECONDS:
+                delays[name] = RESTART_DELAY_MIN
+            restart_at[name] = now + delays[name]
+            self.stderr.write(f"{name} exited with code {code}; restarting it in {delays[name]:g} s")
+            delays[name] = min(delays[name] * 2, RESTART_DELAY_MAX)
 
     def _announce(self, url: str, links_url: str, failing: dict[str, str] | None, timeout: float) -> None:
         if failing is not None:
