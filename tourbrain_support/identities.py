@@ -141,8 +141,10 @@ def _update_user(user: User, profile: Profile) -> list[str]:
     if profile.name is not None and profile.name != user.name:
         user.name = profile.name
         fields.append("name")
-    if profile.beta is not None and profile.beta != user.is_beta:
-        user.is_beta = profile.beta
+    # The token can admit a user to the beta cohort but never remove them: an accepted invitation keeps them
+    # beta until someone at support changes it.
+    if profile.beta and not user.is_beta:
+        user.is_beta = True
         fields.append("is_beta")
     if fields:
         user.save(update_fields=fields)

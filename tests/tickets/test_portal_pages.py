@@ -242,7 +242,12 @@ def test_reply_with_attachment_reopens_a_solved_ticket(customer, customer_org, c
 
     response = customer_client.post(
         f"/portal/tickets/{ticket.reference}/reply/",
-        {"body": "Still broken", "attachments": [SimpleUploadedFile("shot.png", b"\x89PNG", content_type="image/png")]},
+        {
+            "body": "Still broken",
+            "attachments": [
+                SimpleUploadedFile("shot.png", b"\x89PNG\r\n\x1a\n" + b"\x00" * 24, content_type="image/png")
+            ],
+        },
     )
 
     assert response.status_code == 302

@@ -54,6 +54,19 @@ def test_profile_changes_are_applied_and_the_tier_is_current(client, widget_sett
     assert User.objects.count() == 1
 
 
+def test_a_token_never_takes_a_user_out_of_the_beta_cohort(client, widget_settings):
+    # given a customer who joined the beta (e.g. by accepting an invitation)
+    base = {"sub": "tb_8", "email": "cy@x.test"}
+    client.get(ME, **bearer(hs256(claims(**base, beta=True))))
+
+    # when TourBrain's token says beta: false
+    body = client.get(ME, **bearer(hs256(claims(**base, beta=False)))).json()
+
+    # then they stay beta: only support takes someone out of the cohort
+    assert body["tier"] == "beta"
+    assert User.objects.get(email="cy@x.test").is_beta is True
+
+
 def test_unchanged_profile_costs_one_query(client, widget_settings, django_assert_num_queries):
     token = hs256(claims(sub="tb_q", email="q@x.test", org_id="org_q"))
     assert client.get("/api/v1/widget/suggestions/?q=ab", **bearer(token)).status_code == 200
