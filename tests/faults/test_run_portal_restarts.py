@@ -70,7 +70,7 @@ def test_run_portal_restarts_a_worker_and_beat_that_die(tmp_path):
             deadline, children = time.monotonic() + 30, {}
             while time.monotonic() < deadline:
                 children = _children(supervisor.pid)
-                if all(_one(children, word) for word in ("worker", "beat", "runserver")):
+                if all(_one(children, word) for word in ("worker", "beat", "gunicorn")):
                     break
                 time.sleep(0.1)
             worker, beat = _one(children, "worker"), _one(children, "beat")
@@ -90,7 +90,7 @@ def test_run_portal_restarts_a_worker_and_beat_that_die(tmp_path):
             assert new_worker not in (None, worker)
             assert new_beat not in (None, beat)
             # and the web server and the supervisor were not touched
-            assert _one(children, "runserver") is not None
+            assert _one(children, "gunicorn") is not None
             assert supervisor.poll() is None
 
             # and Ctrl-C still stops every process
