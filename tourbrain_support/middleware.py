@@ -39,7 +39,8 @@ class RequestContextMiddleware:
         return response
 
 
-def _content_length(request) -> int:
+def content_length(request) -> int:
+    """The declared body size; an absent or malformed Content-Length counts as 0 (Django reads no body then)."""
     try:
         return max(0, int(request.META.get("CONTENT_LENGTH") or 0))
     except ValueError:
@@ -71,12 +72,12 @@ class RequestBodyGuardMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        length = _content_length(request)
+        length = content_length(request)
         if length:
             content_type = request.content_type or ""
             if length > max_body_bytes(content_type):
                 return self._too_large(request, length)
-            if _is_json(content_type) and settings.DATA_UPLOAD_MAX_MEMORY_SIZE is not None:
+            if _is_json(content_type):
                 text = request.body.decode(request.encoding or settings.DEFAULT_CHARSET, errors="replace")
                 if json_nesting_exceeds(text, settings.API_JSON_MAX_DEPTH):
                     return json_error_response(code="parse_error", message=json_depth_error_message(), status=400)
@@ -85,7 +86,7 @@ class RequestBodyGuardMiddleware:
     def process_exception(self, request, exception):
         # A multipart form whose fields (files aside) exceed the limit is only found while parsing it.
         if isinstance(exception, RequestDataTooBig):
-            return self._too_large(request, _content_length(request))
+            return self._too_large(request, content_length(request))
         return None
 
     def _too_large(self, request, length: int) -> HttpResponse:

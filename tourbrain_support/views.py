@@ -16,6 +16,7 @@ from tourbrain_support.api import is_api_path, json_error_response
 from tourbrain_support.context_processors import navigation_items
 from tourbrain_support.health import run_readiness_checks
 from tourbrain_support.metrics import CSP_VIOLATIONS, render_metrics
+from tourbrain_support.middleware import content_length
 from tourbrain_support.parsers import json_nesting_exceeds
 from tourbrain_support.roles import is_customer
 
@@ -72,6 +73,12 @@ def server_error(request):
 # Browsers post CSP violations here: the legacy report-uri format ({"csp-report": {...}}) or the Reporting
 # API's list of {"type": "csp-violation", "body": {...}}. Logged and counted; nothing is stored.
 CSP_REPORT_TYPES = {"application/csp-report", "application/reports+json", "application/json"}
+# The metric's label is one of these (anything else is "other"), so reports cannot add series without end.
+CSP_DIRECTIVES = {
+    "default-src", "script-src", "script-src-elem", "script-src-attr", "style-src", "style-src-elem",
+    "style-src-attr", "img-src", "font-src", "connect-src", "media-src", "object-src", "frame-src",
+    "child-src", "worker-src", "manifest-src", "frame-ancestors", "base-uri", "form-action",
+}  # fmt: skip
 
 
 def _csp_reports(payload) -> list[dict]:
@@ -87,9 +94,8 @@ def _csp_reports(payload) -> list[dict]:
 
 
 def _directive(report: dict) -> str:
-    directive = report.get("effective-directive") or report.get("effectiveDirective") or "unknown"
-    directive = str(directive).split(" ")[0][:40]
-    return directive if directive.replace("-", "").isalpha() else "unknown"
+    directive = str(report.get("effective-directive") or report.get("effectiveDirective") or "").split(" ")[0]
+    return directive if directive in CSP_DIRECTIVES else "other"
 
 
 @csrf_exempt
@@ -97,8 +103,7 @@ def _directive(report: dict) -> str:
 def csp_report(request):
     if (request.content_type or "") not in CSP_REPORT_TYPES:
         return HttpResponse("Unsupported report type.", status=415, content_type="text/plain")
-    # Content-Length is checked before the body is read (RequestBodyGuardMiddleware has vetted the number).
-    if int(request.META.get("CONTENT_LENGTH") or 0) > settings.SECURITY_REPORT_MAX_BYTES:
+    if content_length(request) > settings.SECURITY_REPORT_MAX_BYTES:  # checked before the body is read
         return HttpResponse("Report too large.", status=413, content_type="text/plain")
     body = request.body
     try:

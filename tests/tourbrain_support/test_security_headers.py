@@ -255,9 +255,9 @@ def test_csp_reports_from_the_reporting_api_are_each_counted(client):
     ids=["wrong-type", "malformed", "too-large", "too-deep"],
 )
 def test_csp_report_refuses_bad_bodies(client, body, content_type, status):
-    before = _violations("unknown")
+    before = _violations("other")
     assert client.post("/csp-report/", body, content_type=content_type).status_code == status
-    assert _violations("unknown") == before
+    assert _violations("other") == before
     assert client.get("/csp-report/").status_code == 405
 
 
@@ -289,3 +289,14 @@ def test_the_csp_configuration_passes_django_csp_checks():
     # A setting named CSP_* reads as django-csp 3 configuration and fails the system check.
     assert check_django_csp_lt_4_0(None) == []
     assert check_exclude_url_prefixes_is_not_string(None) == []
+
+
+def test_an_unknown_directive_is_counted_as_other(client):
+    before = _violations("other")
+    report = {"csp-report": {"effective-directive": "made-up-directive-" + "x" * 30}}
+
+    response = client.post("/csp-report/", json.dumps(report), content_type="application/csp-report")
+
+    assert response.status_code == 204
+    assert _violations("other") == before + 1
+    assert _violations("made-up-directive-" + "x" * 30) == 0.0
