@@ -58,15 +58,23 @@ def notify_ticket_created_critical(ticket: Ticket) -> list[OutboxMessage]:
 
 def notify_ticket_assigned(ticket: Ticket, actor: User | None) -> list[OutboxMessage]:
     """Email the new assignee (not when they assigned it to themselves)."""
-    assignee = ticket.assignee
-    if assignee is None or not assignee.email or (actor is not None and actor.pk == assignee.pk):
-        return []
-    by = f" by {actor.name or actor.email}" if actor is not None else ""
-    subject = f"[{ticket.reference}] Assigned to you: {ticket.subject}"
-    body = _ticket_body(ticket, headline=f"This ticket was assigned to you{by}.")
-    # The version identifies this assignment: A -> B -> A notifies A twice, a retried request once.
-    key = f"{Kind.TICKET_ASSIGNED}:{ticket.pk}:{assignee.pk}:v{ticket.version}"
-    return outbox_enqueue_many([email_item(Kind.TICKET_ASSIGNED, key, assignee, subject, body, ticket)])
+    return notify_tickets_assigned([ticket], actor)
+
+
+def notify_tickets_assigned(tickets: Sequence[Ticket], actor: User | None) -> list[OutboxMessage]:
+    """Email each ticket's new assignee (not who assigned it to themselves); one insert for all of them."""
+    items = []
+    for ticket in tickets:
+        assignee = ticket.assignee
+        if assignee is None or not assignee.email or (actor is not None and actor.pk == assignee.pk):
+            continue
+        by = f" by {actor.name or actor.email}" if actor is not None else ""
+        subject = f"[{ticket.reference}] Assigned to you: {ticket.subject}"
+        body = _ticket_body(ticket, headline=f"This ticket was assigned to you{by}.")
+        # The version identifies this assignment: A -> B -> A notifies A twice, a retried request once.
+        key = f"{Kind.TICKET_ASSIGNED}:{ticket.pk}:{assignee.pk}:v{ticket.version}"
+        items.append(email_item(Kind.TICKET_ASSIGNED, key, assignee, subject, body, ticket))
+    return outbox_enqueue_many(items) if items else []
 
 
 def notify_sla_warning(tickets: Sequence[Ticket]) -> list[OutboxMessage]:

@@ -447,7 +447,8 @@ def ticket_add_note(
 # --- assignment ----------------------------------------------------------------------------------
 
 
-def _assign(ticket: Ticket, *, assignee: User | None, actor: User, now: datetime, bulk: bool = False) -> bool:
+def _assign_allowed(ticket: Ticket, *, assignee: User | None, actor: User) -> bool:
+    """The rules of an assignment (raise when broken); False when the ticket already has that assignee."""
     _require_can_work(actor, ticket)
     if ticket.status == Ticket.Status.CLOSED:
         raise _closed_error(ticket)
@@ -457,13 +458,16 @@ def _assign(ticket: Ticket, *, assignee: User | None, actor: User, now: datetime
     own = (assignee is not None and assignee.pk == actor.pk) or (assignee is None and ticket.assignee_id == actor.pk)
     if not own and not has_role(actor, *LEAD_ROLES):
         raise ApplicationError("Only a support lead may assign tickets to others.", code="forbidden", status=403)
-    if ticket.assignee_id == (assignee.pk if assignee else None):
+    return ticket.assignee_id != (assignee.pk if assignee else None)
+
+
+def _assign(ticket: Ticket, *, assignee: User | None, actor: User, now: datetime) -> bool:
+    if not _assign_allowed(ticket, assignee=assignee, actor=actor):
         return False
     previous = ticket.assignee_id
     ticket.assignee = assignee
     _save(ticket, {"assignee"}, actor=actor, now=now)
-    changes = {"assignee": [previous, assignee.pk if assignee else None]}
-    _audit(actor, "assign", ticket, {**changes, "bulk": True} if bulk else changes)
+    _audit(actor, "assign", ticket, {"assignee": [previous, assignee.pk if assignee else None]})
     if assignee is not None and assignee.pk != actor.pk:
         _notifications().notify_ticket_assigned(ticket, actor)
     return True
@@ -516,6 +520,15 @@ def _lock_many(tickets: Sequence[Ticket]) -> list[Ticket]:
     )
 
 
+def _save_many(tickets: Sequence[Ticket], fields: Iterable[str], *, actor: User, now: datetime) -> None:
+    """`_save` for many rows: one UPDATE (a batch per few thousand values) and one history INSERT."""
+    for ticket in tickets:
+        ticket.version += 1
+        ticket.updated_at = now
+    Ticket.objects.bulk_update(tickets, sorted({*fields, "version", "updated_at"}))
+    Ticket.history.bulk_history_create(tickets, update=True, default_user=actor, default_date=now)
+
+
 def _bulk_skip(ticket: Ticket, expected_versions: Mapping[int, int] | None) -> BulkSkip | None:
     """Stale before closed: a ticket changed since the page was rendered is not the ticket the user chose."""
     if expected_versions is not None and expected_versions.get(ticket.pk) != ticket.version:
@@ -535,17 +548,30 @@ def ticket_bulk_assign(
 ) -> BulkResult:
     """Assign the selected tickets; each change audited. Tickets whose version is not the one the caller saw
     (`expected_versions`: id -> version) and closed tickets are skipped, the rest applied. A rule broken
-    by the action itself (a rep assigning to someone else, an assignee outside the queue) changes nothing."""
+    by the action itself (a rep assigning to someone else, an assignee outside the queue) changes nothing.
+
+    Set-based: one locking SELECT, one UPDATE, one history INSERT and one notification INSERT for all the
+    tickets; only the audit trail is written per ticket (one event each, as for a single change)."""
     _require_queue_role(actor)
     now = timezone.now()
     result = BulkResult()
+    previous = {}
     for ticket in _lock_many(tickets):
         if skip := _bulk_skip(ticket, expected_versions):
             result.skipped.append(skip)
-        elif _assign(ticket, assignee=assignee, actor=actor, now=now, bulk=True):
+        elif _assign_allowed(ticket, assignee=assignee, actor=actor):
+            previous[ticket.pk] = ticket.assignee_id
+            ticket.assignee = assignee
             result.updated.append(ticket)
         else:
             result.skipped.append(BulkSkip(ticket.pk, ticket.reference, "unchanged"))
+    if result.updated:
+        _save_many(result.updated, {"assignee"}, actor=actor, now=now)
+        for ticket in result.updated:
+            changes = {"assignee": [previous[ticket.pk], assignee.pk if assignee else None], "bulk": True}
+            _audit(actor, "assign", ticket, changes)
+        if assignee is not None and assignee.pk != actor.pk:
+            _notifications().notify_tickets_assigned(result.updated, actor)
     return result
 
 
@@ -620,7 +646,10 @@ def ticket_bulk_set_status(
         )
     now = timezone.now()
     result = BulkResult()
-    for ticket in _lock_many(tickets):
+    locked = _lock_many(tickets)
+    sla_policies.prefetch_targets(locked)  # one query for every ticket's targets
+    previous = {}
+    for ticket in locked:
         _require_can_work(actor, ticket)
         if skip := _bulk_skip(ticket, expected_versions):
             result.skipped.append(skip)
@@ -628,11 +657,14 @@ def ticket_bulk_set_status(
         if ticket.status == status:
             result.skipped.append(BulkSkip(ticket.pk, ticket.reference, "unchanged"))
             continue
-        old = ticket.status
+        previous[ticket.pk] = ticket.status
         fields = _transition(ticket, status=status, now=now)
-        _save(ticket, fields, actor=actor, now=now)
-        _audit(actor, "status", ticket, {"status": [old, status], "bulk": True})
         result.updated.append(ticket)
+    if result.updated:
+        # Every ticket's changed fields (the same set for one target status), written in one UPDATE.
+        _save_many(result.updated, fields, actor=actor, now=now)
+        for ticket in result.updated:
+            _audit(actor, "status", ticket, {"status": [previous[ticket.pk], status], "bulk": True})
     return result
 
 
