@@ -7,15 +7,14 @@ templates, database connection, the queue's first-page query) before it accepts 
 user's request pays for a cold worker. `WEB_WARMUP=0` skips the warm-up (for measuring it: `make bench`).
 Either way each worker logs "worker ready" when it starts accepting.
 
-Gunicorn's own variables and flags still apply and win over these defaults: `--bind`, `--workers`
-(or `WEB_CONCURRENCY`), `GUNICORN_CMD_ARGS`.
+Gunicorn's own flags and variables still apply and win over these defaults: `--bind` (default
+127.0.0.1:8000, or 0.0.0.0:$PORT), `--workers` (default `WEB_CONCURRENCY`, else 2), `GUNICORN_CMD_ARGS`.
 """
 
 import os
 import time
 
 wsgi_app = "tourbrain_support.wsgi:application"
-bind = [os.environ.get("WEB_BIND", "127.0.0.1:8000")]
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 worker_class = "sync"  # the warm connection is the main thread's, the one a sync worker serves from
 timeout = 30
