@@ -79,6 +79,11 @@ class PortalDatabase:
         with psycopg.connect(self.url.replace("postgres://", "postgresql://")) as conn:
             return conn.execute(sql, params).fetchall()
 
+    def outbox(self, keys: list[str], column: str = "status") -> dict[str, object]:
+        """`column` of the outbox rows with these keys, by key (other tests' rows are left out)."""
+        sql = f"SELECT idempotency_key, {column} FROM tickets_outboxmessage WHERE idempotency_key = ANY(%s)"  # noqa: S608
+        return dict(self.query(sql, (keys,)))
+
 
 # Run in the portal's environment (one process: Django starts once): migrate, then a staff user and a
 # logged-in session for it (the session's key printed).

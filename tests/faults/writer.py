@@ -3,22 +3,26 @@ outbox message (and so publishes its delivery task after commit), as ticket chan
 
 Run in the portal's environment (`manage.py shell -c "from tests.faults.writer import main; main()"`);
 reads commands on stdin, answers one JSON line each:
-``email <n>`` -> n emails (keys `fault-<n>`), ``{"keys": [...], "seconds": [...]}`` (each write's duration);
+``email <n>`` -> n emails (keys `fault-<run>-email-<n>`), ``{"keys": [...], "seconds": [...]}`` (each write's duration);
 ``burst <n>`` -> n emails in one transaction (so one delivery task for all); ``slack`` -> one Slack message.
 """
 
 import json
 import sys
 import time
+import uuid
 
 from django.db import transaction
 
 from tickets.models import OutboxMessage
 from tickets.outbox import OutboxItem, outbox_enqueue, outbox_enqueue_many
 
+# Keys are unique per writer process: tests share the session's database.
+RUN = uuid.uuid4().hex[:8]
+
 
 def _write(number: int, channel: str) -> tuple[str, float]:
-    key = f"fault-{channel}-{number}"
+    key = f"fault-{RUN}-{channel}-{number}"
     started = time.monotonic()
     with transaction.atomic():
         outbox_enqueue(
@@ -41,7 +45,7 @@ def _burst(first: int, count: int) -> tuple[list[str], float]:
             recipient=f"person{number}@example.com",
             subject=f"Fault test {number}",
             body=f"Message {number}",
-            idempotency_key=f"fault-burst-{number}",
+            idempotency_key=f"fault-{RUN}-burst-{number}",
         )
         for number in range(first, first + count)
     ]
