@@ -133,14 +133,11 @@ def can_rate(ticket: Ticket, *, now: datetime | None = None) -> bool:
 
 
 def promise_text(minutes: int) -> str:
-    """A first-response target in business terms: "within 2 business hours", "within 30 business minutes"."""
-    if minutes < 60 or minutes % 60:
-        if minutes < 60:
-            return f"within {minutes} business minute{'s' if minutes != 1 else ''}"
-        hours, rest = divmod(minutes, 60)
-        return f"within {hours} business hour{'s' if hours != 1 else ''} {rest} minutes"
-    hours = minutes // 60
-    return f"within {hours} business hour{'s' if hours != 1 else ''}"
+    """A first-response target in business terms: "within 2 business hours", "within 90 business minutes"."""
+    if minutes >= 60 and minutes % 60 == 0:
+        hours = minutes // 60
+        return f"within {hours} business hour{'s' if hours != 1 else ''}"
+    return f"within {minutes} business minute{'s' if minutes != 1 else ''}"
 
 
 def ticket_first_response_promise(ticket: Ticket) -> str:

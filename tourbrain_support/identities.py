@@ -160,18 +160,7 @@ def _organization(*, issuer: str, profile: Profile, actor: User) -> Organization
             slug=f"{slugify(name)[:80] or 'org'}-{suffix}",
             plan=profile.plan or Organization.Plan.STARTER,
         )
-        try:
-            with transaction.atomic():
-                ExternalOrganization.objects.create(
-                    issuer=issuer, external_id=profile.org_id, organization=organization
-                )
-        except IntegrityError:  # another request linked it first: use theirs
-            organization.delete()
-            return (
-                ExternalOrganization.objects.select_related("organization")
-                .get(issuer=issuer, external_id=profile.org_id)
-                .organization
-            )
+        ExternalOrganization.objects.create(issuer=issuer, external_id=profile.org_id, organization=organization)
         _audit(actor, "create", "organization", organization.pk, {"source": "widget_token"}, organization)
         return organization
     organization = link.organization
@@ -229,30 +218,33 @@ def customer_from_claims(*, issuer: str, subject: str, claims: dict) -> External
         if _is_staff_account(identity.user):
             raise StaffAccountError(identity.user.email)
         return identity
-    with transaction.atomic():
-        if identity is None:
-            user, created = _user_for_new_identity(issuer=issuer, subject=subject, profile=profile)
-            try:
-                with transaction.atomic():
-                    identity = ExternalIdentity.objects.create(issuer=issuer, subject=subject, user=user)
-            except IntegrityError:  # a concurrent first request created it
-                identity = ExternalIdentity.objects.select_related("user").get(issuer=issuer, subject=subject)
-                if created:
-                    user.delete()
-                user, created = identity.user, False
-            if created:
-                _audit(user, "create", "user", user.pk, {"source": "widget_token", "issuer": issuer})
-        user = identity.user
-        if _is_staff_account(user):
-            raise StaffAccountError(user.email)
-        fields = _update_user(user, profile)
-        if fields:
-            _audit(user, "update", "user", user.pk, {"fields": fields, "source": "widget_token"})
-        organization = None
-        if profile.org_id:
-            organization = _organization(issuer=issuer, profile=profile, actor=user)
-            _membership(user, organization, profile.org_role)
-        identity.organization = organization
-        identity.claims_digest = digest
-        identity.save(update_fields=["organization", "claims_digest", "updated_at"])
+    try:
+        return _apply_profile(issuer=issuer, subject=subject, profile=profile, identity=identity)
+    except IntegrityError:
+        # A concurrent first request for the same person, email or organization committed first: build on it.
+        return _apply_profile(issuer=issuer, subject=subject, profile=profile, identity=_identity(issuer, subject))
+
+
+@transaction.atomic
+def _apply_profile(
+    *, issuer: str, subject: str, profile: Profile, identity: ExternalIdentity | None
+) -> ExternalIdentity:
+    if identity is None:
+        user, created = _user_for_new_identity(issuer=issuer, subject=subject, profile=profile)
+        identity = ExternalIdentity.objects.create(issuer=issuer, subject=subject, user=user)
+        if created:
+            _audit(user, "create", "user", user.pk, {"source": "widget_token", "issuer": issuer})
+    user = identity.user
+    if _is_staff_account(user):
+        raise StaffAccountError(user.email)
+    fields = _update_user(user, profile)
+    if fields:
+        _audit(user, "update", "user", user.pk, {"fields": fields, "source": "widget_token"})
+    organization = None
+    if profile.org_id:
+        organization = _organization(issuer=issuer, profile=profile, actor=user)
+        _membership(user, organization, profile.org_role)
+    identity.organization = organization
+    identity.claims_digest = profile.digest()
+    identity.save(update_fields=["organization", "claims_digest", "updated_at"])
     return identity

@@ -1,4 +1,5 @@
-"""Concurrent submits with one Idempotency-Key (PostgreSQL): one ticket, every answer the same."""
+"""Concurrent widget requests (PostgreSQL): one Idempotency-Key gives one ticket and one answer; a new
+customer's first requests at once create one account and one organization."""
 
 import threading
 
@@ -8,6 +9,7 @@ from django.test import Client
 
 from tests.widget_tokens import bearer, claims, hs256
 from tickets.models import Ticket, TicketIdempotencyKey
+from tourbrain_support.models import ExternalIdentity, ExternalOrganization, Membership, Organization, User
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -45,3 +47,29 @@ def test_concurrent_retries_create_one_ticket(widget_settings):
     assert all(body == answers[0][1] for _, body in answers)
     assert Ticket.objects.count() == 1
     assert TicketIdempotencyKey.objects.get().ticket == Ticket.objects.get()
+
+
+def _at_once(count: int, request) -> list:
+    barrier = threading.Barrier(count)
+    answers = []
+
+    def run():
+        barrier.wait()
+        answers.append(request(Client()))
+        connection.close()
+
+    threads = [threading.Thread(target=run) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    return answers
+
+
+def test_first_requests_of_a_new_customer_at_once_create_one_account(widget_settings):
+    auth = bearer(hs256(claims(sub="user_new", email="new@customer.test", org_id="org_new", org_name="New Band")))
+    statuses = _at_once(4, lambda client: client.get("/api/v1/widget/me/", **auth).status_code)
+    assert statuses == [200] * 4
+    assert ExternalIdentity.objects.count() == User.objects.count() == 1
+    assert ExternalOrganization.objects.count() == Organization.objects.count() == 1
+    assert Membership.objects.count() == 1
