@@ -17,6 +17,7 @@ urlpatterns = [
     path("queue/<str:reference>/status/", views.change_status, name="status"),
     path("queue/<str:reference>/priority/", views.change_priority, name="priority"),
     path("queue/<str:reference>/assign/", views.assign, name="assign"),
+    path("queue/<str:reference>/portal-link/", views.portal_link, name="portal_link"),
     path("roadmap/", views.roadmap, name="roadmap"),
     path("roadmap/merge/", views.roadmap_merge, name="roadmap_merge"),
     path("beta/", views_beta.cohort, name="beta_cohort"),

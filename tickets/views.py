@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
-from tickets import beta, page_selectors, selectors, services
+from tickets import beta, page_selectors, portal_links, selectors, services
 from tickets.forms import (
     AssignForm,
     BulkActionForm,
@@ -369,6 +369,23 @@ def assign(request, reference: str):
         )
 
     return _change(request, reference, AssignForm, "assign_form", apply, "Assignment changed.")
+
+
+@require_POST
+@queue_role_required
+def portal_link(request, reference: str):
+    """Email the ticket's customer a sign-in link for the portal (they follow the ticket there)."""
+    ticket = _ticket_for(request, reference)
+    if ticket.user is None:
+        messages.error(request, "This ticket has no customer account to send a link to.")
+        return redirect("tickets:detail", reference=ticket.reference)
+    try:
+        portal_links.ticket_portal_link(user=ticket.user, actor=request.user)
+    except ApplicationError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, f"Sign-in link emailed to {ticket.user.email}.")
+    return redirect("tickets:detail", reference=ticket.reference)
 
 
 # --- roadmap -------------------------------------------------------------------------------------

@@ -160,3 +160,24 @@ def test_leads_revoke_links_in_the_admin_reps_only_see_them(customer, client_as,
     assert link.revoked_at is not None
     assert AuditEvent.objects.filter(changes__operation="login_links_revoked").exists()
     assert "revoked" in Client().post(path).content.decode()
+
+
+def test_a_rep_emails_the_tickets_customer_a_link_from_the_ticket_page(customer, client_as):
+    from tests.tickets.factories import TicketFactory
+
+    ticket = TicketFactory(requester=customer)
+    rep = client_as(Role.SUPPORT_REP)
+    assert 'data-testid="send-portal-link"' in rep.get(f"/queue/{ticket.reference}/").content.decode()
+    response = rep.post(f"/queue/{ticket.reference}/portal-link/")
+    assert (response.status_code, response.url) == (302, f"/queue/{ticket.reference}/")
+    message = OutboxMessage.objects.get(kind="portal.login_link")
+    assert message.recipient == "cass@backline.test"
+    link = PortalLoginLink.objects.get()
+    assert link.created_by == rep.user
+    sent = AuditEvent.objects.get(changes__operation="login_link_sent")
+    assert sent.actor_id == rep.user.pk
+    # customers cannot use the staff action
+    customer_client = Client()
+    customer_client.force_login(customer)
+    assert customer_client.post(f"/queue/{ticket.reference}/portal-link/").status_code == 403
+    assert PortalLoginLink.objects.count() == 1
