@@ -18,8 +18,8 @@ from pathlib import Path
 import jwt
 
 WORKERS = 2
-THREADS = int(os.environ.get("BENCH_WIDGET_THREADS", "4"))
-USERS = int(os.environ.get("BENCH_WIDGET_USERS", "24"))
+THREADS = int(os.environ.get("BENCH_WIDGET_THREADS", "2"))
+USERS = int(os.environ.get("BENCH_WIDGET_USERS", "16"))
 SECONDS = int(os.environ.get("BENCH_WIDGET_SECONDS", "15"))
 CUSTOMERS = 200
 SECRET = "bench-widget-secret-not-for-production"  # noqa: S105
