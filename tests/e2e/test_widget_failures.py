@@ -60,7 +60,6 @@ def test_expired_token_asks_the_callback_once_more_then_says_so(page, demo_widge
     # Filing stays refused (one more ask per action), nothing is written
     page.get_by_label("Describe the problem or question").fill("The map does not load")
     panel.get_by_role("button", name="Send request").click()
-    page.wait_for_function("() => true")
     alert.get_by_text("Your session has expired").wait_for()
     assert page.get_by_label("Describe the problem or question").input_value() == "The map does not load"
     assert len(calls) == 3
@@ -116,9 +115,8 @@ def test_network_error_keeps_the_text_and_the_retry_files_one_ticket(page, demo_
     assert widget(page, "[data-testid=retry-note]").is_visible()
     assert Ticket.objects.count() == 0
 
-    alert.get_by_role("button", name="Try again").click()
+    alert.get_by_role("button", name="Try again").click()  # clears the alert at once, then resends
     alert.get_by_text("could not reach TourBrain Support").wait_for()
-    page.wait_for_function("() => true")
     assert Ticket.objects.count() == 1  # filed, though the browser never heard back
     assert description.input_value() == "Duplicate shows after import"
 
