@@ -23,6 +23,7 @@ HOSTILE = [
     '<iframe srcdoc="<script>parent.__pwned=4</script>"></iframe>',
 ]
 STAFF_NAME = "<img/src=x/onerror=window.__pwned=5>"
+FILE_NAME = "<img src=x onerror=window.__pwned=6>.txt"
 
 
 def _token(email: str, *, expires_in: int) -> str:
@@ -152,6 +153,9 @@ def test_hostile_text_in_every_field_renders_inert(page, demo_widget, make_user)
     expect(row).to_contain_text(HOSTILE[0])  # the subject, derived from the description
     row.get_by_role("button").click()
     page.get_by_label("Your reply").fill(HOSTILE[2])
+    page.get_by_label("Add files (optional)").set_input_files(
+        [{"name": FILE_NAME, "mimeType": "text/plain", "buffer": b"log"}]
+    )
     panel.get_by_role("button", name="Send reply").click()
     expect(widget(page, "[data-testid=message]")).to_have_count(3)  # description, staff reply, own reply
     services.ticket_set_status(ticket=ticket, status=Ticket.Status.SOLVED, actor=lead)
@@ -173,6 +177,7 @@ def test_hostile_text_in_every_field_renders_inert(page, demo_widget, make_user)
     assert STAFF_NAME in messages[1]
     assert HOSTILE[3] in messages[1]
     assert HOSTILE[2] in messages[2]
+    assert FILE_NAME in messages[2]  # the attachment's name
     assert HOSTILE[2] in widget(page, "[data-testid=steps]").inner_text()
     assert widget(page, "[data-testid=detail-subject]").inner_text().endswith(HOSTILE[0])
     assert page.get_by_label("Comment (optional)").input_value() == HOSTILE[3]
