@@ -146,6 +146,7 @@
     this.getToken = getToken;
     this.tokenPromise = null; // the current token; calls made at the same time share one callback
     this.refusedToken = null; // the last token the API refused (one renewal per refused token)
+    this.retired = false; // the current token was refused even after a renewal: the next action asks afresh
   }
 
   Api.prototype.askToken = function (refresh) {
@@ -165,7 +166,11 @@
   };
 
   Api.prototype.currentToken = function () {
-    return this.tokenPromise || this.askToken(false);
+    if (!this.tokenPromise || this.retired) {
+      this.retired = false;
+      return this.askToken(false);
+    }
+    return this.tokenPromise;
   };
 
   /** A token was refused: the first call to notice asks for a new one, the others wait for that answer. */
@@ -174,7 +179,7 @@
       this.refusedToken = refused;
       return this.askToken(true);
     }
-    return this.currentToken();
+    return this.tokenPromise || Promise.resolve(refused);
   };
 
   /** One API call. A 401 asks getToken for a new token once and repeats the call; a second 401 is final. */
@@ -217,10 +222,8 @@
             continue;
           }
         }
-        // Refused again: say so, and let the next action ask the callback afresh (the user may have signed in).
-        if (this.tokenPromise && (await this.tokenPromise.catch(function () { return null; })) === token) {
-          this.tokenPromise = null;
-        }
+        // Refused again: say so; the next action asks the callback afresh (the user may have signed in since).
+        this.retired = true;
         var expired = error.code === "token_expired";
         throw new WidgetError(
           "auth",

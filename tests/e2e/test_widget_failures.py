@@ -23,6 +23,7 @@ HOSTILE = [
     '<iframe srcdoc="<script>parent.__pwned=4</script>"></iframe>',
 ]
 STAFF_NAME = "<img/src=x/onerror=window.__pwned=5>"
+FILE_NAME = "<img src=x onerror=window.__pwned=6>.txt"
 
 
 def _token(email: str, *, expires_in: int) -> str:
@@ -60,7 +61,6 @@ def test_expired_token_asks_the_callback_once_more_then_says_so(page, demo_widge
     # Filing stays refused (one more ask per action), nothing is written
     page.get_by_label("Describe the problem or question").fill("The map does not load")
     panel.get_by_role("button", name="Send request").click()
-    page.wait_for_function("() => true")
     alert.get_by_text("Your session has expired").wait_for()
     assert page.get_by_label("Describe the problem or question").input_value() == "The map does not load"
     assert len(calls) == 3
@@ -116,9 +116,8 @@ def test_network_error_keeps_the_text_and_the_retry_files_one_ticket(page, demo_
     assert widget(page, "[data-testid=retry-note]").is_visible()
     assert Ticket.objects.count() == 0
 
-    alert.get_by_role("button", name="Try again").click()
+    alert.get_by_role("button", name="Try again").click()  # clears the alert at once, then resends
     alert.get_by_text("could not reach TourBrain Support").wait_for()
-    page.wait_for_function("() => true")
     assert Ticket.objects.count() == 1  # filed, though the browser never heard back
     assert description.input_value() == "Duplicate shows after import"
 
@@ -154,6 +153,9 @@ def test_hostile_text_in_every_field_renders_inert(page, demo_widget, make_user)
     expect(row).to_contain_text(HOSTILE[0])  # the subject, derived from the description
     row.get_by_role("button").click()
     page.get_by_label("Your reply").fill(HOSTILE[2])
+    page.get_by_label("Add files (optional)").set_input_files(
+        [{"name": FILE_NAME, "mimeType": "text/plain", "buffer": b"log"}]
+    )
     panel.get_by_role("button", name="Send reply").click()
     expect(widget(page, "[data-testid=message]")).to_have_count(3)  # description, staff reply, own reply
     services.ticket_set_status(ticket=ticket, status=Ticket.Status.SOLVED, actor=lead)
@@ -175,6 +177,7 @@ def test_hostile_text_in_every_field_renders_inert(page, demo_widget, make_user)
     assert STAFF_NAME in messages[1]
     assert HOSTILE[3] in messages[1]
     assert HOSTILE[2] in messages[2]
+    assert FILE_NAME in messages[2]  # the attachment's name
     assert HOSTILE[2] in widget(page, "[data-testid=steps]").inner_text()
     assert widget(page, "[data-testid=detail-subject]").inner_text().endswith(HOSTILE[0])
     assert page.get_by_label("Comment (optional)").input_value() == HOSTILE[3]

@@ -16,6 +16,7 @@ def demo_widget_fixture(page, settings):
     settings.WIDGET_JWT_SECRET = WIDGET_SECRET
     settings.WIDGET_JWT_ISSUER = ""
     core_demo.seed()
+    page.set_default_timeout(20_000)  # each step is a real API call; leave room on a loaded CI machine
 
     def open_demo(email: str = "customer@backline.test") -> User:
         customer = User.objects.get(email=email)
