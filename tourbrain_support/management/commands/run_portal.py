@@ -192,6 +192,7 @@ class Command(BaseCommand):
                 self.stdout.write(f"  Demo logins (password: {DEMO_PASSWORD}):")
                 for role, email in logins:
                     self.stdout.write(f"    {role:<28} {email}")
+                self.stdout.write(f"  Customers: {url}/portal/ (password) and the in-app widget at {url}/widget/demo/")
         self.stdout.write("")
         self.stdout.flush()  # a log file or pipe sees it now, not when the buffer fills
 
