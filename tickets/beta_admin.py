@@ -8,12 +8,12 @@ from tickets import beta
 from tickets.forms import staff_assignees
 from tickets.models import BetaSupportProfile, PortalLoginLink
 from tickets.portal_links import portal_links_revoke
-from tourbrain_support.admin_mixins import ReadOnlyAdminMixin
+from tourbrain_support.admin_mixins import PermittedRelatedLinksMixin, ReadOnlyAdminMixin
 from tourbrain_support.roles import Role, has_role
 
 
 @admin.register(BetaSupportProfile)
-class BetaSupportProfileAdmin(admin.ModelAdmin):
+class BetaSupportProfileAdmin(PermittedRelatedLinksMixin, admin.ModelAdmin):
     list_display = ("organization", "is_active", "dedicated_rep", "slack_channel", "call_weekday", "call_time")
     list_filter = ("is_active", "screen_share_available")
     list_select_related = ("organization", "dedicated_rep")

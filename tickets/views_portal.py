@@ -234,6 +234,10 @@ def beta_call_ics(request):
 @never_cache
 @require_http_methods(["GET", "POST"])
 def beta_join(request, token: str):
+    if request.user.is_authenticated and not is_customer(request.user):
+        # Staff never join the beta (the accept refuses them): like every portal page, send them home.
+        messages.info(request, "The portal is for customers; here are your areas.")
+        return redirect("home")
     invitation, problem = beta_invitations.beta_invitation_from_token(token)
     user = request.user if request.user.is_authenticated else None
     form = BetaJoinForm(request.POST or None) if user is None else None

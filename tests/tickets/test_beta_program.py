@@ -286,3 +286,20 @@ def test_widget_me_carries_the_beta_block(client, widget_settings):  # noqa: F81
     assert block["weekly_call"]["ics_url"] == "/portal/beta/call.ics"
     assert "slack_webhook_url" not in block
     assert Ticket.objects.count() == 0
+
+
+def test_profile_admin_page_links_the_organization_and_rep_only_for_those_who_may_open_them(profile, client_as):
+    # given a beta profile (its organization and dedicated rep: admin pages only admins may open)
+    linked = (
+        f"/admin/tourbrain_support/organization/{profile.organization.pk}/change/",
+        f"/admin/tourbrain_support/user/{profile.dedicated_rep.pk}/change/",
+    )
+
+    # when a rep (view only: every field is read-only) opens the profile's admin page
+    page = client_as(Role.SUPPORT_REP).get(f"/admin/tickets/betasupportprofile/{profile.pk}/change/")
+
+    # then the organization and the rep are shown as text, not as links to pages that would answer 403
+    assert page.status_code == 200
+    assert "Roadcase Touring" in page.content.decode()
+    assert "Rita Rep" in page.content.decode()
+    assert [url for url in linked if url in page.content.decode()] == []

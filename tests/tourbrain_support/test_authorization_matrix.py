@@ -10,20 +10,31 @@ HOW TO ADD AN ENTRY (a new URL pattern without one fails `test_every_url_pattern
      in another customer organization). POST rows send an empty form (API: `{}`), so an allowed role
      gets the form's answer (400, or a redirect with a message).
   3. Object kinds are made by `_world` below (ticket, attachment, saved_view, event, lockout, dsr,
-     access_export, user); URL arguments are filled from the kind (`_kwargs`). Add a kind there if needed.
+     access_export, user, and for the customer side portal_ticket, portal_attachment, widget_attachment,
+     beta_invitation, beta_token, login_link); URL arguments are filled from the kind (`KWARGS_OF_KIND`).
+     Add a kind there if needed. A portal_ticket is the customer's own ("own"), another customer's of the same
+     organization ("other_team": a plain member may not see it) or someone's in another organization.
+  4. Widget API rows (keys starting "widget-") are requested with `Authorization: Bearer <token>`, a token
+     minted for the role's user (tests/widget_tokens.py); anonymous sends none. Their cells are the answers
+     to that token. Every widget row is also requested with the session alone (no token), and that must
+     answer 401 for every role: the widget API accepts bearer tokens only, never the portal's session cookie.
   Outcomes: a status code ("200", "400", "403", ...), "login" (redirect to /accounts/login/), "alogin"
-  (redirect to /admin/login/), "index" (redirect to the admin index: the admin's "... doesn't exist"), "302"
-  (any other redirect). GET rows of POST-only URLs (the two logouts) expect 405: a POST would sign out.
+  (redirect to /admin/login/), "index" (redirect to the admin index: the admin's "... doesn't exist"),
+  "home" (redirect to the home page: staff opening a customer portal page), "portal" (redirect to /portal/:
+  a customer's home), "302" (any other redirect). GET rows of POST-only URLs (the two logouts, the CSP
+  report endpoint) expect 405: a POST would sign out.
 """
 
 from __future__ import annotations
 
 import base64
+import secrets
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import time, timedelta
 
 import pytest
 from django.contrib import admin
+from django.core import signing
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
@@ -32,10 +43,11 @@ from audit import gdpr
 from audit.models import BackupRun, LoginLockout, SecurityCounter
 from audit.sealing import seal_all
 from audit.services import audit_record, deployment_record
-from tests.factories import MembershipFactory, OrganizationFactory
+from tests.factories import MembershipFactory, OrganizationFactory, UserFactory
 from tests.tickets.factories import TicketFactory
-from tickets import services
-from tickets.models import SavedView, Ticket
+from tests.widget_tokens import bearer, claims, hs256, widget_settings  # noqa: F401 (widget_settings: a fixture)
+from tickets import beta_invitations, portal_links, services
+from tickets.models import BetaSupportProfile, PortalLoginLink, SavedView, Ticket
 from tickets.outbox import outbox_enqueue
 from tourbrain_support.models import WorkerHeartbeat
 from tourbrain_support.roles import CUSTOMER, Role
@@ -60,11 +72,13 @@ OWNERSHIPS = ("own", "other_team", "other_org")
 # key: (method, object kind, cells)
 #                                                   "anon   cust   rep    lead   eng    bill   pm     aud    admin"
 URLS: dict[str, tuple[str, str | None, str | dict[str, str]]] = {
-    "home": ("GET", None,                            "login  200    200    200    200    200    200    200    200"),
+    "home": ("GET", None,                            "login  portal 200    200    200    200    200    200    200"),
     "healthz": ("GET", None,                        "200    200    200    200    200    200    200    200    200"),
     "readyz": ("GET", None,                         "200    200    200    200    200    200    200    200    200"),
     "metrics": ("GET", None,                        "200    200    200    200    200    200    200    200    200"),
-    "login": ("GET", None,                          "200    302    302    302    302    302    302    302    302"),
+    # POST-only, no session or CSRF needed (browsers send reports); an empty form is not a report type it reads.
+    "csp-report": ("POST", None,                    "415    415    415    415    415    415    415    415    415"),
+    "login": ("GET", None,                          "200    home   home   home   home   home   home   home   home"),
     "logout": ("GET", None,                         "405    405    405    405    405    405    405    405    405"),
     "admin:index": ("GET", None,                    "alogin alogin 200    200    200    200    200    200    200"),
     "admin:login": ("GET", None,                    "200    200    index  index  index  index  index  index  index"),
@@ -199,6 +213,84 @@ URLS: dict[str, tuple[str, str | None, str | dict[str, str]]] = {
         "other_team":                               "login  404    404    404    404    404    404    404    404",
         "other_org":                                "login  404    404    404    404    404    404    404    404",
     }),
+    # The beta cohort: support leads and admins only.
+    "tickets:beta_cohort": ("GET", None,            "login  403    403    200    403    403    403    403    200"),
+    "tickets:beta_invite": ("POST", None,           "login  403    403    400    403    403    403    403    400"),
+    "tickets:beta_revoke": ("POST", "beta_invitation", {
+        "own":                                      "login  403    403    302    403    403    403    403    302",
+        "other_team":                               "login  403    403    302    403    403    403    403    302",
+        "other_org":                                "login  403    403    302    403    403    403    403    302",
+    }),
+    # The customer portal: customers see their own tickets (a colleague's or another organization's is a 404,
+    # as for a reference that does not exist); staff are sent to their home page.
+    "tickets:portal": ("GET", None,                 "login  200    home   home   home   home   home   home   home"),
+    "tickets:portal_new": ("GET", None,             "login  200    home   home   home   home   home   home   home"),
+    "tickets:portal_suggestions": ("GET", None,     "login  400    home   home   home   home   home   home   home"),
+    "tickets:portal_detail": ("GET", "portal_ticket", {
+        "own":                                      "login  200    home   home   home   home   home   home   home",
+        "other_team":                               "login  404    home   home   home   home   home   home   home",
+        "other_org":                                "login  404    home   home   home   home   home   home   home",
+    }),
+    "tickets:portal_reply": ("POST", "portal_ticket", {
+        "own":                                      "login  400    home   home   home   home   home   home   home",
+        "other_team":                               "login  404    home   home   home   home   home   home   home",
+        "other_org":                                "login  404    home   home   home   home   home   home   home",
+    }),
+    "tickets:portal_rate": ("POST", "portal_ticket", {
+        "own":                                      "login  400    home   home   home   home   home   home   home",
+        "other_team":                               "login  404    home   home   home   home   home   home   home",
+        "other_org":                                "login  404    home   home   home   home   home   home   home",
+    }),
+    "tickets:portal_attachment": ("GET", "portal_attachment", {
+        "own":                                      "login  200    home   home   home   home   home   home   home",
+        "other_team":                               "login  404    home   home   home   home   home   home   home",
+        "other_org":                                "login  404    home   home   home   home   home   home   home",
+    }),
+    # The weekly call of the customer's beta organization (the world gives it one).
+    "tickets:portal_beta_call": ("GET", None,       "login  200    home   home   home   home   home   home   home"),
+    # The invitation link: anyone holding it sees the join page (anonymous: a sign-up form; signed in: accept,
+    # which refuses staff and other addresses); staff are sent home like on every portal page.
+    "tickets:portal_beta_join": ("GET", "beta_token", {
+        "own":                                      "200    200    home   home   home   home   home   home   home",
+        "other_team":                               "200    200    home   home   home   home   home   home   home",
+        "other_org":                                "200    200    home   home   home   home   home   home   home",
+    }),
+    # The sign-in link's GET only asks to confirm (mail scanners must not use it up): the link is the credential.
+    "tickets:portal_login_link": ("GET", "login_link", {
+        "own":                                      "200    200    200    200    200    200    200    200    200",
+        "other_team":                               "200    200    200    200    200    200    200    200    200",
+        "other_org":                                "200    200    200    200    200    200    200    200    200",
+    }),
+    "tickets:portal_login_link_request": ("POST", None,
+                                                    "400    400    400    400    400    400    400    400    400"),
+    # DEBUG only: gone (404) for everyone in any other configuration, the tests' included.
+    "tickets:widget_demo": ("GET", None,            "404    404    404    404    404    404    404    404    404"),
+    "tickets:widget_demo_token": ("GET", None,      "404    404    404    404    404    404    404    404    404"),
+    # The widget API, with a bearer token of the role's user (see 4. above): customers only; a token naming
+    # a staff account is refused (403 staff_account). Without a token: 401 for everyone.
+    "widget-me": ("GET", None,                      "401    200    403    403    403    403    403    403    403"),
+    "widget-suggestions": ("GET", None,             "401    400    403    403    403    403    403    403    403"),
+    "widget-tickets": ("GET", None,                 "401    200    403    403    403    403    403    403    403"),
+    "widget-ticket": ("GET", "portal_ticket", {
+        "own":                                      "401    200    403    403    403    403    403    403    403",
+        "other_team":                               "401    404    403    403    403    403    403    403    403",
+        "other_org":                                "401    404    403    403    403    403    403    403    403",
+    }),
+    "widget-ticket-messages": ("POST", "portal_ticket", {
+        "own":                                      "401    400    403    403    403    403    403    403    403",
+        "other_team":                               "401    404    403    403    403    403    403    403    403",
+        "other_org":                                "401    404    403    403    403    403    403    403    403",
+    }),
+    "widget-ticket-satisfaction": ("POST", "portal_ticket", {
+        "own":                                      "401    400    403    403    403    403    403    403    403",
+        "other_team":                               "401    404    403    403    403    403    403    403    403",
+        "other_org":                                "401    404    403    403    403    403    403    403    403",
+    }),
+    "widget-ticket-attachment": ("GET", "widget_attachment", {
+        "own":                                      "401    200    403    403    403    403    403    403    403",
+        "other_team":                               "401    404    403    403    403    403    403    403    403",
+        "other_org":                                "401    404    403    403    403    403    403    403    403",
+    }),
 }
 
 # Admin model pages: the changelist and a change page of one row (tickets and attachments per ownership);
@@ -270,6 +362,15 @@ ADMIN_MODELS: dict[str, dict[str, str | dict[str, str]]] = {
         "change":                                   "alogin alogin 200    200    200    200    200    403    200",
     },
     "tickets.BusinessCalendarConfig": {
+        "changelist":                               "alogin alogin 200    200    200    200    200    403    200",
+        "change":                                   "alogin alogin 200    200    200    200    200    403    200",
+    },
+    # Ticket app models: viewed by the ticket roles, changed by leads (roles.py, test_admin_matrix.py).
+    "tickets.BetaSupportProfile": {
+        "changelist":                               "alogin alogin 200    200    200    200    200    403    200",
+        "change":                                   "alogin alogin 200    200    200    200    200    403    200",
+    },
+    "tickets.PortalLoginLink": {
         "changelist":                               "alogin alogin 200    200    200    200    200    403    200",
         "change":                                   "alogin alogin 200    200    200    200    200    403    200",
     },
@@ -386,6 +487,8 @@ def _world(role: str, make_user) -> World:
     for ownership in OWNERSHIPS:
         world.objects["event", ownership] = AuditEvent.objects.filter(actor=owner[ownership]).latest("id")
 
+    _customer_side(world, customer=customer, org=org, stranger=stranger, other_org=other_org, inviter=handler)
+
     # One row of every other model the admin shows.
     outbox_enqueue(
         kind="sla.warning", channel="email", recipient="x@example.test", subject="s", body="b", idempotency_key="m"
@@ -399,6 +502,35 @@ def _world(role: str, make_user) -> World:
     BackupRun.objects.create(kind=BackupRun.Kind.BACKUP, status=BackupRun.Status.SUCCEEDED)
     _celery_beat_rows()
     return world
+
+
+def _customer_side(world: World, *, customer, org, stranger, other_org, inviter) -> None:
+    """Portal and widget objects: the customer's ticket, a fellow member's, another organization's (each with a
+    public attachment); beta invitations; sign-in links; the organization's beta profile with a weekly call."""
+    member = UserFactory()  # a plain member of the customer's organization: not an organization admin
+    MembershipFactory(user=member, organization=org)
+    people = {"own": (customer, org), "other_team": (member, org), "other_org": (stranger, other_org)}
+    for ownership, (person, organization) in people.items():
+        ticket = TicketFactory(requester=person, organization=organization, type=Ticket.Type.QUESTION)
+        message = services.ticket_reply(ticket=ticket, author=person, body="file", attachments=[_upload()])
+        world.objects["portal_ticket", ownership] = ticket
+        world.objects["portal_attachment", ownership] = world.objects["widget_attachment", ownership] = (
+            message.attachments.get()
+        )
+        for kind in ("beta_invitation", "beta_token"):
+            world.objects[kind, ownership] = beta_invitations.beta_invite(
+                email=f"{kind}-{ownership}@example.test", organization=organization, actor=inviter
+            )
+        token = secrets.token_urlsafe(16)
+        link = PortalLoginLink.objects.create(
+            user=person,
+            token_hash=portal_links._hash(token),
+            expires_at=timezone.now() + timedelta(minutes=15),
+        )
+        world.objects["login_link", ownership] = signing.dumps(
+            [link.pk, token], salt=portal_links.SIGNING_SALT, compress=True
+        )
+    BetaSupportProfile.objects.create(organization=org, call_weekday=2, call_time=time(15, 0))
 
 
 def _celery_beat_rows() -> None:
@@ -476,6 +608,10 @@ def outcome(response) -> str:
             return "alogin"
         if location == reverse("admin:index"):
             return "index"  # signed in already (admin login), or the admin's "... doesn't exist" message
+        if location == reverse("home"):
+            return "home"
+        if location == reverse("tickets:portal"):
+            return "portal"
         return "302"
     return str(response.status_code)
 
@@ -496,6 +632,12 @@ KWARGS_OF_KIND = {
     "dsr": lambda obj: {"pk": obj.pk},
     "access_export": lambda obj: {"pk": obj.pk},
     "user": lambda obj: {"id": obj.pk},
+    "portal_ticket": lambda obj: {"reference": obj.reference},
+    "portal_attachment": lambda obj: {"reference": obj.message.ticket.reference, "pk": obj.pk},
+    "widget_attachment": lambda obj: {"reference": obj.message.ticket.reference, "attachment_id": obj.pk},
+    "beta_invitation": lambda obj: {"pk": obj.pk},
+    "beta_token": lambda obj: {"token": signing.dumps(obj.pk, salt=beta_invitations.SIGNING_SALT)},
+    "login_link": lambda signed: {"signed": signed},
 }
 # Arguments of patterns that take no object of the world.
 FIXED_KWARGS = {
@@ -504,22 +646,32 @@ FIXED_KWARGS = {
 }
 
 
-def _request(client, method: str, url: str):
+def _request(client, method: str, url: str, headers: dict | None = None):
     if method == "GET":
-        return client.get(url)
+        return client.get(url, **(headers or {}))
     if url.startswith("/api/"):
-        return client.post(url, {}, content_type="application/json")
+        return client.post(url, {}, content_type="application/json", **(headers or {}))
     return client.post(url, {})
+
+
+def _widget_token(user) -> dict:
+    """`Authorization: Bearer` headers with a widget token for the user (none for anonymous)."""
+    if user is None:
+        return {}
+    return bearer(hs256(claims(sub=f"matrix-{user.pk}", email=user.email, name="Matrix")))
 
 
 def _check_url(client, world: World, role: str, key: str, row) -> list[str]:
     method, kind, spec = row
+    widget = key.startswith("widget-")
     wrong = []
     for ownership in OWNERSHIPS if kind else (None,):
         kwargs = KWARGS_OF_KIND[kind](world.objects[kind, ownership]) if kind else FIXED_KWARGS.get(key, {})
         url = _url_for(key, kwargs)
+        if widget and (actual := outcome(_request(client, method, url))) != "401":
+            wrong.append(f"{key} [{ownership or '-'}] {method} {url} with no token: expected 401, got {actual}")
         expected = _cells(spec, ownership)[role]
-        actual = outcome(_request(client, method, url))
+        actual = outcome(_request(client, method, url, _widget_token(world.user) if widget else None))
         if actual != expected:
             wrong.append(f"{key} [{ownership or '-'}] {method} {url}: expected {expected}, got {actual}")
     return wrong
@@ -594,6 +746,7 @@ def test_no_entry_for_a_pattern_that_is_gone():
     assert not stale, f"matrix entries for URL patterns or admin models that no longer exist: {stale}"
 
 
+@pytest.mark.usefixtures("widget_settings")
 @pytest.mark.parametrize("role", ROLES)
 def test_authorization_matrix(client, make_user, audit_dirs, role):
     # given a user of the role and objects of their own, a colleague's and another organization's
