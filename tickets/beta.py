@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from icalendar import Calendar, Event, vCalAddress, vText
 
@@ -36,11 +36,20 @@ CALL_ICS_PATH = "/portal/beta/call.ics"
 # --- reads ---------------------------------------------------------------------------------------
 
 
+_HAS_ACTIVE_PROFILE_SQL = "SELECT 1 FROM tickets_betasupportprofile WHERE organization_id = %s AND is_active"
+
+
 def beta_profile_of_organization(organization: Organization | int | None) -> BetaSupportProfile | None:
-    """The organization's active beta profile with its rep (one query), or None."""
+    """The organization's active beta profile with its rep (one query; two for a beta organization), or None."""
     if organization is None:
         return None
     organization_id = organization if isinstance(organization, int) else organization.pk
+    # Most organizations have no profile: a raw check (one cheap statement, no ORM compilation) answers
+    # them; only a beta organization's profile is then loaded with its rep.
+    with connection.cursor() as cursor:
+        cursor.execute(_HAS_ACTIVE_PROFILE_SQL, [organization_id])
+        if cursor.fetchone() is None:
+            return None
     return (
         BetaSupportProfile.objects.filter(organization_id=organization_id, is_active=True)
         .select_related("organization", "dedicated_rep")

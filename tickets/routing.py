@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tickets.models import RoutingRule, Team, Ticket
+from django.db import connection
+
+from tickets.models import Team, Ticket
 from tourbrain_support.models import User
 
 DEFAULT_TEAM = Ticket.Team.SUPPORT
@@ -21,25 +23,34 @@ class Route:
     priority_queue: bool
 
 
-def _matches(rule: RoutingRule, *, type: str, priority: str, tier: str) -> bool:
-    return (
-        (not rule.type or rule.type == type)
-        and (not rule.priority or rule.priority == priority)
-        and (not rule.tier or rule.tier == tier)
-    )
+# Read on every ticket creation, so in one raw statement (ORM compilation would cost more than the query).
+_ACTIVE_RULES_SQL = """
+SELECT type, priority, tier, team, priority_queue FROM tickets_routingrule WHERE is_active ORDER BY "order", id
+"""
 
 
 def route(*, type: str, priority: str, tier: str) -> Route:
     """Team and priority-queue flag for a ticket with these attributes (one query)."""
     team = ""
     priority_queue = False
-    for rule in RoutingRule.objects.filter(is_active=True).order_by("order", "id"):
-        if not _matches(rule, type=type, priority=priority, tier=tier):
+    with connection.cursor() as cursor:
+        cursor.execute(_ACTIVE_RULES_SQL)
+        rules = cursor.fetchall()
+    for rule_type, rule_priority, rule_tier, rule_team, rule_priority_queue in rules:
+        # Empty match fields match anything.
+        if (rule_type and rule_type != type) or (rule_priority and rule_priority != priority):
             continue
-        if rule.team and not team:
-            team = rule.team
-        priority_queue = priority_queue or rule.priority_queue
+        if rule_tier and rule_tier != tier:
+            continue
+        if rule_team and not team:
+            team = rule_team
+        priority_queue = priority_queue or bool(rule_priority_queue)
     return Route(team=team or DEFAULT_TEAM, priority_queue=priority_queue)
+
+
+_ROUND_ROBIN_TEAM_SQL = """
+SELECT id, last_assigned_id FROM tickets_team WHERE slug = %s AND round_robin ORDER BY id LIMIT 1
+"""
 
 
 def next_round_robin_assignee(*, team_slug: str) -> User | None:
@@ -47,13 +58,21 @@ def next_round_robin_assignee(*, team_slug: str) -> User | None:
 
     Locks the team row so two tickets created at once do not go to the same member.
     """
-    team = Team.objects.select_for_update().filter(slug=team_slug, round_robin=True).first()
+    # Raw, like the rules: most teams do not assign in turn, and this lookup runs for every new ticket.
+    lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
+    with connection.cursor() as cursor:
+        cursor.execute(_ROUND_ROBIN_TEAM_SQL + lock, [team_slug])
+        team = cursor.fetchone()
     if team is None:
         return None
-    members = list(team.members.filter(is_active=True, is_available=True).order_by("id").only("id", "email", "name"))
+    team_id, last_id = team
+    members = list(
+        User.objects.filter(support_teams=team_id, is_active=True, is_available=True)
+        .order_by("id")
+        .only("id", "email", "name")
+    )
     if not members:
         return None
-    last_id = team.last_assigned_id or 0
-    chosen = next((member for member in members if member.id > last_id), members[0])
-    Team.objects.filter(pk=team.pk).update(last_assigned=chosen)
+    chosen = next((member for member in members if member.id > (last_id or 0)), members[0])
+    Team.objects.filter(pk=team_id).update(last_assigned=chosen)
     return chosen

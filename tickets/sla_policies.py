@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
+from django.db import connection
 
 from tickets import sla, sla_defaults
 from tickets.models import BusinessCalendarConfig, SLAPolicy, SLATarget, Ticket
@@ -41,20 +42,60 @@ class Targets:
         return getattr(self, clock)
 
 
+# The active version is read on every ticket creation. Its identity and its calendar's content are read in one
+# raw statement (no ORM compilation); the policy with its calendar and all its target cells is loaded only when
+# that fingerprint changes, and kept per process. Published versions are immutable (a change publishes a new
+# version), so a publish or a calendar edit, even through QuerySet.update, takes effect on the next call.
+_ACTIVE_FINGERPRINT_SQL = """
+SELECT p.id, p.version, p.name, p.created_at, c.id, c.timezone, c.weekly_hours, c.holiday_country,
+       c.holiday_subdivision, c.closed_dates, c.always_open, c.updated_at
+FROM tickets_slapolicy p JOIN tickets_businesscalendarconfig c ON c.id = p.calendar_id
+WHERE p.is_active
+"""
+_active_cache: dict[str, tuple[tuple, SLAPolicy]] = {}
+
+
+def _active_fingerprint() -> tuple | None:
+    with connection.cursor() as cursor:
+        cursor.execute(_ACTIVE_FINGERPRINT_SQL)
+        row = cursor.fetchone()
+    return None if row is None else (connection.alias, *row)
+
+
 def active_policy() -> SLAPolicy:
-    policy = SLAPolicy.objects.filter(is_active=True).select_related("calendar").first()
-    if policy is None:
+    """The active version with its calendar and its target cells (`targets_for` then needs no query).
+
+    One raw statement per call while the version and its calendar are unchanged; shared by the process's
+    callers, so treat it as read-only.
+    """
+    fingerprint = _active_fingerprint()
+    if fingerprint is None:
         # An emptied database (flush) gets the defaults back; with versions present, none active is an error.
         sla_defaults.ensure_defaults()
-        policy = SLAPolicy.objects.filter(is_active=True).select_related("calendar").first()
-    if policy is None:
+        fingerprint = _active_fingerprint()
+    if fingerprint is None:
         raise ApplicationError("No active SLA policy is configured.", code="no_sla_policy")
+    cached = _active_cache.get(connection.alias)
+    if cached is not None and cached[0] == fingerprint:
+        return cached[1]
+    policy = SLAPolicy.objects.select_related("calendar").get(pk=fingerprint[1])
+    policy._sla_target_cells = {
+        (row.tier, row.priority): Targets(row.first_response_minutes, row.next_response_minutes, row.resolution_minutes)
+        for row in SLATarget.objects.filter(policy=policy)
+    }
+    _active_cache[connection.alias] = (fingerprint, policy)
     return policy
 
 
 def targets_for(policy: SLAPolicy | int, *, tier: str, priority: str) -> Targets:
-    policy_id = policy if isinstance(policy, int) else policy.pk
-    row = SLATarget.objects.filter(policy_id=policy_id, tier=tier, priority=priority).first()
+    cells = getattr(policy, "_sla_target_cells", None)
+    if cells is not None:
+        if (tier, priority) in cells:
+            return cells[(tier, priority)]
+        row = None
+    else:
+        policy_id = policy if isinstance(policy, int) else policy.pk
+        row = SLATarget.objects.filter(policy_id=policy_id, tier=tier, priority=priority).first()
     if row is None:
         raise ApplicationError(
             f"SLA policy version has no target for tier '{tier}' and priority '{priority}'.", code="no_sla_target"

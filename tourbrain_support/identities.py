@@ -196,9 +196,12 @@ def _membership(user: User, organization: Organization, org_role: str | None) ->
 
 
 def _identity(issuer: str, subject: str) -> ExternalIdentity | None:
-    """The identity with its user and organization, and whether the user is in any group (one query)."""
+    """The identity with its user and organization, and whether the user is in any group (one query).
+
+    The user's audit pseudonym comes along: every write the customer makes is audited with it.
+    """
     identity = (
-        ExternalIdentity.objects.select_related("user", "organization")
+        ExternalIdentity.objects.select_related("user__audit_subject", "organization")
         .annotate(user_has_groups=Exists(User.groups.through.objects.filter(user_id=OuterRef("user_id"))))
         .filter(issuer=issuer, subject=subject)
         .first()

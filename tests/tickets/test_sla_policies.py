@@ -74,6 +74,30 @@ def test_publishing_a_new_version_leaves_existing_tickets_on_theirs(make_user):
     assert SLATarget.objects.filter(policy__version=1).count() == 12
 
 
+def test_the_active_version_is_read_once_per_ticket_and_its_targets_not_again(django_assert_num_queries):
+    active_policy()  # warm the process's copy
+    with django_assert_num_queries(1):  # the version's fingerprint only
+        policy = active_policy()
+        assert targets_for(policy, tier="general", priority="medium").first_response == 480
+        assert targets_for(policy, tier="enterprise", priority="critical").first_response > 0
+    with pytest.raises(ApplicationError) as refused:
+        targets_for(policy, tier="general", priority="urgent")
+    assert refused.value.code == "no_sla_target"
+
+
+def test_a_calendar_edited_behind_the_orm_takes_effect_on_the_next_ticket():
+    saturday_10 = MONDAY_10 - timedelta(days=2)
+    with time_machine.travel(saturday_10, tick=False):
+        before = TicketFactory(type="question", priority="medium")  # general: 480 business minutes
+        calendar = active_policy().calendar
+        # A set-based UPDATE: no save(), no auto_now, no signal.
+        BusinessCalendarConfig.objects.filter(pk=calendar.pk).update(always_open=True)
+        after = TicketFactory(type="question", priority="medium")
+    assert before.first_response_due_at == MONDAY_10 + timedelta(hours=7)  # Monday 09:00 + 8 h
+    assert after.first_response_due_at == saturday_10 + timedelta(hours=8)  # open around the clock now
+    assert active_policy().calendar.always_open
+
+
 @pytest.mark.parametrize("role", [Role.SUPPORT_REP, Role.ENGINEER, None])
 def test_only_leads_publish(make_user, role):
     actor = make_user(role) if role else UserFactory()

@@ -7,6 +7,8 @@ from datetime import timedelta
 import pytest
 import time_machine
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from audit.models import AuditEvent, SecurityCounter
@@ -230,6 +232,26 @@ def test_list_and_detail_query_counts_do_not_grow(client, ana, rep, django_asser
         body = client.get(f"{TICKETS}{ticket.reference}/", **auth).json()
     assert len(body["messages"]) == 14
     assert sum(len(message["attachments"]) for message in body["messages"]) == 12
+
+
+def test_filing_a_ticket_runs_a_bounded_number_of_statements(client, widget_settings):
+    # A known customer files: identity (1), key claim (1), active SLA version (1), routing rules (1), beta
+    # check (1), round-robin team (1), ticket insert, reference, history row, audit event (4), key answer (1);
+    # the rest are the transaction's savepoints (the test runs inside a transaction). The SLA version's row
+    # and its targets are not read again while unchanged, so the count stays put as tickets are filed.
+    auth = token("user_ana", org_id="org_band", org_name="The Band")
+    assert create(client, auth).status_code == 201
+    counts = []
+    for _ in range(3):
+        with CaptureQueriesContext(connection) as queries:
+            response = create(client, auth, HTTP_IDEMPOTENCY_KEY=f"key-{len(counts)}")
+        assert response.status_code == 201, response.content
+        counts.append(len(queries))
+    statements = [query["sql"] for query in queries.captured_queries if "SAVEPOINT" not in (query["sql"] or "")]
+    assert len(statements) <= 11, statements
+    assert counts[0] == counts[1] == counts[2] <= 17, counts
+    assert Ticket.objects.filter(user=user_of("user_ana")).count() == 4
+    assert TicketIdempotencyKey.objects.filter(response_status=201, ticket__isnull=False).count() == 3
 
 
 # --- replies and ratings -------------------------------------------------------------------------
