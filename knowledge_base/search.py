@@ -1,0 +1,262 @@
+"""Article search: ranked full-text search with highlighted snippets, tolerant of typos and of any input.
+
+PostgreSQL: `search_vector` (title A, summary B, body and transcript C, English stemming) is kept by a
+trigger and indexed with GIN. The query goes through `websearch_to_tsquery`, which accepts any text (quotes,
+`& | ! :*`, unbalanced parentheses) without a syntax error. When every word must match and nothing does, a
+second pass looks for any word, and for words close to the query's words by trigram similarity over title
+and summary (`word_similarity`, GIN trigram index): "colaboration", "itinerary exprt" still find the page.
+Snippets come from `ts_headline`, computed for the returned page only.
+
+SQLite: a simple fallback. Every word must appear (case-insensitive) in the title, summary, body or
+transcript; results are ranked by where the words were found; snippets are cut around the first match.
+
+Audience: the caller's queryset decides what is visible (`Article.objects.visible_to(user)`); both paths
+only ever read rows from it, so internal articles never reach a customer in results, snippets or counts.
+Input: NUL removed, at most `MAX_QUERY_LENGTH` characters kept (longer text is cut, never an error).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from django.db import connection
+from django.utils.html import escape
+
+from knowledge_base.models import Article
+
+MAX_QUERY_LENGTH = 200
+MAX_WORDS = 8
+# word_similarity between a typed word and the closest word of a title or summary ("exprt" ~ "exports": 0.5).
+TYPO_THRESHOLD = 0.45
+SNIPPET_OPTIONS = "StartSel=<mark>, StopSel=</mark>, MaxWords=30, MinWords=12, MaxFragments=2, FragmentDelimiter= … "
+_WORD = re.compile(r"[^\W_]{3,}", re.UNICODE)
+STOP_WORDS = frozenset(
+    [
+        "a",
+        "an",
+        "and",
+        "are",
+        "as",
+        "at",
+        "be",
+        "but",
+        "by",
+        "can",
+        "do",
+        "for",
+        "from",
+        "how",
+        "i",
+        "if",
+        "in",
+        "into",
+        "is",
+        "it",
+        "my",
+        "no",
+        "not",
+        "of",
+        "on",
+        "or",
+        "our",
+        "so",
+        "such",
+        "that",
+        "the",
+        "their",
+        "then",
+        "there",
+        "these",
+        "they",
+        "this",
+        "to",
+        "was",
+        "what",
+        "when",
+        "where",
+        "which",
+        "who",
+        "why",
+        "will",
+        "with",
+        "you",
+        "your",
+    ]
+)
+
+
+@dataclass(frozen=True)
+class Hit:
+    article_id: int
+    slug: str
+    title: str
+    summary: str
+    kind: str
+    audience: str
+    url: str
+    snippet: str  # safe HTML: escaped text with <mark> around matches
+    rank: float
+
+
+def clean_query(text: str | None) -> str:
+    text = (text or "").replace("\x00", " ")
+    return " ".join(text[:MAX_QUERY_LENGTH].split())
+
+
+def typo_words(text: str) -> list[str]:
+    """Words worth a trigram comparison: three letters or more, not stop words, at most MAX_WORDS."""
+    words = []
+    for word in _WORD.findall(text.lower()):
+        if word not in STOP_WORDS and word not in words:
+            words.append(word)
+    return words[:MAX_WORDS]
+
+
+def search(queryset, text: str | None, *, limit: int = 20, snippets: bool = True) -> list[Hit]:
+    """The best `limit` articles of `queryset` for `text` (an empty list for an empty or useless query)."""
+    query = clean_query(text)
+    if not query or limit <= 0:
+        return []
+    if connection.vendor == "postgresql":
+        return _search_postgresql(queryset, query, limit=limit, snippets=snippets)
+    return _search_fallback(queryset, query, limit=limit, snippets=snippets)
+
+
+# --- PostgreSQL ----------------------------------------------------------------------------------------
+
+_CANDIDATES_ALL_WORDS = """
+SELECT a.id, ts_rank(a.search_vector, q.query) AS rank
+FROM knowledge_base_article a, websearch_to_tsquery('english', %s) AS q(query)
+WHERE a.search_vector @@ q.query AND a.id IN ({visible})
+ORDER BY rank DESC, a.id
+LIMIT %s
+"""
+
+# Any word of the query, or a word close to one of them: rank by text match plus summed similarity.
+_CANDIDATES_ANY_WORD = """
+SELECT a.id,
+       ts_rank(a.search_vector, q.query) + {similarity_sum} AS rank
+FROM knowledge_base_article a, to_tsquery('english', %s) AS q(query)
+WHERE (a.search_vector @@ q.query OR {similar_any}) AND a.id IN ({visible})
+ORDER BY rank DESC, a.id
+LIMIT %s
+"""
+
+# Markdown punctuation and link targets, left out of snippets (the snippet is plain text).
+_MARKDOWN_MARKUP = r"\]\([^)]*\)|[*_`#>|\[\]]+"
+_TRIGRAM_TEXT = "(lower(a.title) || ' ' || lower(a.summary))"
+
+_PAGE = """
+SELECT a.id, a.slug, a.title, a.summary, a.kind, a.audience, c.rank,
+       {snippet}
+FROM ({candidates}) AS c
+JOIN knowledge_base_article a ON a.id = c.id
+ORDER BY c.rank DESC, a.id
+"""
+
+
+def _visible_sql(queryset) -> tuple[str, tuple]:
+    sql, params = queryset.order_by().values("id").query.sql_with_params()
+    return sql, tuple(params)
+
+
+def _snippet_sql(snippets: bool, tsquery_function: str) -> str:
+    if not snippets:
+        return "'' AS snippet"
+    # The headline is built from the summary, body and transcript of the returned rows only.
+    return (
+        "ts_headline('english', a.summary || ' ' || "
+        f"regexp_replace(a.body, '{_MARKDOWN_MARKUP}', ' ', 'g') || ' ' || a.transcript, "
+        f"{tsquery_function}('english', %s), '{SNIPPET_OPTIONS}') AS snippet"
+    )
+
+
+def _search_postgresql(queryset, query: str, *, limit: int, snippets: bool) -> list[Hit]:
+    visible_sql, visible_params = _visible_sql(queryset)
+    candidates = _CANDIDATES_ALL_WORDS.format(visible=visible_sql)
+    page_sql = _PAGE.format(snippet=_snippet_sql(snippets, "websearch_to_tsquery"), candidates=candidates)
+    params = ((query,) if snippets else ()) + (query, *visible_params, limit)
+    with connection.cursor() as cursor:
+        cursor.execute(page_sql, params)
+        rows = cursor.fetchall()
+        if rows:
+            return [_hit(row) for row in rows]
+        words = typo_words(query)
+        if not words:
+            return []
+        # Each word quoted as a tsquery lexeme; no operator typed by the reader survives.
+        any_word = " | ".join("'" + word.replace("'", "") + "'" for word in words)
+        similarity_sum = " + ".join(f"word_similarity(%s, {_TRIGRAM_TEXT})" for _ in words)
+        similar_any = " OR ".join(f"%s <%% {_TRIGRAM_TEXT}" for _ in words)
+        candidates = _CANDIDATES_ANY_WORD.format(
+            similarity_sum=similarity_sum, similar_any=similar_any, visible=visible_sql
+        )
+        page_sql = _PAGE.format(snippet=_snippet_sql(snippets, "to_tsquery"), candidates=candidates)
+        params = ((any_word,) if snippets else ()) + (*words, any_word, *words, *visible_params, limit)
+        # The threshold of `<%` (a session setting; only this search uses the operator).
+        cursor.execute("SELECT set_config('pg_trgm.word_similarity_threshold', %s, false)", [str(TYPO_THRESHOLD)])
+        cursor.execute(page_sql, params)
+        return [_hit(row) for row in cursor.fetchall()]
+
+
+def _hit(row) -> Hit:
+    article_id, slug, title, summary, kind, audience, rank, snippet = row
+    url = f"/docs/videos/{slug}/" if kind == Article.Kind.VIDEO else f"/docs/{slug}/"
+    return Hit(article_id, slug, title, summary, kind, audience, url, _safe_headline(snippet or ""), float(rank))
+
+
+def _safe_headline(headline: str) -> str:
+    # ts_headline returns the article text as is: escape it, then restore only our own <mark> tags.
+    return escape(headline).replace("&lt;mark&gt;", "<mark>").replace("&lt;/mark&gt;", "</mark>")
+
+
+# --- SQLite and other databases ------------------------------------------------------------------------
+
+_FALLBACK_SCAN_LIMIT = 500
+
+
+def _search_fallback(queryset, query: str, *, limit: int, snippets: bool) -> list[Hit]:
+    from django.db.models import Q
+
+    words = typo_words(query) or [word.lower() for word in query.split()[:MAX_WORDS] if len(word) >= 2]
+    if not words:
+        return []
+    condition = Q()
+    for word in words:
+        condition &= (
+            Q(title__icontains=word)
+            | Q(summary__icontains=word)
+            | Q(body__icontains=word)
+            | Q(transcript__icontains=word)
+        )
+    rows = queryset.filter(condition).values_list(
+        "id", "slug", "title", "summary", "kind", "audience", "body", "transcript"
+    )[:_FALLBACK_SCAN_LIMIT]
+    hits = []
+    for article_id, slug, title, summary, kind, audience, body, transcript in rows:
+        rank = 0.0
+        for word in words:
+            rank += 1.0 * (word in title.lower()) + 0.4 * (word in summary.lower())
+            rank += 0.1 * min(5, (body + " " + transcript).lower().count(word))
+        snippet = _fallback_snippet(f"{summary} {body} {transcript}", words) if snippets else ""
+        url = f"/docs/videos/{slug}/" if kind == Article.Kind.VIDEO else f"/docs/{slug}/"
+        hits.append(Hit(article_id, slug, title, summary, kind, audience, url, snippet, rank))
+    hits.sort(key=lambda hit: (-hit.rank, hit.article_id))
+    return hits[:limit]
+
+
+def _fallback_snippet(text: str, words: list[str], width: int = 160) -> str:
+    text = " ".join(text.split())
+    lowered = text.lower()
+    positions = [lowered.find(word) for word in words if lowered.find(word) >= 0]
+    start = max(0, min(positions) - width // 3) if positions else 0
+    excerpt = text[start : start + width]
+    pattern = re.compile("|".join(re.escape(word) for word in words), re.IGNORECASE)
+    parts, last = [], 0
+    for match in pattern.finditer(excerpt):
+        parts.append(escape(excerpt[last : match.start()]))
+        parts.append(f"<mark>{escape(match.group(0))}</mark>")
+        last = match.end()
+    parts.append(escape(excerpt[last:]))
+    return ("… " if start else "") + "".join(parts) + (" …" if start + width < len(text) else "")
