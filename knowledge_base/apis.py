@@ -20,7 +20,8 @@ class KbSuggestionsApi(APIView):
     permission_classes = [AllowAny]
 
     class InputSerializer(serializers.Serializer):
-        q = serializers.CharField(required=False, allow_blank=True, trim_whitespace=True, default="")
+        # Any text: read as is (DRF's CharField refuses NUL); the search cleans and cuts it.
+        q = serializers.CharField(required=False, allow_blank=True, help_text="What the reader typed.")
         limit = serializers.IntegerField(required=False, min_value=1, max_value=SUGGESTION_LIMIT_MAX, default=5)
 
     class OutputSerializer(serializers.Serializer):
@@ -36,11 +37,9 @@ class KbSuggestionsApi(APIView):
         summary="Help articles matching a text",
     )
     def get(self, request):
-        params = self.InputSerializer(
-            data={key: request.query_params.get(key) for key in ("q", "limit") if key in request.query_params}
-        )
+        given = {"limit": request.query_params["limit"]} if "limit" in request.query_params else {}
+        params = self.InputSerializer(data=given)
         params.is_valid(raise_exception=True)
-        results = kb_suggestions(
-            query=params.validated_data["q"], user=request.user, limit=params.validated_data["limit"]
-        )
+        query = request.query_params.get("q", "")
+        results = kb_suggestions(query=query, user=request.user, limit=params.validated_data["limit"])
         return Response({"results": self.OutputSerializer(results, many=True).data})
