@@ -29,7 +29,8 @@ def test_hostile_markdown_is_inert(source, forbidden):
 
 
 def test_markdown_features_survive():
-    html = render_markdown("## Heading\n\n- one\n- two\n\n`code` and **bold** [docs](/docs/exports/)\n\n| a | b |\n|---|---|\n| 1 | 2 |")
+    source = "## Heading\n\n- one\n- two\n\n`code` and **bold** [docs](/docs/exports/)\n\n| a | b |\n|---|---|\n| 1 | 2 |"
+    html = render_markdown(source)
     assert '<h2 id="heading">Heading</h2>' in html
     assert "<li>one</li>" in html
     assert "<code>code</code>" in html
