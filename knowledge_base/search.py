@@ -8,7 +8,8 @@ and summary (`word_similarity`, GIN trigram index): "colaboration", "itinerary e
 Snippets come from `ts_headline`, computed for the returned page only.
 
 SQLite: a simple fallback. Every word must appear (case-insensitive) in the title, summary, body or
-transcript; results are ranked by where the words were found; snippets are cut around the first match.
+transcript (else any of them); results are ranked by where the words were found; snippets are cut around
+the first match.
 
 Audience: the caller's queryset decides what is visible (`Article.objects.visible_to(user)`); both paths
 only ever read rows from it, so internal articles never reach a customer in results, snippets or counts.
@@ -113,14 +114,17 @@ def typo_words(text: str) -> list[str]:
     return words[:MAX_WORDS]
 
 
-def search(queryset, text: str | None, *, limit: int = 20, snippets: bool = True) -> list[Hit]:
-    """The best `limit` articles of `queryset` for `text` (an empty list for an empty or useless query)."""
+def search(queryset, text: str | None, *, limit: int = 20, snippets: bool = True, any_word: bool = False) -> list[Hit]:
+    """The best `limit` articles of `queryset` for `text` (an empty list for an empty or useless query).
+
+    `any_word`: skip the every-word pass (a ticket subject is a sentence, not a search).
+    """
     query = clean_query(text)
     if not query or limit <= 0:
         return []
     if connection.vendor == "postgresql":
-        return _search_postgresql(queryset, query, limit=limit, snippets=snippets)
-    return _search_fallback(queryset, query, limit=limit, snippets=snippets)
+        return _search_postgresql(queryset, query, limit=limit, snippets=snippets, any_word=any_word)
+    return _search_fallback(queryset, query, limit=limit, snippets=snippets, any_word=any_word)
 
 
 # --- PostgreSQL ----------------------------------------------------------------------------------------
@@ -172,28 +176,29 @@ def _snippet_sql(snippets: bool, tsquery_function: str) -> str:
     )
 
 
-def _search_postgresql(queryset, query: str, *, limit: int, snippets: bool) -> list[Hit]:
+def _search_postgresql(queryset, query: str, *, limit: int, snippets: bool, any_word: bool) -> list[Hit]:
     visible_sql, visible_params = _visible_sql(queryset)
     candidates = _CANDIDATES_ALL_WORDS.format(visible=visible_sql)
     page_sql = _PAGE.format(snippet=_snippet_sql(snippets, "websearch_to_tsquery"), candidates=candidates)
     params = ((query,) if snippets else ()) + (query, *visible_params, limit)
     with connection.cursor() as cursor:
-        cursor.execute(page_sql, params)
-        rows = cursor.fetchall()
-        if rows:
-            return [_hit(row) for row in rows]
+        if not any_word:
+            cursor.execute(page_sql, params)
+            rows = cursor.fetchall()
+            if rows:
+                return [_hit(row) for row in rows]
         words = typo_words(query)
         if not words:
             return []
         # Each word quoted as a tsquery lexeme; no operator typed by the reader survives.
-        any_word = " | ".join("'" + word.replace("'", "") + "'" for word in words)
+        either = " | ".join("'" + word.replace("'", "") + "'" for word in words)
         similarity_sum = " + ".join(f"word_similarity(%s, {_TRIGRAM_TEXT})" for _ in words)
         similar_any = " OR ".join(f"%s <%% {_TRIGRAM_TEXT}" for _ in words)
         candidates = _CANDIDATES_ANY_WORD.format(
             similarity_sum=similarity_sum, similar_any=similar_any, visible=visible_sql
         )
         page_sql = _PAGE.format(snippet=_snippet_sql(snippets, "to_tsquery"), candidates=candidates)
-        params = ((any_word,) if snippets else ()) + (*words, any_word, *words, *visible_params, limit)
+        params = ((either,) if snippets else ()) + (*words, either, *words, *visible_params, limit)
         # The threshold of `<%` (a session setting; only this search uses the operator).
         cursor.execute("SELECT set_config('pg_trgm.word_similarity_threshold', %s, false)", [str(TYPO_THRESHOLD)])
         cursor.execute(page_sql, params)
@@ -216,23 +221,31 @@ def _safe_headline(headline: str) -> str:
 _FALLBACK_SCAN_LIMIT = 500
 
 
-def _search_fallback(queryset, query: str, *, limit: int, snippets: bool) -> list[Hit]:
+def _search_fallback(queryset, query: str, *, limit: int, snippets: bool, any_word: bool) -> list[Hit]:
     from django.db.models import Q
 
     words = typo_words(query) or [word.lower() for word in query.split()[:MAX_WORDS] if len(word) >= 2]
     if not words:
         return []
-    condition = Q()
-    for word in words:
-        condition &= (
+
+    def matches(word):
+        return (
             Q(title__icontains=word)
             | Q(summary__icontains=word)
             | Q(body__icontains=word)
             | Q(transcript__icontains=word)
         )
-    rows = queryset.filter(condition).values_list(
-        "id", "slug", "title", "summary", "kind", "audience", "body", "transcript"
-    )[:_FALLBACK_SCAN_LIMIT]
+
+    fields = ("id", "slug", "title", "summary", "kind", "audience", "body", "transcript")
+    every_word = Q()
+    for word in words:
+        every_word &= matches(word)
+    rows = [] if any_word else list(queryset.filter(every_word).values_list(*fields)[:_FALLBACK_SCAN_LIMIT])
+    if (not rows and len(words) > 1) or any_word:  # like the PostgreSQL path: then any of the words
+        either = Q()
+        for word in words:
+            either |= matches(word)
+        rows = list(queryset.filter(either).values_list(*fields)[:_FALLBACK_SCAN_LIMIT])
     hits = []
     for article_id, slug, title, summary, kind, audience, body, transcript in rows:
         rank = 0.0

@@ -89,7 +89,7 @@ def kb_suggestions(*, query: str, user, limit: int = 5) -> list[dict]:
 
 def kb_articles_for_ticket(*, ticket, user, limit: int = 5) -> list[search.Hit]:
     """Articles matching a ticket's subject, for the staff ticket page (staff see internal articles too)."""
-    return search.search(Article.objects.visible_to(user), ticket.subject, limit=limit, snippets=False)
+    return search.search(Article.objects.visible_to(user), ticket.subject, limit=limit, snippets=False, any_word=True)
 
 
 def feedback_for(*, article: Article, user, reader_id: str) -> Feedback | None:

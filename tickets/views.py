@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
+from knowledge_base.selectors import kb_articles_for_ticket
 from tickets import page_selectors, selectors, services
 from tickets.forms import (
     AssignForm,
@@ -256,6 +257,7 @@ def _ticket_context(request, ticket: Ticket, **overrides) -> dict:
         "assignee_options": [(str(person.pk), str(person)) for person in staff_assignees()],
         "attachment_hint": page_selectors.attachment_hint(),
         "audit_url": f"/audit/?{urlencode({'resource_type': 'ticket', 'resource_id': ticket.pk})}",
+        "kb_articles": kb_articles_for_ticket(ticket=ticket, user=request.user),
     }
 
 
