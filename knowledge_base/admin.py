@@ -20,7 +20,7 @@ class ArticleAdmin(SimpleHistoryAdmin):
     list_select_related = ["category"]
     autocomplete_fields = ["related"]
     readonly_fields = ["view_count", "created_at", "updated_at", "published_at", "author"]
-    exclude = ["search_vector"]
+    exclude = ["search_vector", "search_head"]
 
     def save_model(self, request, obj, form, change):
         # Every change is audited, like the editor pages (which go through the services).

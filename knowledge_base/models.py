@@ -4,8 +4,8 @@ One `Article` model holds both kinds: a video tutorial is an article whose `kind
 source (YouTube or Vimeo id, or a file URL), a duration and chapters; its transcript lives in the chapters
 (one passage per chapter, so the page can highlight the passage of the current chapter) and is copied into
 `transcript` on save, for search. `body_html` is the sanitized rendering of `body`, also set on save, so a
-page view never renders Markdown. `search_vector` is kept current by a PostgreSQL trigger (migration 0002)
-on every insert or update, whichever path writes the row.
+page view never renders Markdown. `search_vector` and `search_head` are kept current by a PostgreSQL
+trigger (migrations 0002, 0004) on every insert or update, whichever path writes the row.
 """
 
 from __future__ import annotations
@@ -97,8 +97,12 @@ class Article(models.Model):
     updated_at = models.DateTimeField(default=timezone.now, editable=False)
     published_at = models.DateTimeField(null=True, blank=True, editable=False)
     search_vector = SearchVectorField(null=True, editable=False)
+    # Title (A) and summary (B) only: small and stored in the row, so ranking many matches stays cheap.
+    search_head = SearchVectorField(null=True, editable=False)
 
-    history = HistoricalRecords(excluded_fields=["body_html", "transcript", "view_count", "search_vector"])
+    history = HistoricalRecords(
+        excluded_fields=["body_html", "transcript", "view_count", "search_vector", "search_head"]
+    )
 
     objects = ArticleQuerySet.as_manager()
 
@@ -108,7 +112,7 @@ class Article(models.Model):
         constraints = [models.UniqueConstraint(fields=["kind", "slug"], name="kb_article_slug_per_kind")]
         indexes = [
             models.Index(fields=["status", "audience", "-updated_at"], name="kb_article_recent"),
-            models.Index(fields=["status", "audience", "-view_count"], name="kb_article_popular"),
+            models.Index(fields=["status", "-view_count"], name="kb_article_popular"),
         ]
 
     def __str__(self) -> str:

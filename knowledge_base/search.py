@@ -11,8 +11,9 @@ SQLite: a simple fallback. Every word must appear (case-insensitive) in the titl
 transcript (else any of them); results are ranked by where the words were found; snippets are cut around
 the first match.
 
-Audience: the caller's queryset decides what is visible (`Article.objects.visible_to(user)`); both paths
-only ever read rows from it, so internal articles never reach a customer in results, snippets or counts.
+Audience: only published articles are searched, and internal ones only with `include_internal` (staff, see
+`knowledge_base.access`), in every branch of the query, so internal articles never reach a customer in
+results, snippets or counts.
 Input: NUL removed, at most `MAX_QUERY_LENGTH` characters kept (longer text is cut, never an error).
 """
 
@@ -114,8 +115,10 @@ def typo_words(text: str) -> list[str]:
     return words[:MAX_WORDS]
 
 
-def search(queryset, text: str | None, *, limit: int = 20, snippets: bool = True, any_word: bool = False) -> list[Hit]:
-    """The best `limit` articles of `queryset` for `text` (an empty list for an empty or useless query).
+def search(
+    text: str | None, *, include_internal: bool, limit: int = 20, snippets: bool = True, any_word: bool = False
+) -> list[Hit]:
+    """The best `limit` published articles for `text` (an empty list for an empty or useless query).
 
     `any_word`: skip the every-word pass (a ticket subject is a sentence, not a search).
     """
@@ -123,33 +126,69 @@ def search(queryset, text: str | None, *, limit: int = 20, snippets: bool = True
     if not query or limit <= 0:
         return []
     if connection.vendor == "postgresql":
-        return _search_postgresql(queryset, query, limit=limit, snippets=snippets, any_word=any_word)
+        return _search_postgresql(query, include_internal, limit=limit, snippets=snippets, any_word=any_word)
+    queryset = Article.objects.published()
+    if not include_internal:
+        queryset = queryset.filter(audience=Article.Audience.PUBLIC)
     return _search_fallback(queryset, query, limit=limit, snippets=snippets, any_word=any_word)
 
 
 # --- PostgreSQL ----------------------------------------------------------------------------------------
 
+# Candidates: the best title/summary matches (small in-row vector, GIN) and the most viewed articles whose
+# body matches (walks the popularity index for a common word, the GIN index for a rare one). Only these
+# candidates get the full weighted rank, so a word found in every article costs as much as a rare one.
+CANDIDATE_LIMIT = 60
+
 _CANDIDATES_ALL_WORDS = """
 SELECT a.id, ts_rank(a.search_vector, q.query) AS rank
-FROM knowledge_base_article a, websearch_to_tsquery('english', %s) AS q(query)
-WHERE a.search_vector @@ q.query AND a.id IN ({visible})
+FROM (
+    (SELECT h.id FROM knowledge_base_article h, websearch_to_tsquery('english', %s) AS hq(query)
+     WHERE h.search_head @@ hq.query AND h.status = 'published' AND (h.audience = 'public' OR %s)
+     ORDER BY ts_rank(h.search_head, hq.query) DESC, h.id LIMIT {candidates})
+    UNION
+    (SELECT b.id FROM knowledge_base_article b, websearch_to_tsquery('english', %s) AS bq(query)
+     WHERE b.search_vector @@ bq.query AND b.status = 'published' AND (b.audience = 'public' OR %s)
+     ORDER BY b.view_count DESC, b.id LIMIT {candidates})
+) AS c
+JOIN knowledge_base_article a ON a.id = c.id, websearch_to_tsquery('english', %s) AS q(query)
 ORDER BY rank DESC, a.id
 LIMIT %s
 """
 
-# Any word of the query, or a word close to one of them: rank by text match plus summed similarity.
+# Any word of the query, or a word close to one of them (trigram), ranked by text match plus similarity.
 _CANDIDATES_ANY_WORD = """
-SELECT a.id,
-       ts_rank(a.search_vector, q.query) + {similarity_sum} AS rank
-FROM knowledge_base_article a, to_tsquery('english', %s) AS q(query)
-WHERE (a.search_vector @@ q.query OR {similar_any}) AND a.id IN ({visible})
+SELECT a.id, ts_rank(a.search_vector, q.query) + {similarity_sum} AS rank
+FROM (
+    (SELECT h.id FROM knowledge_base_article h, to_tsquery('english', %s) AS hq(query)
+     WHERE h.search_head @@ hq.query AND h.status = 'published' AND (h.audience = 'public' OR %s)
+     ORDER BY ts_rank(h.search_head, hq.query) DESC, h.id LIMIT {candidates})
+    UNION
+    (SELECT b.id FROM knowledge_base_article b, to_tsquery('english', %s) AS bq(query)
+     WHERE b.search_vector @@ bq.query AND b.status = 'published' AND (b.audience = 'public' OR %s)
+     ORDER BY b.view_count DESC, b.id LIMIT {candidates})
+    {similar_branches}
+) AS c
+JOIN knowledge_base_article a ON a.id = c.id, to_tsquery('english', %s) AS q(query)
 ORDER BY rank DESC, a.id
 LIMIT %s
 """
 
+_SIMILAR_BRANCH = """
+    UNION
+    (SELECT t.id FROM knowledge_base_article t
+     WHERE %s <%% {text} AND t.status = 'published' AND (t.audience = 'public' OR %s)
+     ORDER BY word_similarity(%s, {text}) DESC, t.id LIMIT {candidates})
+"""
+
+_TRIGRAM_TEXT = "(lower(a.title) || ' ' || lower(a.summary))"
 # Markdown punctuation and link targets, left out of snippets (the snippet is plain text).
 _MARKDOWN_MARKUP = r"\]\([^)]*\)|[*_`#>|\[\]]+"
-_TRIGRAM_TEXT = "(lower(a.title) || ' ' || lower(a.summary))"
+
+
+def _trigram_text(alias: str) -> str:
+    return _TRIGRAM_TEXT.replace("a.", f"{alias}.")
+
 
 _PAGE = """
 SELECT a.id, a.slug, a.title, a.summary, a.kind, a.audience, c.rank,
@@ -158,11 +197,6 @@ FROM ({candidates}) AS c
 JOIN knowledge_base_article a ON a.id = c.id
 ORDER BY c.rank DESC, a.id
 """
-
-
-def _visible_sql(queryset) -> tuple[str, tuple]:
-    sql, params = queryset.order_by().values("id").query.sql_with_params()
-    return sql, tuple(params)
 
 
 def _snippet_sql(snippets: bool, tsquery_function: str) -> str:
@@ -176,13 +210,17 @@ def _snippet_sql(snippets: bool, tsquery_function: str) -> str:
     )
 
 
-def _search_postgresql(queryset, query: str, *, limit: int, snippets: bool, any_word: bool) -> list[Hit]:
-    visible_sql, visible_params = _visible_sql(queryset)
-    candidates = _CANDIDATES_ALL_WORDS.format(visible=visible_sql)
-    page_sql = _PAGE.format(snippet=_snippet_sql(snippets, "websearch_to_tsquery"), candidates=candidates)
-    params = ((query,) if snippets else ()) + (query, *visible_params, limit)
+def _search_postgresql(query: str, include_internal: bool, *, limit: int, snippets: bool, any_word: bool) -> list[Hit]:
+    # Visibility (published; internal only for staff) is written into each branch, so the planner can walk
+    # the popularity index; `include_internal` is bound as a literal true/false.
+    visible_params = (include_internal,)
     with connection.cursor() as cursor:
         if not any_word:
+            candidates = _CANDIDATES_ALL_WORDS.format(candidates=CANDIDATE_LIMIT)
+            page_sql = _PAGE.format(snippet=_snippet_sql(snippets, "websearch_to_tsquery"), candidates=candidates)
+            params = ((query,) if snippets else ()) + (
+                query, *visible_params, query, *visible_params, query, limit
+            )  # fmt: skip
             cursor.execute(page_sql, params)
             rows = cursor.fetchall()
             if rows:
@@ -192,13 +230,19 @@ def _search_postgresql(queryset, query: str, *, limit: int, snippets: bool, any_
             return []
         # Each word quoted as a tsquery lexeme; no operator typed by the reader survives.
         either = " | ".join("'" + word.replace("'", "") + "'" for word in words)
+        text = _trigram_text("t")
+        similar_branches = "".join(_SIMILAR_BRANCH.format(text=text, candidates=CANDIDATE_LIMIT) for _ in words)
         similarity_sum = " + ".join(f"word_similarity(%s, {_TRIGRAM_TEXT})" for _ in words)
-        similar_any = " OR ".join(f"%s <%% {_TRIGRAM_TEXT}" for _ in words)
         candidates = _CANDIDATES_ANY_WORD.format(
-            similarity_sum=similarity_sum, similar_any=similar_any, visible=visible_sql
+            similarity_sum=similarity_sum,
+            candidates=CANDIDATE_LIMIT,
+            similar_branches=similar_branches,
         )
         page_sql = _PAGE.format(snippet=_snippet_sql(snippets, "to_tsquery"), candidates=candidates)
-        params = ((either,) if snippets else ()) + (*words, either, *words, *visible_params, limit)
+        similar_params = tuple(value for word in words for value in (word, *visible_params, word))
+        params = ((either,) if snippets else ()) + (
+            *words, either, *visible_params, either, *visible_params, *similar_params, either, limit
+        )  # fmt: skip
         # The threshold of `<%` (a session setting; only this search uses the operator).
         cursor.execute("SELECT set_config('pg_trgm.word_similarity_threshold', %s, false)", [str(TYPO_THRESHOLD)])
         cursor.execute(page_sql, params)

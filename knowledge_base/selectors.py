@@ -14,6 +14,7 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from knowledge_base import search
+from knowledge_base.access import can_read_internal
 from knowledge_base.models import Article, Category, EmptySearch, Feedback, SuggestionOpen
 
 SUGGESTION_LIMIT_MAX = 10
@@ -63,7 +64,7 @@ def video_list(*, user) -> QuerySet[Article]:
 
 
 def kb_search(*, query: str, user, limit: int = 20) -> list[search.Hit]:
-    return search.search(Article.objects.visible_to(user), query, limit=limit)
+    return search.search(query, include_internal=can_read_internal(user), limit=limit)
 
 
 def kb_suggestions(*, query: str, user, limit: int = 5) -> list[dict]:
@@ -74,7 +75,7 @@ def kb_suggestions(*, query: str, user, limit: int = 5) -> list[dict]:
     caller adds its draft or session id).
     """
     limit = max(1, min(int(limit), SUGGESTION_LIMIT_MAX))
-    hits = search.search(Article.objects.visible_to(user), query, limit=limit, snippets=False)
+    hits = search.search(query, include_internal=can_read_internal(user), limit=limit, snippets=False)
     return [
         {
             "slug": hit.slug,
@@ -89,7 +90,9 @@ def kb_suggestions(*, query: str, user, limit: int = 5) -> list[dict]:
 
 def kb_articles_for_ticket(*, ticket, user, limit: int = 5) -> list[search.Hit]:
     """Articles matching a ticket's subject, for the staff ticket page (staff see internal articles too)."""
-    return search.search(Article.objects.visible_to(user), ticket.subject, limit=limit, snippets=False, any_word=True)
+    return search.search(
+        ticket.subject, include_internal=can_read_internal(user), limit=limit, snippets=False, any_word=True
+    )
 
 
 def feedback_for(*, article: Article, user, reader_id: str) -> Feedback | None:
