@@ -135,9 +135,10 @@ def search(
 
 # --- PostgreSQL ----------------------------------------------------------------------------------------
 
-# Candidates: the best title/summary matches (small in-row vector, GIN) and the most viewed articles whose
-# body matches (walks the popularity index for a common word, the GIN index for a rare one). Only these
-# candidates get the full weighted rank, so a word found in every article costs as much as a rare one.
+# Candidates: the most viewed articles whose title or summary matches (small in-row vector) and the most
+# viewed whose body matches; for a common word the planner walks the popularity index and stops after a
+# few rows, for a rare one it takes the GIN index. Only these candidates get the full weighted rank, so a
+# word found in every article costs about as much as a rare one.
 CANDIDATE_LIMIT = 60
 
 _CANDIDATES_ALL_WORDS = """
@@ -145,7 +146,7 @@ SELECT a.id, ts_rank(a.search_vector, q.query) AS rank
 FROM (
     (SELECT h.id FROM knowledge_base_article h, websearch_to_tsquery('english', %s) AS hq(query)
      WHERE h.search_head @@ hq.query AND h.status = 'published' AND (h.audience = 'public' OR %s)
-     ORDER BY ts_rank(h.search_head, hq.query) DESC, h.id LIMIT {candidates})
+     ORDER BY h.view_count DESC, h.id LIMIT {candidates})
     UNION
     (SELECT b.id FROM knowledge_base_article b, websearch_to_tsquery('english', %s) AS bq(query)
      WHERE b.search_vector @@ bq.query AND b.status = 'published' AND (b.audience = 'public' OR %s)
@@ -162,7 +163,7 @@ SELECT a.id, ts_rank(a.search_vector, q.query) + {similarity_sum} AS rank
 FROM (
     (SELECT h.id FROM knowledge_base_article h, to_tsquery('english', %s) AS hq(query)
      WHERE h.search_head @@ hq.query AND h.status = 'published' AND (h.audience = 'public' OR %s)
-     ORDER BY ts_rank(h.search_head, hq.query) DESC, h.id LIMIT {candidates})
+     ORDER BY h.view_count DESC, h.id LIMIT {candidates})
     UNION
     (SELECT b.id FROM knowledge_base_article b, to_tsquery('english', %s) AS bq(query)
      WHERE b.search_vector @@ bq.query AND b.status = 'published' AND (b.audience = 'public' OR %s)
