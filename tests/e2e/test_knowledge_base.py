@@ -50,10 +50,12 @@ def test_chapter_seeks_the_player_and_highlights_the_transcript(page, content):
         lambda route: route.fulfill(body=FAKE_PLAYER, content_type="text/html"),
     )
     page.goto("/docs/videos/quick-start/")
-    frame = page.frame_locator("iframe.kb-frame")
-    frame.locator("body").wait_for(state="attached")
-    page.locator(".kb-chapter").nth(2).click()
+    page.frame_locator("iframe.kb-frame").locator("body").wait_for(state="attached")
     player = next(frame for frame in page.frames if "youtube-nocookie" in frame.url)
+    player.wait_for_function("Array.isArray(window.commands)")  # the player listens before we seek
+    # Keyboard, not a pointer: the lazy iframe can still move the layout under a computed click point.
+    page.locator(".kb-chapter").nth(2).focus()
+    page.keyboard.press("Enter")
     player.wait_for_function("window.commands.some(c => c.func === 'seekTo')")
     commands = player.evaluate("window.commands")
     assert {"event": "command", "func": "seekTo", "args": [110, True]} in commands
