@@ -28,6 +28,7 @@ from django.db.models import F, Max
 from django.utils import timezone
 
 from audit.services import audit_record
+from knowledge_base.services import kb_ticket_filed
 from tickets import beta, routing, sla_policies
 from tickets.models import (
     Attachment,
@@ -334,6 +335,9 @@ def ticket_create(
     if ticket.assignee is not None:
         _notifications().notify_ticket_assigned(ticket, None)
     _notifications().notify_beta_ticket(ticket, beta_profile)
+    if requester is not None:
+        # Articles this person opened from a suggestion in the last half hour did not deflect this ticket.
+        kb_ticket_filed(user=requester, filed_at=now)
     return ticket
 
 

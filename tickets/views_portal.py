@@ -20,6 +20,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from audit.client_ip import client_ip
+from knowledge_base.selectors import kb_suggestions
 from tickets import beta, beta_invitations, customer_selectors, customer_services, portal_links, services
 from tickets.customer_selectors import SCOPE_MINE, SCOPE_ORGANIZATION
 from tickets.models import Ticket
@@ -33,6 +34,7 @@ LOGIN_BACKEND = "audit.security.LockoutModelBackend"
 PAGE_SIZE = 50
 RATING_CHOICES = [(5, "5: excellent"), (4, "4: good"), (3, "3: OK"), (2, "2: poor"), (1, "1: very poor")]
 SUGGESTION_MIN, SUGGESTION_MAX = 2, 200
+SUGGESTION_LIMIT = 5
 
 
 def customer_required(view):
@@ -212,8 +214,10 @@ def suggestions(request):
         message = f"Between {SUGGESTION_MIN} and {SUGGESTION_MAX} characters."
         body = {"error": {"code": "invalid", "message": f"q: {message}", "fields": {"q": [message]}}}
         return JsonResponse(body, status=400)
-    # Knowledge-base matches arrive with the knowledge base; until then there are none.
-    return JsonResponse({"results": []})
+    results = kb_suggestions(query=q, user=request.user, limit=SUGGESTION_LIMIT)
+    for item in results:
+        item["url"] = f"{item['url']}&from=portal"
+    return JsonResponse({"results": results})
 
 
 # --- beta ----------------------------------------------------------------------------------------

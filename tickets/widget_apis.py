@@ -25,6 +25,7 @@ from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import APIView
 
 from audit.client_ip import client_ip
+from knowledge_base.selectors import kb_suggestions
 from tickets import customer_selectors, customer_services, services
 from tickets.beta import beta_profile_for_user
 from tickets.models import Ticket
@@ -38,6 +39,8 @@ IDEMPOTENCY_HEADER = "HTTP_IDEMPOTENCY_KEY"
 MAX_IDEMPOTENCY_KEY_LENGTH = 200
 # Refusals caused by the ticket's state answer 409.
 CONFLICT_CODES = {"ticket_closed", "reopen_window_passed", "not_solved", "rating_locked"}
+
+SUGGESTION_LIMIT = 5  # matches shown while the customer types
 
 
 # --- throttles and limits ------------------------------------------------------------------------
@@ -492,7 +495,11 @@ class SuggestionsApi(WidgetApiView):
         },
     )
     def get(self, request):
-        """Knowledge-base articles matching what the customer types (none until the knowledge base exists)."""
+        """Public knowledge-base articles and videos matching what the customer types."""
         params = self.FilterSerializer(data=request.query_params)
         params.is_valid(raise_exception=True)
-        return Response({"results": []})
+        results = kb_suggestions(query=params.validated_data["q"], user=request.user, limit=SUGGESTION_LIMIT)
+        # Absolute links: the widget runs on TourBrain's own origin. `from` tells deflection where it was opened.
+        for item in results:
+            item["url"] = request.build_absolute_uri(f"{item['url']}&from=widget")
+        return Response({"results": results})

@@ -91,11 +91,14 @@ def _plain_http_cookies(settings):
 
 @pytest.fixture
 def _portal_defaults(live_server):
-    # Rows that data migrations create (default SLA policy, calendars, teams, routing) are gone after the
+    # Rows that data migrations create (default SLA policy, calendars, teams, routing, help content) are gone after the
     # previous transactional test's flush; the portal needs them to take tickets.
+    from knowledge_base.help_content import load_help_content
+    from knowledge_base.models import Article, Category
     from tickets.sla_defaults import ensure_defaults
 
     ensure_defaults()
+    load_help_content(Article, Category)  # the help center's docs pages and videos
 
 
 @pytest.fixture
