@@ -572,6 +572,9 @@ def _row_dict(instance: models.Model) -> dict:
         value = getattr(instance, f.attname)
         if isinstance(f, models.FileField):
             value = value.name if value else ""
+        elif isinstance(value, bytes | memoryview):
+            # Binary columns hold text such as a raw email; the export shows it readable.
+            value = bytes(value).decode("utf-8", "replace")
         data[f.attname] = value
     return data
 
