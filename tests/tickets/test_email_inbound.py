@@ -299,3 +299,44 @@ def test_ingest_email_command_reads_files_mboxes_maildirs_and_stdin(tmp_path, mo
     call_command("ingest_email", "-", stdout=out)
     assert out.getvalue().strip() == "ticket: 1"
     assert Ticket.objects.filter(channel="email").count() == 5
+
+
+def test_round_trip_acknowledgement_reply_and_answer_are_one_thread(smtp_server, rep):
+    """A customer writes, gets the acknowledgement and the rep's reply over real SMTP, answers the reply from
+    their client (In-Reply-To the delivered Message-ID): the answer lands on the same ticket."""
+    from tickets.outbox import outbox_deliver_due
+
+    ticket = email_ingest(raw("new_plain.eml")).ticket
+    services.ticket_reply(ticket=ticket, author=rep, body="Which venue is on row 12?")
+    outbox_deliver_due()
+    ack, reply = (mail.message for mail in smtp_server.messages if "new.customer@bandmail.example.com" in mail.rcpt_tos)
+    assert ack["In-Reply-To"] == "<CAF1new0001@mail.gmail.com>"
+    assert reply["References"].split() == ["<CAF1new0001@mail.gmail.com>", ack["Message-ID"]]
+    answer = (
+        "From: Maya Stone <new.customer@bandmail.example.com>\n"
+        f"To: {reply['Reply-To']}\n"
+        f"Subject: Re: {reply['Subject'].removeprefix('Re: ')}\n"
+        "Message-ID: <CAF1answer@mail.gmail.com>\n"
+        f"In-Reply-To: {reply['Message-ID']}\n"
+        f"References: {reply['References']} {reply['Message-ID']}\n"
+        "Content-Type: text/plain; charset=utf-8\n\n"
+        "The Olympia in Paris.\n\n"
+        "On Mon, 2 Mar 2026 at 10:05, TourBrain Support <support@tourbrain.ai> wrote:\n"
+        "> Which venue is on row 12?\n"
+    ).encode()
+    result = email_ingest(answer)
+    assert result.outcome == "reply"
+    assert result.ticket.pk == ticket.pk
+    bodies = list(TicketMessage.objects.filter(ticket=ticket).values_list("body", flat=True))
+    assert bodies == ["Which venue is on row 12?", "The Olympia in Paris."]
+
+
+def test_erasing_the_person_drops_their_raw_emails(rep):
+    from audit.gdpr import subject_erase
+
+    ticket = email_ingest(raw("new_plain.eml")).ticket
+    admin = UserFactory(is_staff=True, is_superuser=True)
+    subject_erase(user=ticket.user, actor=admin)
+    inbound = TicketEmail.objects.get(ticket=ticket, direction="inbound")
+    assert bytes(inbound.raw) == b""
+    assert "new.customer" not in inbound.sender
