@@ -54,7 +54,7 @@ _SKIP_APPS = {"audit", "contenttypes", "sessions"}
 _SKIP_MODELS = {"auth.permission", "auth.group"}
 # Text columns that hold an email address without being an EmailField (the outbox's recipient is an
 # address or a Slack target): searched, exported and scrubbed like email columns.
-_ADDRESS_COLUMNS = {"tickets.outboxmessage": ["recipient"]}
+_ADDRESS_COLUMNS = {"tickets.outboxmessage": ["recipient"], "tickets.ticketemail": ["sender"]}
 # The completion notice's email header and outbox kind (OutboxMessage.Kind.GDPR_REQUEST_COMPLETED).
 NOTICE_KIND = "gdpr.request_completed"
 
@@ -572,6 +572,9 @@ def _row_dict(instance: models.Model) -> dict:
         value = getattr(instance, f.attname)
         if isinstance(f, models.FileField):
             value = value.name if value else ""
+        elif isinstance(value, bytes | memoryview):
+            # Binary columns hold text such as a raw email; the export shows it readable.
+            value = bytes(value).decode("utf-8", "replace")
         data[f.attname] = value
     return data
 
@@ -718,8 +721,14 @@ def _scrub_rows(model, pks, pattern, *, wipe_free_text: bool, email: str, undele
         and not f.is_relation
     ]
     file_fields = [f for f in model._meta.concrete_fields if isinstance(f, models.FileField)]
+    binary_fields = [f for f in model._meta.concrete_fields if isinstance(f, models.BinaryField)]
     for instance in model._default_manager.filter(pk__in=pks).iterator():
         updates = {}
+        for f in binary_fields:
+            # A raw email cannot be scrubbed in place (encodings, signatures): one naming the person is dropped.
+            value = bytes(getattr(instance, f.attname) or b"")
+            if value and pattern is not None and pattern.search(value.decode("utf-8", "replace")):
+                updates[f.attname] = b""
         for f in text_fields:
             value = getattr(instance, f.attname)
             if isinstance(f, models.EmailField) and value and value.lower() == email.lower():

@@ -486,7 +486,12 @@ class _Senders:
             body=message.body,
             from_email=settings.DEFAULT_FROM_EMAIL,
             to=[message.recipient],
-            headers={"X-TourBrain-Notification": message.kind, "X-TourBrain-Outbox-Key": message.idempotency_key},
+            # Customer mail carries its threading headers (Message-ID, In-Reply-To, References, Reply-To).
+            headers={
+                "X-TourBrain-Notification": message.kind,
+                "X-TourBrain-Outbox-Key": message.idempotency_key,
+                **(message.payload or {}).get("email_headers", {}),
+            },
         )
         if message.html_body:
             email.attach_alternative(message.html_body, "text/html")

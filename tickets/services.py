@@ -24,7 +24,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.db import connection, transaction
-from django.db.models import F, Max
+from django.db.models import F, Max, prefetch_related_objects
 from django.utils import timezone
 
 from audit.services import audit_record
@@ -55,6 +55,12 @@ def _notifications():
     from tickets import notifications
 
     return notifications
+
+
+def _customer_emails():
+    from tickets import customer_emails
+
+    return customer_emails
 
 
 # --- helpers -------------------------------------------------------------------------------------
@@ -258,10 +264,12 @@ def ticket_create(
     channel: str,
     actor: User | None = None,
     created_at: datetime | None = None,
+    acknowledge: bool = True,
 ) -> Ticket:
     """File a ticket: tier, routing, the active SLA policy version, due times, round-robin, notifications.
 
     `created_at` lets imports (email, demo data) keep the original instant; the clocks start there.
+    `acknowledge=False` leaves the requester's acknowledgement to the caller (email intake threads it first).
     """
     _check_choice(type, Ticket.Type, "type")
     _check_choice(priority, Ticket.Priority, "priority")
@@ -335,6 +343,8 @@ def ticket_create(
     if ticket.assignee is not None:
         _notifications().notify_ticket_assigned(ticket, None)
     _notifications().notify_beta_ticket(ticket, beta_profile)
+    if acknowledge:
+        _customer_emails().notify_customer_ticket_created(ticket)
     if requester is not None:
         # Articles this person opened from a suggestion in the last half hour did not deflect this ticket.
         kb_ticket_filed(user=requester, filed_at=now)
@@ -423,6 +433,8 @@ def ticket_reply(
     _audit(author, "reply", ticket, {"message": message.pk, "from_staff": staff, **changes})
     if ticket.organization_id:
         _notifications().notify_beta_reply(ticket, message, beta.beta_profile_of_organization(ticket.organization_id))
+    if staff:
+        _customer_emails().notify_customer_reply(ticket, message)
     return message
 
 
@@ -644,6 +656,7 @@ def ticket_set_status(*, ticket: Ticket, status: str, actor: User, expected_vers
     fields = _transition(ticket, status=status, now=now)
     _save(ticket, fields, actor=actor, now=now)
     _audit(actor, "status", ticket, {"status": [old, status]})
+    _customer_emails().notify_customer_status(ticket)
     return ticket
 
 
@@ -677,8 +690,11 @@ def ticket_bulk_set_status(
     if result.updated:
         # Every ticket's changed fields (the same set for one target status), written in one UPDATE.
         _save_many(result.updated, fields, actor=actor, now=now)
+        # The requesters in one query, for the customers' status emails.
+        prefetch_related_objects(result.updated, "user")
         for ticket in result.updated:
             _audit(actor, "status", ticket, {"status": [previous[ticket.pk], status], "bulk": True})
+            _customer_emails().notify_customer_status(ticket)
     return result
 
 
@@ -755,6 +771,8 @@ def tickets_close_solved(*, now: datetime | None = None, batch_size: int = 5000)
             status=Ticket.Status.CLOSED, closed_at=now, version=F("version") + 1, updated_at=now
         )
         record_history(ids, at=now, reason="Closed automatically")
+        for ticket in Ticket.objects.filter(pk__in=ids).select_related("user"):
+            _customer_emails().notify_customer_status(ticket)
         total += len(ids)
         if len(ids) < batch_size:
             break

@@ -237,6 +237,14 @@ vars().update(EMAIL_CONFIG)
 SUPPORT_EMAIL = env.str("SUPPORT_EMAIL", default="support@tourbrain.ai")
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default=SUPPORT_EMAIL)
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# Reply-To of customer mail: a per-ticket plus-address, so a reply finds its ticket ({reference} = TB-000123).
+_support_local, _, _support_domain = SUPPORT_EMAIL.partition("@")
+SUPPORT_REPLY_TO_TEMPLATE = env.str(
+    "SUPPORT_REPLY_TO_TEMPLATE", default=f"{_support_local}+{{reference}}@{_support_domain or 'localhost'}"
+)
+# Inbound email: the largest message taken (bigger ones are quarantined) and messages per sender per hour.
+EMAIL_INBOUND_MAX_BYTES = env.int("EMAIL_INBOUND_MAX_BYTES", default=30 * 1024 * 1024)
+EMAIL_INBOUND_RATE_LIMIT = env.int("EMAIL_INBOUND_RATE_LIMIT", default=20)
 
 SLACK_WEBHOOK_URL = env.str("SLACK_WEBHOOK_URL", default="")
 # Where each delivery channel's processor keeps the data (ISO country); a delivery to a processor

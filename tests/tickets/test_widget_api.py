@@ -239,7 +239,8 @@ def test_list_and_detail_query_counts_do_not_grow(client, ana, rep, django_asser
 def test_filing_a_ticket_runs_a_bounded_number_of_statements(client, widget_settings):
     # A known customer files: identity (1), key claim (1), active SLA version (1), routing rules (1), beta
     # check (1), round-robin team (1), ticket insert, reference, history row, audit event (4), the knowledge
-    # base's suggestion opens decided as not deflecting (1), key answer (1); the rest are the transaction's savepoints (the test runs inside a transaction). The SLA version's row
+    # base's suggestion opens decided as not deflecting (1), key answer (1), the acknowledgement email (outbox);
+    # the rest are the transaction's savepoints (the test runs inside a transaction). The SLA version's row
     # and its targets are not read again while unchanged, so the count stays put as tickets are filed.
     auth = token("user_ana", org_id="org_band", org_name="The Band")
     assert create(client, auth).status_code == 201

@@ -47,7 +47,15 @@ from tests.factories import MembershipFactory, OrganizationFactory, UserFactory
 from tests.tickets.factories import TicketFactory
 from tests.widget_tokens import bearer, claims, hs256, widget_settings  # noqa: F401 (widget_settings: a fixture)
 from tickets import beta_invitations, portal_links, services
-from tickets.models import BetaSupportProfile, PortalLoginLink, SavedView, Ticket
+from tickets.models import (
+    BetaSupportProfile,
+    BouncingAddress,
+    PortalLoginLink,
+    QuarantinedEmail,
+    SavedView,
+    Ticket,
+    TicketEmail,
+)
 from tickets.outbox import outbox_enqueue
 from tourbrain_support.models import WorkerHeartbeat
 from tourbrain_support.roles import CUSTOMER, Role
@@ -337,6 +345,18 @@ ADMIN_MODELS: dict[str, dict[str, str | dict[str, str]]] = {
         "changelist":                               "alogin alogin 403    403    403    403    403    403    200",
         "change":                                   "alogin alogin 403    403    403    403    403    403    200",
     },
+    "tickets.QuarantinedEmail": {
+        "changelist":                               "alogin alogin 403    403    403    403    403    403    200",
+        "change":                                   "alogin alogin 403    403    403    403    403    403    200",
+    },
+    "tickets.TicketEmail": {
+        "changelist":                               "alogin alogin 403    403    403    403    403    403    200",
+        "change":                                   "alogin alogin 403    403    403    403    403    403    200",
+    },
+    "tickets.BouncingAddress": {
+        "changelist":                               "alogin alogin 403    403    403    403    403    403    200",
+        "change":                                   "alogin alogin 403    403    403    403    403    403    200",
+    },
     "tickets.Ticket": {
         "changelist":                               "alogin alogin 200    200    200    200    200    403    200",
         "change": {
@@ -494,6 +514,11 @@ def _world(role: str, make_user) -> World:
         kind="sla.warning", channel="email", recipient="x@example.test", subject="s", body="b", idempotency_key="m"
     )
     WorkerHeartbeat.objects.create(worker="matrix@host", beat_at=timezone.now())
+    QuarantinedEmail.objects.create(raw=b"Subject: x\n\nbody", sender="a@example.com", reason="matrix")
+    TicketEmail.objects.create(
+        ticket=world.objects["ticket", "own"], direction="inbound", message_id="matrix@example.com", raw=b"x"
+    )
+    BouncingAddress.objects.create(address="gone@example.com")
     deployment_record(version="1.0", deployed_by="ci")
     SecurityCounter.objects.create(kind=SecurityCounter.Kind.values[0], bucket=timezone.now(), source="s", count=1)
     policy = gdpr.policy_version_publish(version="2026-matrix")

@@ -32,6 +32,9 @@ class OutboxMessage(models.Model):
         BETA_REPLY = "beta.reply"  # to a beta organization's Slack channel: a public reply
         BETA_CALL_INVITE = "beta.call_invite"  # to the rep and the customers: the weekly call (.ics attached)
         BETA_INVITATION = "beta.invitation"  # to a person invited to the beta cohort
+        CUSTOMER_ACK = "customer.ack"  # to the requester: we received your ticket (reference, promise)
+        CUSTOMER_REPLY = "customer.reply"  # to the requester: a public staff reply
+        CUSTOMER_STATUS = "customer.status"  # to the requester: pending on you, solved, closed
         ALL = (
             TICKET_CRITICAL,
             TICKET_ASSIGNED,
@@ -44,6 +47,9 @@ class OutboxMessage(models.Model):
             BETA_REPLY,
             BETA_CALL_INVITE,
             BETA_INVITATION,
+            CUSTOMER_ACK,
+            CUSTOMER_REPLY,
+            CUSTOMER_STATUS,
         )
 
     class Channel(models.TextChoices):

@@ -1,0 +1,504 @@
+"""Inbound email: one raw RFC 5322 message becomes a new ticket, a reply on an existing one, or nothing.
+
+`email_ingest(raw)` is the single entry point (fed by `manage.py ingest_email`). In order it:
+
+1. parses the bytes (stdlib `email`, `policy.default`: charsets and encoded headers decoded); a message
+   it cannot read or store goes to the quarantine (`QuarantinedEmail`, raw bytes kept, reason shown);
+2. recognises a message it already has (same Message-ID) and creates nothing;
+3. refuses, without answering, our own outgoing mail, bounces (a delivery report of our mail marks the
+   recipient's address as bouncing), auto-replies and bulk mail, and senders over the hourly rate limit;
+4. finds the ticket: our Message-ID in In-Reply-To/References, then the per-ticket plus-address, then a
+   reference in the subject; a sender who is neither the requester nor in the ticket's organization,
+   or a ticket that can no longer take replies, gets a new ticket instead;
+5. keeps only the new text of a reply (quoted history stripped by `mail-parser-reply`), converts
+   HTML-only mail to text, keeps attachments within the ticket limits and notes the refused ones
+   (winmail.dat, oversize, types not allowed) on the ticket. The full original stays on `TicketEmail.raw`.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import email.utils
+import hashlib
+import html
+import io
+import logging
+import re
+from dataclasses import dataclass, field
+from datetime import timedelta
+from email.message import EmailMessage
+
+import nh3
+from django.conf import settings
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from mailparser_reply import EmailReplyParser
+
+from audit.services import audit_record
+from tickets import services
+from tickets.customer_emails import deliverable, notify_customer_ticket_created
+from tickets.models import BouncingAddress, QuarantinedEmail, Ticket, TicketEmail, TicketMessage
+from tickets.models.tickets import reference_for
+from tourbrain_support.api import ApplicationError
+from tourbrain_support.models import Membership, User
+
+logger = logging.getLogger(__name__)
+
+REFERENCE_RE = re.compile(r"\bTB-(\d{1,9})\b", re.IGNORECASE)
+MESSAGE_ID_RE = re.compile(r"<([^<>\s]+)>")
+AUTO_PRECEDENCE = {"bulk", "junk", "list"}
+# Transport-neutral encapsulated format: Outlook's private attachment wrapper, unreadable elsewhere.
+TNEF_TYPES = {"application/ms-tnef", "application/vnd.ms-tnef"}
+REPLY_LANGUAGES = ["en", "de", "fr", "es", "it", "nl", "pt", "ja", "sv", "pl"]
+NO_TEXT = "(The email had no text.)"
+# Outlook's separator line above the quoted message ("-----Original Message-----" in the sender's
+# language), left behind when the parser cuts at the header block under it.
+ORIGINAL_MESSAGE_RE = re.compile(r"\n-{3,}\s*[^\n-][^\n]{0,60}?\s*-{3,}\s*$")
+
+
+@dataclass
+class IngestResult:
+    """What became of one message: `ticket`, `reply`, `duplicate`, `refused` or `quarantined`."""
+
+    outcome: str
+    reason: str = ""
+    ticket: Ticket | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+class Quarantine(Exception):
+    """The message cannot become a ticket or a reply; kept for an admin with this reason."""
+
+
+# --- entry point -------------------------------------------------------------------------------------
+
+
+def email_ingest(raw: bytes, *, quarantine: bool = True) -> IngestResult:
+    """Turn one raw message into a ticket or a reply (see the module docstring); never raises for bad mail."""
+    try:
+        if len(raw) > settings.EMAIL_INBOUND_MAX_BYTES:
+            raise Quarantine(f"The message is {len(raw)} bytes; the limit is {settings.EMAIL_INBOUND_MAX_BYTES}.")
+        message = email.message_from_bytes(raw, policy=email.policy.default)
+        return _ingest(message, raw)
+    except Quarantine as error:
+        return _quarantine(raw, str(error), keep=quarantine)
+    except IntegrityError:
+        # The same message stored concurrently by another ingest: it exists now.
+        return IngestResult("duplicate", "already ingested")
+    except Exception as error:  # a malformed message must never stop the intake of the next one
+        logger.exception("email intake: message could not be ingested")
+        return _quarantine(raw, f"{type(error).__name__}: {error}", keep=quarantine)
+
+
+def _quarantine(raw: bytes, reason: str, *, keep: bool) -> IngestResult:
+    if keep:
+        message_id, sender, subject = _summary(raw)
+        QuarantinedEmail.objects.create(
+            raw=raw, message_id=message_id[:255], sender=sender[:254], subject=subject[:255], reason=reason
+        )
+    logger.warning("email intake: quarantined", extra={"reason": reason[:300]})
+    return IngestResult("quarantined", reason)
+
+
+def _summary(raw: bytes) -> tuple[str, str, str]:
+    """Best-effort headers of a message that failed (the admin list shows them)."""
+    try:
+        message = email.message_from_bytes(raw, policy=email.policy.compat32)
+        return tuple(str(message.get(name, "") or "") for name in ("Message-ID", "From", "Subject"))  # type: ignore[return-value]
+    except Exception:
+        return "", "", ""
+
+
+def _ingest(message: EmailMessage, raw: bytes) -> IngestResult:
+    message_id = _message_id(message, raw)
+    if TicketEmail.objects.filter(message_id=message_id).exists():
+        return IngestResult("duplicate", "already ingested")
+    if refusal := _refusal(message):
+        return IngestResult("refused", refusal)
+    name, address = _sender(message)
+    if _over_rate_limit(address):
+        return IngestResult("refused", f"{address} sent more than {settings.EMAIL_INBOUND_RATE_LIMIT} messages an hour")
+    text, is_html = _body_text(message)
+    uploads, notes = _attachments(message)
+    subject = _subject(message)
+    with transaction.atomic():
+        person = _customer(address, name)
+        ticket = _thread_ticket(message, person)
+        if ticket is not None:
+            try:
+                with transaction.atomic():
+                    entry = services.ticket_reply(
+                        ticket=ticket, author=person, body=_new_text(text) or NO_TEXT, attachments=uploads
+                    )
+            except ApplicationError as error:
+                # Closed, or solved beyond the reopen window: the customer gets a fresh ticket.
+                notes.append(f"Sent as a reply to {ticket.reference}, which could not take it: {error.message}")
+                ticket = None
+            else:
+                _record(ticket, entry, message_id, address, subject, raw)
+                _add_notes(ticket, notes)
+                return IngestResult("reply", ticket=ticket, notes=notes)
+        ticket = services.ticket_create(
+            requester=person,
+            organization=_organization_of(person),
+            type=Ticket.Type.QUESTION,
+            priority=Ticket.Priority.MEDIUM,
+            subject=subject or "(no subject)",
+            description=text.strip() or NO_TEXT,
+            channel=Ticket.Channel.EMAIL,
+            actor=person,
+            acknowledge=False,
+        )
+        entry = None
+        if uploads:
+            entry = services._add_message(
+                ticket=ticket,
+                author=person,
+                body="Files sent with the email.",
+                internal=False,
+                staff=False,
+                attachments=uploads,
+                now=ticket.created_at,
+            )
+        _record(ticket, entry, message_id, address, subject, raw)
+        _add_notes(ticket, notes + (["The email had no plain-text part; its HTML was converted."] if is_html else []))
+        # After the inbound row: the acknowledgement answers the customer's message (In-Reply-To).
+        notify_customer_ticket_created(ticket)
+        return IngestResult("ticket", ticket=ticket, notes=notes)
+
+
+# --- headers -----------------------------------------------------------------------------------------
+
+
+def _message_id(message: EmailMessage, raw: bytes) -> str:
+    header = str(message.get("Message-ID", "") or "").strip()
+    found = MESSAGE_ID_RE.search(header)
+    if found:
+        return found.group(1)[:255]
+    if header and not any(char.isspace() for char in header):
+        return header[:255]  # an identifier without its angle brackets (broken clients)
+    # No usable Message-ID: the content's digest still recognises the same message ingested twice.
+    return f"sha256-{hashlib.sha256(raw).hexdigest()}@inbound.invalid"
+
+
+def _header(message: EmailMessage, name: str) -> str:
+    return str(message.get(name, "") or "").strip()
+
+
+def _refusal(message: EmailMessage) -> str:
+    """Why this message gets no ticket and no answer ("" when it may)."""
+    if message.get("X-TourBrain-Notification") is not None:
+        return "our own outgoing mail"
+    if _is_bounce(message):
+        _record_bounce(message)
+        return "bounce (delivery status notification)"
+    auto_submitted = _header(message, "Auto-Submitted").lower()
+    if auto_submitted and auto_submitted != "no":
+        return f"automatic message (Auto-Submitted: {auto_submitted})"
+    if _header(message, "Precedence").lower() in AUTO_PRECEDENCE:
+        return f"bulk mail (Precedence: {_header(message, 'Precedence')})"
+    for name in ("X-Autoreply", "X-Autorespond", "X-Auto-Response-Suppress"):
+        if message.get(name) is not None:
+            return f"automatic message ({name})"
+    _name, address = _sender(message)
+    if address.lower() in {settings.SUPPORT_EMAIL.lower(), settings.DEFAULT_FROM_EMAIL.lower()}:
+        return "our own address"
+    return ""
+
+
+def _is_bounce(message: EmailMessage) -> bool:
+    if message.get_content_type() == "multipart/report":
+        return True
+    # An empty return path (MAIL FROM:<>) is what MTAs use for delivery reports.
+    return _header(message, "Return-Path") == "<>"
+
+
+def _record_bounce(message: EmailMessage) -> None:
+    """Mark the failed recipients of a delivery report as bouncing (staff see them; we stop mailing them)."""
+    for part in message.walk():
+        if part.get_content_type() != "message/delivery-status":
+            continue
+        # The report's fields come as header blocks (one per message, one per recipient).
+        for block in part.get_payload() if part.is_multipart() else []:
+            action = str(block.get("Action", "")).strip().lower()
+            recipient = str(block.get("Final-Recipient", "") or block.get("Original-Recipient", ""))
+            address = recipient.rpartition(";")[2].strip().strip("<>").lower()
+            if action == "failed" and "@" in address:
+                status = str(block.get("Status", "")).strip()
+                diagnostic = str(block.get("Diagnostic-Code", "")).strip()
+                BouncingAddress.objects.update_or_create(
+                    address=address,
+                    defaults={"reason": f"{status} {diagnostic}".strip()[:1000], "bounced_at": timezone.now()},
+                )
+
+
+def _sender(message: EmailMessage) -> tuple[str, str]:
+    try:
+        addresses = message["From"].addresses if message.get("From") is not None else ()
+    except Exception:  # a From header too malformed to parse
+        addresses = ()
+    if addresses and addresses[0].addr_spec and "@" in addresses[0].addr_spec:
+        return addresses[0].display_name, addresses[0].addr_spec.lower()
+    name, address = email.utils.parseaddr(_header(message, "From"))
+    if "@" not in address:
+        raise Quarantine(f"No usable sender address (From: {_header(message, 'From')[:200]!r}).")
+    return name, address.lower()
+
+
+def _subject(message: EmailMessage) -> str:
+    return " ".join(_header(message, "Subject").split())[:200]
+
+
+def _over_rate_limit(address: str) -> bool:
+    since = timezone.now() - timedelta(hours=1)
+    sent = TicketEmail.objects.filter(
+        direction=TicketEmail.Direction.INBOUND, sender=address, created_at__gte=since
+    ).count()
+    return sent >= settings.EMAIL_INBOUND_RATE_LIMIT
+
+
+# --- who and which ticket ----------------------------------------------------------------------------
+
+
+def _customer(address: str, name: str) -> User:
+    """The person behind the address; an unknown address becomes a customer (no roles, no password)."""
+    person = User.objects.filter(email__iexact=address).first()
+    if person is None:
+        if not deliverable(address):
+            raise Quarantine(f"The sender address {address!r} cannot receive mail.")
+        person = User.objects.create_user(email=address, password=None, name=name[:200])
+    if person.is_staff:
+        raise Quarantine(f"{address} is a staff account; staff answer in the queue, not by email.")
+    if not person.is_active:
+        raise Quarantine(f"{address} belongs to an inactive account.")
+    return person
+
+
+def _organization_of(person: User):
+    memberships = list(Membership.objects.filter(user=person).select_related("organization")[:2])
+    # Only an unambiguous organization: a person in two would otherwise file under a guess.
+    return memberships[0].organization if len(memberships) == 1 else None
+
+
+def _thread_ticket(message: EmailMessage, person: User) -> Ticket | None:
+    """The ticket this message answers, if the sender may write on it (else None: a new ticket)."""
+    ticket = _ticket_by_message_ids(message) or _ticket_by_plus_address(message) or _ticket_by_subject(message)
+    if ticket is None or not services._is_customer_of(ticket, person):
+        return None
+    return ticket
+
+
+def _ticket_by_message_ids(message: EmailMessage) -> Ticket | None:
+    ids = MESSAGE_ID_RE.findall(f"{_header(message, 'In-Reply-To')} {_header(message, 'References')}")
+    if not ids:
+        return None
+    row = TicketEmail.objects.filter(message_id__in=ids[-50:]).select_related("ticket").order_by("-id").first()
+    return row.ticket if row is not None else None
+
+
+def _plus_address_re() -> re.Pattern:
+    before, _, after = settings.SUPPORT_REPLY_TO_TEMPLATE.partition("{reference}")
+    return re.compile(re.escape(before) + r"(TB-\d{1,9})" + re.escape(after), re.IGNORECASE)
+
+
+def _ticket_by_plus_address(message: EmailMessage) -> Ticket | None:
+    pattern = _plus_address_re()
+    headers = " ".join(_header(message, name) for name in ("To", "Cc", "Delivered-To", "X-Original-To"))
+    found = pattern.search(headers)
+    return Ticket.objects.filter(reference=found.group(1).upper()).first() if found else None
+
+
+def _ticket_by_subject(message: EmailMessage) -> Ticket | None:
+    found = REFERENCE_RE.search(_subject(message))
+    return Ticket.objects.filter(reference=reference_for(int(found.group(1)))).first() if found else None
+
+
+# --- content -----------------------------------------------------------------------------------------
+
+
+def _body_text(message: EmailMessage) -> tuple[str, bool]:
+    """The message's text: the plain part, else its HTML made safe text. Returns (text, came from HTML)."""
+    part = message.get_body(preferencelist=("plain", "html"))
+    if part is None:
+        return "", False
+    content = _content(part)
+    if part.get_content_type() == "text/html":
+        return html_to_text(content), True
+    return content.replace("\r\n", "\n"), False
+
+
+def _content(part: EmailMessage) -> str:
+    try:
+        return part.get_content()
+    except (LookupError, UnicodeError):
+        # An unknown or lying charset: decode what is there rather than lose the message.
+        return (part.get_payload(decode=True) or b"").decode("utf-8", "replace")
+
+
+BLOCK_END_RE = re.compile(r"(?i)<\s*(br\s*/?|/p|/div|/li|/tr|/h[1-6]|/blockquote)\s*>")
+
+
+def html_to_text(markup: str) -> str:
+    """HTML to plain text: line breaks where blocks end, every tag removed (nh3), entities decoded."""
+    markup = re.sub(r"(?is)<(style|script|head)\b.*?</\1\s*>", "", markup)
+    markup = BLOCK_END_RE.sub("\n", markup)
+    text = html.unescape(nh3.clean(markup, tags=set()))
+    lines = [line.strip() for line in text.replace("\r\n", "\n").split("\n")]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+
+
+def _new_text(text: str) -> str:
+    """Only what the sender wrote now: quoted history and signatures removed."""
+    try:
+        reply = EmailReplyParser(languages=REPLY_LANGUAGES).parse_reply(text=text)
+    except Exception:  # the parser failing on odd text must not lose the reply
+        logger.warning("email intake: reply parsing failed; keeping the whole text", exc_info=True)
+        return text.strip()
+    reply = ORIGINAL_MESSAGE_RE.sub("", _cut_attributed_quote((reply or "").strip())).strip()
+    return reply or text.strip()
+
+
+def _cut_attributed_quote(text: str) -> str:
+    """Cut at an attribution line ("... wrote:" in any language) followed by a quoted block, for the
+    clients and languages the parser's patterns miss (e.g. Thunderbird in Spanish)."""
+    lines = text.split("\n")
+    for index, line in enumerate(lines):
+        following = [rest for rest in lines[index + 1 :] if rest.strip()]
+        if line.rstrip().endswith(":") and following and following[0].lstrip().startswith(">"):
+            return "\n".join(lines[:index])
+    return text
+
+
+def _attachments(message: EmailMessage) -> tuple[list[SimpleUploadedFile], list[str]]:
+    """Files within the ticket limits; a note for each one refused."""
+    uploads: list[SimpleUploadedFile] = []
+    notes: list[str] = []
+    allowed = set(settings.TICKET_ATTACHMENT_TYPES)
+    for part in message.iter_attachments():
+        name = (part.get_filename() or "attachment").replace("/", "_")[-255:]
+        content_type = part.get_content_type()
+        if content_type in TNEF_TYPES or name.lower() == "winmail.dat":
+            notes.append(f"{name}: an Outlook winmail.dat attachment was not kept (ask for the files themselves).")
+            continue
+        data = part.get_payload(decode=True) or b""
+        if len(data) > settings.TICKET_ATTACHMENT_MAX_BYTES:
+            notes.append(f"{name}: not kept, {len(data)} bytes is over the limit.")
+            continue
+        if content_type not in allowed:
+            notes.append(f"{name}: not kept, type {content_type} is not allowed.")
+            continue
+        if len(uploads) >= settings.TICKET_ATTACHMENT_MAX_COUNT:
+            notes.append(f"{name}: not kept, more than {settings.TICKET_ATTACHMENT_MAX_COUNT} attachments.")
+            continue
+        upload = SimpleUploadedFile(name, data, content_type=content_type)
+        try:
+            services._validate_attachments([upload])
+        except ApplicationError as error:
+            notes.append(f"{name}: not kept, {error.message}")
+            continue
+        uploads.append(upload)
+    return uploads, notes
+
+
+# --- writing -----------------------------------------------------------------------------------------
+
+
+def _record(
+    ticket: Ticket, entry: TicketMessage | None, message_id: str, address: str, subject: str, raw: bytes
+) -> None:
+    TicketEmail.objects.create(
+        ticket=ticket,
+        ticket_message=entry,
+        direction=TicketEmail.Direction.INBOUND,
+        message_id=message_id,
+        sender=address,
+        subject=subject[:255],
+        raw=raw,
+    )
+
+
+def _add_notes(ticket: Ticket, notes: list[str]) -> None:
+    """What the intake left out, as an internal note staff see on the ticket."""
+    if notes:
+        TicketMessage.objects.create(
+            ticket=ticket,
+            author=None,
+            body="Email intake:\n" + "\n".join(f"- {note}" for note in notes),
+            is_internal=True,
+            is_from_staff=True,
+        )
+
+
+# --- quarantine --------------------------------------------------------------------------------------
+
+
+def quarantine_retry_many(*, ids: list[int], actor=None, request=None) -> dict[str, int]:
+    """The admin's "retry": ingest each held message again; audited. Returns the outcomes counted."""
+    counts: dict[str, int] = {}
+    for held in QuarantinedEmail.objects.filter(pk__in=ids, status=QuarantinedEmail.Status.HELD):
+        outcome = quarantine_retry(held).outcome
+        counts[outcome] = counts.get(outcome, 0) + 1
+    audit_record(
+        actor=actor,
+        action="update",
+        resource_type="quarantined_email",
+        resource_id=ids[0] if len(ids) == 1 else None,
+        changes={"operation": "retry", "messages": ids, "outcomes": counts},
+        request=request,
+    )
+    return counts
+
+
+@transaction.atomic
+def quarantine_discard(*, ids: list[int], actor=None, request=None) -> int:
+    """The admin's "discard": the message is given up (its bytes stay until the row is deleted); audited."""
+    count = QuarantinedEmail.objects.filter(pk__in=ids, status=QuarantinedEmail.Status.HELD).update(
+        status=QuarantinedEmail.Status.DISCARDED, updated_at=timezone.now()
+    )
+    audit_record(
+        actor=actor,
+        action="update",
+        resource_type="quarantined_email",
+        resource_id=ids[0] if len(ids) == 1 else None,
+        changes={"operation": "discard", "messages": ids, "discarded": count},
+        request=request,
+    )
+    return count
+
+
+def quarantine_retry(quarantined: QuarantinedEmail) -> IngestResult:
+    """Ingest a held message again (after a fix); it stays held, with the new reason, if it still fails."""
+    result = email_ingest(bytes(quarantined.raw), quarantine=False)
+    if result.outcome == "quarantined":
+        quarantined.reason = result.reason
+        quarantined.save(update_fields=["reason", "updated_at"])
+    else:
+        quarantined.status = QuarantinedEmail.Status.RETRIED
+        quarantined.reason = f"{quarantined.reason}\nRetried: {result.outcome} {result.reason}".strip()
+        quarantined.save(update_fields=["status", "reason", "updated_at"])
+    return result
+
+
+def read_messages(source: str, stdin: io.BufferedIOBase | None = None):
+    """Raw messages from a file (one message or an mbox), a maildir, or stdin ("-")."""
+    import mailbox
+    import os
+
+    if source == "-":
+        yield (stdin.read() if stdin is not None else b"")
+        return
+    if os.path.isdir(source):
+        box = mailbox.Maildir(source, factory=None, create=False)
+        for key in box.iterkeys():
+            yield box.get_bytes(key)
+        return
+    with open(source, "rb") as handle:
+        head = handle.read(5)
+    if head == b"From ":
+        for key in (box := mailbox.mbox(source, create=False)).iterkeys():
+            yield box.get_bytes(key)
+        return
+    with open(source, "rb") as handle:
+        yield handle.read()
