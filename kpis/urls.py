@@ -2,10 +2,12 @@
 
 from django.urls import path
 
-from kpis import capture_views
+from kpis import capture_views, views
 
 app_name = "kpis"
 urlpatterns = [
+    path("kpis/", views.dashboard, name="dashboard"),
+    path("kpis/metrics/", views.metric_definitions, name="metrics"),
     path("batch/", capture_views.capture, name="capture-batch"),
     path("capture/", capture_views.capture, name="capture"),
     path("e/", capture_views.capture, name="capture-e"),
