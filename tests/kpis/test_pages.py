@@ -3,7 +3,8 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from kpis.models import DailyMetric
+from kpis import demo
+from kpis.models import DailyMetric, ProductEvent
 from tourbrain_support.roles import Role
 
 pytestmark = pytest.mark.django_db
@@ -71,3 +72,16 @@ def test_bad_range_falls_back_to_30_days(client_as):
     response = client_as(Role.ADMIN).get("/kpis/?from=nonsense&to=2026-05-31")
     assert response.status_code == 200
     assert response.context["start"] == date(2026, 5, 2)
+
+
+def test_demo_events_are_idempotent_and_fill_the_dashboard(client_as):
+
+    demo.seed()
+    events, rows = ProductEvent.objects.count(), DailyMetric.objects.count()
+    demo.seed()
+    assert ProductEvent.objects.count() == events > 500
+    assert DailyMetric.objects.count() == rows
+    response = client_as(Role.PRODUCT_MANAGER).get("/kpis/")
+    statuses = {row["target"].label: row["status"] for row in response.context["scorecard"]}
+    assert statuses["Onboarding completion"] in ("pass", "fail")
+    assert statuses["Monthly signups"] == "pass"
