@@ -4,14 +4,16 @@ import uuid
 from datetime import UTC, date, datetime, timedelta
 from statistics import median
 
+import psycopg
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
+from django.db import connection
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kpis.metrics import METRICS_BY_NAME
 from kpis.models import DailyMetric, ProductEvent, RollupState
-from kpis.rollups import rollup_nightly, rollup_range
+from kpis.rollups import ADVISORY_LOCK_KEY, RollupAlreadyRunning, rollup_nightly, rollup_range
 
 pytestmark = pytest.mark.django_db
 
@@ -193,3 +195,24 @@ def test_command_backfills_with_progress_lines(capsys):
     assert "30/40 days" in out
     assert "40/40 days" in out
     assert DailyMetric.objects.filter(metric="dau").count() == 40
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="advisory locks are PostgreSQL's")
+@pytest.mark.django_db(transaction=True)
+def test_a_second_run_cannot_overlap_the_first():
+    # given another session holding the rollup lock
+    params = connection.get_connection_params()
+    other = psycopg.connect(**{key: value for key, value in params.items() if key != "cursor_factory"}, autocommit=True)
+    try:
+        other.execute("SELECT pg_advisory_lock(%s)", [ADVISORY_LOCK_KEY])
+        # when a rollup starts, then it stops without writing
+        with pytest.raises(RollupAlreadyRunning):
+            rollup_range(start=START, end=START)
+        with pytest.raises(CommandError, match="Another KPI rollup is running"):
+            call_command("kpi_rollup", "--from", "2026-03-01", "--to", "2026-03-01")
+        assert not DailyMetric.objects.exists()
+    finally:
+        other.close()
+    # once it is released, a run goes through
+    rollup_range(start=START, end=START)
+    assert DailyMetric.objects.filter(metric="dau").exists()
