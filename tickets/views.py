@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
+from knowledge_base.selectors import kb_articles_for_ticket
 from tickets import beta, page_selectors, portal_links, selectors, services
 from tickets.forms import (
     AssignForm,
@@ -253,6 +254,7 @@ def _ticket_context(request, ticket: Ticket, **overrides) -> dict:
         ),
         # Beta organizations: screen sharing, the dedicated rep and the weekly call, for the rep answering.
         "beta": beta.beta_profile_block(beta.beta_profile_of_organization(ticket.organization_id)),
+        "kb_articles": kb_articles_for_ticket(ticket=ticket, user=request.user),
     }
 
 

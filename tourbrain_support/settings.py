@@ -387,6 +387,14 @@ CELERY_BEAT_SCHEDULE.update(
     }
 )
 
+# Knowledge base: cached page views are written to the articles, and deflections decided, every minute.
+CELERY_BEAT_SCHEDULE.update(
+    {
+        "kb-view-counts-flush": {"task": "knowledge_base.tasks.kb_view_counts_flush", "schedule": 60.0},
+        "kb-count-deflections": {"task": "knowledge_base.tasks.kb_count_deflections", "schedule": 60.0},
+    }
+)
+
 # REST framework
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["tourbrain_support.authentication.PortalSessionAuthentication"],

@@ -1,0 +1,167 @@
+"""Knowledge base reads: pages, search, suggestions for the widget/portal/API, the ticket panel, the lead report.
+
+Everything a reader sees starts from `Article.objects.visible_to(user)`: customers and anonymous readers get
+published public articles only, staff also internal ones. `kb_suggestions` is the one entry point for every
+"suggest while typing" box (widget, portal, `/api/v1/kb/suggestions/`).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.db.models import Count, F, Q, QuerySet, Sum
+from django.db.models.functions import TruncDate
+from django.utils import timezone
+
+from knowledge_base import search
+from knowledge_base.access import can_read_internal
+from knowledge_base.models import Article, Category, EmptySearch, Feedback, SuggestionOpen
+
+SUGGESTION_LIMIT_MAX = 10
+
+
+def article_visible_get(*, user, slug: str, kind: str) -> Article | None:
+    return Article.objects.visible_to(user).select_related("category", "author").filter(kind=kind, slug=slug).first()
+
+
+def article_related(*, article: Article, user) -> list[Article]:
+    return list(
+        Article.objects.visible_to(user)
+        .filter(pk__in=article.related.values("pk"))
+        .only("slug", "title", "kind", "summary")
+    )
+
+
+def docs_home(*, user) -> dict:
+    """Categories with their articles, the most viewed and the recently updated: a fixed number of queries."""
+    visible = Article.objects.visible_to(user).filter(kind=Article.Kind.ARTICLE)
+    articles = list(visible.only("slug", "title", "summary", "kind", "category_id", "audience", "position"))
+    categories = []
+    by_category: dict[int | None, list[Article]] = {}
+    for article in articles:
+        by_category.setdefault(article.category_id, []).append(article)
+    for category in Category.objects.all():
+        if by_category.get(category.pk):
+            categories.append({"category": category, "articles": by_category[category.pk]})
+    if by_category.get(None):
+        categories.append({"category": None, "articles": by_category[None]})
+    fields = ("slug", "title", "kind", "updated_at", "view_count")
+    all_visible = Article.objects.visible_to(user)
+    return {
+        "categories": categories,
+        "most_viewed": list(all_visible.order_by("-view_count", "title").only(*fields)[:5]),
+        "recently_updated": list(all_visible.order_by("-updated_at", "title").only(*fields)[:5]),
+        "videos": list(all_visible.filter(kind=Article.Kind.VIDEO).only(*fields, "duration_seconds")[:6]),
+    }
+
+
+def video_list(*, user) -> QuerySet[Article]:
+    return (
+        Article.objects.visible_to(user)
+        .filter(kind=Article.Kind.VIDEO)
+        .only("slug", "title", "summary", "kind", "duration_seconds", "chapters")
+    )
+
+
+def kb_search(*, query: str, user, limit: int = 20) -> list[search.Hit]:
+    return search.search(query, include_internal=can_read_internal(user), limit=limit)
+
+
+def kb_suggestions(*, query: str, user, limit: int = 5) -> list[dict]:
+    """The best matches for what a customer is typing: public articles for customers and anonymous users.
+
+    Each item: {"slug", "title", "summary", "url", "kind": "article" | "video"}. `url` carries
+    `?src=suggestion`, which the article page uses to count the open for deflection (with `&draft=` when the
+    caller adds its draft or session id).
+    """
+    limit = max(1, min(int(limit), SUGGESTION_LIMIT_MAX))
+    hits = search.search(query, include_internal=can_read_internal(user), limit=limit, snippets=False)
+    return [
+        {
+            "slug": hit.slug,
+            "title": hit.title,
+            "summary": hit.summary,
+            "url": f"{hit.url}?src=suggestion",
+            "kind": hit.kind,
+        }
+        for hit in hits
+    ]
+
+
+def kb_articles_for_ticket(*, ticket, user, limit: int = 5) -> list[search.Hit]:
+    """Articles matching a ticket's subject, for the staff ticket page (staff see internal articles too)."""
+    return search.search(
+        ticket.subject, include_internal=can_read_internal(user), limit=limit, snippets=False, any_word=True
+    )
+
+
+def feedback_for(*, article: Article, user, reader_id: str) -> Feedback | None:
+    if getattr(user, "is_authenticated", False):
+        return Feedback.objects.filter(article=article, user=user).first()
+    if reader_id:
+        return Feedback.objects.filter(article=article, reader_id=reader_id, user__isnull=True).first()
+    return None
+
+
+# --- editors ---------------------------------------------------------------------------------------------
+
+
+def editor_article_list() -> QuerySet[Article]:
+    return Article.objects.select_related("author", "category").order_by("-updated_at")
+
+
+def article_history(*, article: Article) -> QuerySet:
+    return article.history.select_related("history_user").order_by("-history_date", "-history_id")
+
+
+# --- lead report ------------------------------------------------------------------------------------------
+
+
+def kb_report(*, days: int = 30, limit: int = 10) -> dict:
+    """Least helpful articles, most viewed but unhelpful, searches that found nothing, deflections."""
+    since = timezone.now() - timedelta(days=days)
+    votes = Article.objects.annotate(
+        yes=Count("feedback", filter=Q(feedback__helpful=True)),
+        no=Count("feedback", filter=Q(feedback__helpful=False)),
+    ).filter(no__gt=0)
+    least_helpful = list(
+        votes.annotate(total=F("yes") + F("no"))
+        .order_by(F("yes") * 1.0 / F("total"), "-no", "title")
+        .only("slug", "title", "kind", "view_count")[:limit]
+    )
+    unhelpful_popular = list(
+        votes.filter(no__gte=F("yes"))
+        .order_by("-view_count", "-no", "title")
+        .only("slug", "title", "kind", "view_count")[:limit]
+    )
+    empty_searches = list(
+        EmptySearch.objects.filter(day__gte=since.date())
+        .values("query")
+        .annotate(total=Sum("count"))
+        .order_by("-total", "query")[:limit]
+    )
+    deflections = list(
+        SuggestionOpen.objects.filter(outcome=SuggestionOpen.Outcome.DEFLECTED, opened_at__gte=since)
+        .values("article__slug", "article__title", "article__kind")
+        .annotate(total=Count("id"))
+        .order_by("-total", "article__title")[:limit]
+    )
+    return {
+        "days": days,
+        "least_helpful": least_helpful,
+        "unhelpful_popular": unhelpful_popular,
+        "empty_searches": empty_searches,
+        "deflections": deflections,
+        "deflections_daily": kb_deflections_daily(since=since),
+    }
+
+
+def kb_deflections_daily(*, since) -> list[dict]:
+    """Deflections per day of the open (UTC): [{"day": date, "total": n}], for the KPI rollups."""
+    return list(
+        SuggestionOpen.objects.filter(outcome=SuggestionOpen.Outcome.DEFLECTED, opened_at__gte=since)
+        .annotate(day=TruncDate("opened_at"))
+        .values("day")
+        .annotate(total=Count("id"))
+        .order_by("day")
+    )

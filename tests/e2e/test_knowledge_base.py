@@ -1,0 +1,114 @@
+"""Help center in a real browser: suggestions while typing, search, chapter seek through the player API, a vote,
+and hostile Markdown that must stay inert."""
+
+import pytest
+
+from knowledge_base.help_content import load_help_content
+from knowledge_base.models import Article, Category, Feedback
+
+pytestmark = pytest.mark.e2e
+
+# Stands in for the YouTube player inside the iframe: records the postMessage commands it receives.
+FAKE_PLAYER = """<!doctype html><html><body><script>
+window.commands = [];
+window.addEventListener("message", function (event) {
+  try { window.commands.push(JSON.parse(event.data)); } catch (error) {}
+});
+</script></body></html>"""
+
+
+@pytest.fixture
+def content(transactional_db):
+    load_help_content(Article, Category)
+
+
+def test_suggestion_while_typing_opens_the_article(page, content):
+    page.goto("/docs/")
+    page.fill("#kb-q", "calendar fe")
+    page.type("#kb-q", "ed")
+    suggestion = page.locator("#kb-suggestions a").first
+    suggestion.wait_for()
+    assert "/docs/exports/?src=suggestion" in suggestion.get_attribute("href")
+    suggestion.click()
+    page.wait_for_url("**/docs/exports/?src=suggestion")
+    assert page.locator("h1").inner_text().startswith("Exports")
+
+
+def test_search_shows_highlighted_results(page, content):
+    page.goto("/docs/")
+    page.fill("#kb-q", "routing scenarios")
+    page.press("#kb-q", "Enter")
+    page.wait_for_url("**/docs/search/?q=routing+scenarios")
+    first = page.locator("[data-testid=results] li").first
+    assert "AI routing" in first.locator("h2").inner_text()
+    assert first.locator("mark").count() >= 1
+
+
+def test_chapter_seeks_the_player_and_highlights_the_transcript(page, content):
+    page.route(
+        "https://www.youtube-nocookie.com/**",
+        lambda route: route.fulfill(body=FAKE_PLAYER, content_type="text/html"),
+    )
+    page.goto("/docs/videos/quick-start/")
+    page.frame_locator("iframe.kb-frame").locator("body").wait_for(state="attached")
+    player = next(frame for frame in page.frames if "youtube-nocookie" in frame.url)
+    player.wait_for_function("Array.isArray(window.commands)")  # the player listens before we seek
+    # Keyboard, not a pointer: the lazy iframe can still move the layout under a computed click point.
+    page.locator(".kb-chapter").nth(2).focus()
+    page.keyboard.press("Enter")
+    player.wait_for_function("window.commands.some(c => c.func === 'seekTo')")
+    commands = player.evaluate("window.commands")
+    assert {"event": "command", "func": "seekTo", "args": [110, True]} in commands
+    assert page.locator(".kb-chapter").nth(2).get_attribute("aria-current") == "true"
+    assert "current" in page.locator(".kb-transcript-part").nth(2).get_attribute("class")
+    # the player reports its time: the highlight follows playback
+    player.evaluate("parent.postMessage(JSON.stringify({event: 'infoDelivery', info: {currentTime: 200}}), '*')")
+    page.wait_for_function("document.querySelectorAll('.kb-transcript-part')[3].classList.contains('current')")
+
+
+def test_video_page_reads_without_the_player_network(page, content):
+    page.route("https://www.youtube-nocookie.com/**", lambda route: route.abort())
+    page.goto("/docs/videos/ai-routing/")
+    assert page.locator("[data-testid=transcript] .kb-transcript-part").count() == 5
+    page.locator(".kb-chapter").nth(1).click()
+    assert "current" in page.locator(".kb-transcript-part").nth(1).get_attribute("class")
+
+
+def test_anonymous_vote_with_comment(page, content):
+    page.goto("/docs/troubleshooting/")
+    page.locator(".kb-feedback-no summary").click()
+    page.fill("#kb-comment", "Nothing about two-factor codes")
+    page.get_by_role("button", name="Send “not helpful”").click()
+    page.wait_for_url("**/docs/troubleshooting/#feedback")
+    assert "Thanks for your feedback." in page.content()
+    assert page.locator("[data-testid=vote-status]").inner_text().startswith("You said: No")
+    vote = Feedback.objects.get()
+    assert (vote.helpful, vote.comment, vote.user) == (False, "Nothing about two-factor codes", None)
+
+
+HOSTILE_BODY = "\n\n".join(
+    [
+        "<script>window.__pwned = 'script'</script>",
+        "<img src=x onerror=\"window.__pwned='img'\">",
+        "[click me](javascript:window.__pwned='link')",
+        "[data](data:text/html,<script>parent.__pwned='data'</script>)",
+        "<div style=\"background:url(javascript:window.__pwned='css')\">styled</div>",
+        "<svg onload=\"window.__pwned='svg'\"></svg>",
+        "<iframe src=\"javascript:parent.__pwned='iframe'\"></iframe>",
+        "![img](x\" onerror=\"window.__pwned='attr')",
+    ]
+)
+
+
+def test_hostile_markdown_is_inert_in_the_browser(page, transactional_db):
+    Article.objects.create(slug="hostile", title="Hostile", body=HOSTILE_BODY, status="published")
+    dialogs = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    page.goto("/docs/hostile/")
+    for link in page.locator("[data-testid=article-body] a").all():
+        link.click(no_wait_after=True)
+    page.wait_for_timeout(200)
+    assert page.evaluate("window.__pwned === undefined")
+    assert dialogs == []
+    assert page.locator("[data-testid=article-body] script, [data-testid=article-body] iframe").count() == 0
+    assert page.evaluate("document.querySelectorAll('[onerror],[onload],[style]').length") == 0
