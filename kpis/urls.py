@@ -1,2 +1,15 @@
+"""PostHog-compatible capture paths (at the site root, where the clients send) and the KPI pages."""
+
+from django.urls import path
+
+from kpis import capture_views, views
+
 app_name = "kpis"
-urlpatterns = []
+urlpatterns = [
+    path("kpis/", views.dashboard, name="dashboard"),
+    path("kpis/metrics/", views.metric_definitions, name="metrics"),
+    path("batch/", capture_views.capture, name="capture-batch"),
+    path("capture/", capture_views.capture, name="capture"),
+    path("e/", capture_views.capture, name="capture-e"),
+    path("i/v0/e/", capture_views.capture, name="capture-i-v0-e"),
+]

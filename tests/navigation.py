@@ -11,6 +11,7 @@ QUEUE = ("Queue", "/queue/")
 ROADMAP = ("Roadmap", "/roadmap/")
 MY_TICKETS = ("My tickets", "/portal/")
 BETA_COHORT = ("Beta cohort", "/beta/")
+KPIS = ("KPIs", "/kpis/")
 AUDIT = ("Audit", "/audit/")
 SECURITY = ("Security", "/audit/security/")
 GDPR = ("GDPR", "/audit/gdpr/")
@@ -20,10 +21,10 @@ ADMIN = ("Admin", "/admin/")
 EXPECTED_NAVIGATION: dict[str, list[tuple[str, str]]] = {
     CUSTOMER: [MY_TICKETS, PRIVACY],
     Role.SUPPORT_REP: [QUEUE, PRIVACY, ADMIN],
-    Role.SUPPORT_LEAD: [QUEUE, ROADMAP, BETA_COHORT, PRIVACY, ADMIN],
+    Role.SUPPORT_LEAD: [QUEUE, ROADMAP, BETA_COHORT, KPIS, PRIVACY, ADMIN],
     Role.ENGINEER: [QUEUE, PRIVACY, ADMIN],
     Role.BILLING_ADMIN: [QUEUE, PRIVACY, ADMIN],
-    Role.PRODUCT_MANAGER: [ROADMAP, PRIVACY, ADMIN],
+    Role.PRODUCT_MANAGER: [ROADMAP, KPIS, PRIVACY, ADMIN],
     Role.AUDITOR: [AUDIT, SECURITY, GDPR, PRIVACY, ADMIN],
-    Role.ADMIN: [QUEUE, ROADMAP, BETA_COHORT, AUDIT, SECURITY, GDPR, PRIVACY, ADMIN],
+    Role.ADMIN: [QUEUE, ROADMAP, BETA_COHORT, KPIS, AUDIT, SECURITY, GDPR, PRIVACY, ADMIN],
 }

@@ -8,6 +8,7 @@ servers; production points DATABASE_URL at PostgreSQL and CELERY_BROKER_URL at R
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from csp import constants as csp_constants
 from django.core.exceptions import ImproperlyConfigured
 
@@ -362,6 +363,18 @@ CELERY_BEAT_SCHEDULE.update(
         "audit-verify-daily": {"task": "audit.tasks.audit_verify_scheduled", "schedule": 24 * 3600.0},
     }
 )
+
+# Launch KPIs (kpis app): project API keys accepted besides the ProjectApiKey rows, ingestion limits
+# (413 above them), how old an event may be, and the nightly rollup (UTC).
+KPI_PROJECT_API_KEYS = env.list("KPI_PROJECT_API_KEYS", default=[])
+KPI_MAX_BODY_BYTES = env.int("KPI_MAX_BODY_BYTES", default=2 * 1024 * 1024)
+KPI_MAX_DECOMPRESSED_BYTES = env.int("KPI_MAX_DECOMPRESSED_BYTES", default=8 * 1024 * 1024)
+KPI_MAX_BATCH_EVENTS = env.int("KPI_MAX_BATCH_EVENTS", default=1000)
+KPI_EVENT_RETENTION_DAYS = env.int("KPI_EVENT_RETENTION_DAYS", default=730)
+CELERY_BEAT_SCHEDULE["kpis-rollup-nightly"] = {
+    "task": "kpis.tasks.kpi_rollup_nightly",
+    "schedule": crontab(minute=30, hour=0),
+}
 
 # Security, GDPR and backups (audit app).
 LOGIN_LOCKOUT_ACCOUNT_THRESHOLD = env.int("LOGIN_LOCKOUT_ACCOUNT_THRESHOLD", default=5)

@@ -1,0 +1,26 @@
+from django.contrib import admin
+
+from kpis.models import DailyMetric, ProjectApiKey, RejectedEventCount
+from tourbrain_support.admin_mixins import ReadOnlyAdminMixin
+
+
+@admin.register(ProjectApiKey)
+class ProjectApiKeyAdmin(admin.ModelAdmin):
+    list_display = ["name", "is_active", "created_at"]
+    list_filter = ["is_active"]
+    search_fields = ["name"]
+    readonly_fields = ["created_at"]
+
+
+@admin.register(RejectedEventCount)
+class RejectedEventCountAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["day", "reason", "event_name", "count", "last_message"]
+    list_filter = ["reason", "day"]
+    search_fields = ["event_name"]
+
+
+@admin.register(DailyMetric)
+class DailyMetricAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["metric", "day", "dimension", "dimension_value", "value", "computed_at"]
+    list_filter = ["metric"]
+    date_hierarchy = "day"

@@ -1,0 +1,89 @@
+"""Demo product events for `seed_demo`: six weeks of a believable launch (signups, onboarding, tours, AI
+routing, collaboration, exports, subscriptions, churn), then the rollups of those days. Idempotent: event
+uuids are derived from a fixed seed, so a rerun inserts nothing new and recomputes the same rows."""
+
+import random
+import uuid
+from datetime import UTC, datetime, time, timedelta
+
+from django.utils import timezone
+
+from kpis.models import ProductEvent, ProjectApiKey
+from kpis.rollups import rollup_range
+
+DEMO_DAYS = 42
+DEMO_API_KEY = "phc_tourbrain_demo_local"  # printed for the local demo only
+NAMESPACE = uuid.UUID("6f1c2d4e-8a7b-4c3d-9e2f-1a2b3c4d5e6f")
+
+
+def _events(today) -> list[ProductEvent]:
+    rng = random.Random(15)  # noqa: S311 - demo data, not security
+    events: list[ProductEvent] = []
+    users: list[tuple[str, int]] = []  # (distinct id, signup day offset)
+    first_day = today - timedelta(days=DEMO_DAYS)
+
+    def add(name: str, user: str, offset: int, properties: dict) -> None:
+        at = datetime.combine(first_day + timedelta(days=offset), time(9), tzinfo=UTC)
+        at += timedelta(seconds=rng.randrange(10 * 3600))
+        key = f"{name}:{user}:{offset}:{len(events)}"
+        events.append(
+            ProductEvent(
+                uuid=uuid.uuid5(NAMESPACE, key),
+                name=name,
+                distinct_id=user,
+                timestamp=at,
+                received_at=at,
+                properties=properties,
+                organization_key=f"org-{user}",
+            )
+        )
+
+    for offset in range(DEMO_DAYS):
+        for _ in range(rng.randint(1, 3) + offset // 10):
+            user = f"demo-user-{len(users) + 1}"
+            users.append((user, offset))
+            add("userSignup", user, offset, {"method": rng.choice(["email", "email", "google", "github"])})
+            add("organizationCreated", user, offset, {"type": rng.choice(["promoter", "agency", "artist_team"])})
+            if rng.random() < 0.82:
+                add("onboardingCompleted", user, offset, {"timeToComplete": rng.randint(300, 2400)})
+        for user, signed_up in users:
+            if offset < signed_up or rng.random() > 0.45:
+                continue
+            add("pageView", user, offset, {})
+            if rng.random() < 0.3:
+                add("tourCreated", user, offset, {"artistCount": rng.randint(1, 4), "venueCount": rng.randint(5, 30)})
+            if rng.random() < 0.25:
+                add(
+                    "aiRoutingUsed",
+                    user,
+                    offset,
+                    {"scenariosGenerated": rng.randint(1, 5), "applied": rng.random() < 0.6},
+                )
+            if rng.random() < 0.2:
+                add("collaborationUsed", user, offset, {"permission": "edit", "external": rng.random() < 0.4})
+            if rng.random() < 0.15:
+                add(
+                    "exportGenerated",
+                    user,
+                    offset,
+                    {"type": rng.choice(["pdf", "csv", "ical"]), "showId": f"show-{offset}"},
+                )
+            if offset - signed_up == 14 and rng.random() < 0.3:
+                add(
+                    "subscriptionStarted",
+                    user,
+                    offset,
+                    {"plan": rng.choice(["starter", "professional", "professional"])},
+                )
+            if offset - signed_up > 20 and rng.random() < 0.004:
+                add("churnEvent", user, offset, {"reason": "price", "tenure": offset - signed_up})
+    return events
+
+
+def seed(stdout=None) -> None:
+    ProjectApiKey.objects.get_or_create(key=DEMO_API_KEY, defaults={"name": "Demo web app"})
+    today = timezone.now().date()
+    ProductEvent.objects.bulk_create(_events(today), batch_size=500, ignore_conflicts=True)
+    rollup_range(start=today - timedelta(days=DEMO_DAYS), end=today - timedelta(days=1))
+    if stdout:
+        stdout.write(f"KPI demo: {DEMO_DAYS} days of product events rolled up; project API key {DEMO_API_KEY}")

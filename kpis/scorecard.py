@@ -1,0 +1,49 @@
+"""The seed's launch scorecard: each target, the rollup metric that measures it (if one exists yet), and its
+pass/fail/no-data status. Targets without a measured metric show "no data", never zero."""
+
+import operator
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Target:
+    label: str
+    phase: str  # "First 30 days" or "Months 2-6"
+    goal: str  # as the seed states it
+    metric: str | None = None  # a DailyMetric name; None: not measured yet
+    threshold: float | None = None
+    comparison: str = ">="  # ">=" or "<"
+    # "latest": the metric's value on its latest day; "sum30": the sum over the last 30 days
+    aggregate: str = "latest"
+    unit: str = "ratio"
+
+
+COMPARISONS = {">=": operator.ge, "<": operator.lt}
+
+TARGETS = [
+    Target("Uptime", "First 30 days", "99.9%"),
+    Target("API response time", "First 30 days", "< 500 ms"),
+    Target("Error rate", "First 30 days", "< 1%"),
+    Target("Data loss", "First 30 days", "zero (backup verifications)"),
+    Target("Onboarding completion", "First 30 days", "80%", "onboarding_completion_rate", 0.8),
+    Target("AI routing adoption", "First 30 days", "70%", "ai_routing_adoption", 0.7),
+    Target("Collaboration usage", "First 30 days", "60%", "collaboration_usage", 0.6),
+    Target("NPS", "First 30 days", ">= 50"),
+    Target("Active beta users", "First 30 days", "15"),
+    Target("Customer testimonials", "First 30 days", "5"),
+    Target("Conversion intent", "First 30 days", "80%"),
+    Target("Beta churn", "First 30 days", "< 10%"),
+    Target("Monthly signups", "Months 2-6", "50+ by month 3", "signups", 50, aggregate="sum30", unit="count"),
+    Target("Trial-to-paid conversion", "Months 2-6", "25%+"),
+    Target("Customer acquisition cost", "Months 2-6", "< $200"),
+    Target("Session duration", "Months 2-6", "15+ minutes"),
+    Target("MRR", "Months 2-6", "$10K+ by month 6"),
+    Target("ARPU", "Months 2-6", "$149+"),
+    Target("Monthly churn", "Months 2-6", "< 5%", "monthly_churn_rate", 0.05, comparison="<"),
+]
+
+
+def target_status(target: Target, value: float | None) -> str:
+    if value is None or target.threshold is None:
+        return "no data"
+    return "pass" if COMPARISONS[target.comparison](value, target.threshold) else "fail"

@@ -1,0 +1,52 @@
+"""KPI pages (support leads, product managers, admins): the launch scorecard, daily charts, metric definitions."""
+
+from datetime import date, timedelta
+
+from django.shortcuts import render
+from django.utils import timezone
+
+from kpis.metrics import METRICS, METRICS_BY_NAME
+from kpis.selectors import CHART_METRICS, daily_series, scorecard
+from tourbrain_support.roles import KPI_ROLES, role_required
+
+DEFAULT_RANGE_DAYS = 30
+MAX_RANGE_DAYS = 366
+
+
+def _parse_day(value: str | None) -> date | None:
+    try:
+        return date.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+
+
+def _date_range(request) -> tuple[date, date]:
+    """The ?from=&to= range; unreadable, reversed or longer than a year falls back to the 30 days to `to`."""
+    end = _parse_day(request.GET.get("to")) or timezone.now().date() - timedelta(days=1)
+    start = _parse_day(request.GET.get("from"))
+    if start is None or start > end or (end - start).days >= MAX_RANGE_DAYS:
+        start = end - timedelta(days=DEFAULT_RANGE_DAYS - 1)
+    return start, end
+
+
+@role_required(*KPI_ROLES)
+def dashboard(request):
+    start, end = _date_range(request)
+    series = daily_series(metrics=CHART_METRICS, start=start, end=end)
+    charts = [
+        {
+            "id": f"chart-{name}",
+            "data_id": f"chart-{name}-data",
+            "label": METRICS_BY_NAME[name].label,
+            "unit": METRICS_BY_NAME[name].unit,
+            **series[name],
+        }
+        for name in CHART_METRICS
+    ]
+    context = {"scorecard": scorecard(end=end), "charts": charts, "start": start, "end": end}
+    return render(request, "kpis/dashboard.html", context)
+
+
+@role_required(*KPI_ROLES)
+def metric_definitions(request):
+    return render(request, "kpis/metrics.html", {"metrics": METRICS})

@@ -1,0 +1,87 @@
+import json
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+
+from kpis import demo
+from kpis.models import DailyMetric, ProductEvent
+from tourbrain_support.roles import Role
+
+pytestmark = pytest.mark.django_db
+
+END = date(2026, 5, 31)
+
+
+def _rollups(days: int):
+    now = datetime(2026, 6, 1, tzinfo=UTC)
+    rows = []
+    for offset in range(days):
+        day = END - timedelta(days=offset)
+        rows += [
+            DailyMetric(
+                metric="signups", day=day, dimension="method", dimension_value="email", value=2, computed_at=now
+            ),
+            DailyMetric(
+                metric="signups", day=day, dimension="method", dimension_value="github", value=1, computed_at=now
+            ),
+            DailyMetric(metric="dau", day=day, value=10 + offset, computed_at=now),
+            DailyMetric(metric="onboarding_completion_rate", day=day, value=0.85, computed_at=now),
+            DailyMetric(metric="ai_routing_adoption", day=day, value=0.5, computed_at=now),
+        ]
+    DailyMetric.objects.bulk_create(rows)
+
+
+@pytest.mark.parametrize("days", [3, 60])
+def test_dashboard_scorecard_and_charts_with_constant_queries(client_as, django_assert_max_num_queries, days):
+    _rollups(days)
+    client = client_as(Role.PRODUCT_MANAGER)
+    with django_assert_max_num_queries(8):
+        response = client.get("/kpis/?from=2026-05-02&to=2026-05-31")
+    assert response.status_code == 200
+    rows = {row["target"].label: row for row in response.context["scorecard"]}
+    assert rows["Onboarding completion"]["status"] == "pass"
+    assert rows["AI routing adoption"]["status"] == "fail"
+    assert rows["Monthly signups"]["value"] == 3 * min(days, 30)
+    assert rows["Monthly signups"]["status"] == ("pass" if days >= 17 else "fail")
+    assert rows["Uptime"]["status"] == "no data"
+    assert rows["Monthly churn"]["value"] is None
+    html = response.content.decode()
+    assert 'data-target="Onboarding completion"' in html
+    assert "<script>" not in html  # data only in json_script blocks, code in static files
+    data = json.loads(html.split('id="chart-signups-data" type="application/json">')[1].split("</script>")[0])
+    assert data["days"][0] == "2026-05-02"
+    assert data["series"]["email"][-1] == 2
+    assert len(data["days"]) == 30
+    assert "kpis/vendor/chartjs/chart.umd.min.js" in html
+
+
+def test_metric_definitions_page(client_as):
+    response = client_as(Role.SUPPORT_LEAD).get("/kpis/metrics/")
+    assert response.status_code == 200
+    assert b"<code>monthly_churn_rate</code>" in response.content
+    assert b"Distinct users with any event in the 7 days ending that day." in response.content
+
+
+@pytest.mark.parametrize("role", [Role.SUPPORT_REP, Role.AUDITOR, None])
+def test_other_users_are_refused(client_as, role):
+    assert client_as(role).get("/kpis/").status_code == 403
+    assert client_as(role).get("/kpis/metrics/").status_code == 403
+
+
+def test_bad_range_falls_back_to_30_days(client_as):
+    response = client_as(Role.ADMIN).get("/kpis/?from=nonsense&to=2026-05-31")
+    assert response.status_code == 200
+    assert response.context["start"] == date(2026, 5, 2)
+
+
+def test_demo_events_are_idempotent_and_fill_the_dashboard(client_as):
+
+    demo.seed()
+    events, rows = ProductEvent.objects.count(), DailyMetric.objects.count()
+    demo.seed()
+    assert ProductEvent.objects.count() == events > 500
+    assert DailyMetric.objects.count() == rows
+    response = client_as(Role.PRODUCT_MANAGER).get("/kpis/")
+    statuses = {row["target"].label: row["status"] for row in response.context["scorecard"]}
+    assert statuses["Onboarding completion"] in ("pass", "fail")
+    assert statuses["Monthly signups"] == "pass"
