@@ -1,9 +1,14 @@
-"""Admin for the knowledge base: articles with history (django-simple-history), feedback read-only."""
+"""Admin for the knowledge base: articles with history (django-simple-history), feedback read-only.
+
+Related users are linked only for viewers who may open user pages (PermittedRelatedLinksMixin).
+"""
 
 from django.contrib import admin
+from django.contrib.auth import get_user_model
 from simple_history.admin import SimpleHistoryAdmin
 
 from knowledge_base.models import Article, Category, EmptySearch, Feedback, SuggestionOpen
+from tourbrain_support.admin_mixins import PermittedRelatedLinksMixin
 
 
 @admin.register(Category)
@@ -13,7 +18,7 @@ class CategoryAdmin(admin.ModelAdmin):
 
 
 @admin.register(Article)
-class ArticleAdmin(SimpleHistoryAdmin):
+class ArticleAdmin(PermittedRelatedLinksMixin, SimpleHistoryAdmin):
     list_display = ["title", "kind", "status", "audience", "category", "updated_at", "view_count"]
     list_filter = ["kind", "status", "audience", "category"]
     search_fields = ["title", "slug"]
@@ -35,9 +40,16 @@ class ArticleAdmin(SimpleHistoryAdmin):
             changes={"operation": "admin_edit" if change else "admin_create", "fields": form.changed_data},
         )
 
+    def history_view(self, request, object_id, extra_context=None):
+        user_admin = self.admin_site._registry.get(get_user_model())
+        if user_admin is None or not user_admin.has_view_or_change_permission(request):
+            # Who changed what, as text for a viewer who may not open user pages (an empty URL name).
+            extra_context = {**(extra_context or {}), "admin_user_view": ""}
+        return super().history_view(request, object_id, extra_context=extra_context)
+
 
 @admin.register(Feedback)
-class FeedbackAdmin(admin.ModelAdmin):
+class FeedbackAdmin(PermittedRelatedLinksMixin, admin.ModelAdmin):
     list_display = ["article", "helpful", "user", "created_at"]
     list_filter = ["helpful"]
     list_select_related = ["article", "user"]
@@ -48,7 +60,7 @@ class FeedbackAdmin(admin.ModelAdmin):
 
 
 @admin.register(SuggestionOpen)
-class SuggestionOpenAdmin(admin.ModelAdmin):
+class SuggestionOpenAdmin(PermittedRelatedLinksMixin, admin.ModelAdmin):
     list_display = ["article", "person_key", "source", "opened_at", "outcome"]
     list_filter = ["outcome", "source"]
     list_select_related = ["article"]

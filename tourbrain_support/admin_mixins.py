@@ -30,7 +30,13 @@ class PermittedRelatedLinksMixin:
 
     def get_readonly_fields(self, request, obj=None):
         names = super().get_readonly_fields(request, obj)
-        return self._with_permitted_links(request, obj, names, readonly=set(names))
+        swapped = self._with_permitted_links(request, obj, names, readonly=set(names))
+        if obj is not None and not self.has_change_permission(request, obj):
+            # A view-only page shows every relation as a display (get_fieldsets); Django's change page reads
+            # them from the fieldsets, simple_history's version page from here, so list them here too.
+            relations = [field.name for field in self.model._meta.fields if field.many_to_one or field.one_to_one]
+            swapped += [self._related_display(request, name) for name in relations]
+        return swapped
 
     def get_fieldsets(self, request, obj=None):
         fieldsets = super().get_fieldsets(request, obj)

@@ -7,11 +7,13 @@ HOW TO ADD AN ENTRY (a new URL pattern without one fails `test_every_url_pattern
      (anonymous, customer, support_rep, support_lead, engineer, billing_admin, product_manager, auditor,
      admin). For a URL that takes an object, give a dict of cells per ownership: "own" (the user's own,
      or in their team), "other_team" (a colleague's, or another team's ticket) and "other_org" (someone's
-     in another customer organization). POST rows send an empty form (API: `{}`), so an allowed role
-     gets the form's answer (400, or a redirect with a message).
+     in another customer organization). POST rows send an empty form (API and event capture: `{}`), so an
+     allowed role gets the form's answer (400, or a redirect with a message).
   3. Object kinds are made by `_world` below (ticket, attachment, saved_view, event, lockout, dsr,
      access_export, user, and for the customer side portal_ticket, portal_attachment, widget_attachment,
-     beta_invitation, beta_token, login_link); URL arguments are filled from the kind (`KWARGS_OF_KIND`).
+     beta_invitation, beta_token, login_link; for the help center kb_article and kb_video by slug, kb_article_pk
+     and kb_article_version for the editor: "own" public, "other_team" internal, "other_org" a draft);
+     URL arguments are filled from the kind (`KWARGS_OF_KIND`).
      Add a kind there if needed. A portal_ticket is the customer's own ("own"), another customer's of the same
      organization ("other_team": a plain member may not see it) or someone's in another organization.
   4. Widget API rows (keys starting "widget-") are requested with `Authorization: Bearer <token>`, a token
@@ -43,7 +45,10 @@ from audit import gdpr
 from audit.models import BackupRun, LoginLockout, SecurityCounter
 from audit.sealing import seal_all
 from audit.services import audit_record, deployment_record
+from knowledge_base.models import Article, EmptySearch, Feedback, SuggestionOpen
+from kpis.models import DailyMetric, ProjectApiKey, RejectedEventCount
 from tests.factories import MembershipFactory, OrganizationFactory, UserFactory
+from tests.knowledge_base.factories import ArticleFactory, VideoFactory
 from tests.tickets.factories import TicketFactory
 from tests.widget_tokens import bearer, claims, hs256, widget_settings  # noqa: F401 (widget_settings: a fixture)
 from tickets import beta_invitations, portal_links, services
@@ -299,6 +304,78 @@ URLS: dict[str, tuple[str, str | None, str | dict[str, str]]] = {
         "other_team":                               "401    404    403    403    403    403    403    403    403",
         "other_org":                                "401    404    403    403    403    403    403    403    403",
     }),
+    # Ticket page: email the customer a portal sign-in link (POST; queue roles, a redirect back to the ticket).
+    "tickets:portal_link": ("POST", "ticket", {
+        "own":                                      "login  403    302    302    302    302    403    403    302",
+        "other_team":                               "login  403    302    302    404    404    403    403    302",
+        "other_org":                                "login  403    302    302    302    302    403    403    302",
+    }),
+    # The help center: public pages for everyone, the anonymous included. Article and video kinds (see 3.):
+    # "own" is a published public one, "other_team" a published internal one (staff who read the knowledge
+    # base only; customers, anonymous readers and auditors get a 404, as for a slug that does not exist),
+    # "other_org" an unpublished draft (a 404 for every reader: drafts are seen in the editor only).
+    "knowledge_base:index": ("GET", None,           "200    200    200    200    200    200    200    200    200"),
+    "knowledge_base:search": ("GET", None,          "200    200    200    200    200    200    200    200    200"),
+    "knowledge_base:videos": ("GET", None,          "200    200    200    200    200    200    200    200    200"),
+    "knowledge_base:article": ("GET", "kb_article", {
+        "own":                                      "200    200    200    200    200    200    200    200    200",
+        "other_team":                               "404    404    200    200    200    200    200    404    200",
+        "other_org":                                "404    404    404    404    404    404    404    404    404",
+    }),
+    "knowledge_base:video": ("GET", "kb_video", {
+        "own":                                      "200    200    200    200    200    200    200    200    200",
+        "other_team":                               "404    404    200    200    200    200    200    404    200",
+        "other_org":                                "404    404    404    404    404    404    404    404    404",
+    }),
+    # "Was this helpful?": an empty form redirects back to the article with a message; only readers of it vote.
+    "knowledge_base:feedback": ("POST", "kb_article", {
+        "own":                                      "302    302    302    302    302    302    302    302    302",
+        "other_team":                               "404    404    302    302    302    302    302    404    302",
+        "other_org":                                "404    404    404    404    404    404    404    404    404",
+    }),
+    "knowledge_base:video_feedback": ("POST", "kb_video", {
+        "own":                                      "302    302    302    302    302    302    302    302    302",
+        "other_team":                               "404    404    302    302    302    302    302    404    302",
+        "other_org":                                "404    404    404    404    404    404    404    404    404",
+    }),
+    "api-kb-suggestions": ("GET", None,             "200    200    200    200    200    200    200    200    200"),
+    # The editor: reps, leads and admins write (any article: public, internal or draft); leads and admins
+    # publish (a rep's status change is refused inside the page) and read the report.
+    "knowledge_base:manage_list": ("GET", None,     "login  403    200    200    403    403    403    403    200"),
+    "knowledge_base:manage_new": ("GET", None,      "login  403    200    200    403    403    403    403    200"),
+    "knowledge_base:manage_report": ("GET", None,   "login  403    403    200    403    403    403    403    200"),
+    "knowledge_base:manage_edit": ("GET", "kb_article_pk", {
+        "own":                                      "login  403    200    200    403    403    403    403    200",
+        "other_team":                               "login  403    200    200    403    403    403    403    200",
+        "other_org":                                "login  403    200    200    403    403    403    403    200",
+    }),
+    "knowledge_base:manage_history": ("GET", "kb_article_pk", {
+        "own":                                      "login  403    200    200    403    403    403    403    200",
+        "other_team":                               "login  403    200    200    403    403    403    403    200",
+        "other_org":                                "login  403    200    200    403    403    403    403    200",
+    }),
+    # An empty form is an unknown action: a redirect back to the editor with a message.
+    "knowledge_base:manage_status": ("POST", "kb_article_pk", {
+        "own":                                      "login  403    302    302    403    403    403    403    302",
+        "other_team":                               "login  403    302    302    403    403    403    403    302",
+        "other_org":                                "login  403    302    302    403    403    403    403    302",
+    }),
+    # Restoring the latest version (a rep's restore of a published article sends it to review).
+    "knowledge_base:manage_restore": ("POST", "kb_article_version", {
+        "own":                                      "login  403    302    302    403    403    403    403    302",
+        "other_team":                               "login  403    302    302    403    403    403    403    302",
+        "other_org":                                "login  403    302    302    403    403    403    403    302",
+    }),
+    # KPIs: support leads, product managers and admins (roles.KPI_ROLES).
+    "kpis:dashboard": ("GET", None,                 "login  403    403    200    403    403    200    403    200"),
+    "kpis:metrics": ("GET", None,                   "login  403    403    200    403    403    200    403    200"),
+    # Event capture takes a project API key (PostHog-compatible paths, and the native API as a Bearer token),
+    # never a session: without a key, 401 for everyone.
+    "kpis:capture": ("POST", None,                  "401    401    401    401    401    401    401    401    401"),
+    "kpis:capture-batch": ("POST", None,            "401    401    401    401    401    401    401    401    401"),
+    "kpis:capture-e": ("POST", None,                "401    401    401    401    401    401    401    401    401"),
+    "kpis:capture-i-v0-e": ("POST", None,           "401    401    401    401    401    401    401    401    401"),
+    "api-kpi-events": ("POST", None,                "401    401    401    401    401    401    401    401    401"),
 }
 
 # Admin model pages: the changelist and a change page of one row (tickets and attachments per ownership);
@@ -438,6 +515,40 @@ ADMIN_MODELS: dict[str, dict[str, str | dict[str, str]]] = {
         "changelist":                               "alogin alogin 403    403    403    403    403    200    200",
         "change":                                   "alogin alogin 403    403    403    403    403    200    200",
     },
+    # Knowledge base: read by every role that reads the knowledge base, written by leads (roles.py).
+    "knowledge_base.Category": {
+        "changelist":                               "alogin alogin 200    200    200    200    200    403    200",
+        "change":                                   "alogin alogin 200    200    200    200    200    403    200",
+    },
+    "knowledge_base.Article": {
+        "changelist":                               "alogin alogin 200    200    200    200    200    403    200",
+        "change":                                   "alogin alogin 200    200    200    200    200    403    200",
+    },
+    "knowledge_base.Feedback": {
+        "changelist":                               "alogin alogin 200    200    200    200    200    403    200",
+        "change":                                   "alogin alogin 200    200    200    200    200    403    200",
+    },
+    "knowledge_base.SuggestionOpen": {
+        "changelist":                               "alogin alogin 200    200    200    200    200    403    200",
+        "change":                                   "alogin alogin 200    200    200    200    200    403    200",
+    },
+    "knowledge_base.EmptySearch": {
+        "changelist":                               "alogin alogin 200    200    200    200    200    403    200",
+        "change":                                   "alogin alogin 200    200    200    200    200    403    200",
+    },
+    # KPIs: read by leads, read and written by product managers (roles.py).
+    "kpis.ProjectApiKey": {
+        "changelist":                               "alogin alogin 403    200    403    403    200    403    200",
+        "change":                                   "alogin alogin 403    200    403    403    200    403    200",
+    },
+    "kpis.RejectedEventCount": {
+        "changelist":                               "alogin alogin 403    200    403    403    200    403    200",
+        "change":                                   "alogin alogin 403    200    403    403    200    403    200",
+    },
+    "kpis.DailyMetric": {
+        "changelist":                               "alogin alogin 403    200    403    403    200    403    200",
+        "change":                                   "alogin alogin 403    200    403    403    200    403    200",
+    },
 }
 # fmt: on
 
@@ -508,6 +619,7 @@ def _world(role: str, make_user) -> World:
         world.objects["event", ownership] = AuditEvent.objects.filter(actor=owner[ownership]).latest("id")
 
     _customer_side(world, customer=customer, org=org, stranger=stranger, other_org=other_org, inviter=handler)
+    _knowledge_base_and_kpis(world, reader=customer)
 
     # One row of every other model the admin shows.
     outbox_enqueue(
@@ -556,6 +668,28 @@ def _customer_side(world: World, *, customer, org, stranger, other_org, inviter)
             [link.pk, token], salt=portal_links.SIGNING_SALT, compress=True
         )
     BetaSupportProfile.objects.create(organization=org, call_weekday=2, call_time=time(15, 0))
+
+
+def _knowledge_base_and_kpis(world: World, *, reader) -> None:
+    """Articles and videos: "own" public, "other_team" internal, "other_org" a draft (all three are the editor's);
+    one row of every other knowledge base and KPI model the admin shows."""
+    audiences = {
+        "own": (Article.Audience.PUBLIC, Article.Status.PUBLISHED),
+        "other_team": (Article.Audience.INTERNAL, Article.Status.PUBLISHED),
+        "other_org": (Article.Audience.PUBLIC, Article.Status.DRAFT),
+    }
+    for ownership, (audience, status) in audiences.items():
+        article = ArticleFactory(audience=audience, status=status)
+        world.objects["kb_article", ownership] = world.objects["kb_article_pk", ownership] = article
+        world.objects["kb_article_version", ownership] = article
+        world.objects["kb_video", ownership] = VideoFactory(audience=audience, status=status)
+    public = world.objects["kb_article", "own"]
+    Feedback.objects.create(article=public, user=reader, helpful=False, comment="unclear")
+    SuggestionOpen.objects.create(article=public, user=reader, person_key=f"u:{reader.pk}", source="portal")
+    EmptySearch.objects.create(query="matrix", day=timezone.now().date(), count=1)
+    ProjectApiKey.objects.create(name="matrix")
+    RejectedEventCount.objects.create(day=timezone.now().date(), reason="invalid", event_name="x", count=1)
+    DailyMetric.objects.create(metric="matrix", day=timezone.now().date(), value=1, computed_at=timezone.now())
 
 
 def _celery_beat_rows() -> None:
@@ -663,6 +797,10 @@ KWARGS_OF_KIND = {
     "beta_invitation": lambda obj: {"pk": obj.pk},
     "beta_token": lambda obj: {"token": signing.dumps(obj.pk, salt=beta_invitations.SIGNING_SALT)},
     "login_link": lambda signed: {"signed": signed},
+    "kb_article": lambda obj: {"slug": obj.slug},
+    "kb_video": lambda obj: {"slug": obj.slug},
+    "kb_article_pk": lambda obj: {"pk": obj.pk},
+    "kb_article_version": lambda obj: {"pk": obj.pk, "history_id": obj.history.latest().history_id},
 }
 # Arguments of patterns that take no object of the world.
 FIXED_KWARGS = {
@@ -671,10 +809,14 @@ FIXED_KWARGS = {
 }
 
 
+# Event capture paths read a JSON body (a form is not one: 400), where a PostHog client puts the project key.
+CAPTURE_PATHS = ("/batch/", "/capture/", "/e/", "/i/v0/e/")
+
+
 def _request(client, method: str, url: str, headers: dict | None = None):
     if method == "GET":
         return client.get(url, **(headers or {}))
-    if url.startswith("/api/"):
+    if url.startswith("/api/") or url in CAPTURE_PATHS:
         return client.post(url, {}, content_type="application/json", **(headers or {}))
     return client.post(url, {})
 

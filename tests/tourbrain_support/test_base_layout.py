@@ -3,8 +3,10 @@
 import re
 
 import pytest
+from django.urls import NoReverseMatch
 
 from tests.navigation import EXPECTED_NAVIGATION
+from tourbrain_support import context_processors
 from tourbrain_support.roles import CUSTOMER
 
 pytestmark = pytest.mark.django_db
@@ -40,6 +42,16 @@ def test_home_shows_exactly_the_roles_navigation(client_as, role, django_assert_
         assert client.get(url).status_code == 200, url
     assert 'action="/accounts/logout/"' in html
     assert "Nav Tester" in html
+
+
+def test_a_navigation_entry_that_does_not_resolve_fails_loudly(make_user, monkeypatch):
+    # given a navigation entry with a misspelled URL name
+    entries = [*context_processors.NAVIGATION, ("Typo", "tickets:queu", None)]
+    monkeypatch.setattr(context_processors, "NAVIGATION", entries)
+
+    # when the navigation is built, then the mistake is an error, not a silently missing link
+    with pytest.raises(NoReverseMatch):
+        context_processors.navigation_items(make_user())
 
 
 def test_anonymous_visitors_are_sent_to_login(client):
