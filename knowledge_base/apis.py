@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import extend_schema, extend_schema_serializer, inline_serializer
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -24,6 +24,7 @@ class KbSuggestionsApi(APIView):
         q = serializers.CharField(required=False, allow_blank=True, help_text="What the reader typed.")
         limit = serializers.IntegerField(required=False, min_value=1, max_value=SUGGESTION_LIMIT_MAX, default=5)
 
+    @extend_schema_serializer(component_name="KbSuggestion")
     class OutputSerializer(serializers.Serializer):
         slug = serializers.CharField()
         title = serializers.CharField()

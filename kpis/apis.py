@@ -4,7 +4,7 @@ Each item is checked on its own: the answer lists the refused ones by index with
 """
 
 from django.conf import settings
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_serializer
 from rest_framework import serializers
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
@@ -20,6 +20,7 @@ class EventsIngestApi(APIView):
     permission_classes = [IsAuthenticated]
     throttle_classes = []
 
+    @extend_schema_serializer(component_name="KpiEventsBatch")
     class InputSerializer(serializers.Serializer):
         events = serializers.ListField(child=serializers.JSONField(), allow_empty=False)
 
@@ -29,6 +30,7 @@ class EventsIngestApi(APIView):
         message = serializers.CharField()
         fields = serializers.DictField()
 
+    @extend_schema_serializer(component_name="KpiEventsIngested")
     class OutputSerializer(serializers.Serializer):
         received = serializers.IntegerField(help_text="Events accepted (a uuid already stored is not stored again).")
         rejected = serializers.IntegerField()

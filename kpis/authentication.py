@@ -1,5 +1,6 @@
 """API authentication with a project API key (`Authorization: Bearer phc_...`), for the native events API."""
 
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
 from kpis.ingestion import project_key_is_valid
@@ -33,3 +34,15 @@ class ProjectApiKeyAuthentication(authentication.BaseAuthentication):
 
     def authenticate_header(self, request) -> str:
         return 'Bearer realm="TourBrain KPIs"'
+
+
+class ProjectApiKeyScheme(OpenApiAuthenticationExtension):
+    target_class = "kpis.authentication.ProjectApiKeyAuthentication"
+    name = "projectApiKey"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "A KPI project API key (`phc_...`), as configured in KPI_PROJECT_API_KEYS or the admin.",
+        }
