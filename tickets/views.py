@@ -227,6 +227,18 @@ def _ticket_for(request, reference: str) -> Ticket:
     return ticket
 
 
+def place_errors(form, error: ApplicationError) -> None:
+    """Show a service's error on the form: on the fields it names, else above the form."""
+    placed = False
+    for field, field_errors in (error.fields or {}).items():
+        if field in form.fields:
+            for message in field_errors if isinstance(field_errors, list) else [field_errors]:
+                form.add_error(field, message)
+            placed = True
+    if not placed:
+        form.add_error(None, error.message)
+
+
 def _ticket_context(request, ticket: Ticket, **overrides) -> dict:
     version = ticket.version
     forms = {
@@ -290,14 +302,7 @@ def _rerender(request, reference: str, form_name: str, form, error: ApplicationE
         overrides["stale_error"] = STALE_MESSAGE
         status = 409
     elif error is not None:
-        placed = False
-        for field, field_errors in (error.fields or {}).items():
-            if field in form.fields:
-                for message in field_errors if isinstance(field_errors, list) else [field_errors]:
-                    form.add_error(field, message)
-                placed = True
-        if not placed:
-            form.add_error(None, error.message)
+        place_errors(form, error)
         status = error.status if 400 <= error.status < 500 else 400
     overrides[form_name] = form
     return render(request, "tickets/detail.html", _ticket_context(request, ticket, **overrides), status=status)

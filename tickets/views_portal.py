@@ -26,6 +26,7 @@ from tickets.customer_selectors import SCOPE_MINE, SCOPE_ORGANIZATION
 from tickets.models import Ticket
 from tickets.page_selectors import attachment_hint
 from tickets.portal_forms import BetaJoinForm, LoginLinkRequestForm, PortalReplyForm, PortalTicketForm
+from tickets.views import place_errors
 from tourbrain_support.api import ApplicationError
 from tourbrain_support.models import User
 from tourbrain_support.roles import is_customer
@@ -50,17 +51,6 @@ def customer_required(view):
         return view(request, *args, **kwargs)
 
     return wrapped
-
-
-def _place_errors(form, error: ApplicationError) -> None:
-    placed = False
-    for field, field_errors in (error.fields or {}).items():
-        if field in form.fields:
-            for message in field_errors if isinstance(field_errors, list) else [field_errors]:
-                form.add_error(field, message)
-            placed = True
-    if not placed:
-        form.add_error(None, error.message)
 
 
 def _as_list(value) -> list:
@@ -125,7 +115,7 @@ def ticket_new(request):
             channel=Ticket.Channel.PORTAL,
         )
     except ApplicationError as error:
-        _place_errors(form, error)
+        place_errors(form, error)
         return _new_ticket_page(request, form, status=_error_status(error))
     promise = customer_selectors.ticket_first_response_promise(ticket)
     messages.success(request, f"{ticket.reference} filed. We will answer {promise}." if promise else "Ticket filed.")
@@ -170,7 +160,7 @@ def ticket_reply(request, reference: str):
         data = form.cleaned_data
         services.ticket_reply(ticket=ticket, author=request.user, body=data["body"], attachments=data["attachments"])
     except ApplicationError as error:
-        _place_errors(form, error)
+        place_errors(form, error)
         return _detail_page(request, ticket, reply_form=form, status=_error_status(error))
     messages.success(request, "Reply sent.")
     return redirect("tickets:portal_detail", reference=ticket.reference)
@@ -264,7 +254,7 @@ def beta_join(request, token: str):
             )
         except ApplicationError as error:
             if form is not None:
-                _place_errors(form, error)
+                place_errors(form, error)
             else:
                 messages.error(request, error.message)
             status = _error_status(error)
