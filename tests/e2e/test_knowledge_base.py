@@ -1,7 +1,10 @@
 """Help center in a real browser: suggestions while typing, search, chapter seek through the player API, a vote,
 and hostile Markdown that must stay inert."""
 
+import re
+
 import pytest
+from playwright.sync_api import expect
 
 from knowledge_base.help_content import load_help_content
 from knowledge_base.models import Article, Category, Feedback
@@ -71,7 +74,7 @@ def test_video_page_reads_without_the_player_network(page, content):
     page.goto("/docs/videos/ai-routing/")
     assert page.locator("[data-testid=transcript] .kb-transcript-part").count() == 5
     page.locator(".kb-chapter").nth(1).click()
-    assert "current" in page.locator(".kb-transcript-part").nth(1).get_attribute("class")
+    expect(page.locator(".kb-transcript-part").nth(1)).to_have_class(re.compile(r"\bcurrent\b"))
 
 
 def test_anonymous_vote_with_comment(page, content):
