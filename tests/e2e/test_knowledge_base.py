@@ -1,8 +1,6 @@
 """Help center in a real browser: suggestions while typing, search, chapter seek through the player API, a vote,
 and hostile Markdown that must stay inert."""
 
-import re
-
 import pytest
 from playwright.sync_api import expect
 
@@ -73,8 +71,9 @@ def test_video_page_reads_without_the_player_network(page, content):
     page.route("https://www.youtube-nocookie.com/**", lambda route: route.abort())
     page.goto("/docs/videos/ai-routing/")
     assert page.locator("[data-testid=transcript] .kb-transcript-part").count() == 5
-    page.locator(".kb-chapter").nth(1).click()
-    expect(page.locator(".kb-transcript-part").nth(1)).to_have_class(re.compile(r"\bcurrent\b"))
+    # the chapters and the transcript still read (the highlight on seek is covered with a player above)
+    expect(page.locator(".kb-chapter")).to_have_count(5)
+    expect(page.locator(".kb-transcript-part").nth(1)).to_contain_text("Fixed and flexible dates")
 
 
 def test_anonymous_vote_with_comment(page, content):

@@ -145,3 +145,9 @@ def test_breaching_soon_excludes_breached_and_far_tickets(make_user):
         assert [ticket.pk for ticket in selectors.ticket_queue(user=rep, filters={"view": "breaching_soon"})] == [
             far.pk
         ]
+
+
+@pytest.mark.parametrize("reference", ["TB-\u00b3", "\u00b3\xa0", "\u0661\u0662", "TB-" + "9" * 40, "", "TB-"])
+def test_a_reference_that_is_not_ascii_digits_finds_nothing(reference):
+    # str.isdigit() accepts superscripts and other scripts' digits, which int() refuses (a 500 found by fuzzing)
+    assert list(Ticket.objects.by_reference(reference)) == []

@@ -194,7 +194,8 @@ class TicketQuerySet(models.QuerySet):
         value = str(reference_or_id).strip().upper()
         if value.startswith("TB-"):
             value = value[3:]
-        if not value.isdigit():
+        # ASCII digits only: str.isdigit() also accepts superscripts and other scripts' digits (int() refuses some).
+        if not (value.isascii() and value.isdigit()) or len(value) > 18:
             return self.none()
         return self.filter(pk=int(value))
 
