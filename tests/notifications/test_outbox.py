@@ -236,6 +236,30 @@ def test_slack_without_a_webhook_fails_permanently(settings):
     assert "SLACK_WEBHOOK_URL" in message.last_error
 
 
+def test_named_slack_channels_post_to_their_own_webhook_and_fall_back_to_the_default(settings, http_server):
+    # given an "alerts" channel with its own webhook, and the default webhook
+    settings.SLACK_WEBHOOKS = {"alerts": http_server.url("/hooks/alerts")}
+    settings.SLACK_WEBHOOK_URL = http_server.url("/hooks/default")
+
+    # when a message goes to "alerts", one to "status" (no webhook of its own) and one to "default"
+    for number, channel in enumerate(["alerts", "status", "default"]):
+        outbox_deliver(_slack(recipient=channel, idempotency_key=f"named:{number}").pk)
+
+    # then each was posted once: alerts to its webhook, the other two to the default one
+    assert [request.path for request in http_server.requests] == ["/hooks/alerts", "/hooks/default", "/hooks/default"]
+    assert set(OutboxMessage.objects.values_list("status", flat=True)) == {OutboxMessage.Status.SENT}
+
+
+def test_a_named_channel_without_any_webhook_fails_permanently_and_says_which(settings):
+    settings.SLACK_WEBHOOKS = {}
+    settings.SLACK_WEBHOOK_URL = ""
+    message = _slack(recipient="status")
+    outbox_deliver(message.pk)
+    message.refresh_from_db()
+    assert message.status == OutboxMessage.Status.FAILED
+    assert "'status'" in message.last_error
+
+
 def test_failed_for_good_after_max_attempts(slack, settings):
     # given Slack keeps failing and three attempts are allowed
     settings.OUTBOX_MAX_ATTEMPTS = 3
