@@ -247,6 +247,9 @@ SUPPORT_REPLY_TO_TEMPLATE = env.str(
 # Inbound email: the largest message taken (bigger ones are quarantined) and messages per sender per hour.
 EMAIL_INBOUND_MAX_BYTES = env.int("EMAIL_INBOUND_MAX_BYTES", default=30 * 1024 * 1024)
 EMAIL_INBOUND_RATE_LIMIT = env.int("EMAIL_INBOUND_RATE_LIMIT", default=20)
+# Provider inbound webhooks (tickets/email_webhooks.py): each is off (404) until its secret is set.
+MAILGUN_WEBHOOK_SIGNING_KEY = env.str("MAILGUN_WEBHOOK_SIGNING_KEY", default="")
+EMAIL_INBOUND_WEBHOOK_SECRET = env.str("EMAIL_INBOUND_WEBHOOK_SECRET", default="")  # "user:password"
 
 SLACK_WEBHOOK_URL = env.str("SLACK_WEBHOOK_URL", default="")
 # Named Slack channels, each an incoming-webhook URL: "alerts=https://hooks.slack.com/...,status=https://...".
