@@ -100,3 +100,52 @@ class RollupState(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key}: {self.watermark}"
+
+
+class HealthSample(models.Model):
+    """One served request: sampled from this portal's own middleware, or one request from the Vercel log drain."""
+
+    class Source(models.TextChoices):
+        PORTAL = "portal", "Portal (sampled)"
+        VERCEL = "vercel", "Vercel log drain"
+
+    source = models.CharField(max_length=10, choices=Source.choices)
+    # Idempotency: the portal's sample uuid, or "vercel:<requestId>" (one row per request however many lines).
+    sample_key = models.CharField(max_length=200, unique=True)
+    at = models.DateTimeField()
+    route = models.CharField(max_length=200, blank=True, default="")
+    method = models.CharField(max_length=10, blank=True, default="")
+    # Vercel sends -1 when the function crashed without an answer: counted as an error.
+    status = models.SmallIntegerField()
+    duration_ms = models.FloatField(null=True, blank=True)
+    region = models.CharField(max_length=50, blank=True, default="")
+
+    class Meta:
+        indexes = [models.Index(fields=["at"], name="kpis_health_at")]
+
+    def __str__(self) -> str:
+        return f"{self.source} {self.method} {self.route} {self.status} {self.at:%Y-%m-%d %H:%M:%S}"
+
+    @property
+    def is_error(self) -> bool:
+        return self.status >= 500 or self.status < 0
+
+
+class OpenAIUsageSample(models.Model):
+    """OpenAI usage reported by TourBrain's backend for a period (usually a minute): requests, tokens, cost,
+    rate-limit (429) answers."""
+
+    sample_key = models.CharField(max_length=100, unique=True)  # the sender's id: a resent sample is ignored
+    at = models.DateTimeField()
+    model = models.CharField(max_length=100)
+    requests = models.PositiveIntegerField(default=0)
+    input_tokens = models.PositiveBigIntegerField(default=0)
+    output_tokens = models.PositiveBigIntegerField(default=0)
+    cost_usd = models.DecimalField(max_digits=14, decimal_places=6, default=0)
+    rate_limit_hits = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        indexes = [models.Index(fields=["at"], name="kpis_openai_at")]
+
+    def __str__(self) -> str:
+        return f"{self.model} {self.at:%Y-%m-%d %H:%M}: {self.requests} requests, ${self.cost_usd}"

@@ -383,6 +383,23 @@ CELERY_BEAT_SCHEDULE["kpis-rollup-nightly"] = {
     "task": "kpis.tasks.kpi_rollup_nightly",
     "schedule": crontab(minute=30, hour=0),
 }
+# Health samples: the share of this portal's requests sampled (kept in memory, handed to the cache in chunks,
+# stored by a beat task), the Vercel log drain's secrets, the token of the OpenAI usage API, retention.
+KPI_REQUEST_SAMPLE_RATE = env.float("KPI_REQUEST_SAMPLE_RATE", default=0.1)
+KPI_REQUEST_SAMPLE_BUFFER = env.int("KPI_REQUEST_SAMPLE_BUFFER", default=200)
+KPI_REQUEST_SAMPLE_FLUSH_SECONDS = env.float("KPI_REQUEST_SAMPLE_FLUSH_SECONDS", default=10.0)
+VERCEL_LOG_DRAIN_SECRET = env.str("VERCEL_LOG_DRAIN_SECRET", default="")
+VERCEL_LOG_DRAIN_VERIFY = env.str("VERCEL_LOG_DRAIN_VERIFY", default="")
+KPI_HEALTH_API_TOKEN = env.str("KPI_HEALTH_API_TOKEN", default="")
+KPI_HEALTH_RETENTION_DAYS = env.int("KPI_HEALTH_RETENTION_DAYS", default=400)
+CELERY_BEAT_SCHEDULE["kpis-health-samples-drain"] = {
+    "task": "kpis.tasks.kpi_health_samples_drain",
+    "schedule": 30.0,
+}
+CELERY_BEAT_SCHEDULE["kpis-health-samples-prune"] = {
+    "task": "kpis.tasks.kpi_health_samples_prune",
+    "schedule": crontab(minute=10, hour=0),
+}
 
 # Security, GDPR and backups (audit app).
 LOGIN_LOCKOUT_ACCOUNT_THRESHOLD = env.int("LOGIN_LOCKOUT_ACCOUNT_THRESHOLD", default=5)

@@ -376,6 +376,10 @@ URLS: dict[str, tuple[str, str | None, str | dict[str, str]]] = {
     "kpis:capture-e": ("POST", None,                "401    401    401    401    401    401    401    401    401"),
     "kpis:capture-i-v0-e": ("POST", None,           "401    401    401    401    401    401    401    401    401"),
     "api-kpi-events": ("POST", None,                "401    401    401    401    401    401    401    401    401"),
+    # OpenAI usage takes the KPI health token (unset here), never a session.
+    "api-kpi-openai-usage": ("POST", None,          "401    401    401    401    401    401    401    401    401"),
+    # The Vercel log drain takes a signed body only (no secret configured here: every delivery is refused).
+    "kpis:vercel-log-drain": ("POST", None,         "403    403    403    403    403    403    403    403    403"),
 }
 
 # Admin model pages: the changelist and a change page of one row (tickets and attachments per ownership);
