@@ -6,15 +6,20 @@ D-29..D. A metric that has no data on a day (an empty denominator) writes no row
 never zero.
 """
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from statistics import median
+from urllib.parse import urlsplit
 
-from django.db.models import Count
+from django.db.models import Count, Sum
 from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import TruncMinute
 
-from kpis.models import ProductEvent
+from kpis.health import HEALTH_ERROR
+from kpis.models import HealthSample, OpenAIUsageSample, ProductEvent
+from kpis.stats import nearest_rank
 
 # Values of one metric on one day: {dimension value: value}; "" is the value of a metric without dimension.
 DayValues = dict[str, float]
@@ -25,7 +30,7 @@ class MetricDefinition:
     name: str
     label: str
     description: str
-    unit: str  # "count", "ratio" or "seconds"
+    unit: str  # "count", "ratio", "seconds", "ms", "usd" or "score"
     compute: Callable[[date], DayValues]
     dimension: str = ""
     window_days: int = 1
@@ -121,6 +126,87 @@ def monthly_churn_rate(day: date) -> DayValues:
     return _share(_users("churnEvent", day, 30), customers)
 
 
+def _health_samples(day: date):
+    start, end = day_bounds(day)
+    return HealthSample.objects.filter(at__gte=start, at__lt=end)
+
+
+def uptime(day: date) -> DayValues:
+    minutes = (
+        _health_samples(day)
+        .annotate(minute=TruncMinute("at"))
+        .values("minute")
+        .annotate(total=Count("id"), errors=Count("id", filter=HEALTH_ERROR))
+    )
+    counts = [(row["total"], row["errors"]) for row in minutes]
+    up = sum(1 for total, errors in counts if errors * 2 <= total)
+    return {"": up / len(counts)} if counts else {}
+
+
+def error_rate(day: date) -> DayValues:
+    counts = _health_samples(day).aggregate(total=Count("id"), errors=Count("id", filter=HEALTH_ERROR))
+    return {"": counts["errors"] / counts["total"]} if counts["total"] else {}
+
+
+def response_time_p95(day: date) -> DayValues:
+    durations = _health_samples(day).filter(duration_ms__isnull=False).values_list("duration_ms", flat=True)
+    value = nearest_rank(durations, 0.95)
+    return {"": value} if value is not None else {}
+
+
+def _openai_sum(field: str) -> Callable[[date], DayValues]:
+    def compute(day: date) -> DayValues:
+        start, end = day_bounds(day)
+        rows = (
+            OpenAIUsageSample.objects.filter(at__gte=start, at__lt=end)
+            .values("model")
+            .annotate(total=Sum(field))
+            .order_by()
+        )
+        return {row["model"]: float(row["total"]) for row in rows}
+
+    return compute
+
+
+_NUMERIC_SEGMENT = re.compile(r"/\d+(?=/|$)")
+
+
+def web_vitals_route(properties: dict) -> str:
+    """The page of a `$web_vitals` event: `$pathname`, else the path of `$current_url`; numeric path segments
+    become `:id`, so /tours/12 and /tours/13 are one route."""
+    path = properties.get("$pathname")
+    if not isinstance(path, str) or not path:
+        url = properties.get("$current_url")
+        path = urlsplit(url).path if isinstance(url, str) else ""
+    return (_NUMERIC_SEGMENT.sub("/:id", path) or "/")[:200]
+
+
+def _web_vital_p75(vital: str) -> Callable[[date], DayValues]:
+    """p75 (nearest rank) of posthog-js's `$web_vitals_<vital>_value` per route, and over all routes ("")."""
+    prop = f"$web_vitals_{vital}_value"
+
+    def compute(day: date) -> DayValues:
+        by_route: dict[str, list[float]] = {}
+        for properties in _events("$web_vitals", day).values_list("properties", flat=True):
+            value = properties.get(prop) if isinstance(properties, dict) else None
+            if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0:
+                by_route.setdefault(web_vitals_route(properties), []).append(value)
+        result = {route: nearest_rank(values, 0.75) for route, values in by_route.items()}
+        if by_route:
+            result[""] = nearest_rank([value for values in by_route.values() for value in values], 0.75)
+        return result
+
+    return compute
+
+
+WEB_VITALS = [
+    ("lcp", "LCP", "Largest Contentful Paint", "ms"),
+    ("inp", "INP", "Interaction to Next Paint", "ms"),
+    ("cls", "CLS", "Cumulative Layout Shift", "score"),
+    ("ttfb", "TTFB", "Time to First Byte", "ms"),
+]
+
+
 METRICS: list[MetricDefinition] = [
     MetricDefinition(
         "signups",
@@ -214,6 +300,58 @@ METRICS: list[MetricDefinition] = [
         "ratio",
         monthly_churn_rate,
         window_days=30,
+    ),
+]
+METRICS += [
+    MetricDefinition(
+        "uptime",
+        "Uptime",
+        "Of the minutes of the day with request samples (this portal's and the Vercel drain's), the share in which "
+        "at most half of the sampled requests failed (a 5xx, or a crashed function).",
+        "ratio",
+        uptime,
+    ),
+    MetricDefinition(
+        "error_rate",
+        "Error rate",
+        "Share of the day's request samples that failed (a 5xx, or a crashed function).",
+        "ratio",
+        error_rate,
+    ),
+    MetricDefinition(
+        "response_time_p95",
+        "Response time p95",
+        "95th percentile (nearest rank) of the response times of the day's request samples that carry one.",
+        "ms",
+        response_time_p95,
+    ),
+    MetricDefinition(
+        "openai_cost",
+        "OpenAI cost",
+        "Sum of the reported OpenAI usage cost of the day, by model (USD).",
+        "usd",
+        _openai_sum("cost_usd"),
+        "model",
+    ),
+    MetricDefinition(
+        "openai_rate_limit_hits",
+        "OpenAI rate-limit hits",
+        "Sum of the reported OpenAI rate-limit answers (429) of the day, by model.",
+        "count",
+        _openai_sum("rate_limit_hits"),
+        "model",
+    ),
+    *(
+        MetricDefinition(
+            f"web_vitals_{key}_p75",
+            f"{acronym} p75",
+            f"75th percentile (nearest rank) of {title} ({acronym}) in the day's posthog-js $web_vitals events, "
+            "by route (path with numeric segments as :id); the total line is over all routes.",
+            unit,
+            _web_vital_p75(acronym),
+            "route",
+        )
+        for key, acronym, title, unit in WEB_VITALS
     ),
 ]
 METRICS_BY_NAME = {metric.name: metric for metric in METRICS}

@@ -21,9 +21,9 @@ class Target:
 COMPARISONS = {">=": operator.ge, "<": operator.lt}
 
 TARGETS = [
-    Target("Uptime", "First 30 days", "99.9%"),
-    Target("API response time", "First 30 days", "< 500 ms"),
-    Target("Error rate", "First 30 days", "< 1%"),
+    Target("Uptime", "First 30 days", "99.9%", "uptime", 0.999),
+    Target("API response time", "First 30 days", "< 500 ms (p95)", "response_time_p95", 500, comparison="<", unit="ms"),
+    Target("Error rate", "First 30 days", "< 1%", "error_rate", 0.01, comparison="<"),
     Target("Data loss", "First 30 days", "zero (backup verifications)"),
     Target("Onboarding completion", "First 30 days", "80%", "onboarding_completion_rate", 0.8),
     Target("AI routing adoption", "First 30 days", "70%", "ai_routing_adoption", 0.7),

@@ -35,6 +35,16 @@ PROPERTIES = {
     "churnEvent": st.fixed_dictionaries({"reason": st.just("price"), "tenure": st.integers(1, 90)}),
     "organizationCreated": st.fixed_dictionaries({"type": st.sampled_from(["promoter", "agency"])}),
     "pageView": st.just({}),
+    # posthog-js: one $web_vitals event carries the vitals measured on a page so far.
+    "$web_vitals": st.fixed_dictionaries(
+        {"$current_url": st.sampled_from(["https://app.example/tours/12", "https://app.example/tours/13?tab=2", "/"])},
+        optional={
+            "$web_vitals_LCP_value": st.floats(0, 10000, allow_nan=False),
+            "$web_vitals_INP_value": st.integers(0, 900),
+            "$web_vitals_CLS_value": st.floats(0, 1, allow_nan=False),
+            "$web_vitals_TTFB_value": st.integers(0, 3000),
+        },
+    ),
 }
 
 event_strategy = st.sampled_from(sorted(PROPERTIES)).flatmap(
@@ -125,7 +135,30 @@ def oracle(rows, metric, day) -> dict:
         subscribed = {r["user"] for r in rows if r["name"] == "subscriptionStarted" and r["day"] < start}
         churned_before = {r["user"] for r in rows if r["name"] == "churnEvent" and r["day"] < start}
         return _ratio(_users(_window(rows, day, 30, "churnEvent")), subscribed - churned_before)
+    if metric.startswith("web_vitals_"):
+        prop = f"$web_vitals_{metric.split('_')[2].upper()}_value"
+        by_route: dict[str, list] = {}
+        for r in _window(rows, day, 1, "$web_vitals"):
+            if prop in r["p"]:
+                path = r["p"]["$current_url"].split("://", 1)[-1]
+                path = "/" + path.split("/", 1)[1] if "://" in r["p"]["$current_url"] else path
+                segments = ["{}".format(":id" if part.isdigit() else part) for part in path.split("?")[0].split("/")]
+                by_route.setdefault("/".join(segments) or "/", []).append(r["p"][prop])
+        result = {route: _p(values, 0.75) for route, values in by_route.items()}
+        if by_route:
+            result[""] = _p([v for values in by_route.values() for v in values], 0.75)
+        return result
+    if metric in HEALTH_METRICS:
+        return {}  # no health samples here: see test_health_rollups.py
     raise AssertionError(f"no oracle for {metric}")
+
+
+def _p(values, fraction):
+    """The smallest value with at least `fraction` of the values at or below it."""
+    return min(v for v in values if sum(1 for w in values if w <= v) >= fraction * len(values))
+
+
+HEALTH_METRICS = {"uptime", "error_rate", "response_time_p95", "openai_cost", "openai_rate_limit_hits"}
 
 
 def _stored() -> dict:
