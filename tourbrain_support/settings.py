@@ -379,6 +379,8 @@ KPI_MAX_BODY_BYTES = env.int("KPI_MAX_BODY_BYTES", default=2 * 1024 * 1024)
 KPI_MAX_DECOMPRESSED_BYTES = env.int("KPI_MAX_DECOMPRESSED_BYTES", default=8 * 1024 * 1024)
 KPI_MAX_BATCH_EVENTS = env.int("KPI_MAX_BATCH_EVENTS", default=1000)
 KPI_EVENT_RETENTION_DAYS = env.int("KPI_EVENT_RETENTION_DAYS", default=730)
+# PostgreSQL: monthly event partitions made this many months ahead by the daily maintenance job.
+KPI_EVENT_PARTITIONS_AHEAD = env.int("KPI_EVENT_PARTITIONS_AHEAD", default=3)
 CELERY_BEAT_SCHEDULE["kpis-rollup-nightly"] = {
     "task": "kpis.tasks.kpi_rollup_nightly",
     "schedule": crontab(minute=30, hour=0),
@@ -392,6 +394,10 @@ VERCEL_LOG_DRAIN_SECRET = env.str("VERCEL_LOG_DRAIN_SECRET", default="")
 VERCEL_LOG_DRAIN_VERIFY = env.str("VERCEL_LOG_DRAIN_VERIFY", default="")
 KPI_HEALTH_API_TOKEN = env.str("KPI_HEALTH_API_TOKEN", default="")
 KPI_HEALTH_RETENTION_DAYS = env.int("KPI_HEALTH_RETENTION_DAYS", default=400)
+CELERY_BEAT_SCHEDULE["kpis-events-partitions"] = {
+    "task": "kpis.tasks.kpi_events_partitions_maintain",
+    "schedule": crontab(minute=5, hour=0),
+}
 CELERY_BEAT_SCHEDULE["kpis-health-samples-drain"] = {
     "task": "kpis.tasks.kpi_health_samples_drain",
     "schedule": 30.0,

@@ -245,6 +245,8 @@ def test_a_second_run_cannot_overlap_the_first():
             call_command("kpi_rollup", "--from", "2026-03-01", "--to", "2026-03-01")
         assert not DailyMetric.objects.exists()
     finally:
+        # Unlock before closing: the server ends the closed session (and frees its locks) a moment later.
+        other.execute("SELECT pg_advisory_unlock_all()")
         other.close()
     # once it is released, a run goes through
     rollup_range(start=START, end=START)
