@@ -5,15 +5,19 @@ uuids are derived from a fixed seed, so a rerun inserts nothing new and recomput
 
 import random
 import uuid
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
 
 from django.utils import timezone
 
-from kpis.models import HealthSample, OpenAIUsageSample, ProductEvent, ProjectApiKey
+from kpis.models import HealthSample, OpenAIUsageSample, PlanPrice, ProductEvent, ProjectApiKey
 from kpis.rollups import rollup_range
 
 DEMO_DAYS = 42
 DEMO_API_KEY = "phc_tourbrain_demo_local"  # printed for the local demo only
+# Monthly list prices of the demo (a fixed first version; later versions are added in the admin).
+DEMO_PRICES = {"starter": Decimal("49.00"), "professional": Decimal("149.00"), "enterprise": Decimal("499.00")}
+DEMO_PRICES_FROM = date(2026, 1, 1)
 NAMESPACE = uuid.UUID("6f1c2d4e-8a7b-4c3d-9e2f-1a2b3c4d5e6f")
 
 
@@ -76,6 +80,8 @@ def _events(today) -> list[ProductEvent]:
                     offset,
                     {"plan": rng.choice(["starter", "professional", "professional"])},
                 )
+            if offset - signed_up == 25 and rng.random() < 0.15:  # an upgrade (or a late first subscription)
+                add("subscriptionStarted", user, offset, {"plan": "enterprise"})
             if offset - signed_up > 20 and rng.random() < 0.004:
                 add("churnEvent", user, offset, {"reason": "price", "tenure": offset - signed_up})
     # posthog-js $web_vitals: a few page loads a day on the product's main pages.
@@ -146,6 +152,8 @@ def _health(today) -> tuple[list[HealthSample], list[OpenAIUsageSample]]:
 
 def seed(stdout=None) -> None:
     ProjectApiKey.objects.get_or_create(key=DEMO_API_KEY, defaults={"name": "Demo web app"})
+    for plan, price in DEMO_PRICES.items():
+        PlanPrice.objects.get_or_create(plan=plan, valid_from=DEMO_PRICES_FROM, defaults={"monthly_price": price})
     today = timezone.now().date()
     ProductEvent.objects.bulk_create(_events(today), batch_size=500, ignore_conflicts=True)
     samples, usage = _health(today)

@@ -10,6 +10,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
 from statistics import median
 from urllib.parse import urlsplit
 
@@ -19,7 +20,9 @@ from django.db.models.functions import TruncMinute
 
 from kpis.health import HEALTH_ERROR
 from kpis.models import HealthSample, OpenAIUsageSample, ProductEvent
+from kpis.revenue import Subscription, price_list, price_on, subscription_changes, subscriptions_at
 from kpis.stats import nearest_rank
+from tickets.selectors import ticket_backlog_by_tier, ticket_first_response_dues, ticket_first_responses
 
 # Values of one metric on one day: {dimension value: value}; "" is the value of a metric without dimension.
 DayValues = dict[str, float]
@@ -30,7 +33,7 @@ class MetricDefinition:
     name: str
     label: str
     description: str
-    unit: str  # "count", "ratio", "seconds", "ms", "usd" or "score"
+    unit: str  # "count", "ratio", "seconds", "minutes", "ms", "usd" or "score"
     compute: Callable[[date], DayValues]
     dimension: str = ""
     window_days: int = 1
@@ -199,6 +202,89 @@ def _web_vital_p75(vital: str) -> Callable[[date], DayValues]:
     return compute
 
 
+def _paying(day: date) -> tuple[list, list]:
+    """(subscription changes up to the end of `day`, prices of the subscriptions running at its end)."""
+    _, end = day_bounds(day)
+    changes = subscription_changes(end=end)
+    running = subscriptions_at(changes, price_list(), at=end)
+    return changes, [subscription.price for subscription in running.values() if subscription.price is not None]
+
+
+def mrr(day: date) -> DayValues:
+    changes, paid = _paying(day)
+    return {"": float(sum(paid))} if changes else {}
+
+
+def arpu(day: date) -> DayValues:
+    _, paid = _paying(day)
+    return {"": float(sum(paid)) / len(paid)} if paid else {}
+
+
+def clv(day: date) -> DayValues:
+    revenue_per_user = arpu(day)
+    churn = monthly_churn_rate(day)
+    if not revenue_per_user or not churn or churn[""] == 0:
+        return {}
+    return {"": revenue_per_user[""] / churn[""]}
+
+
+def expansion_revenue(day: date) -> DayValues:
+    start, end = day_bounds(day)
+    changes = subscription_changes(end=end)
+    prices = price_list()
+    running = subscriptions_at(changes, prices, at=start)
+    todays = [change for change in changes if change[1] >= start]
+    if not running and not todays:
+        return {}
+    expansion = Decimal(0)
+    for user, timestamp, name, plan in todays:
+        if name == "churnEvent":
+            running.pop(user, None)
+            continue
+        new = Subscription(plan, price_on(prices, plan, timestamp.date()))
+        old = running.get(user)
+        # An upgrade: the monthly price goes up (a first subscription is new revenue, not expansion).
+        if old is not None and old.price is not None and new.price is not None and new.price > old.price:
+            expansion += new.price - old.price
+        running[user] = new
+    return {"": float(expansion)}
+
+
+def _first_response_minutes(fraction: float) -> Callable[[date], DayValues]:
+    """A percentile (nearest rank) of wall-clock minutes from creation to first response, of the tickets first
+    answered that day, by tier and over all tiers ("")."""
+
+    def compute(day: date) -> DayValues:
+        start, end = day_bounds(day)
+        by_tier: dict[str, list[float]] = {}
+        for tier, created_at, responded_at in ticket_first_responses(start=start, end=end):
+            by_tier.setdefault(tier, []).append((responded_at - created_at).total_seconds() / 60)
+        result = {tier: nearest_rank(minutes, fraction) for tier, minutes in by_tier.items()}
+        if by_tier:
+            result[""] = nearest_rank([m for minutes in by_tier.values() for m in minutes], fraction)
+        return result
+
+    return compute
+
+
+def sla_compliance(day: date) -> DayValues:
+    start, end = day_bounds(day)
+    met: dict[str, list[bool]] = {}
+    for tier, due_at, responded_at in ticket_first_response_dues(start=start, end=end):
+        met.setdefault(tier, []).append(responded_at is not None and responded_at <= due_at)
+    result = {tier: sum(flags) / len(flags) for tier, flags in met.items()}
+    if met:
+        every = [flag for flags in met.values() for flag in flags]
+        result[""] = sum(every) / len(every)
+    return result
+
+
+def backlog(day: date) -> DayValues:
+    _, end = day_bounds(day)
+    by_tier = ticket_backlog_by_tier(at=end)
+    return {**by_tier, "": sum(by_tier.values())}
+
+
 WEB_VITALS = [
     ("lcp", "LCP", "Largest Contentful Paint", "ms"),
     ("inp", "INP", "Interaction to Next Paint", "ms"),
@@ -340,6 +426,69 @@ METRICS += [
         "count",
         _openai_sum("rate_limit_hits"),
         "model",
+    ),
+    MetricDefinition(
+        "mrr",
+        "MRR",
+        "Monthly recurring revenue at the end of the day: the monthly price of every running subscription "
+        "(subscriptionStarted, not followed by a churnEvent), at the plan's price on the day it started.",
+        "usd",
+        mrr,
+    ),
+    MetricDefinition(
+        "arpu",
+        "ARPU",
+        "MRR over the paying users at the end of the day.",
+        "usd",
+        arpu,
+    ),
+    MetricDefinition(
+        "clv",
+        "Customer lifetime value",
+        "ARPU / monthly churn rate (of the same day); no data while the churn rate is zero.",
+        "usd",
+        clv,
+        window_days=30,
+    ),
+    MetricDefinition(
+        "expansion_revenue",
+        "Expansion revenue",
+        "Monthly revenue added that day by plan changes to a dearer plan (new price minus the price paid before).",
+        "usd",
+        expansion_revenue,
+    ),
+    MetricDefinition(
+        "first_response_median",
+        "First response (median)",
+        "Median (nearest rank) wall-clock minutes from a ticket's creation to its first staff response, of the "
+        "tickets first answered that day, by tier (the total line over all tiers).",
+        "minutes",
+        _first_response_minutes(0.5),
+        "tier",
+    ),
+    MetricDefinition(
+        "first_response_p90",
+        "First response (p90)",
+        "90th percentile (nearest rank) of the same minutes, by tier.",
+        "minutes",
+        _first_response_minutes(0.9),
+        "tier",
+    ),
+    MetricDefinition(
+        "sla_compliance",
+        "SLA compliance",
+        "Of the tickets whose first response fell due that day, the share answered by the due time, by tier.",
+        "ratio",
+        sla_compliance,
+        "tier",
+    ),
+    MetricDefinition(
+        "backlog",
+        "Backlog",
+        "Tickets open at the end of the day (created, neither solved nor closed yet), by tier.",
+        "count",
+        backlog,
+        "tier",
     ),
     *(
         MetricDefinition(

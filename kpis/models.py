@@ -149,3 +149,20 @@ class OpenAIUsageSample(models.Model):
 
     def __str__(self) -> str:
         return f"{self.model} {self.at:%Y-%m-%d %H:%M}: {self.requests} requests, ${self.cost_usd}"
+
+
+class PlanPrice(models.Model):
+    """A plan's monthly list price from a day on (versioned: a new row from a later day; earlier rows stay). A
+    subscriber pays the price in effect on the day they subscribed to the plan."""
+
+    plan = models.CharField(max_length=50)
+    monthly_price = models.DecimalField(max_digits=10, decimal_places=2)
+    valid_from = models.DateField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["plan", "valid_from"]
+        constraints = [models.UniqueConstraint(fields=["plan", "valid_from"], name="kpis_plan_price_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.plan} ${self.monthly_price}/month from {self.valid_from}"

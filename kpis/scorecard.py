@@ -37,8 +37,8 @@ TARGETS = [
     Target("Trial-to-paid conversion", "Months 2-6", "25%+"),
     Target("Customer acquisition cost", "Months 2-6", "< $200"),
     Target("Session duration", "Months 2-6", "15+ minutes"),
-    Target("MRR", "Months 2-6", "$10K+ by month 6"),
-    Target("ARPU", "Months 2-6", "$149+"),
+    Target("MRR", "Months 2-6", "$10K+ by month 6", "mrr", 10000, unit="usd"),
+    Target("ARPU", "Months 2-6", "$149+", "arpu", 149, unit="usd"),
     Target("Monthly churn", "Months 2-6", "< 5%", "monthly_churn_rate", 0.05, comparison="<"),
 ]
 

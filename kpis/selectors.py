@@ -14,6 +14,8 @@ from kpis.scorecard import TARGETS, target_status
 from kpis.stats import nearest_rank
 
 CHART_METRICS = ["signups", "dau", "wau", "mau", "tours_created", "exports", "stickiness", "ai_routing_adoption"]
+BUSINESS_CHART_METRICS = ["mrr", "arpu", "clv", "expansion_revenue"]
+SUPPORT_CHART_METRICS = ["first_response_median", "first_response_p90", "sla_compliance", "backlog"]
 HEALTH_CHART_METRICS = [
     "uptime",
     "error_rate",
@@ -55,6 +57,8 @@ def format_value(value: float | None, unit: str) -> str:
         return f"{percent:.2f}%" if percent >= 99 or percent < 10 else f"{percent:.0f}%"
     if unit == "ms":
         return f"{value:.0f} ms"
+    if unit == "usd":
+        return f"${value:,.0f}"
     return f"{value:.0f}"
 
 

@@ -103,3 +103,8 @@ def test_demo_events_are_idempotent_and_fill_the_dashboard(client_as):
     assert any(value for value in health["chart-openai_cost"]["series"]["gpt-4o"] if value is not None)
     assert HealthSample.objects.count() == samples
     assert 'data-testid="health-charts"' in response.content.decode()
+    # Revenue from the demo subscriptions and prices; support metrics from the demo tickets' rollups.
+    assert statuses["MRR"] in ("pass", "fail")
+    assert statuses["ARPU"] in ("pass", "fail")
+    business = {chart["id"]: chart for chart in response.context["business_charts"]}
+    assert any(value for value in business["chart-mrr"]["series"]["total"] if value is not None)
