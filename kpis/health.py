@@ -2,9 +2,10 @@
 OpenAI usage, the raw rows behind uptime, error rate, response time and OpenAI cost.
 
 The portal's own requests cost nothing on the hot path: a sampled request is appended to an in-process buffer;
-every KPI_REQUEST_SAMPLE_FLUSH_SECONDS (or KPI_REQUEST_SAMPLE_BUFFER samples) the buffer goes to the cache as
-one numbered chunk, and the `kpi_health_samples_drain` beat task bulk-inserts the chunks. No query runs in the
-request. Samples are keyed by a uuid, so a drain that is run twice stores nothing twice.
+every KPI_REQUEST_SAMPLE_FLUSH_SECONDS (or KPI_REQUEST_SAMPLE_BUFFER samples) the buffer goes as one numbered
+chunk to the `kpi_samples` cache, shared between processes (Redis, or files in the embedded default), and the
+`kpi_health_samples_drain` beat task bulk-inserts the chunks. No query runs in the request. Samples are keyed
+by a uuid, so a drain that is run twice stores nothing twice.
 """
 
 import hashlib
@@ -18,7 +19,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import caches
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -37,6 +38,9 @@ UNSAMPLED_VIEWS = {"healthz", "readyz", "metrics"}
 
 # A request failed for the user: a 5xx, or Vercel's -1 (the function crashed without an answer).
 HEALTH_ERROR = Q(status__gte=500) | Q(status__lt=0)
+
+# Shared by the web processes and the worker (Redis, or files in the embedded default; see settings).
+SAMPLES_CACHE = "kpi_samples"
 
 _lock = threading.Lock()
 _buffer: list[tuple] = []
@@ -72,6 +76,7 @@ def request_samples_flush() -> int:
         _buffer.clear()
     if not samples:
         return 0
+    cache = caches[SAMPLES_CACHE]
     try:
         cache.add(SEQUENCE_KEY, 0, timeout=None)
         number = cache.incr(SEQUENCE_KEY)
@@ -87,6 +92,7 @@ def request_samples_drain() -> int:
 
     Chunks are numbered; a number whose chunk is not there yet at the end of the range (its writer is between
     the increment and the write) is left for the next run, a gap before a present chunk is skipped."""
+    cache = caches[SAMPLES_CACHE]
     last = cache.get(SEQUENCE_KEY) or 0
     drained = cache.get(DRAINED_KEY) or 0
     if drained > last:  # the cache lost the sequence: it starts again from 1

@@ -309,6 +309,13 @@ if REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# KPI request samples pass from the web processes to the Celery worker through a cache, so it must be shared
+# between processes: Redis when configured, else files under DATA_DIR (the embedded default).
+CACHES["kpi_samples"] = (
+    {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    if REDIS_URL
+    else {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": str(DATA_DIR / "kpi-samples")}
+)
 
 # Celery: the filesystem transport needs no server, so `make run` runs a real worker and beat.
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://localhost//")

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from django.core.cache import cache
+from django.core.cache import caches
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -31,7 +31,8 @@ TOKEN = "health-token-for-tests"
 @pytest.fixture(autouse=True)
 def empty_sample_buffer():
     health._buffer.clear()
-    cache.delete_many([health.SEQUENCE_KEY, health.DRAINED_KEY])
+    cache = caches[health.SAMPLES_CACHE]
+    cache.delete_many([health.SEQUENCE_KEY, health.DRAINED_KEY] + [health.CHUNK_KEY.format(n) for n in range(50)])
     yield
     health._buffer.clear()
 
@@ -76,6 +77,7 @@ def test_a_full_buffer_goes_to_the_cache_and_a_second_drain_stores_nothing_twice
         client.get("/kpis/")
     assert health._buffer == []  # the third sample flushed the buffer itself
 
+    cache = caches[health.SAMPLES_CACHE]
     chunk = cache.get(health.CHUNK_KEY.format(cache.get(health.SEQUENCE_KEY)))
     assert health.request_samples_drain() == 3
     # A drain that crashed before it moved its mark finds the same chunk again: nothing is stored twice.
