@@ -79,7 +79,7 @@ def main() -> None:
                 box.get_bytes(key)
                 for path in (new_box, reply_box)
                 for box in [mailbox.mbox(path)]
-                for key in box.keys()
+                for key in box.iterkeys()
             ]
             started = time.perf_counter()
             for raw in raws:
