@@ -100,9 +100,11 @@ class Article(models.Model):
     search_vector = SearchVectorField(null=True, editable=False)
     # Title (A) and summary (B) only: small and stored in the row, so ranking many matches stays cheap.
     search_head = SearchVectorField(null=True, editable=False)
+    # PostgreSQL: summary, body without Markdown punctuation, transcript (trigger): what search snippets are cut from.
+    snippet_text = models.TextField(blank=True, default="", editable=False)
 
     history = HistoricalRecords(
-        excluded_fields=["body_html", "transcript", "view_count", "search_vector", "search_head"]
+        excluded_fields=["body_html", "transcript", "view_count", "search_vector", "search_head", "snippet_text"]
     )
 
     objects = ArticleQuerySet.as_manager()

@@ -173,14 +173,12 @@ LEFT JOIN LATERAL (
 ) AS close ON true
 ORDER BY typed.position, close.score DESC NULLS LAST, close.word
 """
-# similarity("exprt", "export") is 0.44, ("colaboration", "collaboration") 0.8; pg_trgm's own default is 0.3.
-TYPO_THRESHOLD = 0.3
+# similarity("exprt", "export") is 0.44, ("colaboration", "collaboration") 0.8; at pg_trgm's default of 0.3
+# "setlist" became "set" and "list", "printing" "spring".
+TYPO_THRESHOLD = 0.4
 # Corrections kept per typed word: the best ones, and only those nearly as close as the best.
 CORRECTIONS_PER_WORD = 3
 CORRECTION_SPREAD = 0.1
-
-# Markdown punctuation and link targets, left out of snippets (the snippet is plain text).
-_MARKDOWN_MARKUP = r"\]\([^)]*\)|[*_`#>|\[\]]+"
 
 _PAGE = """
 SELECT a.id, a.slug, a.title, a.summary, a.kind, a.audience, c.rank,
@@ -191,23 +189,31 @@ ORDER BY c.rank DESC, a.id
 """
 
 
+# ts_headline parses all the text it is given (most of a search's time with whole bodies): it gets a window of
+# the text around the first place the query's first word starts, long enough for two fragments.
+SNIPPET_WINDOW = 700
+SNIPPET_LEAD = 200
+ANCHOR_PREFIX = 5  # "calendars" and "calendar", "itineraries" and "itinerary" share their first five letters
+
+
 def _snippet_sql(snippets: bool, parse: str) -> str:
     if not snippets:
         return "'' AS snippet"
-    # The headline is built from the summary, body and transcript of the returned rows only.
-    return (
-        "ts_headline('english', a.summary || ' ' || "
-        f"regexp_replace(a.body, '{_MARKDOWN_MARKUP}', ' ', 'g') || ' ' || a.transcript, "
-        f"{parse}('english', %s), '{SNIPPET_OPTIONS}') AS snippet"
+    window = (
+        f"substr(a.snippet_text, greatest(1, strpos(lower(a.snippet_text), %s) - {SNIPPET_LEAD}), {SNIPPET_WINDOW})"
     )
+    return f"ts_headline('english', {window}, {parse}('english', %s), '{SNIPPET_OPTIONS}') AS snippet"
 
 
-def _ranked_page(cursor, *, parse: str, text: str, include_internal: bool, limit: int, snippets: bool) -> list[Hit]:
+def _ranked_page(
+    cursor, *, parse: str, text: str, anchor: str, include_internal: bool, limit: int, snippets: bool
+) -> list[Hit]:
     candidates = _CANDIDATES.format(parse=parse, candidates=CANDIDATE_LIMIT)
     page_sql = _PAGE.format(snippet=_snippet_sql(snippets, parse), candidates=candidates)
     # Visibility (published; internal only for staff) is written into each branch, so the planner can walk
     # the popularity index; `include_internal` is bound as a literal true/false.
-    params = ((text,) if snippets else ()) + (text, include_internal, text, include_internal, text, limit)
+    snippet_params = (anchor[:ANCHOR_PREFIX], text) if snippets else ()
+    params = (*snippet_params, text, include_internal, text, include_internal, text, limit)
     cursor.execute(page_sql, params)
     return [_hit(row) for row in cursor.fetchall()]
 
@@ -231,6 +237,34 @@ def corrected_words(cursor, words: list[str]) -> list[list[str]]:
     return groups
 
 
+# The vocabulary again from the published articles: new words added, counts refreshed, words no published
+# article has any more removed (the trigger only adds). Safe to run twice.
+_VOCABULARY_REBUILD = """
+WITH words AS (
+    SELECT word, ndoc FROM ts_stat($$
+        SELECT to_tsvector('simple', title || ' ' || summary || ' ' || body || ' ' || transcript)
+        FROM knowledge_base_article WHERE status = 'published'
+    $$)
+    WHERE word ~ '^[[:alpha:]]{3,40}$'
+), kept AS (
+    INSERT INTO knowledge_base_searchword (word, doc_count) SELECT word, ndoc FROM words ORDER BY word
+    ON CONFLICT (word) DO UPDATE SET doc_count = EXCLUDED.doc_count
+    WHERE knowledge_base_searchword.doc_count <> EXCLUDED.doc_count
+)
+DELETE FROM knowledge_base_searchword s WHERE NOT EXISTS (SELECT 1 FROM words w WHERE w.word = s.word)
+"""
+
+
+def vocabulary_rebuild() -> int:
+    """Rebuild the typo vocabulary (PostgreSQL; nothing to do elsewhere). Returns how many words it holds."""
+    if connection.vendor != "postgresql":
+        return 0
+    with connection.cursor() as cursor:
+        cursor.execute(_VOCABULARY_REBUILD)
+        cursor.execute("SELECT count(*) FROM knowledge_base_searchword")
+        return cursor.fetchone()[0]
+
+
 def _tsquery_text(groups: list[list[str]], operator: str) -> str:
     # Quoted lexemes only (the words hold letters and digits): no operator typed by the reader survives.
     return f" {operator} ".join("(" + " | ".join(f"'{word}'" for word in group) + ")" for group in groups)
@@ -239,11 +273,12 @@ def _tsquery_text(groups: list[list[str]], operator: str) -> str:
 def _search_postgresql(query: str, include_internal: bool, *, limit: int, snippets: bool, any_word: bool) -> list[Hit]:
     page = {"include_internal": include_internal, "limit": limit, "snippets": snippets}
     with connection.cursor() as cursor:
+        words = typo_words(query)
         if not any_word:
-            hits = _ranked_page(cursor, parse="websearch_to_tsquery", text=query, **page)
+            anchor = words[0] if words else ""
+            hits = _ranked_page(cursor, parse="websearch_to_tsquery", text=query, anchor=anchor, **page)
             if hits:
                 return hits
-        words = typo_words(query)
         if not words:
             return []
         # Typos: every word with its corrections, then any of them; each is the normal GIN-indexed query.
@@ -253,8 +288,9 @@ def _search_postgresql(query: str, include_internal: bool, *, limit: int, snippe
             passes.append(_tsquery_text(groups, "&"))
         if any_word or len(groups) > 1:
             passes.append(_tsquery_text(groups, "|"))
+        anchor = groups[0][1] if len(groups[0]) > 1 else groups[0][0]  # the first word's closest correction
         for text in dict.fromkeys(passes):
-            hits = _ranked_page(cursor, parse="to_tsquery", text=text, **page)
+            hits = _ranked_page(cursor, parse="to_tsquery", text=text, anchor=anchor, **page)
             if hits:
                 return hits
         return []

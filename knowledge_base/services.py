@@ -25,7 +25,7 @@ from django.utils import timezone
 from audit.services import audit_record
 from knowledge_base.access import can_edit, can_publish
 from knowledge_base.models import Article, EmptySearch, Feedback, SuggestionOpen
-from knowledge_base.search import clean_query
+from knowledge_base.search import clean_query, vocabulary_rebuild
 from tourbrain_support.api import ApplicationError
 
 DEFLECTION_WINDOW = timedelta(minutes=30)
@@ -210,6 +210,15 @@ def kb_view_counts_flush() -> int:
             Article.objects.filter(pk=article_id).update(view_count=F("view_count") + count)
             moved += count
     return moved
+
+
+# --- search vocabulary ------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def kb_vocabulary_rebuild() -> int:
+    """Rebuild the typo-correction vocabulary from the published articles; returns how many words it holds."""
+    return vocabulary_rebuild()
 
 
 # --- searches that found nothing --------------------------------------------------------------------------
