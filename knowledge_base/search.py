@@ -189,10 +189,11 @@ ORDER BY c.rank DESC, a.id
 """
 
 
-# ts_headline parses all the text it is given (most of a search's time with whole bodies): it gets a window of
-# the text around the first place the query's first word starts, long enough for two fragments.
-SNIPPET_WINDOW = 700
-SNIPPET_LEAD = 200
+# ts_headline parses and stems all the text it is given (most of a search's time with whole bodies, still a
+# third with 700 characters): it gets a window around the first place the query's first word starts, room for
+# the 30 words of a snippet.
+SNIPPET_WINDOW = 360
+SNIPPET_LEAD = 100
 ANCHOR_PREFIX = 5  # "calendars" and "calendar", "itineraries" and "itinerary" share their first five letters
 
 
