@@ -168,7 +168,9 @@ def main() -> None:
     if "testserver" not in settings.ALLOWED_HOSTS and "*" not in settings.ALLOWED_HOSTS:
         settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]
     generate()
-    print(f"articles: {Article.objects.count()}", flush=True)
+    # The figures move with the machine's other work: the load average says how busy it was.
+    load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
+    print(f"articles: {Article.objects.count()}; load average {load} on {os.cpu_count()} cores", flush=True)
     anonymous = AnonymousUser()
     client = Client()
     for query in QUERIES:  # warm the caches (and Django's URL and template caches)

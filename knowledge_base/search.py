@@ -167,14 +167,15 @@ FROM unnest(%s::text[]) WITH ORDINALITY AS typed(word, position)
 LEFT JOIN LATERAL (
     SELECT s.word, similarity(s.word, typed.word) AS score
     FROM knowledge_base_searchword s
-    WHERE s.word %% typed.word
+    WHERE s.word %% typed.word AND similarity(s.word, typed.word) >= {threshold}
     ORDER BY score DESC, s.doc_count DESC, s.word
     LIMIT {limit}
 ) AS close ON true
 ORDER BY typed.position, close.score DESC NULLS LAST, close.word
 """
 # similarity("exprt", "export") is 0.44, ("colaboration", "collaboration") 0.8; at pg_trgm's default of 0.3
-# "setlist" became "set" and "list", "printing" "spring".
+# "setlist" became "set" and "list", "printing" "spring". `%` (the indexed operator) keeps that default
+# (pg_trgm.similarity_threshold, not set by this project), the query then keeps words at this threshold.
 TYPO_THRESHOLD = 0.4
 # Corrections kept per typed word: the best ones, and only those nearly as close as the best.
 CORRECTIONS_PER_WORD = 3
@@ -221,8 +222,7 @@ def _ranked_page(
 
 def corrected_words(cursor, words: list[str]) -> list[list[str]]:
     """For each typed word: the word itself, then its closest vocabulary words when it is not one of them."""
-    cursor.execute("SELECT set_config('pg_trgm.similarity_threshold', %s, false)", [str(TYPO_THRESHOLD)])
-    cursor.execute(_CLOSE_WORDS.format(limit=CORRECTIONS_PER_WORD), [words])
+    cursor.execute(_CLOSE_WORDS.format(limit=CORRECTIONS_PER_WORD, threshold=float(TYPO_THRESHOLD)), [words])
     close: dict[str, list[tuple[str, float]]] = {word: [] for word in words}
     for typed, word, score in cursor.fetchall():
         if word is not None:
