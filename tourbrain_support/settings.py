@@ -453,11 +453,16 @@ CELERY_BEAT_SCHEDULE.update(
     }
 )
 
-# Knowledge base: cached page views are written to the articles, and deflections decided, every minute.
+# Knowledge base: cached page views are written to the articles, and deflections decided, every minute;
+# the typo vocabulary is rebuilt nightly (the save trigger only adds words).
 CELERY_BEAT_SCHEDULE.update(
     {
         "kb-view-counts-flush": {"task": "knowledge_base.tasks.kb_view_counts_flush", "schedule": 60.0},
         "kb-count-deflections": {"task": "knowledge_base.tasks.kb_count_deflections", "schedule": 60.0},
+        "kb-vocabulary-rebuild": {
+            "task": "knowledge_base.tasks.kb_vocabulary_rebuild",
+            "schedule": crontab(minute=15, hour=3),
+        },
     }
 )
 
