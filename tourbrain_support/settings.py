@@ -387,6 +387,8 @@ AUDIT_PREPARED_STATEMENTS = env.bool("AUDIT_PREPARED_STATEMENTS", default=True)
 AUDIT_SEAL_WAIT_SECONDS = 1.5  # below the interval, so runs never pile up behind a long transaction
 # Bearer token for POST /api/v1/audit/deployments/ (CI/CD); empty disables the API.
 DEPLOY_API_TOKEN = env.str("DEPLOY_API_TOKEN", default="")
+# Vercel deployment webhook secret (x-vercel-signature): a failed or rolled-back production deploy freezes shipping.
+VERCEL_WEBHOOK_SECRET = env.str("VERCEL_WEBHOOK_SECRET", default="")
 CELERY_BEAT_SCHEDULE.update(
     {
         "audit-seal": {"task": "audit.tasks.audit_seal", "schedule": AUDIT_SEAL_INTERVAL_SECONDS},

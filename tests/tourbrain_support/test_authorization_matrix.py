@@ -146,6 +146,9 @@ URLS: dict[str, tuple[str, str | None, str | dict[str, str]]] = {
     "email-inbound-mailgun": ("POST", None,         "404    404    404    404    404    404    404    404    404"),
     "email-inbound-postmark": ("POST", None,        "404    404    404    404    404    404    404    404    404"),
     "audit-deployments": ("POST", None,             "401    401    401    401    401    401    401    401    401"),
+    # The freeze answers the deploy token only (CI); the Vercel webhook is off (404) until its secret is set.
+    "deployments-freeze": ("GET", None,             "401    401    401    401    401    401    401    401    401"),
+    "deployments-vercel": ("POST", None,            "404    404    404    404    404    404    404    404    404"),
     "api-me-consents": ("GET", None,                "401    200    200    200    200    200    200    200    200"),
     "tickets:queue": ("GET", None,                  "login  403    200    200    200    200    403    403    200"),
     "tickets:claim": ("POST", None,                 "login  403    302    302    302    302    403    403    302"),
@@ -487,6 +490,10 @@ ADMIN_MODELS: dict[str, dict[str, str | dict[str, str]]] = {
         "change":                                   "alogin alogin 403    403    403    403    403    200    200",
     },
     "audit.DeploymentRecord": {
+        "changelist":                               "alogin alogin 403    403    403    403    403    200    200",
+        "change":                                   "alogin alogin 403    403    403    403    403    200    200",
+    },
+    "audit.DeploymentFreeze": {
         "changelist":                               "alogin alogin 403    403    403    403    403    200    200",
         "change":                                   "alogin alogin 403    403    403    403    403    200    200",
     },
