@@ -111,7 +111,8 @@ def notify_customer_reply(ticket: Ticket, message: TicketMessage) -> list[Outbox
 
 
 def notify_customer_status(ticket: Ticket) -> list[OutboxMessage]:
-    """The ticket moved to a status the customer cares about (waiting on them, solved, closed)."""
+    """The ticket moved to a status the customer cares about (waiting on them, solved, closed).
+    The solve email carries the one-click CSAT links."""
     headline = STATUS_MESSAGES.get(ticket.status)
     if headline is None:
         return []
@@ -123,6 +124,10 @@ def notify_customer_status(ticket: Ticket) -> list[OutboxMessage]:
         "status": ticket.status,
         "reopen_days": settings.TICKET_REOPEN_WINDOW_DAYS,
     }
+    if ticket.status == Ticket.Status.SOLVED:
+        from tickets.surveys import csat_links  # surveys builds on this module
+
+        context["rating_links"] = csat_links(ticket)  # one click rates (signed, no sign-in)
     return _enqueue(
         ticket,
         person,
