@@ -495,6 +495,34 @@ def quarantine_discard(*, ids: list[int], actor=None, request=None) -> int:
     return count
 
 
+ERASED_REASON = "Erased with the person it named (data-subject erasure); the message is gone."
+
+
+def quarantine_erase_person(*, user: User) -> dict[str, int]:
+    """Erasure step (registered with `tourbrain_support.erasure`): every quarantined message from or naming the
+    person loses its bytes, sender and subject and is discarded. Runs in the erasure's transaction."""
+    address = (user.email or "").lower()
+    if "@" not in address:
+        return {}
+    needle = address.encode()
+    erased = []
+    # The quarantine is small (an admin works it down); the raw bytes cannot be searched in SQL on every backend.
+    for row in QuarantinedEmail.objects.exclude(raw=b"").only("pk", "sender", "raw").iterator(chunk_size=200):
+        if address in row.sender.lower() or needle in bytes(row.raw).lower():
+            erased.append(row.pk)
+    erased += QuarantinedEmail.objects.filter(raw=b"", sender__icontains=address).values_list("pk", flat=True)
+    count = QuarantinedEmail.objects.filter(pk__in=erased).update(
+        raw=b"",
+        sender="",
+        subject="",
+        message_id="",
+        reason=ERASED_REASON,
+        status=QuarantinedEmail.Status.DISCARDED,
+        updated_at=timezone.now(),
+    )
+    return {"tickets.quarantinedemail": count} if count else {}
+
+
 def quarantine_retry(quarantined: QuarantinedEmail) -> IngestResult:
     """Ingest a held message again (after a fix); it stays held, with the new reason, if it still fails."""
     result = email_ingest(bytes(quarantined.raw), quarantine=False)
