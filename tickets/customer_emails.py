@@ -45,10 +45,13 @@ def customer_recipient(ticket: Ticket) -> User | None:
     return person
 
 
+# RFC 2606 reserved names never receive mail (placeholder addresses of widget visitors, erased users).
+UNDELIVERABLE_SUFFIXES = (".invalid", ".test", ".example", ".localhost")
+
+
 def deliverable(address: str) -> bool:
     domain = address.rpartition("@")[2].lower()
-    # RFC 2606 reserved names never receive mail (placeholder addresses of widget visitors, erased users).
-    return bool(domain) and "." in domain and not domain.endswith((".invalid", ".test", ".example", ".localhost"))
+    return bool(domain) and "." in domain and not domain.endswith(UNDELIVERABLE_SUFFIXES)
 
 
 def reply_to_address(ticket: Ticket) -> str:

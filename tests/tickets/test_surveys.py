@@ -44,6 +44,7 @@ def test_nps_goes_to_customers_30_days_after_signup_then_every_90_days(clock, ma
     _customer("new@band.example.com", joined_days_ago=10)
     _customer("gone@band.example.com", is_active=False)
     _customer("widget@customers.invalid")
+    _customer("demo@backline.test")
     make_user(Role.SUPPORT_REP, email="rep@tourbrain.example.com", date_joined=NOW - timedelta(days=400))
 
     assert surveys.nps_surveys_send() == 1
