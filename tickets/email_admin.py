@@ -11,7 +11,7 @@ from django.utils import timezone
 from audit.services import audit_record
 from tickets.email_inbound import quarantine_discard, quarantine_retry_many
 from tickets.models import BouncingAddress, OrganizationEmailDomain, QuarantinedEmail, TicketEmail
-from tourbrain_support.admin_mixins import ReadOnlyAdminMixin
+from tourbrain_support.admin_mixins import PermittedRelatedLinksMixin, ReadOnlyAdminMixin
 
 # The original shown in the admin is cut here (the raw bytes stay whole in the database).
 SHOWN_CHARS = 100_000
@@ -116,14 +116,13 @@ class BouncingAddressAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(OrganizationEmailDomain)
-class OrganizationEmailDomainAdmin(admin.ModelAdmin):
+class OrganizationEmailDomainAdmin(PermittedRelatedLinksMixin, admin.ModelAdmin):
     """Email domains of organizations: a new sender from a verified one joins the organization."""
 
     list_display = ["domain", "organization", "verified_at"]
     list_select_related = ["organization"]
     list_filter = [("verified_at", admin.EmptyFieldListFilter)]
     search_fields = ["domain", "organization__name"]
-    autocomplete_fields = ["organization"]
     readonly_fields = ["verified_at", "created_at"]
     actions = ["verify"]
 
