@@ -32,11 +32,13 @@ from django.utils import timezone
 from audit.services import audit_record
 from tickets import customer_selectors, customer_services, services
 from tickets.customer_emails import UNDELIVERABLE_SUFFIXES, deliverable
-from tickets.models import BetaFeedback, BouncingAddress, NpsSurvey, OutboxMessage, Team, Ticket, TicketSatisfaction
-from tickets.notifications import email_item, ticket_url
-from tickets.outbox import OutboxItem, outbox_enqueue_many
+from tickets.models import BetaFeedback, BouncingAddress, NpsSurvey, Team, Ticket, TicketSatisfaction
+from tickets.notifications import ticket_url
 from tourbrain_support.api import ApplicationError
 from tourbrain_support.models import Membership, User
+from tourbrain_support.notifications.builders import email_item
+from tourbrain_support.notifications.models import OutboxMessage
+from tourbrain_support.notifications.outbox import OutboxItem, outbox_enqueue_many
 from tourbrain_support.roles import Role
 
 logger = logging.getLogger(__name__)
@@ -159,8 +161,9 @@ def notify_low_rating(ticket: Ticket, rating: TicketSatisfaction) -> list[Outbox
         ]
     )
     stamp = _stamp(rating.solved_at)
+    about = {"ticket": ticket.pk, "reference": ticket.reference}
     items = [
-        email_item(KIND_CSAT_LOW, f"{KIND_CSAT_LOW}:{ticket.pk}:{stamp}:{lead.pk}", lead, subject, body, ticket)
+        email_item(KIND_CSAT_LOW, f"{KIND_CSAT_LOW}:{ticket.pk}:{stamp}:{lead.pk}", lead, subject, body, about)
         for lead in leads
         if lead.email
     ]

@@ -11,7 +11,8 @@ from django.utils import timezone
 from tests.factories import MembershipFactory, OrganizationFactory
 from tests.tickets.factories import TicketFactory
 from tickets import services, surveys
-from tickets.models import NpsSurvey, OutboxMessage, Ticket, TicketSatisfaction
+from tickets.models import NpsSurvey, Ticket, TicketSatisfaction
+from tourbrain_support.notifications.models import OutboxMessage
 from tourbrain_support.roles import Role
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]

@@ -12,9 +12,10 @@ from django.core import signing
 from audit.models import AuditEvent
 from tests.factories import MembershipFactory, OrganizationFactory
 from tickets import services
-from tickets.models import OutboxMessage, Team, Ticket, TicketSatisfaction
-from tickets.outbox import outbox_deliver_due
+from tickets.models import Team, Ticket, TicketSatisfaction
 from tickets.surveys import KIND_CSAT_LOW
+from tourbrain_support.notifications.models import OutboxMessage
+from tourbrain_support.notifications.outbox import outbox_deliver_due
 from tourbrain_support.roles import Role
 
 pytestmark = pytest.mark.django_db

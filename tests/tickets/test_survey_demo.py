@@ -9,9 +9,10 @@ import pytest
 
 from tickets import demo as tickets_demo
 from tickets import selectors
-from tickets.models import BetaFeedback, NpsSurvey, OrganizationEmailDomain, OutboxMessage, TicketSatisfaction
+from tickets.models import BetaFeedback, NpsSurvey, OrganizationEmailDomain, TicketSatisfaction
 from tickets.surveys import KIND_CSAT_LOW
 from tourbrain_support import demo as core_demo
+from tourbrain_support.notifications.models import OutboxMessage
 
 pytestmark = pytest.mark.django_db
 

@@ -11,8 +11,9 @@ from django.core.management import call_command
 
 from tests.factories import MembershipFactory, OrganizationFactory, UserFactory
 from tickets import selectors, surveys
-from tickets.models import BetaFeedback, BetaSupportProfile, NpsSurvey, OutboxMessage
-from tickets.outbox import outbox_deliver_due
+from tickets.models import BetaFeedback, BetaSupportProfile, NpsSurvey
+from tourbrain_support.notifications.models import OutboxMessage
+from tourbrain_support.notifications.outbox import outbox_deliver_due
 from tourbrain_support.roles import Role
 
 pytestmark = pytest.mark.django_db

@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('tickets', '0009_email_threading_quarantine'),
+        ('tickets', '0010_outbox_moves_to_notifications'),
         ('tourbrain_support', '0003_external_identities'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
