@@ -184,3 +184,11 @@ def test_survey_pages_read_a_fixed_number_of_queries(client, smtp_server, django
     path = _link(smtp_server, person, NPS_LINK_RE)
     with django_assert_max_num_queries(4):
         assert client.get(path).status_code == 200
+
+
+def test_beta_feedback_page_reads_a_fixed_number_of_queries(client, smtp_server, django_assert_max_num_queries):
+    person = _beta_user("ana@band.example.com")
+    surveys.beta_feedback_request(users=[person])
+    path = _link(smtp_server, person, BETA_LINK_RE)
+    with django_assert_max_num_queries(4):
+        assert client.get(path).status_code == 200
