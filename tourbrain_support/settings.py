@@ -288,6 +288,8 @@ OUTBOX_SEND_TIMEOUT = env.float("OUTBOX_SEND_TIMEOUT", default=10.0)
 OUTBOX_LEASE_SECONDS = env.int("OUTBOX_LEASE_SECONDS", default=300)
 # Messages per delivery task when a burst is enqueued at once (each task reuses one SMTP connection).
 OUTBOX_TASK_CHUNK = 50
+# Sent messages marked sent per transaction (one commit per group instead of per message; see outbox.py).
+OUTBOX_RECORD_GROUP = env.int("OUTBOX_RECORD_GROUP", default=25)
 # After a publish fails (broker down), writes skip publishing for this long; the periodic delivery takes over.
 BROKER_PUBLISH_PAUSE_SECONDS = env.float("BROKER_PUBLISH_PAUSE_SECONDS", default=10.0)
 # Customer portal sign-in links (minutes valid; links asked for per address and per client IP per hour)
