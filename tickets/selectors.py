@@ -129,7 +129,7 @@ def ticket_detail(*, user, reference_or_id: str | int) -> Ticket:
     return (
         ticket_visible_to(user)
         .by_reference(reference_or_id)
-        .select_related("user", "organization", "assignee", "sla_policy__calendar", "duplicate_of")
+        .select_related("user", "organization", "assignee", "sla_policy__calendar", "duplicate_of", "satisfaction")
         .get()
     )
 

@@ -202,3 +202,12 @@ def test_the_link_page_reads_a_fixed_number_of_queries(
     with django_assert_max_num_queries(8):
         response = client.get(_path(links[4]))
     assert response.status_code == 200
+
+
+def test_the_rating_is_shown_on_the_staff_ticket_page(client, smtp_server, solved, customer, lead):
+    links = _links(smtp_server, customer)
+    client.post(_path(links[2]), {"score": "2", "comment": "Slow <b>answer</b>."})
+    client.force_login(lead)
+    response = client.get(f"/queue/{solved.reference}/")
+    assert response.status_code == 200
+    assert "2/5: “Slow &lt;b&gt;answer&lt;/b&gt;.”" in response.content.decode()
