@@ -234,6 +234,63 @@ def _wait_for_port(port: int, timeout: float) -> bool:
     return False
 
 
+class IMAPServer:
+    """A real IMAP server (pymap's in-memory backend) in a subprocess on a free port: one account, INBOX only.
+
+    `append(raw)` puts a message in a folder as a mail delivery would; `uids(folder)` and `flags(folder)`
+    read the mailbox back through a separate client connection.
+    """
+
+    user = "support"
+    password = "imap-test-password"
+
+    def __init__(self) -> None:
+        self.host = "127.0.0.1"
+        self.port = free_port()
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"imap://{self.user}:{self.password}@{self.host}:{self.port}/INBOX"
+
+    def start(self) -> IMAPServer:
+        import sys
+
+        command = [sys.executable, "-c", "import sys; from pymap.main import main; sys.exit(main())"]
+        command += ["--host", self.host, "--port", str(self.port), "--no-tls"]
+        command += ["dict", "--demo-user", self.user, "--demo-password", self.password]
+        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # noqa: S603
+        if not _wait_for_port(self.port, 15):
+            self.stop()
+            raise RuntimeError("the IMAP server (pymap) did not start")
+        return self
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+        self.process = None
+
+    def _client(self, folder: str = "INBOX"):
+        from imap_tools import MailBoxUnencrypted
+
+        return MailBoxUnencrypted(self.host, self.port).login(self.user, self.password, initial_folder=folder)
+
+    def append(self, raw: bytes, folder: str = "INBOX") -> None:
+        with self._client(folder) as mailbox:
+            mailbox.append(raw, folder)
+
+    def uids(self, folder: str = "INBOX") -> list[str]:
+        with self._client(folder) as mailbox:
+            return mailbox.uids() if mailbox.folder.exists(folder) else []
+
+    def seen(self, folder: str = "INBOX") -> list[bool]:
+        from imap_tools import MailMessageFlags
+
+        with self._client(folder) as mailbox:
+            return [MailMessageFlags.SEEN in msg.flags for msg in mailbox.fetch(mark_seen=False, headers_only=True)]
+
+
 class RedisServer:
     """A `redis-server` subprocess on a free port, without persistence: stopping it loses every key."""
 
