@@ -202,6 +202,37 @@ def test_organization_scope_for_org_admins_only(client, widget_settings):
     assert Ticket.objects.get(pk=member_ticket.pk).requester_last_seen_at is None
 
 
+def test_organization_scope_stays_inside_the_organization_with_constant_queries(
+    client, widget_settings, django_assert_num_queries
+):
+    # given an org admin, a colleague and another organization's admin, each with a ticket
+    admin = token("user_admin", org_id="org_band", org_role="org:admin")
+    colleague = token("user_member", org_id="org_band", org_role="org:member")
+    outsider = token("user_out", org_id="org_other", org_role="org:admin")
+    for auth in (admin, colleague, outsider):
+        assert create(client, auth).status_code == 201
+    outsiders_ticket = Ticket.objects.get(user=user_of("user_out"))
+
+    # then the organization scope lists the organization's tickets only, in a constant number of queries
+    with django_assert_num_queries(3):  # token identity, the organizations administered, the page
+        rows = client.get(f"{TICKETS}?scope=organization", **admin).json()["results"]
+    assert {row["requester"] for row in rows} == {"User_Admin", "User_Member"}
+    for _ in range(5):
+        create(client, colleague)
+    with django_assert_num_queries(3):
+        rows = client.get(f"{TICKETS}?scope=organization", **admin).json()["results"]
+    assert len(rows) == 7
+    assert outsiders_ticket.reference not in {row["reference"] for row in rows}
+    # and another organization's ticket is 404 to the admin, read or replied to
+    assert client.get(f"{TICKETS}{outsiders_ticket.reference}/", **admin).status_code == 404
+    assert reply(client, admin, outsiders_ticket).status_code == 404
+    # and the admin may reply on a colleague's ticket (as themselves)
+    colleagues_ticket = Ticket.objects.filter(user=user_of("user_member")).first()
+    assert reply(client, admin, colleagues_ticket, HTTP_IDEMPOTENCY_KEY="admin-reply").status_code == 201
+    message = TicketMessage.objects.filter(ticket=colleagues_ticket).get()
+    assert message.author == user_of("user_admin")
+
+
 def test_pagination(client, widget_settings):
     auth = token()
     for _ in range(3):
