@@ -183,12 +183,6 @@ class PortalProcess:
         if self.log_text().count(text) < count:
             pytest.fail(f"{self.name} exited before {text!r} x{count} was in its log:\n{self.log_text()[-4000:]}")
 
-    def kill(self) -> None:
-        """SIGKILL the whole group (main process and pool children), as when the host loses it."""
-        if self.alive():
-            os.killpg(self.process.pid, signal.SIGKILL)
-        self.process.wait(timeout=scaled(10))
-
     def stop(self) -> None:
         if self.alive():
             os.killpg(self.process.pid, signal.SIGTERM)
