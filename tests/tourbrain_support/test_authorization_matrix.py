@@ -42,6 +42,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
 from audit import gdpr
+from audit.deployments import deployment_freeze_set
 from audit.models import BackupRun, LoginLockout, SecurityCounter
 from audit.sealing import seal_all
 from audit.services import audit_record, deployment_record
@@ -673,6 +674,7 @@ def _world(role: str, make_user) -> World:
     BetaFeedback.objects.create(user=customer, round="2026-W01", conversion_intent="yes")
     OrganizationEmailDomain.objects.create(organization=org, domain="matrix.example.com")
     deployment_record(version="1.0", deployed_by="ci")
+    deployment_freeze_set(reason="Matrix freeze", source="api")
     SecurityCounter.objects.create(kind=SecurityCounter.Kind.values[0], bucket=timezone.now(), source="s", count=1)
     policy = gdpr.policy_version_publish(version="2026-matrix")
     gdpr.consent_record(user=customer, purpose="privacy_policy", granted=True, source="portal", policy_version=policy)
