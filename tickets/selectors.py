@@ -6,7 +6,7 @@ number of queries whatever the number of rows. Customers never see the staff que
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db.models import Count, F, Prefetch, Q, QuerySet
@@ -172,3 +172,14 @@ def roadmap_feature_requests(*, limit: int = 200) -> list[dict]:
         for row in rows
         if row["root"] in roots
     ]
+
+
+def critical_beta_bug_count(*, since: datetime, until: datetime) -> int:
+    """Critical bugs filed by beta users in [since, until): the seed's "beta user reports critical bug" alert."""
+    return Ticket.objects.filter(
+        type=Ticket.Type.BUG,
+        priority=Ticket.Priority.CRITICAL,
+        user__is_beta=True,
+        created_at__gte=since,
+        created_at__lt=until,
+    ).count()

@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "simple_history",
     "csp",
     "tourbrain_support",
+    "tourbrain_support.alerting",
     "tickets",
     "audit",
     "kpis",
@@ -405,6 +406,21 @@ CELERY_BEAT_SCHEDULE.update(
         "audit-gdpr-reminders": {"task": "audit.tasks.gdpr_reminders", "schedule": 24 * 3600.0},
         # Sends each past hour's lockout summary once, a few minutes after the hour.
         "audit-lockout-summaries": {"task": "audit.tasks.lockout_summaries", "schedule": 300.0},
+    }
+)
+
+# Alerting (core): probes and rule evaluation every minute. ALERT_HTTP_PROBES: JSON list of
+# {"name", "url", "method", "expected_status", "timeout_seconds", "degraded_after_ms", "json_field", "json_expected"}
+# besides the probes edited in the admin; the run waits at most ALERT_PROBE_DEADLINE_SECONDS for all of them.
+ALERT_HTTP_PROBES = env.json("ALERT_HTTP_PROBES", default=[])
+ALERT_PROBE_TIMEOUT_SECONDS = env.float("ALERT_PROBE_TIMEOUT_SECONDS", default=3.0)
+ALERT_PROBE_DEADLINE_SECONDS = env.float("ALERT_PROBE_DEADLINE_SECONDS", default=10.0)
+ALERT_PROBE_RETENTION_DAYS = env.int("ALERT_PROBE_RETENTION_DAYS", default=90)
+ALERT_ONCALL_EMAILS = env.list("ALERT_ONCALL_EMAILS", default=[])
+CELERY_BEAT_SCHEDULE.update(
+    {
+        "alerting-probes": {"task": "tourbrain_support.alerting.tasks.alert_probes_run", "schedule": 60.0},
+        "alerting-evaluate": {"task": "tourbrain_support.alerting.tasks.alert_rules_evaluate", "schedule": 60.0},
     }
 )
 
