@@ -25,7 +25,8 @@ pytestmark = pytest.mark.django_db
 def test_http_probe_healthy_with_latency(http_server):
     [result] = probe_http(HttpProbeConfig(name="clerk", url=http_server.url("/v1/health")))
     assert result.status == "healthy"
-    assert result.latency_ms is not None and result.latency_ms >= 0
+    assert result.latency_ms is not None
+    assert result.latency_ms >= 0
     assert http_server.requests[0].path == "/v1/health"
 
 
