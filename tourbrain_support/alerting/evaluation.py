@@ -27,8 +27,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import transaction
-from django.db.models import F
+from django.db import connection, transaction
 from django.utils import timezone
 
 from tourbrain_support.alerting import sources
@@ -250,40 +249,108 @@ def alerts_evaluate(*, now: datetime | None = None, rules: list[AlertRule] | Non
     values, unknown = rule_values(rules, now)
     silences = active_silences(now)
     result = TickResult(no_source=[rule.name for rule in unknown])
-    unchanged: list[AlertState] = []
+    unchanged: dict[float | None, list[int]] = defaultdict(list)  # value -> rules with no transition
+    decided: list[tuple[AlertRule, Decision]] = []
+    for rule in rules:
+        if rule.pk not in values:
+            continue
+        result.evaluated += 1
+        decision = decide(rule, rule.state, values[rule.pk], now, silenced=rule_silenced(rule, silences))
+        if decision.fields:
+            decided.append((rule, decision))
+        else:
+            unchanged[values[rule.pk]].append(rule.pk)
     with transaction.atomic():
+        written = _write_transitions([(rule.state, decision.fields) for rule, decision in decided])
         events: list[AlertEvent] = []
-        for rule in rules:
-            if rule.pk not in values:
-                continue
-            result.evaluated += 1
-            state, value = rule.state, values[rule.pk]
-            decision = decide(rule, state, value, now, silenced=rule_silenced(rule, silences))
-            if not decision.fields:
-                state.last_value, state.evaluated_at = value, now
-                if value is not None:
-                    state.last_data_at = now
-                unchanged.append(state)
-                continue
-            updated = AlertState.objects.filter(pk=rule.pk, version=state.version).update(
-                version=F("version") + 1, **decision.fields
-            )
-            if not updated:
+        for rule, decision in decided:
+            if rule.pk not in written:
                 result.lost += 1
                 continue
             result.changed += 1
-            instance = decision.fields.get("instance", state.instance)
+            instance = decision.fields.get("instance", rule.state.instance)
+            value = values[rule.pk]
             events += [
                 AlertEvent(rule=rule, kind=kind, instance=instance, value=value, at=now, notified=sent, silenced=muted)
                 for kind, sent, muted in decision.events
             ]
             result.notices += decision.notices
-        if unchanged:
-            # Display-only fields, not part of any transition: no version check needed.
-            AlertState.objects.bulk_update(unchanged, ["last_value", "evaluated_at", "last_data_at"], batch_size=500)
+        _record_values(unchanged, now)
         AlertEvent.objects.bulk_create(events)
         if result.notices:
             from tourbrain_support.alerting.notify import notices_enqueue
 
             result.messages = notices_enqueue(result.notices, now=now)
     return result
+
+
+# Every column a transition may change: a changed row is written whole, from the state read plus the change.
+STATE_COLUMNS = (
+    "state",
+    "instance",
+    "pending_since",
+    "active_since",
+    "changed_at",
+    "last_data_at",
+    "notified_instance",
+    "last_notified_at",
+    "repeats",
+    "last_value",
+    "evaluated_at",
+)
+WRITE_CHUNK = 500
+
+
+def _write_transitions(changes: list[tuple[AlertState, dict[str, Any]]]) -> set[int]:
+    """Write each change only where the row still has the version read; returns the rule ids written.
+
+    One `UPDATE ... FROM (VALUES ...) WHERE version = <read> RETURNING` per chunk (PostgreSQL and SQLite
+    alike), so a tick where hundreds of rules change costs a few statements, not one per rule.
+    """
+    written: set[int] = set()
+    if not changes:
+        return written
+    meta = AlertState._meta
+    fields = [meta.get_field(name) for name in STATE_COLUMNS]
+    key_fields = [meta.get_field("rule"), meta.get_field("version")]
+    typed = connection.vendor == "postgresql"  # VALUES parameters need their column types there
+
+    def column(position: int, field) -> str:
+        reference = f"v.column{position}"
+        return f"CAST({reference} AS {field.db_type(connection)})" if typed else reference
+
+    table = connection.ops.quote_name(meta.db_table)
+    quote = connection.ops.quote_name
+    assignments = ", ".join(f"{quote(field.column)} = {column(index + 3, field)}" for index, field in enumerate(fields))
+    for offset in range(0, len(changes), WRITE_CHUNK):
+        chunk = changes[offset : offset + WRITE_CHUNK]
+        params: list[Any] = []
+        for state, change in chunk:
+            params += [state.pk, state.version]
+            params += [
+                field.get_db_prep_value(change.get(field.name, getattr(state, field.attname)), connection)
+                for field in fields
+            ]
+        row = "(" + ", ".join(["%s"] * (len(fields) + 2)) + ")"
+        # Names come from the model, values go as parameters.
+        sql = (
+            f"UPDATE {table} SET {assignments}, {quote('version')} = {table}.{quote('version')} + 1"  # noqa: S608
+            f" FROM (VALUES {', '.join([row] * len(chunk))}) AS v"
+            f" WHERE {table}.{quote('rule_id')} = {column(1, key_fields[0])}"
+            f" AND {table}.{quote('version')} = {column(2, key_fields[1])}"
+            f" RETURNING {table}.{quote('rule_id')}"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            written.update(rule_id for (rule_id,) in cursor.fetchall())
+    return written
+
+
+def _record_values(unchanged: dict[float | None, list[int]], now: datetime) -> None:
+    """The latest value of rules without a transition: one UPDATE per distinct value (rules on one source and
+    window share it). Not a transition, so no version check; last_data_at only moves forward."""
+    for value, rule_ids in unchanged.items():
+        fields: dict[str, Any] = {"last_value": value, "evaluated_at": now}
+        if value is not None:
+            fields["last_data_at"] = now
+        AlertState.objects.filter(pk__in=rule_ids).update(**fields)
