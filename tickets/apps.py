@@ -6,5 +6,9 @@ class TicketsConfig(AppConfig):
 
     def ready(self) -> None:
         from tickets.alert_sources import alert_sources_register
+        from tickets.notifications import SLACK_BETA_PREFIX, beta_slack_webhook
+        from tourbrain_support.notifications.channels import register_slack_target
 
+        # Beta organizations' own Slack channels are outbox targets the notification core cannot resolve alone.
+        register_slack_target(SLACK_BETA_PREFIX, beta_slack_webhook)
         alert_sources_register()

@@ -10,9 +10,15 @@ from django.db import transaction
 
 from tests.celery_utils import broker_down
 from tests.servers import Reply
-from tickets.models import OutboxMessage
-from tickets.outbox import OutboxItem, outbox_deliver, outbox_enqueue, outbox_enqueue_many, retry_delay
-from tickets.tasks import deliver_outbox_message, deliver_pending_outbox
+from tourbrain_support.notifications.models import OutboxMessage
+from tourbrain_support.notifications.outbox import (
+    OutboxItem,
+    outbox_deliver,
+    outbox_enqueue,
+    outbox_enqueue_many,
+    retry_delay,
+)
+from tourbrain_support.notifications.tasks import deliver_outbox_message, deliver_pending_outbox
 
 pytestmark = pytest.mark.django_db
 
@@ -363,7 +369,7 @@ def test_broker_down_enqueue_succeeds_and_the_periodic_task_delivers_once_back(
     # when a message is enqueued and its transaction commits
     with (
         broker_down(),
-        caplog.at_level(logging.WARNING, logger="tickets.outbox"),
+        caplog.at_level(logging.WARNING, logger="tourbrain_support.notifications.outbox"),
         django_capture_on_commit_callbacks(execute=True),
         transaction.atomic(),
     ):
@@ -389,7 +395,7 @@ def test_broker_down_enqueue_succeeds_and_the_periodic_task_delivers_once_back(
 
 
 def test_a_row_left_sending_by_a_dead_worker_is_taken_over_after_the_lease(slack, settings):
-    from tickets.outbox import outbox_claim
+    from tourbrain_support.notifications.outbox import outbox_claim
 
     # given a worker claimed a message and died before sending
     with time_machine.travel(T0, tick=False):
@@ -414,7 +420,8 @@ def test_a_row_left_sending_by_a_dead_worker_is_taken_over_after_the_lease(slack
 
 
 def test_a_late_result_from_an_expired_claim_is_ignored(slack, settings):
-    from tickets.outbox import _attempt, _Senders, outbox_claim
+    from tourbrain_support.notifications.channels import Senders
+    from tourbrain_support.notifications.outbox import _attempt, outbox_claim
 
     # given a claim whose lease expired and whose row was delivered by another worker meanwhile
     with time_machine.travel(T0, tick=False):
@@ -425,7 +432,7 @@ def test_a_late_result_from_an_expired_claim_is_ignored(slack, settings):
     slack.default = Reply(500, body="late")
 
     # when the first worker finally records its (failed) attempt
-    with _Senders() as senders:
+    with Senders() as senders:
         assert _attempt(stale, senders) is None
 
     # then the row keeps the successful delivery
@@ -435,7 +442,7 @@ def test_a_late_result_from_an_expired_claim_is_ignored(slack, settings):
 
 
 def test_a_batch_whose_lease_runs_out_hands_back_the_unsent_rows(slack, settings):
-    from tickets.outbox import _deliver, outbox_claim_due
+    from tourbrain_support.notifications.outbox import _deliver, outbox_claim_due
 
     # given three claimed rows and a provider so slow that the lease is nearly used up after the first send
     with time_machine.travel(T0, tick=False) as clock:
@@ -456,7 +463,7 @@ def test_a_batch_whose_lease_runs_out_hands_back_the_unsent_rows(slack, settings
 
 
 def test_a_lease_expired_on_the_last_attempt_fails_the_row(settings):
-    from tickets.outbox import outbox_claim
+    from tourbrain_support.notifications.outbox import outbox_claim
 
     settings.OUTBOX_MAX_ATTEMPTS = 1
     with time_machine.travel(T0, tick=False):
