@@ -139,6 +139,7 @@ def test_the_seed_rules_are_installed():
 def test_admin_import_page_and_export(client_as_admin, no_default_rules):
     page = client_as_admin.get("/admin/alerting/alertrule/import/")
     assert page.status_code == 200
+    assert "Import YAML" in client_as_admin.get("/admin/alerting/alertrule/").content.decode()
     bad = client_as_admin.post("/admin/alerting/alertrule/import/", {"text": "groups: ["})
     assert bad.status_code == 400
     assert "Not valid YAML" in bad.content.decode()
@@ -159,3 +160,4 @@ def test_admin_import_page_and_export(client_as_admin, no_default_rules):
 def test_admin_import_is_for_those_who_may_edit_rules(client_as):
     client = client_as("engineer")
     assert client.get("/admin/alerting/alertrule/import/").status_code == 403
+    assert "Import YAML" not in client.get("/admin/alerting/alertrule/").content.decode()
