@@ -427,12 +427,7 @@ ALERT_PROBE_TIMEOUT_SECONDS = env.float("ALERT_PROBE_TIMEOUT_SECONDS", default=3
 ALERT_PROBE_DEADLINE_SECONDS = env.float("ALERT_PROBE_DEADLINE_SECONDS", default=10.0)
 ALERT_PROBE_RETENTION_DAYS = env.int("ALERT_PROBE_RETENTION_DAYS", default=90)
 ALERT_ONCALL_EMAILS = env.list("ALERT_ONCALL_EMAILS", default=[])
-CELERY_BEAT_SCHEDULE.update(
-    {
-        "alerting-probes": {"task": "tourbrain_support.alerting.tasks.alert_probes_run", "schedule": 60.0},
-        "alerting-evaluate": {"task": "tourbrain_support.alerting.tasks.alert_rules_evaluate", "schedule": 60.0},
-    }
-)
+CELERY_BEAT_SCHEDULE["alerting-tick"] = {"task": "tourbrain_support.alerting.tasks.alert_tick", "schedule": 60.0}
 
 # Knowledge base: cached page views are written to the articles, and deflections decided, every minute.
 CELERY_BEAT_SCHEDULE.update(
