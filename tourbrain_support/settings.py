@@ -248,6 +248,9 @@ SUPPORT_REPLY_TO_TEMPLATE = env.str(
 # Inbound email: the largest message taken (bigger ones are quarantined) and messages per sender per hour.
 EMAIL_INBOUND_MAX_BYTES = env.int("EMAIL_INBOUND_MAX_BYTES", default=30 * 1024 * 1024)
 EMAIL_INBOUND_RATE_LIMIT = env.int("EMAIL_INBOUND_RATE_LIMIT", default=20)
+# Provider inbound webhooks (tickets/email_webhooks.py): each is off (404) until its secret is set.
+MAILGUN_WEBHOOK_SIGNING_KEY = env.str("MAILGUN_WEBHOOK_SIGNING_KEY", default="")
+EMAIL_INBOUND_WEBHOOK_SECRET = env.str("EMAIL_INBOUND_WEBHOOK_SECRET", default="")  # "user:password"
 
 SLACK_WEBHOOK_URL = env.str("SLACK_WEBHOOK_URL", default="")
 # Named Slack channels, each an incoming-webhook URL: "alerts=https://hooks.slack.com/...,status=https://...".
@@ -277,6 +280,8 @@ OUTBOX_SEND_TIMEOUT = env.float("OUTBOX_SEND_TIMEOUT", default=10.0)
 OUTBOX_LEASE_SECONDS = env.int("OUTBOX_LEASE_SECONDS", default=300)
 # Messages per delivery task when a burst is enqueued at once (each task reuses one SMTP connection).
 OUTBOX_TASK_CHUNK = 50
+# Sent messages marked sent per transaction (one commit per group instead of per message; see outbox.py).
+OUTBOX_RECORD_GROUP = env.int("OUTBOX_RECORD_GROUP", default=25)
 # After a publish fails (broker down), writes skip publishing for this long; the periodic delivery takes over.
 BROKER_PUBLISH_PAUSE_SECONDS = env.float("BROKER_PUBLISH_PAUSE_SECONDS", default=10.0)
 # Customer portal sign-in links (minutes valid; links asked for per address and per client IP per hour)

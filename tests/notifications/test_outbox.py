@@ -14,6 +14,7 @@ from tourbrain_support.notifications.models import OutboxMessage
 from tourbrain_support.notifications.outbox import (
     OutboxItem,
     outbox_deliver,
+    outbox_deliver_due,
     outbox_enqueue,
     outbox_enqueue_many,
     retry_delay,
@@ -236,6 +237,30 @@ def test_slack_without_a_webhook_fails_permanently(settings):
     assert "SLACK_WEBHOOK_URL" in message.last_error
 
 
+def test_named_slack_channels_post_to_their_own_webhook_and_fall_back_to_the_default(settings, http_server):
+    # given an "alerts" channel with its own webhook, and the default webhook
+    settings.SLACK_WEBHOOKS = {"alerts": http_server.url("/hooks/alerts")}
+    settings.SLACK_WEBHOOK_URL = http_server.url("/hooks/default")
+
+    # when a message goes to "alerts", one to "status" (no webhook of its own) and one to "default"
+    for number, channel in enumerate(["alerts", "status", "default"]):
+        outbox_deliver(_slack(recipient=channel, idempotency_key=f"named:{number}").pk)
+
+    # then each was posted once: alerts to its webhook, the other two to the default one
+    assert [request.path for request in http_server.requests] == ["/hooks/alerts", "/hooks/default", "/hooks/default"]
+    assert set(OutboxMessage.objects.values_list("status", flat=True)) == {OutboxMessage.Status.SENT}
+
+
+def test_a_named_channel_without_any_webhook_fails_permanently_and_says_which(settings):
+    settings.SLACK_WEBHOOKS = {}
+    settings.SLACK_WEBHOOK_URL = ""
+    message = _slack(recipient="status")
+    outbox_deliver(message.pk)
+    message.refresh_from_db()
+    assert message.status == OutboxMessage.Status.FAILED
+    assert "'status'" in message.last_error
+
+
 def test_failed_for_good_after_max_attempts(slack, settings):
     # given Slack keeps failing and three attempts are allowed
     settings.OUTBOX_MAX_ATTEMPTS = 3
@@ -419,9 +444,10 @@ def test_a_row_left_sending_by_a_dead_worker_is_taken_over_after_the_lease(slack
     assert json.loads(slack.requests[0].body)["text"].startswith("*SLA breached")
 
 
-def test_a_late_result_from_an_expired_claim_is_ignored(slack, settings):
+@pytest.mark.parametrize("late_reply", [Reply(500, body="late"), Reply(200, body="late ok")])
+def test_a_late_result_from_an_expired_claim_is_ignored(slack, settings, late_reply):
     from tourbrain_support.notifications.channels import Senders
-    from tourbrain_support.notifications.outbox import _attempt, outbox_claim
+    from tourbrain_support.notifications.outbox import _attempt, _SentResults, outbox_claim
 
     # given a claim whose lease expired and whose row was delivered by another worker meanwhile
     with time_machine.travel(T0, tick=False):
@@ -429,16 +455,35 @@ def test_a_late_result_from_an_expired_claim_is_ignored(slack, settings):
         stale = outbox_claim(message.pk)
     with time_machine.travel(T0 + timedelta(seconds=settings.OUTBOX_LEASE_SECONDS + 1), tick=False):
         deliver_pending_outbox()
-    slack.default = Reply(500, body="late")
+    slack.default = late_reply
 
-    # when the first worker finally records its (failed) attempt
-    with Senders() as senders:
-        assert _attempt(stale, senders) is None
+    # when the first worker finally records its attempt (a failure, or a success in its group of results)
+    with Senders() as senders, _SentResults() as sent:
+        assert _attempt(stale, senders, sent) is None
 
-    # then the row keeps the successful delivery
+    # then the row keeps the successful delivery of the worker that held the claim
+    assert sent.recorded == []
     message.refresh_from_db()
     assert message.status == OutboxMessage.Status.SENT
     assert message.provider_response == "200 ok"
+
+
+def test_sent_messages_are_marked_in_groups_each_with_its_own_answer(smtp_server, settings):
+    # given 12 emails and groups of 5 marked per commit (so the last group is partial)
+    settings.OUTBOX_RECORD_GROUP = 5
+    for n in range(12):
+        _email(recipient=f"rep{n}@example.test", idempotency_key=f"group:{n}")
+
+    # when the periodic delivery sends them over one connection
+    counts = outbox_deliver_due(batch_size=50)
+
+    # then every one was sent once and marked sent with the server's answer to its own DATA
+    assert counts["sent"] == 12
+    assert len(smtp_server.messages) == 12
+    rows = list(OutboxMessage.objects.filter(idempotency_key__startswith="group:"))
+    assert {row.status for row in rows} == {OutboxMessage.Status.SENT}
+    assert all(row.provider_response.startswith("250") and row.sent_at for row in rows)
+    assert {row.attempts for row in rows} == {1}
 
 
 def test_a_batch_whose_lease_runs_out_hands_back_the_unsent_rows(slack, settings):

@@ -143,6 +143,9 @@ URLS: dict[str, tuple[str, str | None, str | dict[str, str]]] = {
         "other_team":                               "401    403    400    400    404    404    403    403    400",
         "other_org":                                "401    403    400    400    400    400    403    403    400",
     }),
+    # Provider inbound email webhooks: no session or role opens them; off (404) until their secret is configured.
+    "email-inbound-mailgun": ("POST", None,         "404    404    404    404    404    404    404    404    404"),
+    "email-inbound-postmark": ("POST", None,        "404    404    404    404    404    404    404    404    404"),
     "audit-deployments": ("POST", None,             "401    401    401    401    401    401    401    401    401"),
     "api-me-consents": ("GET", None,                "401    200    200    200    200    200    200    200    200"),
     "tickets:queue": ("GET", None,                  "login  403    200    200    200    200    403    403    200"),
