@@ -85,6 +85,7 @@ def test_import_updates_by_name_and_keeps_other_rules(no_default_rules):
         ("groups:\n- rules:\n  - alert: X\n    expr: a > 1\n    for: soon\n", "not a duration"),
         ("groups:\n- rules:\n  - alert: X\n    expr: a > 1\n    labels: {severity: page}\n", "severity must be"),
         ("groups:\n- rules:\n  - alert: X\n    expr: a > 1\n  - alert: X\n    expr: a > 2\n", "appears twice"),
+        ("groups:\n- rules:\n  - alert: X\n    expr: a > 1\n    annotations: {channels: pager}\n", "not a channel"),
     ],
 )
 def test_bad_files_import_nothing(no_default_rules, text, problem):
@@ -161,3 +162,28 @@ def test_admin_import_is_for_those_who_may_edit_rules(client_as):
     client = client_as("engineer")
     assert client.get("/admin/alerting/alertrule/import/").status_code == 403
     assert "Import YAML" not in client.get("/admin/alerting/alertrule/").content.decode()
+
+
+def test_the_admin_refuses_unusable_channels(client_as_admin, no_default_rules):
+    form = {
+        "name": "Bad",
+        "source": "probe:database:down",
+        "comparator": ">=",
+        "threshold": "1",
+        "window": "00:01:00",
+        "for_duration": "00:00:00",
+        "severity": "warning",
+        "channels": '["alerts"]',
+        "labels": "{}",
+        "enabled": "on",
+        "state-TOTAL_FORMS": "0",
+        "state-INITIAL_FORMS": "0",
+        "state-MIN_NUM_FORMS": "0",
+        "state-MAX_NUM_FORMS": "1",
+    }
+    response = client_as_admin.post("/admin/alerting/alertrule/add/", form)
+    assert response.status_code == 200
+    assert "is not a channel" in response.content.decode()
+    form["channels"] = '["slack:alerts", "email:ops@example.com", "oncall"]'
+    assert client_as_admin.post("/admin/alerting/alertrule/add/", form).status_code == 302
+    assert AlertRule.objects.get(name="Bad").channels == ["slack:alerts", "email:ops@example.com", "oncall"]

@@ -6,6 +6,7 @@ import operator
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 
@@ -123,6 +124,18 @@ class AlertRule(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def clean(self) -> None:
+        errors = {}
+        problem = channels_problem(self.channels)
+        if problem:
+            errors["channels"] = problem
+        if not isinstance(self.labels, dict) or not all(isinstance(value, str) for value in self.labels.values()):
+            errors["labels"] = 'Labels are an object of strings, e.g. {"team": "platform"}.'
+        if self.window is not None and self.window <= timedelta(0):
+            errors["window"] = "The window must be longer than zero."
+        if errors:
+            raise ValidationError(errors)
+
     @property
     def expression(self) -> str:
         return f"{self.source}[{format_duration(self.window)}] {self.comparator} {format_number(self.threshold)}"
@@ -215,6 +228,18 @@ class AlertEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.rule_id} {self.kind} at {self.at:%Y-%m-%d %H:%M:%S}"
+
+
+def channels_problem(channels) -> str:
+    """Why a channel list is unusable ("" when it is fine): email:<address>, slack:<channel name> or oncall."""
+    if not isinstance(channels, list):
+        return 'Channels are a list, e.g. ["email:ops@example.com", "slack:alerts", "oncall"].'
+    for channel in channels:
+        scheme, _, name = str(channel).partition(":")
+        if channel == "oncall" or (scheme == "slack" and name) or (scheme == "email" and "@" in name):
+            continue
+        return f"{channel!r} is not a channel: use email:<address>, slack:<channel name> or oncall."
+    return ""
 
 
 def format_duration(value: timedelta | None) -> str:

@@ -29,7 +29,13 @@ from typing import Any
 import yaml
 from django.db import transaction
 
-from tourbrain_support.alerting.models import COMPARATORS, AlertRule, format_duration, format_number
+from tourbrain_support.alerting.models import (
+    COMPARATORS,
+    AlertRule,
+    channels_problem,
+    format_duration,
+    format_number,
+)
 from tourbrain_support.api import ApplicationError
 
 GROUP_NAME = "tourbrain"
@@ -114,6 +120,9 @@ def _rule_fields(entry: Any) -> dict[str, Any]:
         "repeat_interval": None,
         "enabled": str(annotations.get("enabled", "true")).lower() not in ("false", "0", "no"),
     }
+    problem = channels_problem(fields["channels"])
+    if problem:
+        raise ValueError(f"{name}: {problem}")
     if annotations.get("recovery_threshold") not in (None, ""):
         fields["recovery_threshold"] = float(annotations["recovery_threshold"])
     for key in ("nodata_after", "repeat_interval"):
