@@ -147,6 +147,10 @@ def test_admin_import_page_and_export(client_as_admin, no_default_rules):
     done = client_as_admin.post("/admin/alerting/alertrule/import/", {"text": RULES})
     assert done.status_code == 302
     assert AlertRule.objects.count() == 2
+    from audit.models import AuditEvent
+
+    audited = AuditEvent.objects.get(resource_type="alerting.alertrule")
+    assert audited.actor_id == client_as_admin.user.pk
     exported = client_as_admin.get("/admin/alerting/alertrule/export/")
     assert exported["Content-Type"] == "application/yaml"
     assert "kpis.error_rate[5m] > 0.05" in exported.content.decode()

@@ -87,7 +87,7 @@ class AlertRuleAdmin(admin.ModelAdmin):
             upload = form.cleaned_data["file"]
             text = upload.read().decode("utf-8", errors="replace") if upload else form.cleaned_data["text"]
             try:
-                created, updated = rules_import(text=text)
+                created, updated = rules_import(text=text, actor=request.user, request=request)
             except ApplicationError as exc:
                 form.add_error(None, exc.message)
                 for problem in exc.fields.get("rules", []):

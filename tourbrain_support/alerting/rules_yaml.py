@@ -162,12 +162,22 @@ def rules_parse(text: str) -> list[dict[str, Any]]:
 
 
 @transaction.atomic
-def rules_import(*, text: str) -> tuple[int, int]:
-    """Create or update the file's rules by name, all or nothing; returns (created, updated)."""
-    created = updated = 0
+def rules_import(*, text: str, actor: Any | None = None, request: Any | None = None) -> tuple[int, int]:
+    """Create or update the file's rules by name, all or nothing, audited; returns (created, updated)."""
+    from tourbrain_support.recorders import record_action
+
+    created: list[str] = []
+    updated: list[str] = []
     for fields in rules_parse(text):
         name = fields.pop("name")
         _rule, was_created = AlertRule.objects.update_or_create(name=name, defaults=fields)
-        created += was_created
-        updated += not was_created
-    return created, updated
+        (created if was_created else updated).append(name)
+    record_action(
+        actor=actor,
+        action="update",
+        resource_type="alerting.alertrule",
+        resource_id="yaml-import",
+        changes={"created": created, "updated": updated},
+        request=request,
+    )
+    return len(created), len(updated)
