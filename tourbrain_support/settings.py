@@ -322,6 +322,13 @@ if REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# KPI request samples pass from the web processes to the Celery worker through a cache, so it must be shared
+# between processes: Redis when configured, else files under DATA_DIR (the embedded default).
+CACHES["kpi_samples"] = (
+    {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    if REDIS_URL
+    else {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": str(DATA_DIR / "kpi-samples")}
+)
 
 # Celery: the filesystem transport needs no server, so `make run` runs a real worker and beat.
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://localhost//")
@@ -381,6 +388,8 @@ AUDIT_PREPARED_STATEMENTS = env.bool("AUDIT_PREPARED_STATEMENTS", default=True)
 AUDIT_SEAL_WAIT_SECONDS = 1.5  # below the interval, so runs never pile up behind a long transaction
 # Bearer token for POST /api/v1/audit/deployments/ (CI/CD); empty disables the API.
 DEPLOY_API_TOKEN = env.str("DEPLOY_API_TOKEN", default="")
+# Vercel deployment webhook secret (x-vercel-signature): a failed or rolled-back production deploy freezes shipping.
+VERCEL_WEBHOOK_SECRET = env.str("VERCEL_WEBHOOK_SECRET", default="")
 CELERY_BEAT_SCHEDULE.update(
     {
         "audit-seal": {"task": "audit.tasks.audit_seal", "schedule": AUDIT_SEAL_INTERVAL_SECONDS},
@@ -395,9 +404,32 @@ KPI_MAX_BODY_BYTES = env.int("KPI_MAX_BODY_BYTES", default=2 * 1024 * 1024)
 KPI_MAX_DECOMPRESSED_BYTES = env.int("KPI_MAX_DECOMPRESSED_BYTES", default=8 * 1024 * 1024)
 KPI_MAX_BATCH_EVENTS = env.int("KPI_MAX_BATCH_EVENTS", default=1000)
 KPI_EVENT_RETENTION_DAYS = env.int("KPI_EVENT_RETENTION_DAYS", default=730)
+# PostgreSQL: monthly event partitions made this many months ahead by the daily maintenance job.
+KPI_EVENT_PARTITIONS_AHEAD = env.int("KPI_EVENT_PARTITIONS_AHEAD", default=3)
 CELERY_BEAT_SCHEDULE["kpis-rollup-nightly"] = {
     "task": "kpis.tasks.kpi_rollup_nightly",
     "schedule": crontab(minute=30, hour=0),
+}
+# Health samples: the share of this portal's requests sampled (kept in memory, handed to the cache in chunks,
+# stored by a beat task), the Vercel log drain's secrets, the token of the OpenAI usage API, retention.
+KPI_REQUEST_SAMPLE_RATE = env.float("KPI_REQUEST_SAMPLE_RATE", default=0.1)
+KPI_REQUEST_SAMPLE_BUFFER = env.int("KPI_REQUEST_SAMPLE_BUFFER", default=200)
+KPI_REQUEST_SAMPLE_FLUSH_SECONDS = env.float("KPI_REQUEST_SAMPLE_FLUSH_SECONDS", default=10.0)
+VERCEL_LOG_DRAIN_SECRET = env.str("VERCEL_LOG_DRAIN_SECRET", default="")
+VERCEL_LOG_DRAIN_VERIFY = env.str("VERCEL_LOG_DRAIN_VERIFY", default="")
+KPI_HEALTH_API_TOKEN = env.str("KPI_HEALTH_API_TOKEN", default="")
+KPI_HEALTH_RETENTION_DAYS = env.int("KPI_HEALTH_RETENTION_DAYS", default=400)
+CELERY_BEAT_SCHEDULE["kpis-events-partitions"] = {
+    "task": "kpis.tasks.kpi_events_partitions_maintain",
+    "schedule": crontab(minute=5, hour=0),
+}
+CELERY_BEAT_SCHEDULE["kpis-health-samples-drain"] = {
+    "task": "kpis.tasks.kpi_health_samples_drain",
+    "schedule": 30.0,
+}
+CELERY_BEAT_SCHEDULE["kpis-health-samples-prune"] = {
+    "task": "kpis.tasks.kpi_health_samples_prune",
+    "schedule": crontab(minute=10, hour=0),
 }
 
 # Security, GDPR and backups (audit app).
@@ -434,11 +466,16 @@ ALERT_PROBE_RETENTION_DAYS = env.int("ALERT_PROBE_RETENTION_DAYS", default=90)
 ALERT_ONCALL_EMAILS = env.list("ALERT_ONCALL_EMAILS", default=[])
 CELERY_BEAT_SCHEDULE["alerting-tick"] = {"task": "tourbrain_support.alerting.tasks.alert_tick", "schedule": 60.0}
 
-# Knowledge base: cached page views are written to the articles, and deflections decided, every minute.
+# Knowledge base: cached page views are written to the articles, and deflections decided, every minute;
+# the typo vocabulary is rebuilt nightly (the save trigger only adds words).
 CELERY_BEAT_SCHEDULE.update(
     {
         "kb-view-counts-flush": {"task": "knowledge_base.tasks.kb_view_counts_flush", "schedule": 60.0},
         "kb-count-deflections": {"task": "knowledge_base.tasks.kb_count_deflections", "schedule": 60.0},
+        "kb-vocabulary-rebuild": {
+            "task": "knowledge_base.tasks.kb_vocabulary_rebuild",
+            "schedule": crontab(minute=15, hour=3),
+        },
     }
 )
 
