@@ -5,6 +5,7 @@ class AuditConfig(AppConfig):
     name = "audit"
 
     def ready(self) -> None:
+        from audit.alert_sources import alert_sources_register
         from audit.gdpr import transfer_record, transfer_references_recorded
         from audit.metrics import audit_metrics_register
         from audit.services import audit_record
@@ -17,3 +18,4 @@ class AuditConfig(AppConfig):
         register_recorders(
             action=audit_record, transfer=transfer_record, transfers_recorded=transfer_references_recorded
         )
+        alert_sources_register()

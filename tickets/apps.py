@@ -5,6 +5,7 @@ class TicketsConfig(AppConfig):
     name = "tickets"
 
     def ready(self) -> None:
+        from tickets.alert_sources import alert_sources_register
         from tickets.email_inbound import quarantine_erase_person
         from tickets.notifications import SLACK_BETA_PREFIX, beta_slack_webhook
         from tourbrain_support.erasure import register_erasure_step
@@ -14,3 +15,4 @@ class TicketsConfig(AppConfig):
         register_slack_target(SLACK_BETA_PREFIX, beta_slack_webhook)
         # Quarantined mail names people only inside its raw bytes: the GDPR erasure cannot find it alone.
         register_erasure_step("tickets.quarantined_email", quarantine_erase_person)
+        alert_sources_register()

@@ -287,3 +287,14 @@ def ticket_backlog_by_tier(*, at) -> dict[str, int]:
         .annotate(n=Count("id"))
     )
     return {row["tier"]: row["n"] for row in rows}
+
+
+def critical_beta_bug_count(*, since: datetime, until: datetime) -> int:
+    """Critical bugs filed by beta users in [since, until): the seed's "beta user reports critical bug" alert."""
+    return Ticket.objects.filter(
+        type=Ticket.Type.BUG,
+        priority=Ticket.Priority.CRITICAL,
+        user__is_beta=True,
+        created_at__gte=since,
+        created_at__lt=until,
+    ).count()

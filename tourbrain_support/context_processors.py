@@ -2,7 +2,7 @@
 
 from django.urls import reverse
 
-from tourbrain_support.roles import AUDIT_ROLES, KPI_ROLES, QUEUE_ROLES, ROADMAP_ROLES, Role, user_roles
+from tourbrain_support.roles import ALERT_ROLES, AUDIT_ROLES, KPI_ROLES, QUEUE_ROLES, ROADMAP_ROLES, Role, user_roles
 
 # (label, url name, roles that see it; None = every signed-in user, "customer" = users without a staff role)
 NAVIGATION = [
@@ -11,6 +11,7 @@ NAVIGATION = [
     ("My tickets", "tickets:portal", "customer"),
     ("Beta cohort", "tickets:beta_cohort", (Role.SUPPORT_LEAD, Role.ADMIN)),
     ("KPIs", "kpis:dashboard", KPI_ROLES),
+    ("Alerts", "alerting:alerts", ALERT_ROLES),
     ("Audit", "audit:events", AUDIT_ROLES),
     ("Security", "audit:security", AUDIT_ROLES),
     ("GDPR", "audit:gdpr", AUDIT_ROLES),

@@ -38,6 +38,8 @@ OPERATOR_ONLY_MODELS = {
 }
 _TICKET_WORK = [("tickets", "*", ("view",)), ("tickets", TICKET_WORK_MODELS, ("add", "change"))]
 _KB_READ = ("knowledge_base", "*", ("view",))
+# Rules and probes are read by those who answer alerts; admins edit them.
+_ALERTING = [("alerting", "*", ("view",))]
 ROLE_PERMISSIONS: dict[str, list[tuple[str, str | tuple[str, ...], tuple[str, ...]]]] = {
     Role.SUPPORT_REP: [*_TICKET_WORK, _KB_READ],
     Role.SUPPORT_LEAD: [
@@ -45,8 +47,9 @@ ROLE_PERMISSIONS: dict[str, list[tuple[str, str | tuple[str, ...], tuple[str, ..
         ("tickets", (*TICKET_CONFIG_MODELS, "savedview"), ("delete",)),
         ("knowledge_base", "*", ("view", "add", "change", "delete")),
         ("kpis", "*", ("view",)),
+        *_ALERTING,
     ],
-    Role.ENGINEER: [*_TICKET_WORK, _KB_READ],
+    Role.ENGINEER: [*_TICKET_WORK, _KB_READ, *_ALERTING],
     Role.BILLING_ADMIN: [*_TICKET_WORK, _KB_READ],
     Role.PRODUCT_MANAGER: [("tickets", "*", ("view",)), ("kpis", "*", ("view", "add", "change")), _KB_READ],
     Role.AUDITOR: [("audit", "*", ("view",))],
@@ -58,6 +61,8 @@ QUEUE_ROLES = (Role.SUPPORT_REP, Role.SUPPORT_LEAD, Role.ENGINEER, Role.BILLING_
 KPI_ROLES = (Role.SUPPORT_LEAD, Role.PRODUCT_MANAGER, Role.ADMIN)
 AUDIT_ROLES = (Role.AUDITOR, Role.ADMIN)
 ROADMAP_ROLES = (Role.PRODUCT_MANAGER, Role.SUPPORT_LEAD, Role.ADMIN)
+# The alerts page and its silences: whoever answers alerts.
+ALERT_ROLES = (Role.SUPPORT_LEAD, Role.ENGINEER, Role.ADMIN)
 
 
 def _permissions_for(rules, using: str = "default") -> models.QuerySet:

@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "csp",
     "tourbrain_support",
     "tourbrain_support.notifications",
+    "tourbrain_support.alerting",
     "tickets",
     "audit",
     "kpis",
@@ -468,6 +469,16 @@ CELERY_BEAT_SCHEDULE.update(
         "audit-lockout-summaries": {"task": "audit.tasks.lockout_summaries", "schedule": 300.0},
     }
 )
+
+# Alerting (core): probes and rule evaluation every minute. ALERT_HTTP_PROBES: JSON list of
+# {"name", "url", "method", "expected_status", "timeout_seconds", "degraded_after_ms", "json_field", "json_expected"}
+# besides the probes edited in the admin; the run waits at most ALERT_PROBE_DEADLINE_SECONDS for all of them.
+ALERT_HTTP_PROBES = env.json("ALERT_HTTP_PROBES", default=[])
+ALERT_PROBE_TIMEOUT_SECONDS = env.float("ALERT_PROBE_TIMEOUT_SECONDS", default=3.0)
+ALERT_PROBE_DEADLINE_SECONDS = env.float("ALERT_PROBE_DEADLINE_SECONDS", default=10.0)
+ALERT_PROBE_RETENTION_DAYS = env.int("ALERT_PROBE_RETENTION_DAYS", default=90)
+ALERT_ONCALL_EMAILS = env.list("ALERT_ONCALL_EMAILS", default=[])
+CELERY_BEAT_SCHEDULE["alerting-tick"] = {"task": "tourbrain_support.alerting.tasks.alert_tick", "schedule": 60.0}
 
 # Knowledge base: cached page views are written to the articles, and deflections decided, every minute;
 # the typo vocabulary is rebuilt nightly (the save trigger only adds words).

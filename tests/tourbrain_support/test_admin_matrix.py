@@ -32,6 +32,8 @@ OPERATOR_ONLY = {
     "tickets.TicketEmail",
     "tickets.BouncingAddress",
 }
+# Those who answer alerts read the alerting records (rules, probes, samples, silences, history).
+ALERTING_READ = ("alerting", "*", ("view",))
 # role -> [(app label or "*", model names or "*", actions)]. Anything not listed is forbidden.
 ADMIN_POLICY: dict[str, list[tuple[str, str | tuple[str, ...], tuple[str, ...]]]] = {
     Role.SUPPORT_REP: QUEUE_WORK,
@@ -40,8 +42,9 @@ ADMIN_POLICY: dict[str, list[tuple[str, str | tuple[str, ...], tuple[str, ...]]]
         ("tickets", (*TICKET_CONFIG, "savedview"), ("delete",)),
         ("knowledge_base", "*", ALL),
         ("kpis", "*", ("view",)),
+        ALERTING_READ,
     ],
-    Role.ENGINEER: QUEUE_WORK,
+    Role.ENGINEER: [*QUEUE_WORK, ALERTING_READ],
     Role.BILLING_ADMIN: QUEUE_WORK,
     Role.PRODUCT_MANAGER: [
         ("tickets", "*", ("view",)),

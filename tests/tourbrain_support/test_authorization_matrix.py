@@ -65,6 +65,7 @@ from tickets.models import (
     Ticket,
     TicketEmail,
 )
+from tourbrain_support.alerting.models import AlertEvent, AlertRule, HttpProbe, ProbeSample, Silence
 from tourbrain_support.models import WorkerHeartbeat
 from tourbrain_support.notifications.outbox import outbox_enqueue
 from tourbrain_support.roles import CUSTOMER, Role
@@ -382,6 +383,17 @@ URLS: dict[str, tuple[str, str | None, str | dict[str, str]]] = {
         "other_org":                                "login  403    302    302    403    403    403    403    302",
     }),
     # KPIs: support leads, product managers and admins (roles.KPI_ROLES).
+    "alerting:alerts": ("GET", None,                "login  403    403    200    200    403    403    403    200"),
+    "alerting:silences": ("GET", None,              "login  403    403    200    200    403    403    403    200"),
+    "alerting:silence_expire": ("POST", "silence", {
+        "own":                                      "login  403    403    302    302    403    403    403    302",
+        "other_team":                               "login  403    403    302    302    403    403    403    302",
+        "other_org":                                "login  403    403    302    302    403    403    403    302",
+    }),
+    "admin:alerting_alertrule_import": ("GET", None,
+                                                    "alogin alogin 403    403    403    403    403    403    200"),
+    "admin:alerting_alertrule_export": ("GET", None,
+                                                    "alogin alogin 403    200    200    403    403    403    200"),
     "kpis:dashboard": ("GET", None,                 "login  403    403    200    403    403    200    403    200"),
     "kpis:metrics": ("GET", None,                   "login  403    403    200    403    403    200    403    200"),
     # Event capture takes a project API key (PostHog-compatible paths, and the native API as a Bearer token),
@@ -571,6 +583,15 @@ ADMIN_MODELS: dict[str, dict[str, str | dict[str, str]]] = {
         "changelist":                               "alogin alogin 200    200    200    200    200    403    200",
         "change":                                   "alogin alogin 200    200    200    200    200    403    200",
     },
+    # Alerting: read by those who answer alerts (leads, engineers), edited by admins; silences only on /alerts/.
+    **{
+        label: {
+            "changelist":                           "alogin alogin 403    200    200    403    403    403    200",
+            "change":                               "alogin alogin 403    200    200    403    403    403    200",
+        }
+        for label in ("alerting.AlertRule", "alerting.HttpProbe", "alerting.ProbeSample", "alerting.AlertEvent",
+                      "alerting.Silence")
+    },
     # KPIs: read by leads, read and written by product managers (roles.py).
     "kpis.ProjectApiKey": {
         "changelist":                               "alogin alogin 403    200    403    403    200    403    200",
@@ -734,6 +755,14 @@ def _knowledge_base_and_kpis(world: World, *, reader) -> None:
     PlanPrice.objects.create(plan="professional", monthly_price=149, valid_from=timezone.now().date())
     RejectedEventCount.objects.create(day=timezone.now().date(), reason="invalid", event_name="x", count=1)
     DailyMetric.objects.create(metric="matrix", day=timezone.now().date(), value=1, computed_at=timezone.now())
+    rule = AlertRule.objects.create(name="Matrix", source="probe:database:down", threshold=1)
+    HttpProbe.objects.create(name="matrix", url="http://127.0.0.1:9/")
+    ProbeSample.objects.create(probe="matrix", status="healthy")
+    AlertEvent.objects.create(rule=rule, kind="firing", instance=1)
+    for ownership in OWNERSHIPS:
+        world.objects["silence", ownership] = Silence.objects.create(
+            matchers=[["alertname", "=", "Matrix"]], ends_at=timezone.now() + timedelta(hours=1), reason=ownership
+        )
 
 
 def _celery_beat_rows() -> None:
@@ -832,6 +861,7 @@ KWARGS_OF_KIND = {
     "saved_view": lambda obj: {"pk": obj.pk},
     "event": lambda obj: {"pk": obj.pk},
     "lockout": lambda obj: {"pk": obj.pk},
+    "silence": lambda obj: {"pk": obj.pk},
     "dsr": lambda obj: {"pk": obj.pk},
     "access_export": lambda obj: {"pk": obj.pk},
     "user": lambda obj: {"id": obj.pk},

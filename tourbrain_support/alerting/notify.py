@@ -1,0 +1,138 @@
+"""Alert notifications: one message per channel per evaluation tick, written to the notification outbox.
+
+A rule's channels are `email:<address>`, `slack:<channel name>` (a named webhook of SLACK_WEBHOOKS) and
+`oncall`; critical rules always reach `oncall` too. The idempotency key of a message names its channel and
+each alert in it as `<kind>.<rule id>.<instance>` (`.<repeat number>` for repeats); a key longer than the
+outbox allows keeps a readable head and a digest of the whole, so it still names the same set exactly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import datetime
+
+from django.conf import settings
+
+from tourbrain_support.alerting.models import AlertEvent, AlertRule, format_number
+from tourbrain_support.notifications.builders import slack_enabled
+from tourbrain_support.notifications.models import OutboxMessage
+from tourbrain_support.notifications.outbox import OutboxItem, outbox_enqueue_many
+
+ONCALL = "oncall"
+KEY_LIMIT = 200
+SUBJECT_PREFIX = "[TourBrain alert]"
+MESSAGE_KIND = "alert.notification"
+_HEADINGS = {
+    AlertEvent.Kind.FIRING: "FIRING",
+    AlertEvent.Kind.REPEAT: "STILL FIRING",
+    AlertEvent.Kind.NODATA: "NO DATA",
+    AlertEvent.Kind.RESOLVED: "RESOLVED",
+}
+
+
+def rule_targets(rule: AlertRule) -> list[str]:
+    """Where a rule's notifications go, in order, without repeats."""
+    targets = [str(target).strip() for target in rule.channels or [] if str(target).strip()]
+    if rule.severity == AlertRule.Severity.CRITICAL:
+        targets.append(ONCALL)
+    return list(dict.fromkeys(targets))
+
+
+def notices_enqueue(notices: Iterable, *, now: datetime) -> int:
+    """Group the tick's notices per channel and write one outbox row per channel; returns the rows written."""
+    by_target: dict[str, list] = defaultdict(list)
+    for notice in notices:
+        for target in rule_targets(notice.rule):
+            by_target[target].append(notice)
+    items: list[OutboxItem] = []
+    for target, group in by_target.items():
+        if target == ONCALL:
+            items += _page_oncall(group, now=now)
+        else:
+            item = target_item(target, group)
+            if item is not None:
+                items.append(item)
+    return len(outbox_enqueue_many(items))
+
+
+def _page_oncall(notices: list, *, now: datetime) -> list[OutboxItem]:
+    """Reach whoever is on call about these alerts (every critical alert comes through here).
+
+    Today: Slack `alerts` and an email to each ALERT_ONCALL_EMAILS address. On-call rotation and paging
+    replace this function's body; the messages' keys already name the alerts, so a page is sent once.
+    """
+    items = [target_item(f"email:{address}", notices, via=ONCALL) for address in settings.ALERT_ONCALL_EMAILS]
+    items.append(target_item("slack:alerts", notices, via=ONCALL))
+    return [item for item in items if item is not None]
+
+
+def target_item(target: str, notices: list, *, via: str = "") -> OutboxItem | None:
+    """The outbox row of one channel (None: Slack is off, or the target is not understood)."""
+    scheme, _, name = target.partition(":")
+    if scheme == "email" and name:
+        channel = OutboxMessage.Channel.EMAIL
+    elif scheme == "slack":
+        name = name or "alerts"
+        if not slack_enabled(name):
+            return None
+        channel = OutboxMessage.Channel.SLACK
+    else:
+        return None
+    ordered = sorted(notices, key=lambda notice: (notice.kind == AlertEvent.Kind.RESOLVED, notice.rule.name))
+    return OutboxItem(
+        kind=MESSAGE_KIND,
+        channel=channel,
+        recipient=name,
+        subject=subject_line(ordered),
+        body=message_body(ordered, slack=channel == OutboxMessage.Channel.SLACK),
+        idempotency_key=message_key(f"{via}>{target}" if via else target, ordered),
+        payload={
+            "alerts": [
+                {"rule": notice.rule.pk, "name": notice.rule.name, "kind": notice.kind, "instance": notice.instance}
+                for notice in ordered
+            ],
+            "via": via,
+        },
+    )
+
+
+def message_key(target: str, notices: list) -> str:
+    parts = sorted(
+        f"{notice.kind}.{notice.rule.pk}.{notice.instance}" + (f".{notice.repeat}" if notice.repeat else "")
+        for notice in notices
+    )
+    key = f"alert:{target}:{','.join(parts)}"
+    if len(key) <= KEY_LIMIT:
+        return key
+    digest = hashlib.sha256(key.encode()).hexdigest()[:40]
+    return f"{key[: KEY_LIMIT - len(digest) - 1]}~{digest}"
+
+
+def subject_line(notices: list) -> str:
+    counts: dict[str, int] = defaultdict(int)
+    for notice in notices:
+        counts[_HEADINGS[notice.kind].lower()] += 1
+    summary = ", ".join(f"{count} {heading}" for heading, count in counts.items())
+    names = ", ".join(dict.fromkeys(notice.rule.name for notice in notices))
+    return f"{SUBJECT_PREFIX} {summary}: {names}"
+
+
+def message_body(notices: list, *, slack: bool = False) -> str:
+    lines = []
+    for notice in notices:
+        rule = notice.rule
+        value = "no value" if notice.value is None else format_number(round(notice.value, 4))
+        heading = f"[{_HEADINGS[notice.kind]}] {rule.name} ({rule.severity})"
+        lines.append(f"*{heading}*" if slack else heading)
+        if rule.summary:
+            lines.append(f"  {rule.summary}")
+        lines.append(
+            f"  {rule.expression}: {value}" + (f", since {notice.since:%Y-%m-%d %H:%M} UTC" if notice.since else "")
+        )
+        if rule.runbook and notice.kind != AlertEvent.Kind.RESOLVED:
+            lines.append(f"  Runbook: {rule.runbook}")
+        lines.append("")
+    lines.append(f"Alerts: {settings.SITE_URL.rstrip('/')}/alerts/")
+    return "\n".join(lines)
