@@ -3,7 +3,7 @@ requests and the sealer's lag (registered at start-up; the core never imports th
 
 from datetime import datetime, timedelta
 
-from audit.models import AuditEvent, BackupRun, DataSubjectRequest
+from audit.models import AuditEvent, BackupRun, DataSubjectRequest, DeploymentFreeze
 from audit.security import lockouts_active
 from tourbrain_support.alerting.sources import register_source
 
@@ -34,7 +34,17 @@ def _gdpr_overdue(window: timedelta, now: datetime) -> float:
     )
 
 
+def _deployment_frozen(window: timedelta, now: datetime) -> float:
+    # 1 while a freeze is on (a production deploy failed or was rolled back, or CI froze shipping).
+    return float(DeploymentFreeze.objects.filter(is_active=True).exists())
+
+
 def alert_sources_register() -> None:
+    register_source(
+        "audit.deployment_frozen",
+        _deployment_frozen,
+        description="1 while shipping is frozen (a failed or rolled-back production deployment).",
+    )
     register_source(
         "audit.verify_failed", _verify_failed, description="Failed audit-trail verifications in the window."
     )

@@ -5,11 +5,11 @@ recent health figures the alerting reads over a window ending now (from the raw 
 from collections import defaultdict
 from datetime import date, datetime, timedelta
 
-from django.db.models import Avg, Count, Sum
+from django.db.models import Avg, Count, Q, Sum
 from django.utils import timezone
 
 from kpis.health import HEALTH_ERROR
-from kpis.models import DailyMetric, HealthSample, OpenAIUsageSample
+from kpis.models import DailyMetric, HealthSample, OpenAIUsageSample, ProductEvent
 from kpis.scorecard import TARGETS, target_status
 from kpis.stats import nearest_rank
 
@@ -120,3 +120,17 @@ def openai_rate_limit_hits(window: timedelta, *, now: datetime | None = None) ->
     end = now or timezone.now()
     usage = OpenAIUsageSample.objects.filter(at__gt=end - window, at__lte=end)
     return usage.aggregate(hits=Sum("rate_limit_hits"))["hits"] or 0
+
+
+# A failed sign-up as the product reports it: a custom `signupFailed` event beside the seed's `userSignup`.
+SIGNUP_EVENT = "userSignup"
+SIGNUP_FAILED_EVENT = "signupFailed"
+
+
+def signup_failure_rate(window: timedelta, *, now: datetime | None = None) -> float | None:
+    """Share of sign-up attempts in the window that failed; None when nobody tried to sign up."""
+    end = now or timezone.now()
+    counts = ProductEvent.objects.filter(
+        name__in=[SIGNUP_EVENT, SIGNUP_FAILED_EVENT], timestamp__gt=end - window, timestamp__lte=end
+    ).aggregate(total=Count("id"), failed=Count("id", filter=Q(name=SIGNUP_FAILED_EVENT)))
+    return counts["failed"] / counts["total"] if counts["total"] else None

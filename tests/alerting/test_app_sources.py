@@ -69,3 +69,57 @@ def test_demo_data_is_idempotent():
     assert set(HttpProbe.objects.values_list("name", flat=True)) >= {"portal", "demo-service"}
     assert AlertRule.objects.filter(name__in=["DemoServiceDown", "PortalSlow"]).count() == 2
     assert not AlertState.objects.exists()
+
+
+def test_kpi_sources_fire_the_error_rate_rule_from_health_samples(settings):
+    import uuid
+
+    from kpis.models import HealthSample, ProductEvent
+
+    settings.SLACK_WEBHOOK_URL = "http://127.0.0.1:9/never-called"  # the rule's channel exists; delivery not awaited
+    AlertRule.objects.exclude(name="HighErrorRate").update(enabled=False)
+    sources = registered_sources()
+    now = timezone.now()
+
+    # given no samples, the KPI sources say "no data", never zero
+    for name in ("kpis.error_rate", "kpis.response_time_avg_ms", "kpis.signup_failure_rate"):
+        assert sources[name].function(timedelta(minutes=5), now) is None
+    assert sources["kpis.openai_rate_limited"].function(timedelta(minutes=5), now) == 0
+
+    # when 2 of 10 sampled requests in the last 5 minutes failed, and 3 of 4 sign-up attempts
+    for number in range(10):
+        HealthSample.objects.create(
+            source="portal",
+            sample_key=f"s{number}",
+            at=now - timedelta(minutes=1),
+            status=500 if number < 2 else 200,
+            duration_ms=100.0 * (number + 1),
+        )
+    for number, name in enumerate(["signupFailed", "signupFailed", "signupFailed", "userSignup"]):
+        ProductEvent.objects.create(
+            uuid=uuid.uuid4(), name=name, distinct_id=f"u{number}", timestamp=now, received_at=now
+        )
+
+    # then the sources read them, and the 5% error-rate rule fires
+    assert sources["kpis.error_rate"].function(timedelta(minutes=5), now) == pytest.approx(0.2)
+    assert sources["kpis.response_time_avg_ms"].function(timedelta(minutes=5), now) == pytest.approx(550.0)
+    assert sources["kpis.signup_failure_rate"].function(timedelta(hours=1), now) == pytest.approx(0.75)
+    result = alerts_evaluate(now=now)
+    assert [(notice.rule.name, notice.kind) for notice in result.notices] == [("HighErrorRate", "firing")]
+
+
+def test_a_deployment_freeze_fires_the_deployment_rule_and_lifting_it_resolves(settings):
+    from audit.deployments import deployment_freeze_lift, deployment_freeze_set
+
+    settings.ALERT_ONCALL_EMAILS = ["oncall@example.com"]
+    AlertRule.objects.exclude(name="DeploymentFailedOrRolledBack").update(enabled=False)
+    now = timezone.now()
+    assert alerts_evaluate(now=now).notices == []
+
+    deployment_freeze_set(reason="Production deployment dpl_1 error", source="vercel", deployment_id="dpl_1")
+    fired = alerts_evaluate(now=now + timedelta(minutes=1))
+    assert [(notice.rule.name, notice.kind) for notice in fired.notices] == [("DeploymentFailedOrRolledBack", "firing")]
+
+    deployment_freeze_lift(note="Rolled forward")
+    resolved = alerts_evaluate(now=now + timedelta(minutes=2))
+    assert [notice.kind for notice in resolved.notices] == ["resolved"]
