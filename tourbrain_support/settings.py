@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "simple_history",
     "csp",
     "tourbrain_support",
+    "tourbrain_support.oncall",
     "tickets",
     "audit",
     "kpis",
@@ -371,6 +372,17 @@ CELERY_BEAT_SCHEDULE.update(
         "audit-verify-daily": {"task": "audit.tasks.audit_verify_scheduled", "schedule": 24 * 3600.0},
     }
 )
+
+# On-call paging (tourbrain_support.oncall): minutes before an unacknowledged page goes to the next level,
+# hours a signed acknowledge link in a page's email/SMS works, and the SMS provider (a Twilio-compatible
+# HTTP API: POST {SMS_API_URL}/Accounts/{SMS_ACCOUNT_SID}/Messages.json); empty URL: no SMS.
+ONCALL_ESCALATE_MINUTES = env.int("ONCALL_ESCALATE_MINUTES", default=5)
+ONCALL_LINK_HOURS = env.int("ONCALL_LINK_HOURS", default=24)
+SMS_API_URL = env.str("SMS_API_URL", default="").rstrip("/")
+SMS_ACCOUNT_SID = env.str("SMS_ACCOUNT_SID", default="")
+SMS_AUTH_TOKEN = env.str("SMS_AUTH_TOKEN", default="")
+SMS_FROM = env.str("SMS_FROM", default="")
+CELERY_BEAT_SCHEDULE["oncall-escalate"] = {"task": "tourbrain_support.oncall.tasks.pages_escalate", "schedule": 60.0}
 
 # Launch KPIs (kpis app): project API keys accepted besides the ProjectApiKey rows, ingestion limits
 # (413 above them), how old an event may be, and the nightly rollup (UTC).
