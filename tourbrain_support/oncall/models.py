@@ -210,6 +210,9 @@ class IncidentUpdate(models.Model):
     class Meta:
         ordering = ["created_at", "pk"]
 
+    def __str__(self) -> str:
+        return f"{self.get_status_display()}: {self.message[:60]}"
+
 
 class LaunchItemTick(models.Model):
     """A manual item of the launch checklist, ticked (or unticked) by an admin with a note."""
@@ -221,3 +224,6 @@ class LaunchItemTick(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     ticked_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.key}: {'done' if self.done else 'open'}"
