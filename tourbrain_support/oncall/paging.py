@@ -257,7 +257,7 @@ def pages_escalate_due(now: datetime | None = None) -> int:
 
 
 @transaction.atomic
-def page_acknowledge(page: Page, by, *, via: str = "page", request=None) -> Page:
+def page_acknowledge(page: Page, by, *, via: str = "page", name: str = "", request=None) -> Page:
     """Stop the escalation; the person who acknowledged is recorded and audited. No-op unless open."""
     page = Page.objects.select_for_update().get(pk=page.pk)
     if page.status != Page.Status.OPEN:
@@ -267,7 +267,7 @@ def page_acknowledge(page: Page, by, *, via: str = "page", request=None) -> Page
     page.acknowledged_by = by if getattr(by, "pk", None) else None
     page.escalate_at = None
     page.save(update_fields=["status", "acknowledged_at", "acknowledged_by", "escalate_at"])
-    who = str(by) if by is not None else "someone"
+    who = str(by) if by is not None else (name or "someone")
     record_action(
         actor=page.acknowledged_by,
         action="update",
@@ -281,7 +281,7 @@ def page_acknowledge(page: Page, by, *, via: str = "page", request=None) -> Page
 
 
 @transaction.atomic
-def page_resolve(key: str, *, by=None, via: str = "alert", request=None) -> Page | None:
+def page_resolve(key: str, *, by=None, via: str = "alert", name: str = "", request=None) -> Page | None:
     """Close the page of `key` (the alert resolved, or someone resolved it); no-op when absent or resolved."""
     page = Page.objects.select_for_update().filter(key=key).first()
     if page is None or page.status == Page.Status.RESOLVED:
@@ -291,7 +291,7 @@ def page_resolve(key: str, *, by=None, via: str = "alert", request=None) -> Page
     page.resolved_by = by if getattr(by, "pk", None) else None
     page.escalate_at = None
     page.save(update_fields=["status", "resolved_at", "resolved_by", "escalate_at"])
-    who = str(by) if by is not None else "the alert"
+    who = str(by) if by is not None else (name or "the alert")
     record_action(
         actor=page.resolved_by,
         action="update",
