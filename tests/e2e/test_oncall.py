@@ -28,7 +28,7 @@ def rotation(transactional_db):
 
 def test_the_oncall_page_shows_who_is_on_call_now_and_next(page, login_as, rotation):
     login_as(Role.SUPPORT_REP)
-    page.get_by_role("link", name="On call").click()
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="On call").click()
     assert page.get_by_test_id("now-primary").inner_text() == "Ana"
     assert page.get_by_test_id("now-secondary").inner_text() == "Ben"
     assert page.get_by_test_id("next-primary").inner_text() == "Ben"
