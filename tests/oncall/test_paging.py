@@ -175,3 +175,37 @@ def test_without_a_secondary_the_page_goes_straight_to_the_contacts(db, clock, p
     page.refresh_from_db()
     assert page.level == Page.Level.ESCALATION
     assert [row["name"] for row in page.paged] == ["Solo", "Clerk support"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_escalation_runs_at_once_page_each_level_once(team, providers):
+    """Two beats (or a beat and a rerun) at the same moment: the secondary is paged once."""
+    import threading
+
+    import time_machine
+    from django.db import connection
+
+    from tests.oncall.conftest import T0
+
+    with time_machine.travel(T0, tick=False) as clock:
+        page = _page()
+        clock.shift(timedelta(minutes=5))
+        barrier = threading.Barrier(2)
+        results = []
+
+        def run():
+            try:
+                barrier.wait()
+                results.append(paging.pages_escalate_due())
+            finally:
+                connection.close()
+
+        threads = [threading.Thread(target=run) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert sorted(results) == [0, 1]
+    page.refresh_from_db()
+    assert page.level == Page.Level.SECONDARY
+    assert OutboxMessage.objects.filter(kind=paging.KIND_PAGE, recipient="ben@oncall.test").count() == 1

@@ -117,14 +117,12 @@ def _page_items(page: Page, level: int, targets: list[Target]) -> list[OutboxIte
         link = page_link_url(page, target)
         key = f"oncall-page:{page.pk}:{level}:{target.user_id or target.name}"
         payload = {"page_id": page.pk, "level": level}
-        lines = [
-            f"{page.title}",
-            "",
-            page.body,
-            "",
-            f"Severity: {page.severity}. You are paged as {level_name}.",
-            f"Alert: {page.url}" if page.url else "",
-            f"Provider support: {target.support_url}" if target.support_url else "",
+        lines = [page.title, "", page.body, "", f"Severity: {page.severity}. You are paged as {level_name}."]
+        if page.url:
+            lines.append(f"Alert: {page.url}")
+        if target.support_url:
+            lines.append(f"Provider support: {target.support_url}")
+        lines += [
             "",
             f"Acknowledge or resolve: {link}",
             f"Unacknowledged pages go to the next person after {settings.ONCALL_ESCALATE_MINUTES} minutes.",
@@ -136,7 +134,7 @@ def _page_items(page: Page, level: int, targets: list[Target]) -> list[OutboxIte
                     channel=OutboxMessage.Channel.EMAIL,
                     recipient=target.email,
                     subject=f"[PAGE {page.severity.upper()}] {page.title}",
-                    body="\n".join(line for line in lines if line is not None),
+                    body="\n".join(lines),
                     idempotency_key=f"{key}:email",
                     payload=payload,
                 )
