@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.apps import apps
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Count, Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from tourbrain_support.oncall.models import Component, EscalationContact, Incident, IncidentUpdate, Page, Responder
@@ -176,22 +176,29 @@ def _uptime_from_incidents(components: list[Component], since: datetime, now: da
     return uptime
 
 
-def _uptime_from_samples(model, components: list[Component], since: datetime) -> dict[int, float]:
-    """Share of healthy samples per probe over the window; 1 grouped query."""
-    from django.db.models import Count
+def _field(names: set[str], *candidates: str) -> str | None:
+    return next((name for name in candidates if name in names), None)
 
+
+def _uptime_from_samples(model, components: list[Component], since: datetime) -> dict[int, float]:
+    """Share of healthy samples per probe over the window (a degraded sample counts as up); 1 grouped query.
+
+    Reads the alerting app's sample table by its field names (probe name, sample time, status), so a
+    renamed field there falls back to the incident history instead of failing the page.
+    """
     names = {component.probe_name for component in components if component.probe_name}
-    if not names:
+    fields = {f.name for f in model._meta.get_fields()}
+    probe = _field(fields, "probe", "probe_name")
+    taken = _field(fields, "sampled_at", "taken_at", "created_at")
+    state = _field(fields, "status", "state")
+    if not names or not (probe and taken and state):
         return {}
-    field_names = {f.name for f in model._meta.get_fields()}
-    probe_field = "probe__name" if "probe" in field_names else "probe_name"
-    time_field = "taken_at" if "taken_at" in field_names else "created_at"
     counts = (
-        model.objects.filter(**{f"{probe_field}__in": names, f"{time_field}__gte": since})
-        .values(probe_field)
-        .annotate(total=Count("pk"), healthy=Count("pk", filter=Q(state="healthy")))
+        model.objects.filter(**{f"{probe}__in": names, f"{taken}__gte": since})
+        .values(probe)
+        .annotate(total=Count("pk"), down=Count("pk", filter=Q(**{state: "down"})))
     )
-    by_name = {row[probe_field]: 100.0 * row["healthy"] / row["total"] for row in counts if row["total"]}
+    by_name = {row[probe]: 100.0 * (row["total"] - row["down"]) / row["total"] for row in counts if row["total"]}
     return {component.pk: by_name[component.probe_name] for component in components if component.probe_name in by_name}
 
 
