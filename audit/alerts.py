@@ -43,14 +43,16 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
-from tickets.models import OutboxMessage
-from tickets.notifications import email_item, slack_enabled, slack_item
-from tickets.outbox import OutboxItem, outbox_enqueue_many
+from tourbrain_support.notifications.builders import email_item, slack_enabled, slack_item
+from tourbrain_support.notifications.models import OutboxMessage
+from tourbrain_support.notifications.outbox import OutboxItem, outbox_enqueue_many
 from tourbrain_support.roles import Role
 
 alert_logger = logging.getLogger("audit.alerts")  # one ERROR line per alert, nothing else
 # Trouble while alerting: a WARNING elsewhere, so the alert stream (and Sentry) is not doubled by it.
 logger = logging.getLogger("audit.alerting")
+# Audit alerts are posted to the team's alerts channel (SLACK_WEBHOOKS; the default webhook when it has none).
+ALERTS_SLACK_CHANNEL = "alerts"
 
 # Listed values in the email body; the rest are counted.
 DETAIL_ITEMS = 20
@@ -185,9 +187,18 @@ def _items(
                 payload={"alert": kind},
             )
         )
-    if slack_enabled():
+    if slack_enabled(ALERTS_SLACK_CHANNEL):
         slack_body = f"Alert `{kind}`. Look at {_page(kind)}"
-        items.append(slack_item(OutboxMessage.Kind.AUDIT_ALERT, f"{key}:slack", subject, slack_body, {"alert": kind}))
+        items.append(
+            slack_item(
+                OutboxMessage.Kind.AUDIT_ALERT,
+                f"{key}:slack",
+                subject,
+                slack_body,
+                {"alert": kind},
+                channel=ALERTS_SLACK_CHANNEL,
+            )
+        )
     return items
 
 

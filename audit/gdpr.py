@@ -42,6 +42,8 @@ from audit.models import (
 from audit.security import pseudonym
 from audit.services import audit_record
 from tourbrain_support.api import ApplicationError
+from tourbrain_support.notifications.models import OutboxMessage
+from tourbrain_support.notifications.outbox import outbox_enqueue
 
 logger = logging.getLogger(__name__)
 
@@ -54,7 +56,7 @@ _SKIP_APPS = {"audit", "contenttypes", "sessions"}
 _SKIP_MODELS = {"auth.permission", "auth.group"}
 # Text columns that hold an email address without being an EmailField (the outbox's recipient is an
 # address or a Slack target): searched, exported and scrubbed like email columns.
-_ADDRESS_COLUMNS = {"tickets.outboxmessage": ["recipient"], "tickets.ticketemail": ["sender"]}
+_ADDRESS_COLUMNS = {"notifications.outboxmessage": ["recipient"], "tickets.ticketemail": ["sender"]}
 # The completion notice's email header and outbox kind (OutboxMessage.Kind.GDPR_REQUEST_COMPLETED).
 NOTICE_KIND = "gdpr.request_completed"
 
@@ -173,6 +175,11 @@ def policy_acceptance_rates() -> list[dict]:
 
 
 # --- cross-border transfers ---------------------------------------------------------------------
+
+
+def transfer_references_recorded(references: Iterable[str]) -> set[str]:
+    """Which of these references are already in the transfer log (a spool replay records only the rest)."""
+    return set(CrossBorderTransfer.objects.filter(reference__in=list(references)).values_list("reference", flat=True))
 
 
 def transfer_record(
@@ -351,9 +358,6 @@ def _completion_notice(dsr: DataSubjectRequest, *, erased_address: str) -> None:
     # The export downloads only from the person's own, active account; without one there is no link to send.
     if person is None or not person.is_active or not person.email or not _notice_claim(dsr.pk):
         return
-    from tickets.models import OutboxMessage
-    from tickets.outbox import outbox_enqueue  # tickets.outbox -> this module
-
     page = f"{settings.SITE_URL}{reverse('audit:privacy')}"
     outbox_enqueue(
         kind=OutboxMessage.Kind.GDPR_REQUEST_COMPLETED,

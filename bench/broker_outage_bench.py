@@ -25,11 +25,11 @@ from django.db import transaction
 from django.test.utils import override_settings
 
 from tests.servers import RedisServer
-from tickets.models import OutboxMessage
-from tickets.outbox import outbox_enqueue
-from tickets.tasks import deliver_outbox_message
 from tourbrain_support import broker
 from tourbrain_support.celery import app
+from tourbrain_support.notifications.models import OutboxMessage
+from tourbrain_support.notifications.outbox import outbox_enqueue
+from tourbrain_support.notifications.tasks import deliver_outbox_message
 
 WRITES = int(os.environ.get("BENCH_OUTAGE_WRITES", "200"))
 OLD_WRITES = 10

@@ -18,8 +18,8 @@ from django.test.utils import override_settings
 from django.utils import timezone
 
 from tests.servers import HTTPServer, SMTPServer
-from tickets.models import OutboxMessage
-from tickets.outbox import (
+from tourbrain_support.notifications.models import OutboxMessage
+from tourbrain_support.notifications.outbox import (
     OutboxItem,
     outbox_claim_due,
     outbox_deliver,

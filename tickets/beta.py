@@ -22,10 +22,11 @@ from django.utils import timezone
 from icalendar import Calendar, Event, vCalAddress, vText
 
 from audit.services import audit_record
-from tickets.models import BetaSupportProfile, OutboxMessage
+from tickets.models import BetaSupportProfile
 from tickets.models.beta import WEEKDAYS
-from tickets.outbox import OutboxItem, outbox_enqueue_many
 from tourbrain_support.models import Organization, User
+from tourbrain_support.notifications.models import OutboxMessage
+from tourbrain_support.notifications.outbox import OutboxItem, outbox_enqueue_many
 from tourbrain_support.roles import QUEUE_ROLES, has_role
 
 ICAL_WEEKDAYS = ["MO", "TU", "WE", "TH", "FR", "SA", "SU"]

@@ -24,10 +24,11 @@ from django.utils import timezone
 
 from audit.services import audit_record
 from tickets.beta import beta_call_invites_send, beta_profile_of_organization
-from tickets.models import BetaInvitation, OutboxMessage
-from tickets.outbox import outbox_enqueue
+from tickets.models import BetaInvitation
 from tourbrain_support.api import ApplicationError
 from tourbrain_support.models import Membership, Organization, User
+from tourbrain_support.notifications.models import OutboxMessage
+from tourbrain_support.notifications.outbox import outbox_enqueue
 from tourbrain_support.roles import Role, has_role, is_customer
 
 SIGNING_SALT = "tickets.beta-invitation"

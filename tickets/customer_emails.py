@@ -20,9 +20,10 @@ from django.conf import settings
 from django.template.loader import render_to_string
 
 from tickets.customer_selectors import ticket_first_response_promise
-from tickets.models import BouncingAddress, OutboxMessage, Ticket, TicketEmail, TicketMessage
-from tickets.outbox import OutboxItem, outbox_enqueue_many
+from tickets.models import BouncingAddress, Ticket, TicketEmail, TicketMessage
 from tourbrain_support.models import User
+from tourbrain_support.notifications.models import OutboxMessage
+from tourbrain_support.notifications.outbox import OutboxItem, outbox_enqueue_many
 
 Kind = OutboxMessage.Kind
 # Status changes the customer hears about, with the sentence that tells them.

@@ -17,15 +17,19 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 
-from tickets.models import BetaSupportProfile, OutboxMessage, Team, Ticket, TicketMessage
-from tickets.outbox import SLACK_DEFAULT_TARGET, OutboxItem, outbox_enqueue_many, slack_beta_target
+from tickets.models import BetaSupportProfile, Team, Ticket, TicketMessage
 from tourbrain_support.models import User
+from tourbrain_support.notifications.builders import email_item, slack_enabled, slack_item
+from tourbrain_support.notifications.models import OutboxMessage
+from tourbrain_support.notifications.outbox import OutboxItem, outbox_enqueue_many
 
 Kind = OutboxMessage.Kind
 EMAIL = OutboxMessage.Channel.EMAIL
 SLACK = OutboxMessage.Channel.SLACK
 # Tickets listed by name in a Slack digest; the rest are counted.
 DIGEST_LISTED = 10
+# A beta organization's own Slack channel, as an outbox target ("beta:<profile id>", resolved at send time).
+SLACK_BETA_PREFIX = "beta:"
 # Customer text quoted in a beta channel post is cut here (the full text is on the ticket page).
 BETA_QUOTE_CHARS = 1500
 
@@ -41,7 +45,7 @@ def notify_ticket_created_critical(ticket: Ticket) -> list[OutboxMessage]:
     items = []
     if lead is not None and lead.email:
         items.append(
-            email_item(Kind.TICKET_CRITICAL, f"{Kind.TICKET_CRITICAL}:{ticket.pk}", lead, subject, body, ticket)
+            email_item(Kind.TICKET_CRITICAL, f"{Kind.TICKET_CRITICAL}:{ticket.pk}", lead, subject, body, _about(ticket))
         )
     if slack_enabled():
         items.append(
@@ -73,7 +77,7 @@ def notify_tickets_assigned(tickets: Sequence[Ticket], actor: User | None) -> li
         body = _ticket_body(ticket, headline=f"This ticket was assigned to you{by}.")
         # The version identifies this assignment: A -> B -> A notifies A twice, a retried request once.
         key = f"{Kind.TICKET_ASSIGNED}:{ticket.pk}:{assignee.pk}:v{ticket.version}"
-        items.append(email_item(Kind.TICKET_ASSIGNED, key, assignee, subject, body, ticket))
+        items.append(email_item(Kind.TICKET_ASSIGNED, key, assignee, subject, body, _about(ticket)))
     return outbox_enqueue_many(items) if items else []
 
 
@@ -91,7 +95,7 @@ def notify_sla_warning(tickets: Sequence[Ticket]) -> list[OutboxMessage]:
         body = _ticket_body(ticket, headline=f"The {clock} target is close: due {_when(due)}.")
         for person in _distinct([ticket.assignee or leads.get(ticket.team)]):
             key = f"{Kind.SLA_WARNING}:{ticket.pk}:{stamp}:{person.pk}"
-            items.append(email_item(Kind.SLA_WARNING, key, person, subject, body, ticket))
+            items.append(email_item(Kind.SLA_WARNING, key, person, subject, body, _about(ticket)))
     if slack_enabled():
         items.append(_digest(Kind.SLA_WARNING, "SLA warning", tickets, stamp=_stamp(tickets[0].warning_notified_at)))
     return outbox_enqueue_many(items)
@@ -121,7 +125,7 @@ def notify_sla_breach(tickets: Sequence[Ticket]) -> list[OutboxMessage]:
         recipients = [previous.get(getattr(ticket, "escalated_from_id", None)), leads.get(ticket.team), ticket.assignee]
         for person in _distinct(recipients):
             key = f"{Kind.SLA_BREACH}:{ticket.pk}:{stamp}:{person.pk}"
-            items.append(email_item(Kind.SLA_BREACH, key, person, subject, body, ticket))
+            items.append(email_item(Kind.SLA_BREACH, key, person, subject, body, _about(ticket)))
     if slack_enabled():
         items.append(_digest(Kind.SLA_BREACH, "SLA breached", tickets, stamp=_stamp(tickets[0].escalated_at)))
     return outbox_enqueue_many(items)
@@ -174,6 +178,29 @@ def _beta_slack_item(
     )
 
 
+def slack_beta_target(profile_id: int) -> str:
+    """The Slack target of a beta organization's own channel (its webhook is read when the message is sent)."""
+    return f"{SLACK_BETA_PREFIX}{profile_id}"
+
+
+def beta_slack_webhook(profile_id: str) -> str | None:
+    """The webhook of an active beta profile (registered with the notification core for "beta:<id>" targets).
+
+    Read at send time: a webhook rotated by a lead applies to messages still waiting.
+    """
+    if not profile_id.isdigit():
+        return None
+    return (
+        BetaSupportProfile.objects.filter(pk=int(profile_id), is_active=True)
+        .values_list("slack_webhook_url", flat=True)
+        .first()
+    ) or None
+
+
+def _about(ticket: Ticket) -> dict:
+    return {"ticket": ticket.pk, "reference": ticket.reference}
+
+
 def slack_escape(text: str) -> str:
     """Customer text as Slack shows it literally: no <!channel> pings, no disguised <url|links>."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
@@ -193,11 +220,6 @@ def _who(user: User | None) -> str:
 
 def ticket_url(ticket: Ticket) -> str:
     return f"{settings.SITE_URL}/queue/{ticket.reference}/"
-
-
-def slack_enabled() -> bool:
-    # An empty SLACK_WEBHOOK_URL disables Slack: no rows that could only fail.
-    return bool(settings.SLACK_WEBHOOK_URL)
 
 
 def _team_leads(team_slugs: Iterable[str]) -> dict[str, User]:
@@ -259,32 +281,6 @@ def _ticket_body(ticket: Ticket, *, headline: str, short: bool = False) -> str:
     if not short:
         lines += ["", "— TourBrain Support"]
     return "\n".join(lines)
-
-
-def email_item(kind: str, key: str, person: User, subject: str, body: str, ticket: Ticket | None = None) -> OutboxItem:
-    # Without a ticket (audit alerts) the payload names only the person.
-    about = {"ticket": ticket.pk, "reference": ticket.reference} if ticket is not None else {}
-    return OutboxItem(
-        kind=kind,
-        channel=EMAIL,
-        recipient=person.email,
-        subject=subject,
-        body=body,
-        idempotency_key=key,
-        payload={**about, "user": person.pk},
-    )
-
-
-def slack_item(kind: str, key: str, subject: str, body: str, payload: dict) -> OutboxItem:
-    return OutboxItem(
-        kind=kind,
-        channel=SLACK,
-        recipient=SLACK_DEFAULT_TARGET,
-        subject=subject,
-        body=body,
-        idempotency_key=key,
-        payload=payload,
-    )
 
 
 def _digest(kind: str, title: str, tickets: list[Ticket], *, stamp: str) -> OutboxItem:

@@ -25,10 +25,11 @@ from django.utils import timezone
 
 from audit.security import pseudonym
 from audit.services import audit_record
-from tickets.models import OutboxMessage, PortalLoginLink
-from tickets.outbox import outbox_enqueue
+from tickets.models import PortalLoginLink
 from tourbrain_support.api import ApplicationError
 from tourbrain_support.models import User
+from tourbrain_support.notifications.models import OutboxMessage
+from tourbrain_support.notifications.outbox import outbox_enqueue
 from tourbrain_support.roles import is_customer
 
 logger = logging.getLogger(__name__)

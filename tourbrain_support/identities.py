@@ -19,6 +19,7 @@ from django.db.models import Exists, OuterRef
 from django.utils.text import slugify
 
 from tourbrain_support.models import ExternalIdentity, ExternalOrganization, Membership, Organization, User
+from tourbrain_support.recorders import record_action
 from tourbrain_support.roles import user_roles
 
 logger = logging.getLogger(__name__)
@@ -105,9 +106,7 @@ def placeholder_email(issuer: str, subject: str) -> str:
 
 
 def _audit(actor: User, action: str, resource_type: str, resource_id, changes: dict, organization=None) -> None:
-    from audit.services import audit_record  # the core calls the audit app only when a profile changes
-
-    audit_record(
+    record_action(
         actor=actor,
         action=action,
         resource_type=resource_type,

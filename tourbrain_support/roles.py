@@ -31,8 +31,11 @@ TICKET_WORK_MODELS = ("ticket", "ticketmessage", "attachment", "savedview")
 TICKET_CONFIG_MODELS = ("team", "businesscalendarconfig", "slapolicy", "slatarget", "routingrule")
 # An app-level "*" does not reach these: the outbox and the email records hold whole messages of other people. Admins
 # see it (their rule is "*" for every app), and so does a notification operator, a user given
-# `tickets.view_outboxmessage` (and `change_outboxmessage` to retry) on their account in the admin.
-OPERATOR_ONLY_MODELS = {"tickets": ("outboxmessage", "quarantinedemail", "ticketemail", "bouncingaddress")}
+# `notifications.view_outboxmessage` (and `change_outboxmessage` to retry) on their account in the admin.
+OPERATOR_ONLY_MODELS = {
+    "notifications": ("outboxmessage",),
+    "tickets": ("quarantinedemail", "ticketemail", "bouncingaddress"),
+}
 _TICKET_WORK = [("tickets", "*", ("view",)), ("tickets", TICKET_WORK_MODELS, ("add", "change"))]
 _KB_READ = ("knowledge_base", "*", ("view",))
 ROLE_PERMISSIONS: dict[str, list[tuple[str, str | tuple[str, ...], tuple[str, ...]]]] = {

@@ -256,9 +256,8 @@ def _batch_read(batch: Path) -> list[dict]:
 def _transfers_record_missing(transfers: list[dict]) -> int:
     from django.db import transaction
 
-    from audit.gdpr import transfer_record
-    from audit.models import CrossBorderTransfer
     from tourbrain_support.api import ApplicationError
+    from tourbrain_support.recorders import record_transfer, transfers_recorded
 
     references = [transfer["reference"] for transfer in transfers]
     written = 0
@@ -266,13 +265,12 @@ def _transfers_record_missing(transfers: list[dict]) -> int:
     with transaction.atomic():
         recorded = set()
         for start in range(0, len(references), _REFERENCE_CHUNK):
-            chunk = references[start : start + _REFERENCE_CHUNK]
-            recorded.update(CrossBorderTransfer.objects.filter(reference__in=chunk).values_list("reference", flat=True))
+            recorded.update(transfers_recorded(references[start : start + _REFERENCE_CHUNK]))
         for transfer in transfers:
             if transfer["reference"] in recorded:
                 continue
             try:
-                transfer_record(**{**transfer, "at": datetime.fromisoformat(transfer["at"])})
+                record_transfer(**{**transfer, "at": datetime.fromisoformat(transfer["at"])})
             except (ApplicationError, TypeError, ValueError):
                 # One bad line (a processor misconfigured when it was written) must not block the rest.
                 logger.warning("sentry: spooled transfer %s is invalid, skipped", transfer["reference"], exc_info=True)

@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "simple_history",
     "csp",
     "tourbrain_support",
+    "tourbrain_support.notifications",
     "tourbrain_support.oncall",
     "tickets",
     "audit",
@@ -249,6 +250,12 @@ EMAIL_INBOUND_MAX_BYTES = env.int("EMAIL_INBOUND_MAX_BYTES", default=30 * 1024 *
 EMAIL_INBOUND_RATE_LIMIT = env.int("EMAIL_INBOUND_RATE_LIMIT", default=20)
 
 SLACK_WEBHOOK_URL = env.str("SLACK_WEBHOOK_URL", default="")
+# Named Slack channels, each an incoming-webhook URL: "alerts=https://hooks.slack.com/...,status=https://...".
+# A message names its channel (alerts, status, beta-support, ...); a name without a webhook here goes to
+# "default" (SLACK_WEBHOOK_URL). Empty values are ignored.
+SLACK_WEBHOOKS = {
+    name: url for name, url in {"default": SLACK_WEBHOOK_URL, **env.dict("SLACK_WEBHOOKS", default={})}.items() if url
+}
 # Where each delivery channel's processor keeps the data (ISO country); a delivery to a processor
 # outside our region is logged as a cross-border transfer (GDPR). Empty = same region, nothing logged.
 SLACK_COUNTRY = env.str("SLACK_COUNTRY", default="US")
@@ -347,7 +354,10 @@ CELERY_BEAT_SCHEDULE = {
     "worker-heartbeat": {"task": "tourbrain_support.tasks.worker_heartbeat", "schedule": 30.0},
     "tickets-sla-sweep": {"task": "tickets.tasks.sla_sweep", "schedule": 60.0},
     "tickets-auto-close": {"task": "tickets.tasks.tickets_auto_close", "schedule": 3600.0},
-    "deliver-pending-outbox": {"task": "tickets.tasks.deliver_pending_outbox", "schedule": 30.0},
+    "deliver-pending-outbox": {
+        "task": "tourbrain_support.notifications.tasks.deliver_pending_outbox",
+        "schedule": 30.0,
+    },
 }
 # /readyz reports the worker stale when its last heartbeat is older than this.
 WORKER_HEARTBEAT_MAX_AGE = env.int("WORKER_HEARTBEAT_MAX_AGE", default=120)

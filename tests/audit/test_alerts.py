@@ -19,8 +19,8 @@ from audit.security import login_failure_record
 from audit.services import audit_record
 from audit.tasks import audit_verify_scheduled
 from tests.sentry_utils import database_unreachable, memory_sentry
-from tickets.models import OutboxMessage
 from tourbrain_support.models import User
+from tourbrain_support.notifications.models import OutboxMessage
 from tourbrain_support.roles import Role
 
 pytestmark = pytest.mark.django_db

@@ -10,10 +10,10 @@ from audit import gdpr
 from audit.gdpr import dsr_create, dsr_transition
 from audit.models import DataSubjectRequest
 from tests.audit.test_gdpr_erasure import database_scan
-from tickets.models import OutboxMessage
-from tickets.outbox import outbox_deliver_due
-from tickets.tasks import deliver_outbox_message
 from tourbrain_support.api import ApplicationError
+from tourbrain_support.notifications.models import OutboxMessage
+from tourbrain_support.notifications.outbox import outbox_deliver_due
+from tourbrain_support.notifications.tasks import deliver_outbox_message
 from tourbrain_support.roles import Role
 
 SITE = "https://support.tourbrain.test"

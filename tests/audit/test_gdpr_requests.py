@@ -21,8 +21,8 @@ from audit.gdpr import (
 )
 from audit.models import AuditEvent, CrossBorderTransfer, DataSubjectRequest
 from audit.tasks import gdpr_reminders
-from tickets.models import OutboxMessage
 from tourbrain_support.api import ApplicationError
+from tourbrain_support.notifications.models import OutboxMessage
 from tourbrain_support.roles import Role
 
 pytestmark = pytest.mark.django_db

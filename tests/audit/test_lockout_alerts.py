@@ -15,7 +15,7 @@ from audit.models import AuditEvent, LoginLockout
 from audit.security import login_failure_record, login_success_record, pseudonym
 from audit.tasks import lockout_summaries
 from tests.sentry_utils import memory_sentry
-from tickets.models import OutboxMessage
+from tourbrain_support.notifications.models import OutboxMessage
 from tourbrain_support.roles import Role
 
 pytestmark = pytest.mark.django_db

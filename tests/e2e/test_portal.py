@@ -8,7 +8,8 @@ import pytest
 from tests.factories import MembershipFactory, OrganizationFactory
 from tests.tickets.factories import TicketFactory
 from tickets import services
-from tickets.models import OutboxMessage, Ticket, TicketSatisfaction
+from tickets.models import Ticket, TicketSatisfaction
+from tourbrain_support.notifications.models import OutboxMessage
 from tourbrain_support.roles import Role
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]

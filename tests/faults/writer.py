@@ -14,8 +14,8 @@ import uuid
 
 from django.db import transaction
 
-from tickets.models import OutboxMessage
-from tickets.outbox import OutboxItem, outbox_enqueue, outbox_enqueue_many
+from tourbrain_support.notifications.models import OutboxMessage
+from tourbrain_support.notifications.outbox import OutboxItem, outbox_enqueue, outbox_enqueue_many
 
 # Keys are unique per writer process: tests share the session's database.
 RUN = uuid.uuid4().hex[:8]

@@ -12,8 +12,9 @@ from django.utils import timezone
 from audit.models import AuditEvent
 from tests.factories import OrganizationFactory
 from tickets.beta_invitations import beta_invite
-from tickets.models import BetaInvitation, OutboxMessage
+from tickets.models import BetaInvitation
 from tourbrain_support.models import Membership, User
+from tourbrain_support.notifications.models import OutboxMessage
 from tourbrain_support.roles import Role
 from tourbrain_support.tiers import Tier, resolve_tier
 

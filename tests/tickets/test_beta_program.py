@@ -13,8 +13,9 @@ from tests.factories import MembershipFactory, OrganizationFactory, UserFactory
 from tests.tickets.factories import TicketFactory
 from tests.widget_tokens import bearer, claims, hs256, widget_settings  # noqa: F401 - fixture
 from tickets import beta, services
-from tickets.models import BetaSupportProfile, OutboxMessage, RoutingRule, Team, Ticket
+from tickets.models import BetaSupportProfile, RoutingRule, Team, Ticket
 from tourbrain_support.models import Organization
+from tourbrain_support.notifications.models import OutboxMessage
 from tourbrain_support.roles import Role
 
 pytestmark = pytest.mark.django_db
@@ -133,7 +134,7 @@ def test_a_webhook_removed_before_delivery_fails_the_row_without_posting(
     profile.save()
     _file(beta_customer, beta_org)  # written, not yet delivered (no commit in this test transaction)
     BetaSupportProfile.objects.filter(pk=profile.pk).update(slack_webhook_url="")
-    from tickets.outbox import outbox_deliver_due
+    from tourbrain_support.notifications.outbox import outbox_deliver_due
 
     outbox_deliver_due()
     row = OutboxMessage.objects.get(kind="beta.ticket")

@@ -8,9 +8,10 @@ import time_machine
 
 from tests.factories import MembershipFactory, OrganizationFactory, UserFactory
 from tickets import services
-from tickets.models import OutboxMessage, Ticket, TicketEmail
-from tickets.outbox import outbox_deliver_due
+from tickets.models import Ticket, TicketEmail
 from tourbrain_support.models import Organization
+from tourbrain_support.notifications.models import OutboxMessage
+from tourbrain_support.notifications.outbox import outbox_deliver_due
 from tourbrain_support.roles import Role
 
 pytestmark = pytest.mark.django_db

@@ -13,16 +13,9 @@ from django.core.management import call_command
 from tests.factories import MembershipFactory, OrganizationFactory, UserFactory
 from tickets import services
 from tickets.email_inbound import email_ingest, html_to_text, quarantine_retry
-from tickets.models import (
-    Attachment,
-    BouncingAddress,
-    OutboxMessage,
-    QuarantinedEmail,
-    Ticket,
-    TicketEmail,
-    TicketMessage,
-)
+from tickets.models import Attachment, BouncingAddress, QuarantinedEmail, Ticket, TicketEmail, TicketMessage
 from tourbrain_support.models import Organization, User
+from tourbrain_support.notifications.models import OutboxMessage
 from tourbrain_support.roles import Role
 
 pytestmark = pytest.mark.django_db
@@ -304,7 +297,7 @@ def test_ingest_email_command_reads_files_mboxes_maildirs_and_stdin(tmp_path, mo
 def test_round_trip_acknowledgement_reply_and_answer_are_one_thread(smtp_server, rep):
     """A customer writes, gets the acknowledgement and the rep's reply over real SMTP, answers the reply from
     their client (In-Reply-To the delivered Message-ID): the answer lands on the same ticket."""
-    from tickets.outbox import outbox_deliver_due
+    from tourbrain_support.notifications.outbox import outbox_deliver_due
 
     ticket = email_ingest(raw("new_plain.eml")).ticket
     services.ticket_reply(ticket=ticket, author=rep, body="Which venue is on row 12?")

@@ -9,12 +9,13 @@ from django.db import transaction
 from tests.celery_utils import broker_down
 from tests.factories import MembershipFactory, OrganizationFactory
 from tickets import services
-from tickets.models import OutboxMessage, Team, Ticket
+from tickets.models import Team, Ticket
 from tickets.notifications import notify_sla_breach
-from tickets.outbox import outbox_deliver_due
 from tickets.sweep import sla_sweep
-from tickets.tasks import deliver_pending_outbox
 from tourbrain_support.models import Organization
+from tourbrain_support.notifications.models import OutboxMessage
+from tourbrain_support.notifications.outbox import outbox_deliver_due
+from tourbrain_support.notifications.tasks import deliver_pending_outbox
 from tourbrain_support.roles import Role
 
 pytestmark = pytest.mark.django_db

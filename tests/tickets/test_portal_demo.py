@@ -5,9 +5,10 @@ import pytest
 from django.test import Client
 
 from tickets import demo as tickets_demo
-from tickets.models import BetaInvitation, BetaSupportProfile, OutboxMessage, Ticket
+from tickets.models import BetaInvitation, BetaSupportProfile, Ticket
 from tourbrain_support import demo as core_demo
 from tourbrain_support.models import Membership
+from tourbrain_support.notifications.models import OutboxMessage
 
 pytestmark = pytest.mark.django_db
 

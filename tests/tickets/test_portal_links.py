@@ -11,9 +11,10 @@ from django.test import Client
 from django.utils import timezone
 
 from audit.models import AuditEvent
-from tickets.models import OutboxMessage, PortalLoginLink
+from tickets.models import PortalLoginLink
 from tickets.portal_links import portal_links_revoke, ticket_portal_link
 from tourbrain_support.api import ApplicationError
+from tourbrain_support.notifications.models import OutboxMessage
 from tourbrain_support.roles import Role
 
 pytestmark = pytest.mark.django_db

@@ -17,7 +17,8 @@ from django.db import connection
 from audit.models import AuditEvent
 from tests.tickets.factories import TicketFactory
 from tickets import services
-from tickets.models import OutboxMessage, SavedView, Ticket
+from tickets.models import SavedView, Ticket
+from tourbrain_support.notifications.models import OutboxMessage
 from tourbrain_support.roles import Role
 
 pytestmark = pytest.mark.django_db

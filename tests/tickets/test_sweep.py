@@ -11,9 +11,10 @@ from django.db import connection
 from tests.factories import MembershipFactory, OrganizationFactory
 from tests.tickets.factories import TicketFactory
 from tickets import services
-from tickets.models import OutboxMessage, Team, Ticket
+from tickets.models import Team, Ticket
 from tickets.sweep import sla_sweep
 from tourbrain_support.models import Organization
+from tourbrain_support.notifications.models import OutboxMessage
 from tourbrain_support.roles import Role
 
 pytestmark = pytest.mark.django_db

@@ -26,7 +26,12 @@ QUEUE_WORK = [
     ("knowledge_base", "*", ("view",)),
 ]
 # Models an app-level "*" does not reach: only the admins' "*" for every app (or a rule naming them).
-OPERATOR_ONLY = {"tickets.OutboxMessage", "tickets.QuarantinedEmail", "tickets.TicketEmail", "tickets.BouncingAddress"}
+OPERATOR_ONLY = {
+    "notifications.OutboxMessage",
+    "tickets.QuarantinedEmail",
+    "tickets.TicketEmail",
+    "tickets.BouncingAddress",
+}
 # role -> [(app label or "*", model names or "*", actions)]. Anything not listed is forbidden.
 ADMIN_POLICY: dict[str, list[tuple[str, str | tuple[str, ...], tuple[str, ...]]]] = {
     Role.SUPPORT_REP: QUEUE_WORK,

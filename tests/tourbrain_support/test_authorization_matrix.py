@@ -61,8 +61,8 @@ from tickets.models import (
     Ticket,
     TicketEmail,
 )
-from tickets.outbox import outbox_enqueue
 from tourbrain_support.models import WorkerHeartbeat
+from tourbrain_support.notifications.outbox import outbox_enqueue
 from tourbrain_support.roles import CUSTOMER, Role
 
 pytestmark = pytest.mark.django_db
@@ -429,7 +429,7 @@ ADMIN_MODELS: dict[str, dict[str, str | dict[str, str]]] = {
         "changelist":                               "alogin alogin 403    403    403    403    403    403    200",
         "change":                                   "alogin alogin 403    403    403    403    403    403    200",
     },
-    "tickets.OutboxMessage": {
+    "notifications.OutboxMessage": {
         "changelist":                               "alogin alogin 403    403    403    403    403    403    200",
         "change":                                   "alogin alogin 403    403    403    403    403    403    200",
     },

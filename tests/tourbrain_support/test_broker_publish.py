@@ -8,10 +8,10 @@ from celery.signals import before_task_publish
 from django.db import transaction
 
 from tests.celery_utils import broker_down
-from tickets.models import OutboxMessage
-from tickets.outbox import outbox_enqueue
-from tickets.tasks import deliver_outbox_message
 from tourbrain_support import broker
+from tourbrain_support.notifications.models import OutboxMessage
+from tourbrain_support.notifications.outbox import outbox_enqueue
+from tourbrain_support.notifications.tasks import deliver_outbox_message
 
 pytestmark = pytest.mark.django_db
 

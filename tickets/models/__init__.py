@@ -3,6 +3,5 @@
 from tickets.models.beta import *  # noqa: F403
 from tickets.models.customer import *  # noqa: F403
 from tickets.models.email import *  # noqa: F403
-from tickets.models.outbox import *  # noqa: F403
 from tickets.models.tickets import *  # noqa: F403
 from tickets.models.views import *  # noqa: F403

@@ -7,45 +7,33 @@ the claim is a lease (`next_attempt_at` moves to now + lease), so a worker that 
 row that is taken over once the lease expires. The result is written only by the holder of the claim
 (the attempt number is the fencing token).
 
-Channels: email through Django's email backend (`EMAIL_URL`; text attachments such as a calendar invite),
-Slack through an incoming webhook (`SLACK_WEBHOOK_URL`, or a beta organization's own webhook for the
-target `beta:<profile id>`). A transient failure (network, SMTP 4xx, HTTP 5xx or 429) is retried with
-exponential backoff and jitter up to `OUTBOX_MAX_ATTEMPTS`; a permanent one (SMTP 5xx, HTTP 4xx) fails
-the row at once.
+The channels (email, Slack) are in `tourbrain_support.notifications.channels`. A transient failure
+(network, SMTP 4xx, HTTP 5xx or 429) is retried with exponential backoff and jitter up to
+`OUTBOX_MAX_ATTEMPTS`; a permanent one (SMTP 5xx, HTTP 4xx) fails the row at once.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import random
-import smtplib
-import urllib.error
-import urllib.request
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives, get_connection
-from django.core.mail.backends.smtp import EmailBackend as SMTPEmailBackend
 from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from audit.gdpr import transfer_record
-from audit.services import audit_record
-from tickets.models import BetaSupportProfile, OutboxMessage
 from tourbrain_support.broker import publish
+from tourbrain_support.notifications.channels import PROVIDER_RESPONSE_LIMIT, DeliveryError, Senders
+from tourbrain_support.notifications.models import OutboxMessage
+from tourbrain_support.recorders import record_action, record_transfer
 
 logger = logging.getLogger(__name__)
 
-PROVIDER_RESPONSE_LIMIT = 2000
 ERROR_LIMIT = 2000
-SLACK_DEFAULT_TARGET = "default"
-SLACK_BETA_PREFIX = "beta:"
 
 
 @dataclass(frozen=True)
@@ -62,16 +50,6 @@ class OutboxItem:
     html_body: str = ""
     # Email only: ({"filename", "content_type", "content"}, ...) with text content (a calendar invite).
     attachments: tuple[dict[str, str], ...] = ()
-
-
-class DeliveryError(Exception):
-    """A failed send; `permanent` ones are not retried."""
-
-    def __init__(self, message: str, *, permanent: bool = False, retry_after: float | None = None, response: str = ""):
-        super().__init__(message)
-        self.permanent = permanent
-        self.retry_after = retry_after
-        self.response = response
 
 
 # --- enqueue -----------------------------------------------------------------------------------------
@@ -176,7 +154,7 @@ def _schedule_delivery(ids: list[int]) -> None:
     each chunk reuses one SMTP connection), so several workers share a burst. Publishing makes one attempt
     and pauses after a failure (`tourbrain_support.broker.publish`), so a write never waits on the broker.
     """
-    from tickets.tasks import deliver_outbox_message, deliver_outbox_messages
+    from tourbrain_support.notifications.tasks import deliver_outbox_message, deliver_outbox_messages
 
     chunk = settings.OUTBOX_TASK_CHUNK
     for start in range(0, len(ids), chunk):
@@ -279,7 +257,7 @@ def outbox_deliver(message_id: int) -> OutboxMessage | None:
     message = outbox_claim(message_id)
     if message is None:
         return None
-    with _Senders() as senders:
+    with Senders() as senders:
         return _attempt(message, senders)
 
 
@@ -294,7 +272,7 @@ def _counts() -> dict[str, int]:
 
 def _deliver(batch: list[OutboxMessage], counts: dict[str, int] | None = None) -> dict[str, int]:
     counts = counts if counts is not None else _counts()
-    with _Senders() as senders:
+    with Senders() as senders:
         for index, message in enumerate(batch):
             # A slow provider can eat a batch's lease; hand back what is left rather than race a takeover.
             if timezone.now() + timedelta(seconds=2 * settings.OUTBOX_SEND_TIMEOUT) >= message.next_attempt_at:
@@ -346,7 +324,7 @@ def outbox_retry_now(*, message_ids: Iterable[int], actor: Any | None = None, re
     OutboxMessage.objects.filter(pk__in=ids).update(
         status=OutboxMessage.Status.PENDING, attempts=0, next_attempt_at=now, updated_at=now
     )
-    audit_record(
+    record_action(
         actor=actor,
         action="update",
         resource_type="outbox_message",
@@ -369,7 +347,7 @@ def retry_delay(attempts: int, *, retry_after: float | None = None) -> float:
     return delay
 
 
-def _attempt(message: OutboxMessage, senders: _Senders) -> OutboxMessage | None:
+def _attempt(message: OutboxMessage, senders: Senders) -> OutboxMessage | None:
     """Send a claimed row and record the outcome under the claim (attempt number as fencing token)."""
     try:
         response = senders.send(message)
@@ -405,7 +383,7 @@ def _record_transfer(message: OutboxMessage) -> None:
     processor = settings.CROSS_BORDER_PROCESSORS.get(message.channel) or {}
     if not processor.get("country"):
         return
-    transfer_record(
+    record_transfer(
         recipient=processor["recipient"],
         country=processor["country"],
         legal_basis=processor["legal_basis"],
@@ -448,158 +426,3 @@ def _record_failure(message: OutboxMessage, error: DeliveryError) -> OutboxMessa
     if not updated:
         return None
     return _with(message, changes)
-
-
-# --- channels ----------------------------------------------------------------------------------------
-
-
-class _Senders:
-    """Per-batch channel state: one email connection opened on first use and closed at the end."""
-
-    def __init__(self) -> None:
-        self._email_connection = None
-
-    def __enter__(self) -> _Senders:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._close_email()
-
-    def send(self, message: OutboxMessage) -> str:
-        if message.channel == OutboxMessage.Channel.EMAIL:
-            return self._send_email(message)
-        if message.channel == OutboxMessage.Channel.SLACK:
-            return _send_slack(message)
-        raise DeliveryError(f"Unknown channel {message.channel!r}.", permanent=True)
-
-    def _close_email(self) -> None:
-        if self._email_connection is not None:
-            try:
-                self._email_connection.close()
-            except Exception:  # closing a broken SMTP session is best effort
-                logger.debug("outbox: error closing the email connection", exc_info=True)
-            self._email_connection = None
-
-    def _send_email(self, message: OutboxMessage) -> str:
-        email = EmailMultiAlternatives(
-            subject=message.subject,
-            body=message.body,
-            from_email=settings.DEFAULT_FROM_EMAIL,
-            to=[message.recipient],
-            # Customer mail carries its threading headers (Message-ID, In-Reply-To, References, Reply-To).
-            headers={
-                "X-TourBrain-Notification": message.kind,
-                "X-TourBrain-Outbox-Key": message.idempotency_key,
-                **(message.payload or {}).get("email_headers", {}),
-            },
-        )
-        if message.html_body:
-            email.attach_alternative(message.html_body, "text/html")
-        for attachment in message.attachments or []:
-            email.attach(attachment["filename"], attachment["content"], attachment["content_type"])
-        try:
-            if self._email_connection is None:
-                options = {} if settings.EMAIL_TIMEOUT else {"timeout": settings.OUTBOX_SEND_TIMEOUT}
-                self._email_connection = get_connection(fail_silently=False, **options)
-                self._email_connection.open()
-            with _smtp_data_reply(self._email_connection) as reply:
-                sent = self._email_connection.send_messages([email])
-        except smtplib.SMTPRecipientsRefused as error:
-            self._close_email()
-            codes = [code for code, _text in error.recipients.values()]
-            detail = "; ".join(f"{code} {_text(text)}" for code, text in error.recipients.values())
-            raise DeliveryError(
-                f"Recipient refused: {detail}", permanent=all(code >= 500 for code in codes), response=detail
-            ) from error
-        except smtplib.SMTPResponseException as error:
-            self._close_email()
-            detail = f"{error.smtp_code} {_text(error.smtp_error)}"
-            raise DeliveryError(f"SMTP error: {detail}", permanent=error.smtp_code >= 500, response=detail) from error
-        except (smtplib.SMTPException, OSError) as error:
-            self._close_email()
-            raise DeliveryError(f"SMTP unavailable: {type(error).__name__}: {error}") from error
-        if not sent:
-            raise DeliveryError("The email backend accepted no message.")
-        if reply:
-            return f"{reply[0]} {_text(reply[1])}"
-        # Non-SMTP backends (console, locmem, file) give no server answer.
-        return "250 accepted"
-
-
-@contextmanager
-def _smtp_data_reply(email_connection) -> Iterator[list]:
-    """Capture the SMTP server's reply to DATA (smtplib's sendmail drops it) for the provider response."""
-    reply: list = []
-    smtp = getattr(email_connection, "connection", None)
-    if not isinstance(email_connection, SMTPEmailBackend) or smtp is None:
-        yield reply
-        return
-    original = smtp.data
-
-    def data(msg):
-        answer = original(msg)
-        reply[:] = answer
-        return answer
-
-    smtp.data = data
-    try:
-        yield reply
-    finally:
-        smtp.data = original
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
-
-
-def slack_beta_target(profile_id: int) -> str:
-    """The Slack target of a beta organization's own channel (its webhook is read when the message is sent)."""
-    return f"{SLACK_BETA_PREFIX}{profile_id}"
-
-
-def _slack_webhook_url(target: str) -> str:
-    if target == SLACK_DEFAULT_TARGET and settings.SLACK_WEBHOOK_URL:
-        return settings.SLACK_WEBHOOK_URL
-    if target.startswith(SLACK_BETA_PREFIX) and target[len(SLACK_BETA_PREFIX) :].isdigit():
-        # Read at send time: a webhook rotated by a lead applies to messages still waiting.
-        url = (
-            BetaSupportProfile.objects.filter(pk=int(target[len(SLACK_BETA_PREFIX) :]), is_active=True)
-            .values_list("slack_webhook_url", flat=True)
-            .first()
-        )
-        if url:
-            return url
-        raise DeliveryError(f"The beta profile of target {target!r} has no Slack webhook (or is off).", permanent=True)
-    raise DeliveryError(f"No Slack webhook configured for target {target!r} (SLACK_WEBHOOK_URL).", permanent=True)
-
-
-def _send_slack(message: OutboxMessage) -> str:
-    url = _slack_webhook_url(message.recipient)
-    if not url.startswith(("https://", "http://")):
-        raise DeliveryError("SLACK_WEBHOOK_URL must be an http(s) URL.", permanent=True)
-    text = f"*{message.subject}*\n{message.body}" if message.subject else message.body
-    data = json.dumps({"text": text}).encode()
-    request = urllib.request.Request(  # noqa: S310 - scheme checked above
-        url, data=data, method="POST", headers={"Content-Type": "application/json; charset=utf-8"}
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=settings.OUTBOX_SEND_TIMEOUT) as response:  # noqa: S310
-            body = response.read(PROVIDER_RESPONSE_LIMIT).decode("utf-8", "replace")
-            return f"{response.status} {body}".strip()
-    except urllib.error.HTTPError as error:
-        body = error.read(PROVIDER_RESPONSE_LIMIT).decode("utf-8", "replace") if error.fp else ""
-        answer = f"{error.code} {body}".strip()
-        transient = error.code == 429 or error.code >= 500
-        retry_after = _retry_after(error.headers.get("Retry-After")) if error.code == 429 else None
-        raise DeliveryError(
-            f"Slack answered {answer[:300]}", permanent=not transient, retry_after=retry_after, response=answer
-        ) from error
-    except OSError as error:  # URLError, timeouts and refused connections are all OSErrors
-        raise DeliveryError(f"Slack unreachable: {error}") from error
-
-
-def _retry_after(value: str | None) -> float | None:
-    try:
-        return max(float(value), 0.0) if value else None
-    except ValueError:
-        return None

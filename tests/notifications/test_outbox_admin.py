@@ -5,13 +5,13 @@ from django.contrib.auth.models import Permission
 from django.urls import reverse
 
 from audit.models import AuditEvent
-from tickets.models import OutboxMessage
-from tickets.outbox import outbox_enqueue
+from tourbrain_support.notifications.models import OutboxMessage
+from tourbrain_support.notifications.outbox import outbox_enqueue
 from tourbrain_support.roles import Role
 
 pytestmark = pytest.mark.django_db
 
-CHANGELIST = reverse("admin:tickets_outboxmessage_changelist")
+CHANGELIST = reverse("admin:notifications_outboxmessage_changelist")
 
 
 def _message(n: int, **fields) -> OutboxMessage:
@@ -48,8 +48,8 @@ def test_list_filters_by_status_with_constant_queries(client_as, django_assert_m
 def test_rows_cannot_be_edited_or_added(client_as):
     message = _message(1)
     client = client_as(Role.ADMIN)
-    assert client.get(reverse("admin:tickets_outboxmessage_add")).status_code == 403
-    response = client.post(reverse("admin:tickets_outboxmessage_change", args=[message.pk]), {"status": "sent"})
+    assert client.get(reverse("admin:notifications_outboxmessage_add")).status_code == 403
+    response = client.post(reverse("admin:notifications_outboxmessage_change", args=[message.pk]), {"status": "sent"})
     assert response.status_code == 403
     message.refresh_from_db()
     assert message.status == OutboxMessage.Status.PENDING
@@ -86,7 +86,9 @@ def test_retry_now_makes_failed_messages_due_again(client_as, django_capture_on_
 def _make_operator(user, *actions: str) -> None:
     """A notification operator: the outbox permissions given to this person's account."""
     codenames = [f"{action}_outboxmessage" for action in actions]
-    user.user_permissions.add(*Permission.objects.filter(content_type__app_label="tickets", codename__in=codenames))
+    user.user_permissions.add(
+        *Permission.objects.filter(content_type__app_label="notifications", codename__in=codenames)
+    )
 
 
 def test_retry_now_is_not_offered_to_view_only_operators(client_as):
@@ -110,16 +112,16 @@ def test_outbox_messages_are_for_admins_and_operators_only(client_as, role):
 
     # when they open the outbox list, a message and try a retry, then each is refused
     assert client.get(CHANGELIST).status_code == 403
-    assert client.get(reverse("admin:tickets_outboxmessage_change", args=[message.pk])).status_code == 403
+    assert client.get(reverse("admin:notifications_outboxmessage_change", args=[message.pk])).status_code == 403
     response = client.post(CHANGELIST, {"action": "retry_now", "_selected_action": [message.pk]})
     assert response.status_code == 403
     # and the admin index does not list the outbox
-    assert "/admin/tickets/outboxmessage/" not in client.get(reverse("admin:index")).content.decode()
-    assert not client.user.has_perm("tickets.view_outboxmessage")
+    assert "/admin/notifications/outboxmessage/" not in client.get(reverse("admin:index")).content.decode()
+    assert not client.user.has_perm("notifications.view_outboxmessage")
 
 
 def test_admins_read_the_outbox(client_as):
     message = _message(1)
     client = client_as(Role.ADMIN)
     assert "Warning 1" in client.get(CHANGELIST).content.decode()
-    assert client.get(reverse("admin:tickets_outboxmessage_change", args=[message.pk])).status_code == 200
+    assert client.get(reverse("admin:notifications_outboxmessage_change", args=[message.pk])).status_code == 200

@@ -10,9 +10,15 @@ from django.db import transaction
 
 from tests.celery_utils import broker_down
 from tests.servers import Reply
-from tickets.models import OutboxMessage
-from tickets.outbox import OutboxItem, outbox_deliver, outbox_enqueue, outbox_enqueue_many, retry_delay
-from tickets.tasks import deliver_outbox_message, deliver_pending_outbox
+from tourbrain_support.notifications.models import OutboxMessage
+from tourbrain_support.notifications.outbox import (
+    OutboxItem,
+    outbox_deliver,
+    outbox_enqueue,
+    outbox_enqueue_many,
+    retry_delay,
+)
+from tourbrain_support.notifications.tasks import deliver_outbox_message, deliver_pending_outbox
 
 pytestmark = pytest.mark.django_db
 
@@ -230,6 +236,30 @@ def test_slack_without_a_webhook_fails_permanently(settings):
     assert "SLACK_WEBHOOK_URL" in message.last_error
 
 
+def test_named_slack_channels_post_to_their_own_webhook_and_fall_back_to_the_default(settings, http_server):
+    # given an "alerts" channel with its own webhook, and the default webhook
+    settings.SLACK_WEBHOOKS = {"alerts": http_server.url("/hooks/alerts")}
+    settings.SLACK_WEBHOOK_URL = http_server.url("/hooks/default")
+
+    # when a message goes to "alerts", one to "status" (no webhook of its own) and one to "default"
+    for number, channel in enumerate(["alerts", "status", "default"]):
+        outbox_deliver(_slack(recipient=channel, idempotency_key=f"named:{number}").pk)
+
+    # then each was posted once: alerts to its webhook, the other two to the default one
+    assert [request.path for request in http_server.requests] == ["/hooks/alerts", "/hooks/default", "/hooks/default"]
+    assert set(OutboxMessage.objects.values_list("status", flat=True)) == {OutboxMessage.Status.SENT}
+
+
+def test_a_named_channel_without_any_webhook_fails_permanently_and_says_which(settings):
+    settings.SLACK_WEBHOOKS = {}
+    settings.SLACK_WEBHOOK_URL = ""
+    message = _slack(recipient="status")
+    outbox_deliver(message.pk)
+    message.refresh_from_db()
+    assert message.status == OutboxMessage.Status.FAILED
+    assert "'status'" in message.last_error
+
+
 def test_failed_for_good_after_max_attempts(slack, settings):
     # given Slack keeps failing and three attempts are allowed
     settings.OUTBOX_MAX_ATTEMPTS = 3
@@ -363,7 +393,7 @@ def test_broker_down_enqueue_succeeds_and_the_periodic_task_delivers_once_back(
     # when a message is enqueued and its transaction commits
     with (
         broker_down(),
-        caplog.at_level(logging.WARNING, logger="tickets.outbox"),
+        caplog.at_level(logging.WARNING, logger="tourbrain_support.notifications.outbox"),
         django_capture_on_commit_callbacks(execute=True),
         transaction.atomic(),
     ):
@@ -389,7 +419,7 @@ def test_broker_down_enqueue_succeeds_and_the_periodic_task_delivers_once_back(
 
 
 def test_a_row_left_sending_by_a_dead_worker_is_taken_over_after_the_lease(slack, settings):
-    from tickets.outbox import outbox_claim
+    from tourbrain_support.notifications.outbox import outbox_claim
 
     # given a worker claimed a message and died before sending
     with time_machine.travel(T0, tick=False):
@@ -414,7 +444,8 @@ def test_a_row_left_sending_by_a_dead_worker_is_taken_over_after_the_lease(slack
 
 
 def test_a_late_result_from_an_expired_claim_is_ignored(slack, settings):
-    from tickets.outbox import _attempt, _Senders, outbox_claim
+    from tourbrain_support.notifications.channels import Senders
+    from tourbrain_support.notifications.outbox import _attempt, outbox_claim
 
     # given a claim whose lease expired and whose row was delivered by another worker meanwhile
     with time_machine.travel(T0, tick=False):
@@ -425,7 +456,7 @@ def test_a_late_result_from_an_expired_claim_is_ignored(slack, settings):
     slack.default = Reply(500, body="late")
 
     # when the first worker finally records its (failed) attempt
-    with _Senders() as senders:
+    with Senders() as senders:
         assert _attempt(stale, senders) is None
 
     # then the row keeps the successful delivery
@@ -435,7 +466,7 @@ def test_a_late_result_from_an_expired_claim_is_ignored(slack, settings):
 
 
 def test_a_batch_whose_lease_runs_out_hands_back_the_unsent_rows(slack, settings):
-    from tickets.outbox import _deliver, outbox_claim_due
+    from tourbrain_support.notifications.outbox import _deliver, outbox_claim_due
 
     # given three claimed rows and a provider so slow that the lease is nearly used up after the first send
     with time_machine.travel(T0, tick=False) as clock:
@@ -456,7 +487,7 @@ def test_a_batch_whose_lease_runs_out_hands_back_the_unsent_rows(slack, settings
 
 
 def test_a_lease_expired_on_the_last_attempt_fails_the_row(settings):
-    from tickets.outbox import outbox_claim
+    from tourbrain_support.notifications.outbox import outbox_claim
 
     settings.OUTBOX_MAX_ATTEMPTS = 1
     with time_machine.travel(T0, tick=False):

@@ -7,8 +7,8 @@ import pytest
 from django.db import connection
 
 from tests.servers import Reply
-from tickets.models import OutboxMessage
-from tickets.outbox import outbox_deliver, outbox_deliver_due, outbox_enqueue
+from tourbrain_support.notifications.models import OutboxMessage
+from tourbrain_support.notifications.outbox import outbox_deliver, outbox_deliver_due, outbox_enqueue
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),

@@ -1,8 +1,9 @@
 """The notification outbox: rows written with their cause, delivered by a task.
 
 A row is inserted in the same transaction as the change that causes it (so a rolled-back change sends
-nothing and a committed one cannot lose its notification), then delivered by `tickets.outbox`. The
-idempotency key makes a rerun of the cause (a sweep, a retried request) insert nothing new.
+nothing and a committed one cannot lose its notification), then delivered by
+`tourbrain_support.notifications.outbox`. The idempotency key makes a rerun of the cause (a sweep, a
+retried request) insert nothing new.
 
 `next_attempt_at` is the one clock of the redelivery scan: for a pending row it is when the next attempt
 is due, for a row being sent it is when the sender's lease expires (a worker that died mid-send leaves a
@@ -64,8 +65,8 @@ class OutboxMessage(models.Model):
 
     kind = models.CharField(max_length=64, help_text="What happened, e.g. ticket.critical, sla.breach.")
     channel = models.CharField(max_length=16, choices=Channel.choices)
-    # An email address, or the name of a Slack webhook target ("default" = SLACK_WEBHOOK_URL,
-    # "beta:<profile id>" = that beta organization's own channel).
+    # An email address, or a Slack channel name: one of SLACK_WEBHOOKS ("default", "alerts", "status",
+    # "beta-support"), or an app's target such as "beta:<profile id>" (a beta organization's own channel).
     recipient = models.CharField(max_length=254)
     subject = models.CharField(max_length=255, blank=True)
     body = models.TextField()
@@ -85,6 +86,8 @@ class OutboxMessage(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        # The table keeps the name it had when the outbox lived in the tickets app (moved without copying rows).
+        db_table = "tickets_outboxmessage"
         ordering = ["-created_at", "-id"]
         indexes = [
             # The redelivery scan: due pending rows and expired sending leases; sent and failed rows stay out.

@@ -10,8 +10,9 @@ from tests.celery_utils import broker_down
 from tests.factories import MembershipFactory, OrganizationFactory
 from tests.tourbrain_support.test_celery_worker import Worker
 from tickets import services
-from tickets.models import OutboxMessage, Team, Ticket
+from tickets.models import Team, Ticket
 from tourbrain_support.models import Organization
+from tourbrain_support.notifications.models import OutboxMessage
 from tourbrain_support.roles import Role
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]

@@ -2,9 +2,9 @@
 
 from django.contrib import admin, messages
 
-from tickets.models import OutboxMessage
-from tickets.outbox import outbox_retry_now
 from tourbrain_support.admin_mixins import ReadOnlyAdminMixin
+from tourbrain_support.notifications.models import OutboxMessage
+from tourbrain_support.notifications.outbox import outbox_retry_now
 
 
 class KindFilter(admin.SimpleListFilter):
@@ -32,7 +32,7 @@ class OutboxMessageAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     def has_retry_permission(self, request) -> bool:
         # Rows are never edited by hand; retrying needs the model's change permission all the same.
-        return request.user.has_perm("tickets.change_outboxmessage")
+        return request.user.has_perm("notifications.change_outboxmessage")
 
     @admin.action(description="Retry now (failed or waiting messages)", permissions=["retry"])
     def retry_now(self, request, queryset):
