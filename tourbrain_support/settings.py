@@ -261,11 +261,18 @@ SLACK_WEBHOOKS = {
 SLACK_COUNTRY = env.str("SLACK_COUNTRY", default="US")
 EMAIL_PROVIDER_COUNTRY = env.str("EMAIL_PROVIDER_COUNTRY", default="")
 SENTRY_COUNTRY = env.str("SENTRY_COUNTRY", default="US")
+SMS_PROVIDER_COUNTRY = env.str("SMS_PROVIDER_COUNTRY", default="US")
 CROSS_BORDER_PROCESSORS = {
     "slack": {"recipient": "slack", "country": SLACK_COUNTRY, "legal_basis": "dpf"},
     "email": {"recipient": "email_provider", "country": EMAIL_PROVIDER_COUNTRY, "legal_basis": "scc"},
     # Error reports (tourbrain_support.sentry logs each event sent).
     "sentry": {"recipient": "sentry", "country": SENTRY_COUNTRY, "legal_basis": "dpf"},
+    # Pages by SMS (tourbrain_support.oncall): the phone number and the alert's title.
+    "sms": {
+        "recipient": "sms_provider",
+        "country": env.str("SMS_PROVIDER_COUNTRY", default="US"),
+        "legal_basis": "dpf",
+    },
 }
 # Absolute base of links in notifications (e.g. the ticket's page in an SLA email).
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")

@@ -1,8 +1,11 @@
 """The /oncall/ page, a page's page (acknowledge, resolve) and the incident pages, by role."""
 
+from datetime import timedelta
+
 import pytest
 
 from tests.oncall import factories
+from tests.oncall.conftest import T0
 from tourbrain_support.oncall import paging
 from tourbrain_support.oncall.models import Incident, Page
 from tourbrain_support.roles import Role
@@ -29,9 +32,7 @@ def test_oncall_page_shows_now_and_next_at_a_constant_query_count(
     rotation, people = team
     for i in range(5):
         paging.page_oncall(key=f"more-{i}", severity="warning", title=f"Alert {i}", body="", url="")
-        factories.override(
-            rotation, people["Cai"], clock.time(), clock.time() + __import__("datetime").timedelta(days=1)
-        )
+        factories.override(rotation, people["Cai"], T0, T0 + timedelta(days=1))
         factories.contact(f"Contact {i}")
     with django_assert_max_num_queries(len(first.captured_queries)):
         assert client.get("/oncall/").status_code == 200

@@ -22,7 +22,7 @@ KIND_INCIDENT_UPDATE = "incident.update"
 
 
 def _slack_update(incident: Incident, update: IncidentUpdate) -> None:
-    if not slack_enabled():
+    if not slack_enabled(SLACK_STATUS):
         return
     visibility = "public" if update.is_public else "internal"
     components = ", ".join(component.name for component in incident.components.all()) or "no component"

@@ -153,7 +153,7 @@ def _page_items(page: Page, level: int, targets: list[Target]) -> list[OutboxIte
                     payload=payload,
                 )
             )
-    if slack_enabled():
+    if slack_enabled(SLACK_ALERTS):
         names = ", ".join(target.name for target in targets) or "nobody (no one configured)"
         items.append(
             OutboxItem(
@@ -174,7 +174,7 @@ def _page_url(page: Page) -> str:
 
 
 def _state_slack(page: Page, text: str) -> None:
-    if slack_enabled():
+    if slack_enabled(SLACK_ALERTS):
         outbox_enqueue_many(
             [
                 OutboxItem(
