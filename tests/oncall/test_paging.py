@@ -210,3 +210,22 @@ def test_two_escalation_runs_at_once_page_each_level_once(team, providers):
     page.refresh_from_db()
     assert page.level == Page.Level.SECONDARY
     assert OutboxMessage.objects.filter(kind=paging.KIND_PAGE, recipient="ben@oncall.test").count() == 1
+
+
+def test_an_sms_provider_error_is_retried_and_a_refusal_fails_the_message(team, clock, providers, settings):
+    from tests.servers import Reply
+
+    settings.SLACK_WEBHOOKS, settings.SLACK_WEBHOOK_URL = {}, ""  # only the SMS API answers from the script
+    providers.script([Reply(503, body="busy")])
+    _page()
+    outbox_deliver_due()
+    sms = OutboxMessage.objects.get(channel=OutboxMessage.Channel.SMS)
+    assert sms.status == OutboxMessage.Status.PENDING
+    assert sms.attempts == 1
+
+    providers.script([Reply(400, body='{"code": 21211, "message": "invalid To"}')])
+    clock.shift(timedelta(hours=2))
+    outbox_deliver_due()
+    sms.refresh_from_db()
+    assert sms.status == OutboxMessage.Status.FAILED
+    assert "21211" in sms.last_error

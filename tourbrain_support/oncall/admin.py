@@ -5,6 +5,7 @@ admin shows them read-only: a state changed here would skip the notifications an
 """
 
 from django.contrib import admin
+from django.db import models
 
 from tourbrain_support.oncall.models import (
     Component,
@@ -48,6 +49,7 @@ class ResponderAdmin(admin.ModelAdmin):
 
 @admin.register(EscalationContact)
 class EscalationContactAdmin(admin.ModelAdmin):
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     list_display = ["name", "email", "phone", "support_url", "position", "is_active"]
 
 
@@ -57,6 +59,8 @@ class ComponentAdmin(admin.ModelAdmin):
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+
     def has_add_permission(self, request):
         return False
 
