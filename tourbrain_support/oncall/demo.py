@@ -15,6 +15,7 @@ from tourbrain_support.oncall.models import (
     Rotation,
     RotationMember,
 )
+from tourbrain_support.oncall.rotation import week_index
 
 # The seed's rotation: founder/CTO primary, lead developer secondary (demo users stand in for them).
 DEMO_ROTATION = [
@@ -39,7 +40,13 @@ DEMO_COMPONENTS = [
 
 @transaction.atomic
 def seed(stdout=None) -> None:
-    rotation, _ = Rotation.objects.get_or_create(name="Beta on-call", defaults={"starts_on": timezone.localdate()})
+    rotation, created = Rotation.objects.get_or_create(
+        name="Beta on-call", defaults={"starts_on": timezone.localdate()}
+    )
+    if created and week_index(rotation, timezone.now()) < 0:
+        # Before this week's hand-over: start a week earlier, so the first member (the founder) is primary now.
+        rotation.starts_on -= timedelta(days=7)
+        rotation.save(update_fields=["starts_on"])
     for position, (email, phone) in enumerate(DEMO_ROTATION):
         user = User.objects.filter(email=email).first()
         if user is None:
