@@ -92,3 +92,14 @@ def test_opening_and_updating_an_incident_from_the_pages(client_as, clock, provi
     assert "Post-incident summary" in detail
     assert "Duration:" in detail
     assert client.post(f"/oncall/incidents/{incident.pk}/", {"status": "monitoring", "message": "x"}).status_code == 409
+
+
+def test_an_incident_is_opened_from_a_page_once(client_as, team, clock, providers):
+    page = paging.page_oncall(key="k1", severity="critical", title="Database down", body="", url="")
+    client = client_as(Role.ENGINEER)
+    first = client.post(f"/oncall/pages/{page.pk}/incident/")
+    incident = Incident.objects.get()
+    assert first["Location"] == f"/oncall/incidents/{incident.pk}/"
+    assert client.post(f"/oncall/pages/{page.pk}/incident/")["Location"] == first["Location"]
+    assert incident.page_key == "k1"
+    assert not incident.is_public

@@ -370,6 +370,7 @@ URLS: dict[str, tuple[str, str | None, str | dict[str, str]]] = {
     "oncall:oncall": ("GET", None,                  "login  403    200    200    200    200    200    403    200"),
     "oncall:page_detail": ("GET", "oncall_page",    "login  403    200    200    200    200    200    403    200"),
     "oncall:page_acknowledge": ("POST", "oncall_page", "login  403    403    302    302    403    403    403    302"),
+    "oncall:page_incident": ("POST", "oncall_page", "login  403    403    302    302    403    403    403    302"),
     "oncall:page_resolve": ("POST", "oncall_page",  "login  403    403    302    302    403    403    403    302"),
     # The signed link of a page's email/SMS is its own credential: anyone holding it sees the buttons.
     "oncall:page_link": ("GET", "page_token",       "200    200    200    200    200    200    200    200    200"),

@@ -10,6 +10,7 @@ urlpatterns = [
     path("oncall/pages/<int:pk>/", views.page_detail, name="page_detail"),
     path("oncall/pages/<int:pk>/acknowledge/", views.page_acknowledge, name="page_acknowledge"),
     path("oncall/pages/<int:pk>/resolve/", views.page_resolve, name="page_resolve"),
+    path("oncall/pages/<int:pk>/incident/", views.page_incident, name="page_incident"),
     path("oncall/link/<str:token>/", views.page_link, name="page_link"),
     path("oncall/incidents/", views.incidents, name="incidents"),
     path("oncall/incidents/<int:pk>/", views.incident_detail, name="incident_detail"),

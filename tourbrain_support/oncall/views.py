@@ -72,6 +72,14 @@ def page_resolve(request, pk: int):
     return redirect("oncall:page_detail", pk=page.pk)
 
 
+@require_POST
+@act_required
+def page_incident(request, pk: int):
+    """Open an (internal) incident for the page's alert, or go to the one already open."""
+    incident = incident_services.incident_open_from_page(page=_page_or_404(pk), actor=request.user)
+    return redirect("oncall:incident_detail", pk=incident.pk)
+
+
 @require_http_methods(["GET", "POST"])
 def page_link(request, token: str):
     """The signed link of a page's email or SMS: GET shows the buttons (a mail scanner changes nothing)."""
