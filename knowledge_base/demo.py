@@ -5,11 +5,13 @@ Idempotent: each piece is created only when missing.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.db import transaction
 from django.utils import timezone
 
 from knowledge_base.help_content import load_help_content
-from knowledge_base.models import Article, Category, EmptySearch, Feedback
+from knowledge_base.models import Article, Category, EmptySearch, Feedback, SuggestionOpen
 from tourbrain_support.models import User
 
 RUNBOOK = """Use this when a customer asks for a refund or a plan change that the billing page cannot do.
@@ -63,5 +65,20 @@ def seed(stdout=None) -> None:
         )
     for query, count in [("setlist printing", 4), ("two-factor codes", 2)]:
         EmptySearch.objects.get_or_create(query=query, day=timezone.now().date(), defaults={"count": count})
+    # Suggestions customers opened an hour ago without filing a ticket: deflections in the lead's report.
+    opened_at = timezone.now() - timedelta(hours=1)
+    for customer, slug, source in zip(customers, ["troubleshooting", "exports"], ["widget", "portal"], strict=False):
+        SuggestionOpen.objects.get_or_create(
+            article=Article.objects.get(kind=Article.Kind.ARTICLE, slug=slug),
+            person_key=f"u:{customer.pk}",
+            draft_key="demo",
+            defaults={
+                "user": customer,
+                "source": source,
+                "opened_at": opened_at,
+                "outcome": SuggestionOpen.Outcome.DEFLECTED,
+                "decided_at": opened_at + timedelta(minutes=30),
+            },
+        )
     if stdout is not None:
         stdout.write(f"Help center: {Article.objects.count()} articles ({added} added now).")

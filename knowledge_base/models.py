@@ -5,7 +5,8 @@ source (YouTube or Vimeo id, or a file URL), a duration and chapters; its transc
 (one passage per chapter, so the page can highlight the passage of the current chapter) and is copied into
 `transcript` on save, for search. `body_html` is the sanitized rendering of `body`, also set on save, so a
 page view never renders Markdown. `search_vector` and `search_head` are kept current by a PostgreSQL
-trigger (migrations 0002, 0004) on every insert or update, whichever path writes the row.
+trigger (migrations 0002, 0004) on every insert or update, whichever path writes the row; so are the typo
+vocabulary (`SearchWord`, PostgreSQL) and the FTS5 index (SQLite) of migration 0005.
 """
 
 from __future__ import annotations
@@ -99,9 +100,11 @@ class Article(models.Model):
     search_vector = SearchVectorField(null=True, editable=False)
     # Title (A) and summary (B) only: small and stored in the row, so ranking many matches stays cheap.
     search_head = SearchVectorField(null=True, editable=False)
+    # PostgreSQL: summary, body without Markdown punctuation, transcript (trigger): what search snippets are cut from.
+    snippet_text = models.TextField(blank=True, default="", editable=False)
 
     history = HistoricalRecords(
-        excluded_fields=["body_html", "transcript", "view_count", "search_vector", "search_head"]
+        excluded_fields=["body_html", "transcript", "view_count", "search_vector", "search_head", "snippet_text"]
     )
 
     objects = ArticleQuerySet.as_manager()
@@ -191,6 +194,21 @@ class SuggestionOpen(models.Model):
 
     def __str__(self) -> str:
         return f"{self.person_key} opened {self.article_id} ({self.outcome})"
+
+
+class SearchWord(models.Model):
+    """A word of the published articles (PostgreSQL): the vocabulary a misspelled search word is corrected to.
+
+    Filled and kept by a trigger on every article write (new words only) and rebuilt by
+    `knowledge_base.tasks.kb_vocabulary_rebuild` (drops words no published article has, refreshes
+    `doc_count`); a GIN trigram index on `word` finds the close words (migration 0005).
+    """
+
+    word = models.CharField(max_length=40, primary_key=True)
+    doc_count = models.PositiveIntegerField(default=1, help_text="Published articles with the word (last rebuild).")
+
+    def __str__(self) -> str:
+        return self.word
 
 
 class EmptySearch(models.Model):

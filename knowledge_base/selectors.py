@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from django.contrib.auth import get_user_model
+from django.core import signing
 from django.db.models import Count, F, Q, QuerySet, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
@@ -18,6 +20,10 @@ from knowledge_base.access import can_read_internal
 from knowledge_base.models import Article, Category, EmptySearch, Feedback, SuggestionOpen
 
 SUGGESTION_LIMIT_MAX = 10
+# A suggestion link names its signed-in reader (`who`): the widget's links open in a tab without the widget's
+# token, and a ticket filed from the widget must still cancel that person's deflection.
+SUGGESTION_PERSON_SALT = "knowledge_base.suggestion_person"
+SUGGESTION_PERSON_MAX_AGE = 24 * 3600
 
 
 def article_visible_get(*, user, slug: str, kind: str) -> Article | None:
@@ -67,25 +73,50 @@ def kb_search(*, query: str, user, limit: int = 20) -> list[search.Hit]:
     return search.search(query, include_internal=can_read_internal(user), limit=limit)
 
 
-def kb_suggestions(*, query: str, user, limit: int = 5) -> list[dict]:
+def kb_suggestions(*, query: str, user, limit: int = 5, source: str = "") -> list[dict]:
     """The best matches for what a customer is typing: public articles for customers and anonymous users.
 
     Each item: {"slug", "title", "summary", "url", "kind": "article" | "video"}. `url` carries
-    `?src=suggestion`, which the article page uses to count the open for deflection (with `&draft=` when the
-    caller adds its draft or session id).
+    `?src=suggestion`, which the article page uses to count the open for deflection; with a `source`
+    ("widget", "portal") also `&from=<source>` and, for a signed-in user, `&who=<signed user id>`, so the
+    open counts for that person even in a browser tab where they are not signed in. The caller may add
+    `&draft=` with its draft or session id.
     """
     limit = max(1, min(int(limit), SUGGESTION_LIMIT_MAX))
     hits = search.search(query, include_internal=can_read_internal(user), limit=limit, snippets=False)
+    suffix = "?src=suggestion"
+    if source:
+        suffix += f"&from={source}"
+        if getattr(user, "is_authenticated", False):
+            suffix += f"&who={suggestion_person_token(user)}"
     return [
         {
             "slug": hit.slug,
             "title": hit.title,
             "summary": hit.summary,
-            "url": f"{hit.url}?src=suggestion",
+            "url": f"{hit.url}{suffix}",
             "kind": hit.kind,
         }
         for hit in hits
     ]
+
+
+def suggestion_person_token(user) -> str:
+    return signing.TimestampSigner(salt=SUGGESTION_PERSON_SALT).sign(str(user.pk))
+
+
+def suggestion_person_id(token: str) -> int | None:
+    """The user a suggestion link was made for (a valid signature, under a day old, an active user), else None."""
+    try:
+        value = signing.TimestampSigner(salt=SUGGESTION_PERSON_SALT).unsign(
+            (token or "")[:200], max_age=SUGGESTION_PERSON_MAX_AGE
+        )
+    except signing.BadSignature:  # also expired
+        return None
+    if not value.isdigit() or not value.isascii():
+        return None
+    user_id = int(value)
+    return user_id if get_user_model().objects.filter(pk=user_id, is_active=True).exists() else None
 
 
 def kb_articles_for_ticket(*, ticket, user, limit: int = 5) -> list[search.Hit]:

@@ -25,7 +25,7 @@ from django.utils import timezone
 from audit.services import audit_record
 from knowledge_base.access import can_edit, can_publish
 from knowledge_base.models import Article, EmptySearch, Feedback, SuggestionOpen
-from knowledge_base.search import clean_query
+from knowledge_base.search import clean_query, vocabulary_rebuild
 from tourbrain_support.api import ApplicationError
 
 DEFLECTION_WINDOW = timedelta(minutes=30)
@@ -37,9 +37,11 @@ EDITABLE_FIELDS = (
 )  # fmt: skip
 
 
-def _person_key(*, user, reader_id: str) -> str:
+def _person_key(*, user, reader_id: str, linked_user_id: int | None = None) -> str:
     if getattr(user, "is_authenticated", False):
         return f"u:{user.pk}"
+    if linked_user_id:
+        return f"u:{linked_user_id}"
     return f"r:{reader_id}" if reader_id else ""
 
 
@@ -212,6 +214,15 @@ def kb_view_counts_flush() -> int:
     return moved
 
 
+# --- search vocabulary ------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def kb_vocabulary_rebuild() -> int:
+    """Rebuild the typo-correction vocabulary from the published articles; returns how many words it holds."""
+    return vocabulary_rebuild()
+
+
 # --- searches that found nothing --------------------------------------------------------------------------
 
 
@@ -233,18 +244,28 @@ def kb_empty_search_record(*, query: str) -> None:
 
 
 def kb_suggestion_opened(
-    *, article: Article, user, reader_id: str = "", draft_key: str = "", source: str = "suggestion"
+    *,
+    article: Article,
+    user,
+    reader_id: str = "",
+    draft_key: str = "",
+    source: str = "suggestion",
+    linked_user_id: int | None = None,
 ) -> SuggestionOpen | None:
-    """Note that a person opened a suggested article (once per person, draft and article)."""
-    person_key = _person_key(user=user, reader_id=reader_id)
+    """Note that a person opened a suggested article (once per person, draft and article).
+
+    `linked_user_id`: the user a widget suggestion link was signed for (`selectors.suggestion_person_id`),
+    when the reader is not signed in on this page.
+    """
+    person_key = _person_key(user=user, reader_id=reader_id, linked_user_id=linked_user_id)
     if not person_key:
         return None
-    user = user if getattr(user, "is_authenticated", False) else None
+    user_id = user.pk if getattr(user, "is_authenticated", False) else linked_user_id
     opened, _ = SuggestionOpen.objects.get_or_create(
         article=article,
         person_key=person_key,
         draft_key=(draft_key or "")[:80],
-        defaults={"user": user, "source": source[:20]},
+        defaults={"user_id": user_id, "source": source[:20]},
     )
     return opened
 

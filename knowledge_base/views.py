@@ -68,12 +68,17 @@ def _article_page(request, *, slug: str, kind: str, template: str):
     services.kb_view_record(article_id=article.pk)
     reader = reader_id(request)
     if request.GET.get("src") == "suggestion":
+        # A widget link names its user (signed): the widget's sign-in does not reach this tab.
+        linked_user_id = (
+            None if request.user.is_authenticated else selectors.suggestion_person_id(request.GET.get("who"))
+        )
         services.kb_suggestion_opened(
             article=article,
             user=request.user,
             reader_id=reader,
             draft_key=request.GET.get("draft", "")[:80],
             source=request.GET.get("from", "suggestion")[:20],
+            linked_user_id=linked_user_id,
         )
     context = {
         "article": article,

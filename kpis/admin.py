@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from kpis.models import DailyMetric, ProjectApiKey, RejectedEventCount
+from kpis.models import DailyMetric, PlanPrice, ProjectApiKey, RejectedEventCount
 from tourbrain_support.admin_mixins import ReadOnlyAdminMixin
 
 
@@ -24,3 +24,13 @@ class DailyMetricAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["metric", "day", "dimension", "dimension_value", "value", "computed_at"]
     list_filter = ["metric"]
     date_hierarchy = "day"
+
+
+@admin.register(PlanPrice)
+class PlanPriceAdmin(admin.ModelAdmin):
+    """Versioned plan prices: add a row from a later day to change a price (subscribers keep the price of the
+    day they subscribed; rerun `kpi_rollup --from --to` for days already rolled up)."""
+
+    list_display = ["plan", "monthly_price", "valid_from", "created_at"]
+    list_filter = ["plan"]
+    readonly_fields = ["created_at"]

@@ -3,3 +3,10 @@ from django.apps import AppConfig
 
 class KpisConfig(AppConfig):
     name = "kpis"
+
+    def ready(self):
+        from kpis.health import request_sample_observe
+        from tourbrain_support.metrics import request_observer_register
+
+        # Samples of this portal's own requests for the health metrics (kept in memory; no query per request).
+        request_observer_register("kpis-request-samples", request_sample_observe)

@@ -6,15 +6,23 @@ D-29..D. A metric that has no data on a day (an empty denominator) writes no row
 never zero.
 """
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
 from statistics import median
+from urllib.parse import urlsplit
 
-from django.db.models import Count
+from django.db.models import Count, Sum
 from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import TruncMinute
 
-from kpis.models import ProductEvent
+from kpis.health import HEALTH_ERROR
+from kpis.models import HealthSample, OpenAIUsageSample, ProductEvent
+from kpis.revenue import Subscription, price_list, price_on, subscription_changes, subscriptions_at
+from kpis.stats import nearest_rank
+from tickets.selectors import ticket_backlog_by_tier, ticket_first_response_dues, ticket_first_responses
 
 # Values of one metric on one day: {dimension value: value}; "" is the value of a metric without dimension.
 DayValues = dict[str, float]
@@ -25,7 +33,7 @@ class MetricDefinition:
     name: str
     label: str
     description: str
-    unit: str  # "count", "ratio" or "seconds"
+    unit: str  # "count", "ratio", "seconds", "minutes", "ms", "usd" or "score"
     compute: Callable[[date], DayValues]
     dimension: str = ""
     window_days: int = 1
@@ -121,6 +129,170 @@ def monthly_churn_rate(day: date) -> DayValues:
     return _share(_users("churnEvent", day, 30), customers)
 
 
+def _health_samples(day: date):
+    start, end = day_bounds(day)
+    return HealthSample.objects.filter(at__gte=start, at__lt=end)
+
+
+def uptime(day: date) -> DayValues:
+    minutes = (
+        _health_samples(day)
+        .annotate(minute=TruncMinute("at"))
+        .values("minute")
+        .annotate(total=Count("id"), errors=Count("id", filter=HEALTH_ERROR))
+    )
+    counts = [(row["total"], row["errors"]) for row in minutes]
+    up = sum(1 for total, errors in counts if errors * 2 <= total)
+    return {"": up / len(counts)} if counts else {}
+
+
+def error_rate(day: date) -> DayValues:
+    counts = _health_samples(day).aggregate(total=Count("id"), errors=Count("id", filter=HEALTH_ERROR))
+    return {"": counts["errors"] / counts["total"]} if counts["total"] else {}
+
+
+def response_time_p95(day: date) -> DayValues:
+    durations = _health_samples(day).filter(duration_ms__isnull=False).values_list("duration_ms", flat=True)
+    value = nearest_rank(durations, 0.95)
+    return {"": value} if value is not None else {}
+
+
+def _openai_sum(field: str) -> Callable[[date], DayValues]:
+    def compute(day: date) -> DayValues:
+        start, end = day_bounds(day)
+        rows = (
+            OpenAIUsageSample.objects.filter(at__gte=start, at__lt=end)
+            .values("model")
+            .annotate(total=Sum(field))
+            .order_by()
+        )
+        return {row["model"]: float(row["total"]) for row in rows}
+
+    return compute
+
+
+_NUMERIC_SEGMENT = re.compile(r"/\d+(?=/|$)")
+
+
+def web_vitals_route(properties: dict) -> str:
+    """The page of a `$web_vitals` event: `$pathname`, else the path of `$current_url`; numeric path segments
+    become `:id`, so /tours/12 and /tours/13 are one route."""
+    path = properties.get("$pathname")
+    if not isinstance(path, str) or not path:
+        url = properties.get("$current_url")
+        path = urlsplit(url).path if isinstance(url, str) else ""
+    return (_NUMERIC_SEGMENT.sub("/:id", path) or "/")[:200]
+
+
+def _web_vital_p75(vital: str) -> Callable[[date], DayValues]:
+    """p75 (nearest rank) of posthog-js's `$web_vitals_<vital>_value` per route, and over all routes ("")."""
+    prop = f"$web_vitals_{vital}_value"
+
+    def compute(day: date) -> DayValues:
+        by_route: dict[str, list[float]] = {}
+        for properties in _events("$web_vitals", day).values_list("properties", flat=True):
+            value = properties.get(prop) if isinstance(properties, dict) else None
+            if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0:
+                by_route.setdefault(web_vitals_route(properties), []).append(value)
+        result = {route: nearest_rank(values, 0.75) for route, values in by_route.items()}
+        if by_route:
+            result[""] = nearest_rank([value for values in by_route.values() for value in values], 0.75)
+        return result
+
+    return compute
+
+
+def _paying(day: date) -> tuple[list, list]:
+    """(subscription changes up to the end of `day`, prices of the subscriptions running at its end)."""
+    _, end = day_bounds(day)
+    changes = subscription_changes(end=end)
+    running = subscriptions_at(changes, price_list(), at=end)
+    return changes, [subscription.price for subscription in running.values() if subscription.price is not None]
+
+
+def mrr(day: date) -> DayValues:
+    changes, paid = _paying(day)
+    return {"": float(sum(paid))} if changes else {}
+
+
+def arpu(day: date) -> DayValues:
+    _, paid = _paying(day)
+    return {"": float(sum(paid)) / len(paid)} if paid else {}
+
+
+def clv(day: date) -> DayValues:
+    revenue_per_user = arpu(day)
+    churn = monthly_churn_rate(day)
+    if not revenue_per_user or not churn or churn[""] == 0:
+        return {}
+    return {"": revenue_per_user[""] / churn[""]}
+
+
+def expansion_revenue(day: date) -> DayValues:
+    start, end = day_bounds(day)
+    changes = subscription_changes(end=end)
+    prices = price_list()
+    running = subscriptions_at(changes, prices, at=start)
+    todays = [change for change in changes if change[1] >= start]
+    if not running and not todays:
+        return {}
+    expansion = Decimal(0)
+    for user, timestamp, name, plan in todays:
+        if name == "churnEvent":
+            running.pop(user, None)
+            continue
+        new = Subscription(plan, price_on(prices, plan, timestamp.date()))
+        old = running.get(user)
+        # An upgrade: the monthly price goes up (a first subscription is new revenue, not expansion).
+        if old is not None and old.price is not None and new.price is not None and new.price > old.price:
+            expansion += new.price - old.price
+        running[user] = new
+    return {"": float(expansion)}
+
+
+def _first_response_minutes(fraction: float) -> Callable[[date], DayValues]:
+    """A percentile (nearest rank) of wall-clock minutes from creation to first response, of the tickets first
+    answered that day, by tier and over all tiers ("")."""
+
+    def compute(day: date) -> DayValues:
+        start, end = day_bounds(day)
+        by_tier: dict[str, list[float]] = {}
+        for tier, created_at, responded_at in ticket_first_responses(start=start, end=end):
+            by_tier.setdefault(tier, []).append((responded_at - created_at).total_seconds() / 60)
+        result = {tier: nearest_rank(minutes, fraction) for tier, minutes in by_tier.items()}
+        if by_tier:
+            result[""] = nearest_rank([m for minutes in by_tier.values() for m in minutes], fraction)
+        return result
+
+    return compute
+
+
+def sla_compliance(day: date) -> DayValues:
+    start, end = day_bounds(day)
+    met: dict[str, list[bool]] = {}
+    for tier, due_at, responded_at in ticket_first_response_dues(start=start, end=end):
+        met.setdefault(tier, []).append(responded_at is not None and responded_at <= due_at)
+    result = {tier: sum(flags) / len(flags) for tier, flags in met.items()}
+    if met:
+        every = [flag for flags in met.values() for flag in flags]
+        result[""] = sum(every) / len(every)
+    return result
+
+
+def backlog(day: date) -> DayValues:
+    _, end = day_bounds(day)
+    by_tier = ticket_backlog_by_tier(at=end)
+    return {**by_tier, "": sum(by_tier.values())}
+
+
+WEB_VITALS = [
+    ("lcp", "LCP", "Largest Contentful Paint", "ms"),
+    ("inp", "INP", "Interaction to Next Paint", "ms"),
+    ("cls", "CLS", "Cumulative Layout Shift", "score"),
+    ("ttfb", "TTFB", "Time to First Byte", "ms"),
+]
+
+
 METRICS: list[MetricDefinition] = [
     MetricDefinition(
         "signups",
@@ -214,6 +386,121 @@ METRICS: list[MetricDefinition] = [
         "ratio",
         monthly_churn_rate,
         window_days=30,
+    ),
+]
+METRICS += [
+    MetricDefinition(
+        "uptime",
+        "Uptime",
+        "Of the minutes of the day with request samples (this portal's and the Vercel drain's), the share in which "
+        "at most half of the sampled requests failed (a 5xx, or a crashed function).",
+        "ratio",
+        uptime,
+    ),
+    MetricDefinition(
+        "error_rate",
+        "Error rate",
+        "Share of the day's request samples that failed (a 5xx, or a crashed function).",
+        "ratio",
+        error_rate,
+    ),
+    MetricDefinition(
+        "response_time_p95",
+        "Response time p95",
+        "95th percentile (nearest rank) of the response times of the day's request samples that carry one.",
+        "ms",
+        response_time_p95,
+    ),
+    MetricDefinition(
+        "openai_cost",
+        "OpenAI cost",
+        "Sum of the reported OpenAI usage cost of the day, by model (USD).",
+        "usd",
+        _openai_sum("cost_usd"),
+        "model",
+    ),
+    MetricDefinition(
+        "openai_rate_limit_hits",
+        "OpenAI rate-limit hits",
+        "Sum of the reported OpenAI rate-limit answers (429) of the day, by model.",
+        "count",
+        _openai_sum("rate_limit_hits"),
+        "model",
+    ),
+    MetricDefinition(
+        "mrr",
+        "MRR",
+        "Monthly recurring revenue at the end of the day: the monthly price of every running subscription "
+        "(subscriptionStarted, not followed by a churnEvent), at the plan's price on the day it started.",
+        "usd",
+        mrr,
+    ),
+    MetricDefinition(
+        "arpu",
+        "ARPU",
+        "MRR over the paying users at the end of the day.",
+        "usd",
+        arpu,
+    ),
+    MetricDefinition(
+        "clv",
+        "Customer lifetime value",
+        "ARPU / monthly churn rate (of the same day); no data while the churn rate is zero.",
+        "usd",
+        clv,
+        window_days=30,
+    ),
+    MetricDefinition(
+        "expansion_revenue",
+        "Expansion revenue",
+        "Monthly revenue added that day by plan changes to a dearer plan (new price minus the price paid before).",
+        "usd",
+        expansion_revenue,
+    ),
+    MetricDefinition(
+        "first_response_median",
+        "First response (median)",
+        "Median (nearest rank) wall-clock minutes from a ticket's creation to its first staff response, of the "
+        "tickets first answered that day, by tier (the total line over all tiers).",
+        "minutes",
+        _first_response_minutes(0.5),
+        "tier",
+    ),
+    MetricDefinition(
+        "first_response_p90",
+        "First response (p90)",
+        "90th percentile (nearest rank) of the same minutes, by tier.",
+        "minutes",
+        _first_response_minutes(0.9),
+        "tier",
+    ),
+    MetricDefinition(
+        "sla_compliance",
+        "SLA compliance",
+        "Of the tickets whose first response fell due that day, the share answered by the due time, by tier.",
+        "ratio",
+        sla_compliance,
+        "tier",
+    ),
+    MetricDefinition(
+        "backlog",
+        "Backlog",
+        "Tickets open at the end of the day (created, neither solved nor closed yet), by tier.",
+        "count",
+        backlog,
+        "tier",
+    ),
+    *(
+        MetricDefinition(
+            f"web_vitals_{key}_p75",
+            f"{acronym} p75",
+            f"75th percentile (nearest rank) of {title} ({acronym}) in the day's posthog-js $web_vitals events, "
+            "by route (path with numeric segments as :id); the total line is over all routes.",
+            unit,
+            _web_vital_p75(acronym),
+            "route",
+        )
+        for key, acronym, title, unit in WEB_VITALS
     ),
 ]
 METRICS_BY_NAME = {metric.name: metric for metric in METRICS}

@@ -100,3 +100,69 @@ class RollupState(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key}: {self.watermark}"
+
+
+class HealthSample(models.Model):
+    """One served request: sampled from this portal's own middleware, or one request from the Vercel log drain."""
+
+    class Source(models.TextChoices):
+        PORTAL = "portal", "Portal (sampled)"
+        VERCEL = "vercel", "Vercel log drain"
+
+    source = models.CharField(max_length=10, choices=Source.choices)
+    # Idempotency: the portal's sample uuid, or "vercel:<requestId>" (one row per request however many lines).
+    sample_key = models.CharField(max_length=200, unique=True)
+    at = models.DateTimeField()
+    route = models.CharField(max_length=200, blank=True, default="")
+    method = models.CharField(max_length=10, blank=True, default="")
+    # Vercel sends -1 when the function crashed without an answer: counted as an error.
+    status = models.SmallIntegerField()
+    duration_ms = models.FloatField(null=True, blank=True)
+    region = models.CharField(max_length=50, blank=True, default="")
+
+    class Meta:
+        indexes = [models.Index(fields=["at"], name="kpis_health_at")]
+
+    def __str__(self) -> str:
+        return f"{self.source} {self.method} {self.route} {self.status} {self.at:%Y-%m-%d %H:%M:%S}"
+
+    @property
+    def is_error(self) -> bool:
+        return self.status >= 500 or self.status < 0
+
+
+class OpenAIUsageSample(models.Model):
+    """OpenAI usage reported by TourBrain's backend for a period (usually a minute): requests, tokens, cost,
+    rate-limit (429) answers."""
+
+    sample_key = models.CharField(max_length=100, unique=True)  # the sender's id: a resent sample is ignored
+    at = models.DateTimeField()
+    model = models.CharField(max_length=100)
+    requests = models.PositiveIntegerField(default=0)
+    input_tokens = models.PositiveBigIntegerField(default=0)
+    output_tokens = models.PositiveBigIntegerField(default=0)
+    cost_usd = models.DecimalField(max_digits=14, decimal_places=6, default=0)
+    rate_limit_hits = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        indexes = [models.Index(fields=["at"], name="kpis_openai_at")]
+
+    def __str__(self) -> str:
+        return f"{self.model} {self.at:%Y-%m-%d %H:%M}: {self.requests} requests, ${self.cost_usd}"
+
+
+class PlanPrice(models.Model):
+    """A plan's monthly list price from a day on (versioned: a new row from a later day; earlier rows stay). A
+    subscriber pays the price in effect on the day they subscribed to the plan."""
+
+    plan = models.CharField(max_length=50)
+    monthly_price = models.DecimalField(max_digits=10, decimal_places=2)
+    valid_from = models.DateField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["plan", "valid_from"]
+        constraints = [models.UniqueConstraint(fields=["plan", "valid_from"], name="kpis_plan_price_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.plan} ${self.monthly_price}/month from {self.valid_from}"

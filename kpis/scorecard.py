@@ -21,9 +21,9 @@ class Target:
 COMPARISONS = {">=": operator.ge, "<": operator.lt}
 
 TARGETS = [
-    Target("Uptime", "First 30 days", "99.9%"),
-    Target("API response time", "First 30 days", "< 500 ms"),
-    Target("Error rate", "First 30 days", "< 1%"),
+    Target("Uptime", "First 30 days", "99.9%", "uptime", 0.999),
+    Target("API response time", "First 30 days", "< 500 ms (p95)", "response_time_p95", 500, comparison="<", unit="ms"),
+    Target("Error rate", "First 30 days", "< 1%", "error_rate", 0.01, comparison="<"),
     Target("Data loss", "First 30 days", "zero (backup verifications)"),
     Target("Onboarding completion", "First 30 days", "80%", "onboarding_completion_rate", 0.8),
     Target("AI routing adoption", "First 30 days", "70%", "ai_routing_adoption", 0.7),
@@ -37,8 +37,8 @@ TARGETS = [
     Target("Trial-to-paid conversion", "Months 2-6", "25%+"),
     Target("Customer acquisition cost", "Months 2-6", "< $200"),
     Target("Session duration", "Months 2-6", "15+ minutes"),
-    Target("MRR", "Months 2-6", "$10K+ by month 6"),
-    Target("ARPU", "Months 2-6", "$149+"),
+    Target("MRR", "Months 2-6", "$10K+ by month 6", "mrr", 10000, unit="usd"),
+    Target("ARPU", "Months 2-6", "$149+", "arpu", 149, unit="usd"),
     Target("Monthly churn", "Months 2-6", "< 5%", "monthly_churn_rate", 0.05, comparison="<"),
 ]
 

@@ -1,12 +1,32 @@
-"""Reads for the KPI pages: from the rollup table only, a fixed number of queries whatever the range."""
+"""Reads for the KPI pages (from the rollup table only, a fixed number of queries whatever the range), and the
+recent health figures the alerting reads over a window ending now (from the raw health samples).
+"""
 
 from collections import defaultdict
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
-from kpis.models import DailyMetric
+from django.db.models import Avg, Count, Sum
+from django.utils import timezone
+
+from kpis.health import HEALTH_ERROR
+from kpis.models import DailyMetric, HealthSample, OpenAIUsageSample
 from kpis.scorecard import TARGETS, target_status
+from kpis.stats import nearest_rank
 
 CHART_METRICS = ["signups", "dau", "wau", "mau", "tours_created", "exports", "stickiness", "ai_routing_adoption"]
+BUSINESS_CHART_METRICS = ["mrr", "arpu", "clv", "expansion_revenue"]
+SUPPORT_CHART_METRICS = ["first_response_median", "first_response_p90", "sla_compliance", "backlog"]
+HEALTH_CHART_METRICS = [
+    "uptime",
+    "error_rate",
+    "response_time_p95",
+    "openai_cost",
+    "openai_rate_limit_hits",
+    "web_vitals_lcp_p75",
+    "web_vitals_inp_p75",
+    "web_vitals_cls_p75",
+    "web_vitals_ttfb_p75",
+]
 
 
 def daily_series(*, metrics: list[str], start: date, end: date) -> dict[str, dict]:
@@ -25,6 +45,21 @@ def daily_series(*, metrics: list[str], start: date, end: date) -> dict[str, dic
     for data in result.values():
         data["series"] = dict(sorted(data["series"].items()))
     return result
+
+
+def format_value(value: float | None, unit: str) -> str:
+    """A scorecard figure as shown: "no data" (never zero); percentages with two decimals near 0% and 100%
+    (error rate, uptime), where the targets are."""
+    if value is None:
+        return "no data"
+    if unit == "ratio":
+        percent = value * 100
+        return f"{percent:.2f}%" if percent >= 99 or percent < 10 else f"{percent:.0f}%"
+    if unit == "ms":
+        return f"{value:.0f} ms"
+    if unit == "usd":
+        return f"${value:,.0f}"
+    return f"{value:.0f}"
 
 
 def scorecard(*, end: date) -> list[dict]:
@@ -46,5 +81,42 @@ def scorecard(*, end: date) -> list[dict]:
             known = [v for v in per_day if v is not None]
             if known:
                 value = sum(known) if target.aggregate == "sum30" else known[-1]
-        rows.append({"target": target, "value": value, "status": target_status(target, value), "trend": trend})
+        rows.append(
+            {
+                "target": target,
+                "value": value,
+                "display": format_value(value, target.unit),
+                "status": target_status(target, value),
+                "trend": trend,
+            }
+        )
     return rows
+
+
+def _recent_samples(window: timedelta, now: datetime | None):
+    end = now or timezone.now()
+    return HealthSample.objects.filter(at__gt=end - window, at__lte=end)
+
+
+def health_error_rate(window: timedelta, *, now: datetime | None = None) -> float | None:
+    """Share of the requests sampled in the window (portal and Vercel) that failed; None without samples."""
+    counts = _recent_samples(window, now).aggregate(total=Count("id"), errors=Count("id", filter=HEALTH_ERROR))
+    return counts["errors"] / counts["total"] if counts["total"] else None
+
+
+def health_response_time_mean(window: timedelta, *, now: datetime | None = None) -> float | None:
+    """Mean response time in milliseconds of the samples with a duration; None without any."""
+    return _recent_samples(window, now).filter(duration_ms__isnull=False).aggregate(mean=Avg("duration_ms"))["mean"]
+
+
+def health_response_time_p95(window: timedelta, *, now: datetime | None = None) -> float | None:
+    """95th percentile (nearest rank) response time in milliseconds; None without samples with a duration."""
+    durations = _recent_samples(window, now).filter(duration_ms__isnull=False).values_list("duration_ms", flat=True)
+    return nearest_rank(durations, 0.95)
+
+
+def openai_rate_limit_hits(window: timedelta, *, now: datetime | None = None) -> int:
+    """OpenAI rate-limit answers (429) reported for the window (0 when nothing was reported)."""
+    end = now or timezone.now()
+    usage = OpenAIUsageSample.objects.filter(at__gt=end - window, at__lte=end)
+    return usage.aggregate(hits=Sum("rate_limit_hits"))["hits"] or 0

@@ -2,12 +2,13 @@
 
 from django.urls import path
 
-from kpis import capture_views, views
+from kpis import capture_views, drain_views, views
 
 app_name = "kpis"
 urlpatterns = [
     path("kpis/", views.dashboard, name="dashboard"),
     path("kpis/metrics/", views.metric_definitions, name="metrics"),
+    path("kpis/drains/vercel/", drain_views.vercel_log_drain, name="vercel-log-drain"),
     path("batch/", capture_views.capture, name="capture-batch"),
     path("capture/", capture_views.capture, name="capture"),
     path("e/", capture_views.capture, name="capture-e"),

@@ -6,7 +6,14 @@ from django.shortcuts import render
 from django.utils import timezone
 
 from kpis.metrics import METRICS, METRICS_BY_NAME
-from kpis.selectors import CHART_METRICS, daily_series, scorecard
+from kpis.selectors import (
+    BUSINESS_CHART_METRICS,
+    CHART_METRICS,
+    HEALTH_CHART_METRICS,
+    SUPPORT_CHART_METRICS,
+    daily_series,
+    scorecard,
+)
 from tourbrain_support.roles import KPI_ROLES, role_required
 
 DEFAULT_RANGE_DAYS = 30
@@ -32,18 +39,31 @@ def _date_range(request) -> tuple[date, date]:
 @role_required(*KPI_ROLES)
 def dashboard(request):
     start, end = _date_range(request)
-    series = daily_series(metrics=CHART_METRICS, start=start, end=end)
-    charts = [
-        {
-            "id": f"chart-{name}",
-            "data_id": f"chart-{name}-data",
-            "label": METRICS_BY_NAME[name].label,
-            "unit": METRICS_BY_NAME[name].unit,
-            **series[name],
-        }
-        for name in CHART_METRICS
-    ]
-    context = {"scorecard": scorecard(end=end), "charts": charts, "start": start, "end": end}
+    # One query for every chart of the page.
+    names = CHART_METRICS + BUSINESS_CHART_METRICS + SUPPORT_CHART_METRICS + HEALTH_CHART_METRICS
+    series = daily_series(metrics=names, start=start, end=end)
+
+    def charts(names: list[str]) -> list[dict]:
+        return [
+            {
+                "id": f"chart-{name}",
+                "data_id": f"chart-{name}-data",
+                "label": METRICS_BY_NAME[name].label,
+                "unit": METRICS_BY_NAME[name].unit,
+                **series[name],
+            }
+            for name in names
+        ]
+
+    context = {
+        "scorecard": scorecard(end=end),
+        "charts": charts(CHART_METRICS),
+        "business_charts": charts(BUSINESS_CHART_METRICS),
+        "support_charts": charts(SUPPORT_CHART_METRICS),
+        "health_charts": charts(HEALTH_CHART_METRICS),
+        "start": start,
+        "end": end,
+    }
     return render(request, "kpis/dashboard.html", context)
 
 

@@ -172,3 +172,39 @@ def roadmap_feature_requests(*, limit: int = 200) -> list[dict]:
         for row in rows
         if row["root"] in roots
     ]
+
+
+# --- for the KPI rollups (read by kpis.metrics through these functions only) ---------------------------
+
+
+def ticket_first_responses(*, start, end) -> list[tuple[str, Any, Any]]:
+    """(tier, created_at, first_responded_at) of the tickets first answered in [start, end)."""
+    return list(
+        Ticket.objects.filter(first_responded_at__gte=start, first_responded_at__lt=end)
+        .order_by()
+        .values_list("tier", "created_at", "first_responded_at")
+    )
+
+
+def ticket_first_response_dues(*, start, end) -> list[tuple[str, Any, Any]]:
+    """(tier, first_response_due_at, first_responded_at) of the tickets whose first response fell due in
+    [start, end)."""
+    return list(
+        Ticket.objects.filter(first_response_due_at__gte=start, first_response_due_at__lt=end)
+        .order_by()
+        .values_list("tier", "first_response_due_at", "first_responded_at")
+    )
+
+
+def ticket_backlog_by_tier(*, at) -> dict[str, int]:
+    """Tickets created before `at` and neither solved nor closed by then, by tier (from the stored solved/closed
+    times: a ticket reopened later counts from its last solve)."""
+    rows = (
+        Ticket.objects.filter(created_at__lt=at)
+        .filter(Q(solved_at__isnull=True) | Q(solved_at__gte=at))
+        .filter(Q(closed_at__isnull=True) | Q(closed_at__gte=at))
+        .order_by()
+        .values("tier")
+        .annotate(n=Count("id"))
+    )
+    return {row["tier"]: row["n"] for row in rows}

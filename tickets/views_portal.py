@@ -204,9 +204,7 @@ def suggestions(request):
         message = f"Between {SUGGESTION_MIN} and {SUGGESTION_MAX} characters."
         body = {"error": {"code": "invalid", "message": f"q: {message}", "fields": {"q": [message]}}}
         return JsonResponse(body, status=400)
-    results = kb_suggestions(query=q, user=request.user, limit=SUGGESTION_LIMIT)
-    for item in results:
-        item["url"] = f"{item['url']}&from=portal"
+    results = kb_suggestions(query=q, user=request.user, limit=SUGGESTION_LIMIT, source="portal")
     return JsonResponse({"results": results})
 
 

@@ -503,8 +503,11 @@ class SuggestionsApi(WidgetApiView):
         """Public knowledge-base articles and videos matching what the customer types."""
         params = self.FilterSerializer(data=request.query_params)
         params.is_valid(raise_exception=True)
-        results = kb_suggestions(query=params.validated_data["q"], user=request.user, limit=SUGGESTION_LIMIT)
-        # Absolute links: the widget runs on TourBrain's own origin. `from` tells deflection where it was opened.
+        results = kb_suggestions(
+            query=params.validated_data["q"], user=request.user, limit=SUGGESTION_LIMIT, source="widget"
+        )
+        # Absolute links: the widget runs on TourBrain's own origin. The link carries `from` and the signed
+        # user (`who`), so an article opened in a new tab still counts for deflection as this person's.
         for item in results:
-            item["url"] = request.build_absolute_uri(f"{item['url']}&from=widget")
+            item["url"] = request.build_absolute_uri(item["url"])
         return Response({"results": results})

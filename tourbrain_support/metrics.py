@@ -7,10 +7,16 @@ Apps add gauges read from the database at scrape time with `scrape_collector_reg
 (the audit app's security and audit-trail gauges). Those values are the same whichever worker answers, so
 they are never multiprocess metrics: the worker serving the scrape computes them once, in either mode.
 A collector that fails (the database is down) must yield what it can itself; /metrics still answers.
+
+Apps also observe each served request with `request_observer_register(name, observer)` (the kpis app samples
+requests into its health samples). An observer runs after the response on the request's thread, so it must be
+cheap (no query); one that raises is logged and skipped.
 """
 
+import logging
 import os
 import time
+from collections.abc import Callable
 
 from django.db import connections
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
@@ -54,6 +60,18 @@ def _view_name(request) -> str:
     return match.view_name or match._func_path
 
 
+logger = logging.getLogger(__name__)
+
+# observer(request, response, view name, duration in seconds), by name.
+RequestObserver = Callable[[object, object, str, float], None]
+_REQUEST_OBSERVERS: dict[str, RequestObserver] = {}
+
+
+def request_observer_register(name: str, observer: RequestObserver) -> None:
+    """Call `observer` after every request from now on; registering a name again replaces the observer."""
+    _REQUEST_OBSERVERS[name] = observer
+
+
 class PrometheusMiddleware:
     def __init__(self, get_response):
         self.get_response = get_response
@@ -63,10 +81,16 @@ class PrometheusMiddleware:
         started = time.perf_counter()
         with connections["default"].execute_wrapper(counter):
             response = self.get_response(request)
+        duration = time.perf_counter() - started
         view = _view_name(request)
         REQUESTS.labels(view, request.method, str(response.status_code)).inc()
-        LATENCY.labels(view, request.method).observe(time.perf_counter() - started)
+        LATENCY.labels(view, request.method).observe(duration)
         DB_QUERIES.labels(view).observe(counter.count)
+        for name, observer in list(_REQUEST_OBSERVERS.items()):
+            try:
+                observer(request, response, view, duration)
+            except Exception:  # an observer must never fail the request it observes
+                logger.exception("Request observer %s failed", name)
         return response
 
 

@@ -248,6 +248,9 @@ SUPPORT_REPLY_TO_TEMPLATE = env.str(
 # Inbound email: the largest message taken (bigger ones are quarantined) and messages per sender per hour.
 EMAIL_INBOUND_MAX_BYTES = env.int("EMAIL_INBOUND_MAX_BYTES", default=30 * 1024 * 1024)
 EMAIL_INBOUND_RATE_LIMIT = env.int("EMAIL_INBOUND_RATE_LIMIT", default=20)
+# Provider inbound webhooks (tickets/email_webhooks.py): each is off (404) until its secret is set.
+MAILGUN_WEBHOOK_SIGNING_KEY = env.str("MAILGUN_WEBHOOK_SIGNING_KEY", default="")
+EMAIL_INBOUND_WEBHOOK_SECRET = env.str("EMAIL_INBOUND_WEBHOOK_SECRET", default="")  # "user:password"
 
 SLACK_WEBHOOK_URL = env.str("SLACK_WEBHOOK_URL", default="")
 # Named Slack channels, each an incoming-webhook URL: "alerts=https://hooks.slack.com/...,status=https://...".
@@ -284,6 +287,8 @@ OUTBOX_SEND_TIMEOUT = env.float("OUTBOX_SEND_TIMEOUT", default=10.0)
 OUTBOX_LEASE_SECONDS = env.int("OUTBOX_LEASE_SECONDS", default=300)
 # Messages per delivery task when a burst is enqueued at once (each task reuses one SMTP connection).
 OUTBOX_TASK_CHUNK = 50
+# Sent messages marked sent per transaction (one commit per group instead of per message; see outbox.py).
+OUTBOX_RECORD_GROUP = env.int("OUTBOX_RECORD_GROUP", default=25)
 # After a publish fails (broker down), writes skip publishing for this long; the periodic delivery takes over.
 BROKER_PUBLISH_PAUSE_SECONDS = env.float("BROKER_PUBLISH_PAUSE_SECONDS", default=10.0)
 # Customer portal sign-in links (minutes valid; links asked for per address and per client IP per hour)
@@ -324,6 +329,13 @@ if REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# KPI request samples pass from the web processes to the Celery worker through a cache, so it must be shared
+# between processes: Redis when configured, else files under DATA_DIR (the embedded default).
+CACHES["kpi_samples"] = (
+    {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    if REDIS_URL
+    else {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": str(DATA_DIR / "kpi-samples")}
+)
 
 # Celery: the filesystem transport needs no server, so `make run` runs a real worker and beat.
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://localhost//")
@@ -408,9 +420,32 @@ KPI_MAX_BODY_BYTES = env.int("KPI_MAX_BODY_BYTES", default=2 * 1024 * 1024)
 KPI_MAX_DECOMPRESSED_BYTES = env.int("KPI_MAX_DECOMPRESSED_BYTES", default=8 * 1024 * 1024)
 KPI_MAX_BATCH_EVENTS = env.int("KPI_MAX_BATCH_EVENTS", default=1000)
 KPI_EVENT_RETENTION_DAYS = env.int("KPI_EVENT_RETENTION_DAYS", default=730)
+# PostgreSQL: monthly event partitions made this many months ahead by the daily maintenance job.
+KPI_EVENT_PARTITIONS_AHEAD = env.int("KPI_EVENT_PARTITIONS_AHEAD", default=3)
 CELERY_BEAT_SCHEDULE["kpis-rollup-nightly"] = {
     "task": "kpis.tasks.kpi_rollup_nightly",
     "schedule": crontab(minute=30, hour=0),
+}
+# Health samples: the share of this portal's requests sampled (kept in memory, handed to the cache in chunks,
+# stored by a beat task), the Vercel log drain's secrets, the token of the OpenAI usage API, retention.
+KPI_REQUEST_SAMPLE_RATE = env.float("KPI_REQUEST_SAMPLE_RATE", default=0.1)
+KPI_REQUEST_SAMPLE_BUFFER = env.int("KPI_REQUEST_SAMPLE_BUFFER", default=200)
+KPI_REQUEST_SAMPLE_FLUSH_SECONDS = env.float("KPI_REQUEST_SAMPLE_FLUSH_SECONDS", default=10.0)
+VERCEL_LOG_DRAIN_SECRET = env.str("VERCEL_LOG_DRAIN_SECRET", default="")
+VERCEL_LOG_DRAIN_VERIFY = env.str("VERCEL_LOG_DRAIN_VERIFY", default="")
+KPI_HEALTH_API_TOKEN = env.str("KPI_HEALTH_API_TOKEN", default="")
+KPI_HEALTH_RETENTION_DAYS = env.int("KPI_HEALTH_RETENTION_DAYS", default=400)
+CELERY_BEAT_SCHEDULE["kpis-events-partitions"] = {
+    "task": "kpis.tasks.kpi_events_partitions_maintain",
+    "schedule": crontab(minute=5, hour=0),
+}
+CELERY_BEAT_SCHEDULE["kpis-health-samples-drain"] = {
+    "task": "kpis.tasks.kpi_health_samples_drain",
+    "schedule": 30.0,
+}
+CELERY_BEAT_SCHEDULE["kpis-health-samples-prune"] = {
+    "task": "kpis.tasks.kpi_health_samples_prune",
+    "schedule": crontab(minute=10, hour=0),
 }
 
 # Security, GDPR and backups (audit app).
@@ -437,11 +472,16 @@ CELERY_BEAT_SCHEDULE.update(
     }
 )
 
-# Knowledge base: cached page views are written to the articles, and deflections decided, every minute.
+# Knowledge base: cached page views are written to the articles, and deflections decided, every minute;
+# the typo vocabulary is rebuilt nightly (the save trigger only adds words).
 CELERY_BEAT_SCHEDULE.update(
     {
         "kb-view-counts-flush": {"task": "knowledge_base.tasks.kb_view_counts_flush", "schedule": 60.0},
         "kb-count-deflections": {"task": "knowledge_base.tasks.kb_count_deflections", "schedule": 60.0},
+        "kb-vocabulary-rebuild": {
+            "task": "knowledge_base.tasks.kb_vocabulary_rebuild",
+            "schedule": crontab(minute=15, hour=3),
+        },
     }
 )
 

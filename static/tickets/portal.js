@@ -9,6 +9,8 @@
   var list = box.querySelector("ul");
   var timer = null;
   var latest = 0;
+  // This form's draft: the help center counts a deflection once per person, draft and article.
+  var draft = (window.crypto && window.crypto.randomUUID) ? window.crypto.randomUUID() : String(Date.now()) + Math.random();
 
   function render(results) {
     list.textContent = "";
@@ -17,7 +19,7 @@
       var link = document.createElement("a");
       var url = String(item.url || "");
       // Only same-site paths or http(s) links; anything else (javascript:, data:) is shown as text.
-      if (/^(\/(?!\/)|https?:\/\/)/i.test(url)) link.href = url;
+      if (/^(\/(?!\/)|https?:\/\/)/i.test(url)) link.href = url + (url.indexOf("?") >= 0 ? "&" : "?") + "draft=" + encodeURIComponent(draft);
       link.textContent = String(item.title || url);
       li.appendChild(link);
       list.appendChild(li);

@@ -90,6 +90,13 @@
     }
   }
 
+  function withDraft(href, draftId) {
+    if (!href) return href;
+    var parsed = new URL(href);
+    parsed.searchParams.set("draft", draftId);
+    return parsed.href;
+  }
+
   function formatTime(value) {
     if (!value) return "";
     var date = new Date(value);
@@ -254,6 +261,8 @@
     this.tickets = [];
     this.current = null; // the ticket shown in the conversation view
     this.pendingSubmission = null; // { key, payload } of a ticket submission not yet answered
+    // The draft a suggestion was opened from: the help center counts a deflection once per person and draft.
+    this.draftId = uuid();
     this.suggestionTimer = null;
     this.suggestionAbort = null;
     this.onKeydown = this.onKeydown.bind(this);
@@ -550,7 +559,7 @@
     var self = this;
     clear(this.suggestionList);
     items.slice(0, 5).forEach(function (item) {
-      var href = safeHref(item.url, self.api.base);
+      var href = withDraft(safeHref(item.url, self.api.base), self.draftId);
       var title = el(href ? "a" : "span", { href: href, target: href ? "_blank" : null, rel: href ? "noopener" : null,
         text: item.title || "" });
       var excerpt = item.excerpt || item.summary || "";
@@ -631,6 +640,7 @@
         body: body.body, formData: body.formData, idempotencyKey: this.pendingSubmission.key,
       });
       this.pendingSubmission = null;
+      this.draftId = uuid();
       this.retryNote.hidden = true;
       this.newForm.reset();
       this.renderSuggestions([], "idle");

@@ -69,6 +69,9 @@ def test_customer_files_follows_replies_and_rates_a_ticket(page, demo_widget):
     assert_suggestions(page, expected)
     assert len(suggestion_queries) == 1, suggestion_queries  # one lookup for the whole burst of keystrokes
     assert suggestion_queries[0].endswith("q=PDF%20export%20is%20blank")
+    # a suggestion link names the widget, its signed user and this draft (deflection: once per person and draft)
+    link = widget(page, "[data-testid=suggestion] a").first.get_attribute("href")
+    assert all(part in link for part in ("src=suggestion", "from=widget", "&who=", "&draft=")), link
     page.get_by_label("Steps to reproduce (optional)").fill("1. Open the spring tour\n2. Export the tour book")
     widget(page, "[data-testid=submit]").click()
 

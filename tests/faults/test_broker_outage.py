@@ -65,12 +65,16 @@ def test_redis_outages_with_unacknowledged_tasks_worker_survives_and_everything_
     assert max(seconds) < WRITE_SECONDS_LIMIT, seconds
 
     # when the periodic delivery runs (as beat sends it every 30 s)
-    sender.send_task("tickets.tasks.deliver_pending_outbox")
+    sender.send_task("tourbrain_support.notifications.tasks.deliver_pending_outbox")
 
     # then every email went out exactly once, and the webhook got its one message
     smtp_server.wait_for(len(keys), timeout=60)
-    sender.send_task("tickets.tasks.deliver_pending_outbox")  # a second run finds nothing left to send
-    worker.wait_for_log("tickets.tasks.deliver_pending_outbox[", count=4)  # each run: received, succeeded
+    sender.send_task(
+        "tourbrain_support.notifications.tasks.deliver_pending_outbox"
+    )  # a second run finds nothing left to send
+    worker.wait_for_log(
+        "tourbrain_support.notifications.tasks.deliver_pending_outbox[", count=4
+    )  # each run: received, succeeded
     delivered = Counter(received.message["X-TourBrain-Outbox-Key"] for received in smtp_server.messages)
     assert delivered == Counter(keys)
     assert [request.path for request in http_server.requests] == ["/hook"]

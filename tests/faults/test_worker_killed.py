@@ -41,7 +41,7 @@ def test_worker_killed_mid_delivery_the_rerun_sends_each_message_exactly_once(po
     portal.worker(env, name="worker-2")
     deadline = time.monotonic() + 30
     while portal.database.outbox(keys) != dict.fromkeys(keys, "sent") and time.monotonic() < deadline:
-        sender.send_task("tickets.tasks.deliver_pending_outbox")
+        sender.send_task("tourbrain_support.notifications.tasks.deliver_pending_outbox")
         time.sleep(1)
 
     # then each message was delivered exactly once: the first two once, the other three on their second attempt

@@ -4,7 +4,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from kpis import demo
-from kpis.models import DailyMetric, ProductEvent
+from kpis.models import DailyMetric, HealthSample, ProductEvent
 from tourbrain_support.roles import Role
 
 pytestmark = pytest.mark.django_db
@@ -27,6 +27,8 @@ def _rollups(days: int):
             DailyMetric(metric="dau", day=day, value=10 + offset, computed_at=now),
             DailyMetric(metric="onboarding_completion_rate", day=day, value=0.85, computed_at=now),
             DailyMetric(metric="ai_routing_adoption", day=day, value=0.5, computed_at=now),
+            DailyMetric(metric="error_rate", day=day, value=0.005, computed_at=now),
+            DailyMetric(metric="response_time_p95", day=day, value=620.4, computed_at=now),
         ]
     DailyMetric.objects.bulk_create(rows)
 
@@ -44,6 +46,11 @@ def test_dashboard_scorecard_and_charts_with_constant_queries(client_as, django_
     assert rows["Monthly signups"]["value"] == 3 * min(days, 30)
     assert rows["Monthly signups"]["status"] == ("pass" if days >= 17 else "fail")
     assert rows["Uptime"]["status"] == "no data"
+    assert rows["Uptime"]["display"] == "no data"
+    assert rows["Error rate"]["status"] == "pass"
+    assert rows["Error rate"]["display"] == "0.50%"
+    assert rows["API response time"]["display"] == "620 ms"
+    assert rows["API response time"]["status"] == "fail"
     assert rows["Monthly churn"]["value"] is None
     html = response.content.decode()
     assert 'data-target="Onboarding completion"' in html
@@ -78,6 +85,7 @@ def test_demo_events_are_idempotent_and_fill_the_dashboard(client_as):
 
     demo.seed()
     events, rows = ProductEvent.objects.count(), DailyMetric.objects.count()
+    samples = HealthSample.objects.count()
     demo.seed()
     assert ProductEvent.objects.count() == events > 500
     assert DailyMetric.objects.count() == rows
@@ -85,3 +93,18 @@ def test_demo_events_are_idempotent_and_fill_the_dashboard(client_as):
     statuses = {row["target"].label: row["status"] for row in response.context["scorecard"]}
     assert statuses["Onboarding completion"] in ("pass", "fail")
     assert statuses["Monthly signups"] == "pass"
+    # Health samples and web vitals are in the demo too: the technical targets are measured.
+    assert statuses["Uptime"] in ("pass", "fail")
+    assert statuses["API response time"] == "pass"
+    assert statuses["Error rate"] == "pass"
+    health = {chart["id"]: chart for chart in response.context["health_charts"]}
+    assert any(value for value in health["chart-uptime"]["series"]["total"] if value is not None)
+    assert "/tours/:id/" in health["chart-web_vitals_lcp_p75"]["series"]
+    assert any(value for value in health["chart-openai_cost"]["series"]["gpt-4o"] if value is not None)
+    assert HealthSample.objects.count() == samples
+    assert 'data-testid="health-charts"' in response.content.decode()
+    # Revenue from the demo subscriptions and prices; support metrics from the demo tickets' rollups.
+    assert statuses["MRR"] in ("pass", "fail")
+    assert statuses["ARPU"] in ("pass", "fail")
+    business = {chart["id"]: chart for chart in response.context["business_charts"]}
+    assert any(value for value in business["chart-mrr"]["series"]["total"] if value is not None)

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from kpis.metrics import METRICS_BY_NAME
 from kpis.models import DailyMetric, ProductEvent, RollupState
 from kpis.rollups import ADVISORY_LOCK_KEY, RollupAlreadyRunning, rollup_nightly, rollup_range
+from tests.kpis.test_revenue_rollups import revenue_oracle
 
 pytestmark = pytest.mark.django_db
 
@@ -35,6 +36,16 @@ PROPERTIES = {
     "churnEvent": st.fixed_dictionaries({"reason": st.just("price"), "tenure": st.integers(1, 90)}),
     "organizationCreated": st.fixed_dictionaries({"type": st.sampled_from(["promoter", "agency"])}),
     "pageView": st.just({}),
+    # posthog-js: one $web_vitals event carries the vitals measured on a page so far.
+    "$web_vitals": st.fixed_dictionaries(
+        {"$current_url": st.sampled_from(["https://app.example/tours/12", "https://app.example/tours/13?tab=2", "/"])},
+        optional={
+            "$web_vitals_LCP_value": st.floats(0, 10000, allow_nan=False),
+            "$web_vitals_INP_value": st.integers(0, 900),
+            "$web_vitals_CLS_value": st.floats(0, 1, allow_nan=False),
+            "$web_vitals_TTFB_value": st.integers(0, 3000),
+        },
+    ),
 }
 
 event_strategy = st.sampled_from(sorted(PROPERTIES)).flatmap(
@@ -125,7 +136,41 @@ def oracle(rows, metric, day) -> dict:
         subscribed = {r["user"] for r in rows if r["name"] == "subscriptionStarted" and r["day"] < start}
         churned_before = {r["user"] for r in rows if r["name"] == "churnEvent" and r["day"] < start}
         return _ratio(_users(_window(rows, day, 30, "churnEvent")), subscribed - churned_before)
+    if metric.startswith("web_vitals_"):
+        prop = f"$web_vitals_{metric.split('_')[2].upper()}_value"
+        by_route: dict[str, list] = {}
+        for r in _window(rows, day, 1, "$web_vitals"):
+            if prop in r["p"]:
+                path = r["p"]["$current_url"].split("://", 1)[-1]
+                path = "/" + path.split("/", 1)[1] if "://" in r["p"]["$current_url"] else path
+                segments = ["{}".format(":id" if part.isdigit() else part) for part in path.split("?")[0].split("/")]
+                by_route.setdefault("/".join(segments) or "/", []).append(r["p"][prop])
+        result = {route: _p(values, 0.75) for route, values in by_route.items()}
+        if by_route:
+            result[""] = _p([v for values in by_route.values() for v in values], 0.75)
+        return result
+    if metric in HEALTH_METRICS:
+        return {}  # no health samples here: see test_health_rollups.py
+    if metric in REVENUE_METRICS:  # no plan prices here; with prices: test_revenue_rollups.py
+        events = [
+            (r["name"], r["user"], r["at"], r["p"].get("plan"))
+            for r in rows
+            if r["name"] in ("subscriptionStarted", "churnEvent")
+        ]
+        return revenue_oracle(events, [], day).get(metric, {})
+    if metric in SUPPORT_METRICS:  # no tickets here: see test_revenue_rollups.py
+        return {"": 0} if metric == "backlog" else {}
     raise AssertionError(f"no oracle for {metric}")
+
+
+def _p(values, fraction):
+    """The smallest value with at least `fraction` of the values at or below it."""
+    return min(v for v in values if sum(1 for w in values if w <= v) >= fraction * len(values))
+
+
+HEALTH_METRICS = {"uptime", "error_rate", "response_time_p95", "openai_cost", "openai_rate_limit_hits"}
+REVENUE_METRICS = {"mrr", "arpu", "clv", "expansion_revenue"}
+SUPPORT_METRICS = {"first_response_median", "first_response_p90", "sla_compliance", "backlog"}
 
 
 def _stored() -> dict:
@@ -212,6 +257,8 @@ def test_a_second_run_cannot_overlap_the_first():
             call_command("kpi_rollup", "--from", "2026-03-01", "--to", "2026-03-01")
         assert not DailyMetric.objects.exists()
     finally:
+        # Unlock before closing: the server ends the closed session (and frees its locks) a moment later.
+        other.execute("SELECT pg_advisory_unlock_all()")
         other.close()
     # once it is released, a run goes through
     rollup_range(start=START, end=START)

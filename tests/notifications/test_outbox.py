@@ -14,6 +14,7 @@ from tourbrain_support.notifications.models import OutboxMessage
 from tourbrain_support.notifications.outbox import (
     OutboxItem,
     outbox_deliver,
+    outbox_deliver_due,
     outbox_enqueue,
     outbox_enqueue_many,
     retry_delay,
@@ -443,9 +444,10 @@ def test_a_row_left_sending_by_a_dead_worker_is_taken_over_after_the_lease(slack
     assert json.loads(slack.requests[0].body)["text"].startswith("*SLA breached")
 
 
-def test_a_late_result_from_an_expired_claim_is_ignored(slack, settings):
+@pytest.mark.parametrize("late_reply", [Reply(500, body="late"), Reply(200, body="late ok")])
+def test_a_late_result_from_an_expired_claim_is_ignored(slack, settings, late_reply):
     from tourbrain_support.notifications.channels import Senders
-    from tourbrain_support.notifications.outbox import _attempt, outbox_claim
+    from tourbrain_support.notifications.outbox import _attempt, _SentResults, outbox_claim
 
     # given a claim whose lease expired and whose row was delivered by another worker meanwhile
     with time_machine.travel(T0, tick=False):
@@ -453,16 +455,35 @@ def test_a_late_result_from_an_expired_claim_is_ignored(slack, settings):
         stale = outbox_claim(message.pk)
     with time_machine.travel(T0 + timedelta(seconds=settings.OUTBOX_LEASE_SECONDS + 1), tick=False):
         deliver_pending_outbox()
-    slack.default = Reply(500, body="late")
+    slack.default = late_reply
 
-    # when the first worker finally records its (failed) attempt
-    with Senders() as senders:
-        assert _attempt(stale, senders) is None
+    # when the first worker finally records its attempt (a failure, or a success in its group of results)
+    with Senders() as senders, _SentResults() as sent:
+        assert _attempt(stale, senders, sent) is None
 
-    # then the row keeps the successful delivery
+    # then the row keeps the successful delivery of the worker that held the claim
+    assert sent.recorded == []
     message.refresh_from_db()
     assert message.status == OutboxMessage.Status.SENT
     assert message.provider_response == "200 ok"
+
+
+def test_sent_messages_are_marked_in_groups_each_with_its_own_answer(smtp_server, settings):
+    # given 12 emails and groups of 5 marked per commit (so the last group is partial)
+    settings.OUTBOX_RECORD_GROUP = 5
+    for n in range(12):
+        _email(recipient=f"rep{n}@example.test", idempotency_key=f"group:{n}")
+
+    # when the periodic delivery sends them over one connection
+    counts = outbox_deliver_due(batch_size=50)
+
+    # then every one was sent once and marked sent with the server's answer to its own DATA
+    assert counts["sent"] == 12
+    assert len(smtp_server.messages) == 12
+    rows = list(OutboxMessage.objects.filter(idempotency_key__startswith="group:"))
+    assert {row.status for row in rows} == {OutboxMessage.Status.SENT}
+    assert all(row.provider_response.startswith("250") and row.sent_at for row in rows)
+    assert {row.attempts for row in rows} == {1}
 
 
 def test_a_batch_whose_lease_runs_out_hands_back_the_unsent_rows(slack, settings):

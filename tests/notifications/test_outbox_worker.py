@@ -63,10 +63,12 @@ def test_notifications_written_while_the_broker_was_down_go_out_once_through_a_w
     assert set(OutboxMessage.objects.values_list("status", flat=True)) == {"pending"}
 
     # and, the broker back, the periodic delivery runs on the worker twice (as beat would)
-    worker.send("tickets.tasks.deliver_pending_outbox")
+    worker.send("tourbrain_support.notifications.tasks.deliver_pending_outbox")
     _wait(lambda: OutboxMessage.objects.filter(status="sent").count() == 2, worker)
-    worker.send("tickets.tasks.deliver_pending_outbox")
-    worker.send("tickets.tasks.deliver_outbox_message", message_id=OutboxMessage.objects.first().pk)
+    worker.send("tourbrain_support.notifications.tasks.deliver_pending_outbox")
+    worker.send(
+        "tourbrain_support.notifications.tasks.deliver_outbox_message", message_id=OutboxMessage.objects.first().pk
+    )
     time.sleep(2)
 
     # then the lead got one email and Slack one post, marked sent with the providers' answers

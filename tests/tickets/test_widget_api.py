@@ -8,11 +8,13 @@ import pytest
 import time_machine
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from audit.models import AuditEvent, SecurityCounter
-from knowledge_base.models import Article
+from knowledge_base import services as kb_services
+from knowledge_base.models import Article, SuggestionOpen
 from tests.knowledge_base.factories import ArticleFactory
 from tests.widget_tokens import bearer, claims, hs256
 from tickets import services
@@ -387,7 +389,42 @@ def test_suggestions_are_public_knowledge_base_matches_with_absolute_links(clien
     assert [item["slug"] for item in body["results"]] == ["setlist-sync"]
     item = body["results"][0]
     assert item["title"] == "Setlist synchronisation"
-    assert item["url"] == "http://testserver/docs/setlist-sync/?src=suggestion&from=widget"
+    # (`who`: the signed user, so an open in a new tab still belongs to this person for deflection)
+    assert item["url"].startswith("http://testserver/docs/setlist-sync/?src=suggestion&from=widget&who=")
+
+
+def test_widget_suggestion_opened_in_a_new_tab_counts_for_the_widget_user(client, widget_settings):
+    # given a widget user who got a suggestion and opened it in a tab where they are not signed in
+    ArticleFactory(slug="setlist-sync", title="Setlist synchronisation", summary="Keep setlists in sync.")
+    url = client.get("/api/v1/widget/suggestions/?q=setlist", **token()).json()["results"][0]["url"]
+    reader = Client()
+    assert reader.get(url.removeprefix("http://testserver")).status_code == 200
+    opened = SuggestionOpen.objects.get()
+    ana = user_of("user_ana")
+    assert (opened.person_key, opened.user, opened.source) == (f"u:{ana.pk}", ana, "widget")
+
+    # when they file a ticket from the widget within the half hour
+    assert create(client, token()).status_code == 201
+
+    # then the open did not deflect anything, and no later count makes it a deflection
+    opened.refresh_from_db()
+    assert opened.outcome == SuggestionOpen.Outcome.TICKET_FILED
+    assert kb_services.kb_deflections_count(now=timezone.now() + timedelta(hours=1)) == 0
+
+
+def test_forged_or_expired_suggestion_person_is_an_anonymous_reader(client, widget_settings):
+    ArticleFactory(slug="setlist-sync", title="Setlist synchronisation", summary="Keep setlists in sync.")
+    url = client.get("/api/v1/widget/suggestions/?q=setlist", **token()).json()["results"][0]["url"]
+    path = url.removeprefix("http://testserver")
+    forged = path.split("&who=")[0] + "&who=1:1tAAAA:forged"
+    reader = Client()
+    reader.get("/docs/")  # the reader cookie
+    reader.get("/docs/setlist-sync/")
+    reader.get(forged)
+    with time_machine.travel(timezone.now() + timedelta(days=2)):
+        reader.get(path + "&draft=later")
+    assert all(key.startswith("r:") for key in SuggestionOpen.objects.values_list("person_key", flat=True))
+    assert SuggestionOpen.objects.count() == 2
 
 
 def test_suggestions_validate_q(client, widget_settings):

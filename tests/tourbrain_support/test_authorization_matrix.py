@@ -46,7 +46,7 @@ from audit.models import BackupRun, LoginLockout, SecurityCounter
 from audit.sealing import seal_all
 from audit.services import audit_record, deployment_record
 from knowledge_base.models import Article, EmptySearch, Feedback, SuggestionOpen
-from kpis.models import DailyMetric, ProjectApiKey, RejectedEventCount
+from kpis.models import DailyMetric, PlanPrice, ProjectApiKey, RejectedEventCount
 from tests.factories import MembershipFactory, OrganizationFactory, UserFactory
 from tests.knowledge_base.factories import ArticleFactory, VideoFactory
 from tests.tickets.factories import TicketFactory
@@ -142,6 +142,9 @@ URLS: dict[str, tuple[str, str | None, str | dict[str, str]]] = {
         "other_team":                               "401    403    400    400    404    404    403    403    400",
         "other_org":                                "401    403    400    400    400    400    403    403    400",
     }),
+    # Provider inbound email webhooks: no session or role opens them; off (404) until their secret is configured.
+    "email-inbound-mailgun": ("POST", None,         "404    404    404    404    404    404    404    404    404"),
+    "email-inbound-postmark": ("POST", None,        "404    404    404    404    404    404    404    404    404"),
     "audit-deployments": ("POST", None,             "401    401    401    401    401    401    401    401    401"),
     "api-me-consents": ("GET", None,                "401    200    200    200    200    200    200    200    200"),
     "tickets:queue": ("GET", None,                  "login  403    200    200    200    200    403    403    200"),
@@ -388,6 +391,10 @@ URLS: dict[str, tuple[str, str | None, str | dict[str, str]]] = {
     "kpis:capture-e": ("POST", None,                "401    401    401    401    401    401    401    401    401"),
     "kpis:capture-i-v0-e": ("POST", None,           "401    401    401    401    401    401    401    401    401"),
     "api-kpi-events": ("POST", None,                "401    401    401    401    401    401    401    401    401"),
+    # OpenAI usage takes the KPI health token (unset here), never a session.
+    "api-kpi-openai-usage": ("POST", None,          "401    401    401    401    401    401    401    401    401"),
+    # The Vercel log drain takes a signed body only (no secret configured here: every delivery is refused).
+    "kpis:vercel-log-drain": ("POST", None,         "403    403    403    403    403    403    403    403    403"),
 }
 
 # Admin model pages: the changelist and a change page of one row (tickets and attachments per ownership);
@@ -586,6 +593,10 @@ ADMIN_MODELS: dict[str, dict[str, str | dict[str, str]]] = {
         "changelist":                               "alogin alogin 403    200    403    403    200    403    200",
         "change":                                   "alogin alogin 403    200    403    403    200    403    200",
     },
+    "kpis.PlanPrice": {
+        "changelist":                               "alogin alogin 403    200    403    403    200    403    200",
+        "change":                                   "alogin alogin 403    200    403    403    200    403    200",
+    },
     "kpis.DailyMetric": {
         "changelist":                               "alogin alogin 403    200    403    403    200    403    200",
         "change":                                   "alogin alogin 403    200    403    403    200    403    200",
@@ -770,6 +781,7 @@ def _knowledge_base_and_kpis(world: World, *, reader) -> None:
     SuggestionOpen.objects.create(article=public, user=reader, person_key=f"u:{reader.pk}", source="portal")
     EmptySearch.objects.create(query="matrix", day=timezone.now().date(), count=1)
     ProjectApiKey.objects.create(name="matrix")
+    PlanPrice.objects.create(plan="professional", monthly_price=149, valid_from=timezone.now().date())
     RejectedEventCount.objects.create(day=timezone.now().date(), reason="invalid", event_name="x", count=1)
     DailyMetric.objects.create(metric="matrix", day=timezone.now().date(), value=1, computed_at=timezone.now())
 

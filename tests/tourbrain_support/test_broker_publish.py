@@ -63,7 +63,7 @@ def test_after_a_failed_publish_the_next_writes_skip_the_broker_until_the_pause_
             assert broker.publish(deliver_outbox_message, 2) is False
             assert broker.publish(deliver_outbox_message, 3) is False
             # then only the first tried the broker, and the pause was logged once
-            assert attempts == ["tickets.tasks.deliver_outbox_message"]
+            assert attempts == ["tourbrain_support.notifications.tasks.deliver_outbox_message"]
             assert len([r for r in caplog.records if "publishing paused" in r.getMessage()]) == 1
 
             # when the pause is over, the next publish tries again
