@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 
-from audit.models import AuditCheckpoint, AuditEvent, DeploymentRecord
+from audit.models import AuditCheckpoint, AuditEvent, DeploymentFreeze, DeploymentRecord
 from tourbrain_support.admin_mixins import ReadOnlyAdminMixin
 
 
@@ -22,6 +22,13 @@ class AuditEventAdmin(ReadOnlyAdmin):
 @admin.register(DeploymentRecord)
 class DeploymentRecordAdmin(ReadOnlyAdmin):
     list_display = ["id", "occurred_at", "version", "deployed_by", "migration_status", "rollback_available", "source"]
+
+
+@admin.register(DeploymentFreeze)
+class DeploymentFreezeAdmin(ReadOnlyAdmin):
+    # Turned on and lifted through the deployment API (CI, the deploy token) and Vercel's webhook, audited.
+    list_display = ["started_at", "is_active", "reason", "source", "deployment_id", "lifted_at", "lift_note"]
+    list_filter = ["is_active", "source"]
 
 
 @admin.register(AuditCheckpoint)

@@ -42,6 +42,7 @@ from audit.models import (
 from audit.security import pseudonym
 from audit.services import audit_record
 from tourbrain_support.api import ApplicationError
+from tourbrain_support.erasure import erasure_steps_run
 from tourbrain_support.notifications.models import OutboxMessage
 from tourbrain_support.notifications.outbox import outbox_enqueue
 
@@ -813,6 +814,9 @@ def subject_erase(*, user, actor, request=None) -> dict[str, int]:
             summary[model._meta.label_lower] = summary.get(model._meta.label_lower, 0) + _scrub_rows(
                 model, pks, pattern, wipe_free_text=False, email=email, undeleted=undeleted
             )
+    # What the apps keep in forms the search above cannot reach (e.g. quarantined raw mail): their own steps.
+    for label, count in erasure_steps_run(user=user).items():
+        summary[label] = summary.get(label, 0) + count
     # Django admin's log about this account (its repr is the email).
     from django.contrib.admin.models import LogEntry
     from django.contrib.contenttypes.models import ContentType

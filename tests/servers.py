@@ -30,6 +30,8 @@ from pathlib import Path
 
 from aiosmtpd.controller import Controller
 
+from tests.waiting import scaled
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -72,7 +74,10 @@ class _RecordingHandler:
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         with self.server.lock:
             self.server.rcpts += 1
+            number = self.server.rcpts
             delay = self.server.rcpt_delays.pop(0) if self.server.rcpt_delays else 0.0
+        if self.server.on_rcpt:
+            self.server.on_rcpt(number)
         if delay:
             await asyncio.sleep(delay)
         answer = self.server.rcpt_answers.get(address)
@@ -99,7 +104,8 @@ class SMTPServer:
 
     `data_answers` is a queue of replies to DATA (e.g. "451 4.3.0 try later"), used before accepting normally;
     `rcpt_answers` maps an address to a fixed reply for RCPT TO (e.g. "550 5.1.1 no such user");
-    `rcpt_delays` holds the server's reply to the next RCPT TOs for that many seconds each (a send in flight).
+    `rcpt_delays` holds the server's reply to the next RCPT TOs for that many seconds each (a send in flight);
+    `on_rcpt(number)` is called on each RCPT TO (1, 2, ...) before it is answered.
     """
 
     def __init__(self) -> None:
@@ -111,6 +117,7 @@ class SMTPServer:
         self.rcpt_delays: list[float] = []
         self.rcpts = 0  # RCPT TO commands seen, answered or not
         self.sessions = 0  # EHLO greetings seen: one per SMTP connection
+        self.on_rcpt: Callable[[int], None] | None = None
         self.lock = threading.Lock()
         self._controller = Controller(_RecordingHandler(self), hostname=self.host, port=self.port)
 
@@ -234,6 +241,63 @@ def _wait_for_port(port: int, timeout: float) -> bool:
     return False
 
 
+class IMAPServer:
+    """A real IMAP server (pymap's in-memory backend) in a subprocess on a free port: one account, INBOX only.
+
+    `append(raw)` puts a message in a folder as a mail delivery would; `uids(folder)` and `flags(folder)`
+    read the mailbox back through a separate client connection.
+    """
+
+    user = "support"
+    password = "imap-test-password"
+
+    def __init__(self) -> None:
+        self.host = "127.0.0.1"
+        self.port = free_port()
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"imap://{self.user}:{self.password}@{self.host}:{self.port}/INBOX"
+
+    def start(self) -> IMAPServer:
+        import sys
+
+        command = [sys.executable, "-c", "import sys; from pymap.main import main; sys.exit(main())"]
+        command += ["--host", self.host, "--port", str(self.port), "--no-tls"]
+        command += ["dict", "--demo-user", self.user, "--demo-password", self.password]
+        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # noqa: S603
+        if not _wait_for_port(self.port, 15):
+            self.stop()
+            raise RuntimeError("the IMAP server (pymap) did not start")
+        return self
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+        self.process = None
+
+    def _client(self, folder: str = "INBOX"):
+        from imap_tools import MailBoxUnencrypted
+
+        return MailBoxUnencrypted(self.host, self.port).login(self.user, self.password, initial_folder=folder)
+
+    def append(self, raw: bytes, folder: str = "INBOX") -> None:
+        with self._client(folder) as mailbox:
+            mailbox.append(raw, folder)
+
+    def uids(self, folder: str = "INBOX") -> list[str]:
+        with self._client(folder) as mailbox:
+            return mailbox.uids() if mailbox.folder.exists(folder) else []
+
+    def seen(self, folder: str = "INBOX") -> list[bool]:
+        from imap_tools import MailMessageFlags
+
+        with self._client(folder) as mailbox:
+            return [MailMessageFlags.SEEN in msg.flags for msg in mailbox.fetch(mark_seen=False, headers_only=True)]
+
+
 class RedisServer:
     """A `redis-server` subprocess on a free port, without persistence: stopping it loses every key."""
 
@@ -250,7 +314,7 @@ class RedisServer:
         command = [self.executable, "--port", str(self.port), "--bind", "127.0.0.1", "--save", ""]
         command += ["--appendonly", "no", "--dir", str(self.work_dir)]
         self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # noqa: S603
-        if not _wait_for_port(self.port, 10):
+        if not _wait_for_port(self.port, scaled(10)):
             raise RuntimeError("redis-server did not start")
         return self
 
@@ -258,7 +322,7 @@ class RedisServer:
         """Stopped at once (SIGKILL, as when the host goes away), or `graceful`ly (SIGTERM, a service stop)."""
         if self.process is not None and self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM if graceful else signal.SIGKILL)
-            self.process.wait(timeout=10)
+            self.process.wait(timeout=scaled(10))
         self.process = None
 
 
@@ -292,7 +356,7 @@ class PostgresCluster:
 
     def _run(self, *command: str) -> None:
         subprocess.run(  # noqa: S603 - fixed command lines
-            command, check=True, capture_output=True, user=self.user, cwd=self.base_dir, timeout=120
+            command, check=True, capture_output=True, user=self.user, cwd=self.base_dir, timeout=scaled(120)
         )
 
     def url(self, database: str) -> str:

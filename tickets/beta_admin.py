@@ -4,9 +4,9 @@ revoke portal sign-in links."""
 
 from django.contrib import admin, messages
 
-from tickets import beta
+from tickets import beta, surveys
 from tickets.forms import staff_assignees
-from tickets.models import BetaSupportProfile, PortalLoginLink
+from tickets.models import BetaSupportProfile, NpsSurvey, PortalLoginLink
 from tickets.portal_links import portal_links_revoke
 from tourbrain_support.admin_mixins import PermittedRelatedLinksMixin, ReadOnlyAdminMixin
 from tourbrain_support.roles import Role, has_role
@@ -44,6 +44,27 @@ class BetaSupportProfileAdmin(PermittedRelatedLinksMixin, admin.ModelAdmin):
         sent = beta.beta_call_invites_send(profile=obj, actor=request.user)
         if sent:
             messages.info(request, f"Weekly call invite (.ics) emailed to {len(sent)} people.")
+
+    actions = ["ask_beta_feedback", "send_nps_survey"]
+
+    def has_survey_permission(self, request) -> bool:
+        return has_role(request.user, Role.SUPPORT_LEAD, Role.ADMIN)
+
+    @admin.action(description="Ask the selected organizations' people for beta feedback now", permissions=["survey"])
+    def ask_beta_feedback(self, request, queryset):
+        people = list(surveys.beta_users([profile.organization_id for profile in queryset]))
+        sent = surveys.beta_feedback_request(users=people, actor=request.user)
+        messages.success(request, f"Feedback form emailed to {sent} people (once a week each).")
+
+    @admin.action(description="Send the NPS survey now to the selected organizations' people", permissions=["survey"])
+    def send_nps_survey(self, request, queryset):
+        people = surveys.beta_users([profile.organization_id for profile in queryset])
+        sent = [
+            person
+            for person in people
+            if surveys.nps_survey_send(user=person, source=NpsSurvey.Source.ADMIN, actor=request.user) is not None
+        ]
+        messages.success(request, f"NPS survey emailed to {len(sent)} people (at most once per period each).")
 
 
 @admin.register(PortalLoginLink)

@@ -46,10 +46,13 @@ def customer_recipient(ticket: Ticket) -> User | None:
     return person
 
 
+# RFC 2606 reserved names never receive mail (placeholder addresses of widget visitors, erased users).
+UNDELIVERABLE_SUFFIXES = (".invalid", ".test", ".example", ".localhost")
+
+
 def deliverable(address: str) -> bool:
     domain = address.rpartition("@")[2].lower()
-    # RFC 2606 reserved names never receive mail (placeholder addresses of widget visitors, erased users).
-    return bool(domain) and "." in domain and not domain.endswith((".invalid", ".test", ".example", ".localhost"))
+    return bool(domain) and "." in domain and not domain.endswith(UNDELIVERABLE_SUFFIXES)
 
 
 def reply_to_address(ticket: Ticket) -> str:
@@ -112,7 +115,8 @@ def notify_customer_reply(ticket: Ticket, message: TicketMessage) -> list[Outbox
 
 
 def notify_customer_status(ticket: Ticket) -> list[OutboxMessage]:
-    """The ticket moved to a status the customer cares about (waiting on them, solved, closed)."""
+    """The ticket moved to a status the customer cares about (waiting on them, solved, closed).
+    The solve email carries the one-click CSAT links."""
     headline = STATUS_MESSAGES.get(ticket.status)
     if headline is None:
         return []
@@ -124,6 +128,10 @@ def notify_customer_status(ticket: Ticket) -> list[OutboxMessage]:
         "status": ticket.status,
         "reopen_days": settings.TICKET_REOPEN_WINDOW_DAYS,
     }
+    if ticket.status == Ticket.Status.SOLVED:
+        from tickets.surveys import csat_links  # surveys builds on this module
+
+        context["rating_links"] = csat_links(ticket)  # one click rates (signed, no sign-in)
     return _enqueue(
         ticket,
         person,

@@ -86,7 +86,8 @@ def ticket_submit(
 
 @transaction.atomic
 def ticket_rate(*, ticket: Ticket, actor: User, score: int, comment: str = "") -> TicketSatisfaction:
-    """The customer rates a solved (or closed) ticket 1-5: once per solve, changeable for 7 days; audited."""
+    """The customer rates a solved (or closed) ticket 1-5: once per solve, changeable for 7 days; audited.
+    A rating of 1-2 emails the team lead."""
     if isinstance(score, bool) or not isinstance(score, int) or not 1 <= score <= 5:
         message = "A whole number from 1 to 5."
         raise ApplicationError("The score must be from 1 to 5.", code="invalid", fields={"score": [message]})
@@ -117,6 +118,9 @@ def ticket_rate(*, ticket: Ticket, actor: User, score: int, comment: str = "") -
     services._audit(
         actor, "rate", ticket, {"score": [previous, score] if previous is not None else score, "rating": rating.pk}
     )
+    from tickets.surveys import notify_low_rating  # surveys builds on this module
+
+    notify_low_rating(ticket, rating)  # 1-2: the team lead hears of it, once per solve
     return rating
 
 

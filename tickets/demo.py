@@ -199,6 +199,7 @@ def seed(stdout=None) -> None:
         _ensure_portal_logins()
         _ensure_beta_program()
     if Ticket.objects.filter(user__email__in=CORE_CUSTOMERS).exists():
+        _ensure_email_and_surveys(stdout)
         if stdout:
             stdout.write("Tickets demo data already present.")
         return
@@ -275,8 +276,109 @@ def seed(stdout=None) -> None:
         for duplicate in dark[1:]:
             services.ticket_merge_duplicate(duplicate=duplicate, original=dark[0], actor=pm)
     result = sla_sweep()
+    _ensure_email_and_surveys(stdout)
     if stdout:
         stdout.write(
             f"Tickets demo data: {len(PLAN)} tickets, {len(result.warned)} in warning, "
             f"{len(result.breached)} breached and escalated."
         )
+
+
+# Organizations' email domains: (domain, organization slug, verified). A new sender at backline.example.com joins
+# Backline Booking (try `ingest_email`); roadcase.example.com waits for verification in the admin.
+DEMO_EMAIL_DOMAINS = [
+    ("backline.example.com", "backline-booking", True),
+    ("roadcase.example.com", "roadcase-touring", False),
+]
+# NPS answers of this period: (email, score, why); customer@backline.test's survey stays unanswered.
+DEMO_NPS = [
+    ("beta@roadcase.test", 10, "Routing saves me a day per tour."),
+    ("enterprise@arena.test", 9, ""),
+    ("ops@backline.test", 7, "Good, but exports are slow."),
+    ("agent@roadcase.test", 4, "The iCal feed broke twice this month."),
+    ("customer@backline.test", None, ""),
+]
+# Beta feedback: (email, intent, plan, testimonial, consent, approved).
+DEMO_BETA_FEEDBACK = [
+    ("beta@roadcase.test", "yes", "professional", "TourBrain turned our routing week into an afternoon.", True, True),
+    ("tm@backline.test", "maybe", "", "The day sheets are what my crew actually reads.", True, False),
+]
+
+
+def _ensure_email_and_surveys(stdout=None) -> None:
+    """Email domains, NPS answers, beta feedback and a low CSAT rating (once each), and survey links to try."""
+    from django.conf import settings
+
+    from tickets import surveys
+    from tickets.models import BetaFeedback, NpsSurvey, OrganizationEmailDomain, TicketSatisfaction
+
+    now = timezone.now()
+    for domain, slug, verified in DEMO_EMAIL_DOMAINS:
+        organization = Organization.objects.filter(slug=slug).first()
+        if organization is not None and not OrganizationEmailDomain.objects.filter(domain=domain).exists():
+            OrganizationEmailDomain.objects.create(
+                organization=organization, domain=domain, verified_at=now if verified else None
+            )
+    people = {
+        user.email: user for user in User.objects.filter(email__in=[row[0] for row in DEMO_NPS + DEMO_BETA_FEEDBACK])
+    }
+    period = surveys.nps_period(now.date())
+    for email, score, comment in DEMO_NPS:
+        person = people.get(email)
+        if person is None:
+            continue
+        membership = Membership.objects.filter(user=person).first()
+        NpsSurvey.objects.get_or_create(
+            user=person,
+            period=period,
+            defaults={
+                "organization_id": membership.organization_id if membership else None,
+                "sent_at": now - timedelta(days=3),
+                "score": score,
+                "comment": comment,
+                "answered_at": now - timedelta(days=2) if score is not None else None,
+            },
+        )
+    lead = User.objects.filter(email="lead@tourbrain.test").first()
+    round_name = surveys.feedback_round(now.date())
+    for email, intent, plan, testimonial, consent, approved in DEMO_BETA_FEEDBACK:
+        person = people.get(email)
+        if person is None:
+            continue
+        membership = Membership.objects.filter(user=person).first()
+        BetaFeedback.objects.get_or_create(
+            user=person,
+            round=round_name,
+            defaults={
+                "organization_id": membership.organization_id if membership else None,
+                "conversion_intent": intent,
+                "plan": plan,
+                "testimonial": testimonial,
+                "publish_consent": consent,
+                "approved_at": now if approved else None,
+                "approved_by": lead if approved else None,
+            },
+        )
+    solved = list(
+        Ticket.objects.filter(status=Ticket.Status.SOLVED, user__email__in=CORE_CUSTOMERS, satisfaction__isnull=True)
+        .select_related("user")
+        .order_by("pk")[:2]
+    )
+    if solved and not TicketSatisfaction.objects.filter(score__lte=surveys.LOW_RATING).exists():
+        # A poor rating: the team lead's notification is in the outbox (/admin/).
+        surveys.csat_rate_from_link(link=surveys.CsatLink(ticket=solved[0], score=2), comment="Took three days.")
+    if stdout:
+        lines = ["Survey links (no sign-in; the emails carry them):"]
+        unrated = [ticket for ticket in solved if not TicketSatisfaction.objects.filter(ticket=ticket).exists()]
+        if unrated:
+            lines.append(f"  CSAT, rate {unrated[0].reference} 5/5: {surveys.csat_link(unrated[0], 5)}")
+        open_survey = NpsSurvey.objects.filter(period=period, score__isnull=True).select_related("user").first()
+        if open_survey is not None:
+            lines.append(f"  NPS ({open_survey.user.email}): {surveys.nps_link(open_survey)}")
+        beta_person = people.get("tm@backline.test")
+        if beta_person is not None:
+            lines.append(
+                f"  Beta feedback ({beta_person.email}): {surveys.beta_feedback_link(beta_person, round_name)}"
+            )
+        if len(lines) > 1 and settings.SITE_URL:
+            stdout.write("\n".join(lines))

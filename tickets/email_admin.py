@@ -6,10 +6,12 @@ import email
 import email.policy
 
 from django.contrib import admin, messages
+from django.utils import timezone
 
+from audit.services import audit_record
 from tickets.email_inbound import quarantine_discard, quarantine_retry_many
-from tickets.models import BouncingAddress, QuarantinedEmail, TicketEmail
-from tourbrain_support.admin_mixins import ReadOnlyAdminMixin
+from tickets.models import BouncingAddress, OrganizationEmailDomain, QuarantinedEmail, TicketEmail
+from tourbrain_support.admin_mixins import PermittedRelatedLinksMixin, ReadOnlyAdminMixin
 
 # The original shown in the admin is cut here (the raw bytes stay whole in the database).
 SHOWN_CHARS = 100_000
@@ -111,3 +113,31 @@ class BouncingAddressAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None) -> bool:
         # Deleting the row lets mail go to the address again (the customer fixed their mailbox).
         return request.user.has_perm("tickets.delete_bouncingaddress")
+
+
+@admin.register(OrganizationEmailDomain)
+class OrganizationEmailDomainAdmin(PermittedRelatedLinksMixin, admin.ModelAdmin):
+    """Email domains of organizations: a new sender from a verified one joins the organization."""
+
+    list_display = ["domain", "organization", "verified_at"]
+    list_select_related = ["organization"]
+    list_filter = [("verified_at", admin.EmptyFieldListFilter)]
+    search_fields = ["domain", "organization__name"]
+    readonly_fields = ["verified_at", "created_at"]
+    actions = ["verify"]
+
+    @admin.action(
+        description="Mark the selected domains as verified (owned by the organization)", permissions=["change"]
+    )
+    def verify(self, request, queryset):
+        ids = list(queryset.filter(verified_at__isnull=True).values_list("pk", flat=True))
+        OrganizationEmailDomain.objects.filter(pk__in=ids).update(verified_at=timezone.now())
+        audit_record(
+            actor=request.user,
+            action="update",
+            resource_type="organization_email_domain",
+            resource_id=ids[0] if len(ids) == 1 else None,
+            changes={"operation": "verify", "domains": ids},
+            request=request,
+        )
+        messages.success(request, f"{len(ids)} domain(s) verified.")

@@ -13,6 +13,9 @@
 5. keeps only the new text of a reply (quoted history stripped by `mail-parser-reply`), converts
    HTML-only mail to text, keeps attachments within the ticket limits and notes the refused ones
    (winmail.dat, oversize, types not allowed) on the ticket. The full original stays on `TicketEmail.raw`.
+
+An unknown sender becomes a customer; one whose address is at an organization's verified email domain
+(`OrganizationEmailDomain`) joins that organization, so its tier and SLA apply from the first message.
 """
 
 from __future__ import annotations
@@ -39,7 +42,14 @@ from mailparser_reply import EmailReplyParser
 from audit.services import audit_record
 from tickets import services
 from tickets.customer_emails import deliverable, notify_customer_ticket_created
-from tickets.models import BouncingAddress, QuarantinedEmail, Ticket, TicketEmail, TicketMessage
+from tickets.models import (
+    BouncingAddress,
+    OrganizationEmailDomain,
+    QuarantinedEmail,
+    Ticket,
+    TicketEmail,
+    TicketMessage,
+)
 from tickets.models.tickets import reference_for
 from tourbrain_support.api import ApplicationError
 from tourbrain_support.models import Membership, User
@@ -269,11 +279,28 @@ def _customer(address: str, name: str) -> User:
         if not deliverable(address):
             raise Quarantine(f"The sender address {address!r} cannot receive mail.")
         person = User.objects.create_user(email=address, password=None, name=name[:200])
+        organization = organization_for_address(address)
+        if organization is not None:
+            # A new sender from an organization's verified domain is one of its people: its tier and SLA apply.
+            Membership.objects.create(user=person, organization=organization, role=Membership.Role.MEMBER)
     if person.is_staff:
         raise Quarantine(f"{address} is a staff account; staff answer in the queue, not by email.")
     if not person.is_active:
         raise Quarantine(f"{address} belongs to an inactive account.")
     return person
+
+
+def organization_for_address(address: str):
+    """The organization whose verified email domain the address is at (subdomains included), or None."""
+    domain = address.rpartition("@")[2].strip().lower()
+    labels = domain.split(".")
+    # "mail.band.example.com" matches band.example.com; the longest verified domain wins.
+    candidates = [".".join(labels[index:]) for index in range(len(labels) - 1)]
+    if not candidates:
+        return None
+    rows = OrganizationEmailDomain.objects.filter(domain__in=candidates, verified_at__isnull=False)
+    found = max(rows.select_related("organization"), key=lambda row: len(row.domain), default=None)
+    return found.organization if found is not None else None
 
 
 def _organization_of(person: User):
@@ -466,6 +493,34 @@ def quarantine_discard(*, ids: list[int], actor=None, request=None) -> int:
         request=request,
     )
     return count
+
+
+ERASED_REASON = "Erased with the person it named (data-subject erasure); the message is gone."
+
+
+def quarantine_erase_person(*, user: User) -> dict[str, int]:
+    """Erasure step (registered with `tourbrain_support.erasure`): every quarantined message from or naming the
+    person loses its bytes, sender and subject and is discarded. Runs in the erasure's transaction."""
+    address = (user.email or "").lower()
+    if "@" not in address:
+        return {}
+    needle = address.encode()
+    erased = []
+    # The quarantine is small (an admin works it down); the raw bytes cannot be searched in SQL on every backend.
+    for row in QuarantinedEmail.objects.exclude(raw=b"").only("pk", "sender", "raw").iterator(chunk_size=200):
+        if address in row.sender.lower() or needle in bytes(row.raw).lower():
+            erased.append(row.pk)
+    erased += QuarantinedEmail.objects.filter(raw=b"", sender__icontains=address).values_list("pk", flat=True)
+    count = QuarantinedEmail.objects.filter(pk__in=erased).update(
+        raw=b"",
+        sender="",
+        subject="",
+        message_id="",
+        reason=ERASED_REASON,
+        status=QuarantinedEmail.Status.DISCARDED,
+        updated_at=timezone.now(),
+    )
+    return {"tickets.quarantinedemail": count} if count else {}
 
 
 def quarantine_retry(quarantined: QuarantinedEmail) -> IngestResult:

@@ -6,17 +6,18 @@ number of queries whatever the number of rows. Customers never see the staff que
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import Count, F, Prefetch, Q, QuerySet
+from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from tickets import search, sla_policies
-from tickets.models import Attachment, Ticket, TicketMessage
+from tickets.models import Attachment, BetaFeedback, NpsSurvey, Ticket, TicketMessage
 from tickets.models.tickets import OPEN_STATUSES, RUNNING_STATUSES
 from tourbrain_support.api import ApplicationError
+from tourbrain_support.models import User
 from tourbrain_support.roles import Role, user_roles
 from tourbrain_support.tiers import Tier
 
@@ -128,7 +129,7 @@ def ticket_detail(*, user, reference_or_id: str | int) -> Ticket:
     return (
         ticket_visible_to(user)
         .by_reference(reference_or_id)
-        .select_related("user", "organization", "assignee", "sla_policy__calendar", "duplicate_of")
+        .select_related("user", "organization", "assignee", "sla_policy__calendar", "duplicate_of", "satisfaction")
         .get()
     )
 
@@ -172,6 +173,84 @@ def roadmap_feature_requests(*, limit: int = 200) -> list[dict]:
         for row in rows
         if row["root"] in roots
     ]
+
+
+# --- satisfaction data (read by the KPI rollups and the scorecard) --------------------------------
+
+
+def _window(queryset: QuerySet, field: str, since: datetime | None, until: datetime | None) -> QuerySet:
+    if since is not None:
+        queryset = queryset.filter(**{f"{field}__gte": since})
+    if until is not None:
+        queryset = queryset.filter(**{f"{field}__lt": until})
+    return queryset
+
+
+def nps_counts(
+    *, since: datetime | None = None, until: datetime | None = None, organization_id: int | None = None
+) -> dict:
+    """Answered NPS surveys in [since, until) by answer time: promoters (9-10), passives (7-8), detractors
+    (0-6) and the total (one query)."""
+    answered = _window(NpsSurvey.objects.filter(score__isnull=False), "answered_at", since, until)
+    if organization_id is not None:
+        answered = answered.filter(organization_id=organization_id)
+    return answered.aggregate(
+        promoters=Count("pk", filter=Q(score__gte=9)),
+        passives=Count("pk", filter=Q(score__gte=7, score__lte=8)),
+        detractors=Count("pk", filter=Q(score__lte=6)),
+        total=Count("pk"),
+    )
+
+
+def nps_score(*, since: datetime | None = None, until: datetime | None = None, organization_id: int | None = None):
+    """Net Promoter Score, -100..100 to one decimal: % promoters - % detractors; None without answers."""
+    counts = nps_counts(since=since, until=until, organization_id=organization_id)
+    if not counts["total"]:
+        return None
+    return round(100 * (counts["promoters"] - counts["detractors"]) / counts["total"], 1)
+
+
+def conversion_intent_counts(*, since: datetime | None = None, until: datetime | None = None) -> dict:
+    """Beta users' latest answer in [since, until) to "would you pay to keep access?": yes/maybe/no counts."""
+    rows = _window(BetaFeedback.objects.all(), "created_at", since, until).order_by("user_id", "-created_at", "-pk")
+    latest: dict[int, str] = {}
+    for user_id, intent in rows.values_list("user_id", "conversion_intent"):
+        latest.setdefault(user_id, intent)  # the first row per person is their latest
+    counts = {value: 0 for value in BetaFeedback.Intent.values}
+    for intent in latest.values():
+        counts[intent] += 1
+    return counts
+
+
+def conversion_intent_share(*, since: datetime | None = None, until: datetime | None = None) -> float | None:
+    """Share (0..1) of beta users whose latest answer is "yes, I would pay"; None without answers."""
+    counts = conversion_intent_counts(since=since, until=until)
+    total = sum(counts.values())
+    return round(counts[BetaFeedback.Intent.YES] / total, 4) if total else None
+
+
+def beta_testimonials_count(
+    *, since: datetime | None = None, until: datetime | None = None, approved_only: bool = True
+) -> int:
+    """Testimonials given with consent to publish (approved by a lead, unless `approved_only` is False)."""
+    rows = BetaFeedback.objects.exclude(testimonial="").filter(publish_consent=True)
+    rows = rows.filter(approved_at__isnull=False) if approved_only else rows
+    return _window(rows, "created_at", since, until).count()
+
+
+def active_beta_users(*, now: datetime | None = None, days: int = 30) -> int:
+    """Beta users (the cohort, or members of an active beta organization) who signed in or filed a ticket
+    within `days`: one query."""
+    now = now or timezone.now()
+    since = now - timedelta(days=days)
+    recent_ticket = Ticket.objects.filter(user=OuterRef("pk"), created_at__gte=since)
+    return (
+        User.objects.filter(is_active=True)
+        .filter(Q(is_beta=True) | Q(memberships__organization__beta_profile__is_active=True))
+        .filter(Q(last_login__gte=since) | Exists(recent_ticket))
+        .distinct()
+        .count()
+    )
 
 
 # --- for the KPI rollups (read by kpis.metrics through these functions only) ---------------------------

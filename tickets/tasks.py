@@ -20,3 +20,22 @@ def tickets_auto_close() -> int:
     from tickets.services import tickets_close_solved
 
     return tickets_close_solved()
+
+
+# --- email channel ---------------------------------------------------------------------------------
+
+
+@shared_task(ignore_result=True)
+def nps_surveys_send() -> int:
+    """Daily: the NPS survey to every customer who is due one (once per period; a rerun sends nothing)."""
+    from tickets.surveys import nps_surveys_send as send
+
+    return send()
+
+
+@shared_task(ignore_result=True)
+def imap_poll() -> dict[str, int]:
+    """Every IMAP_POLL_SECONDS: ingest new mail from IMAP_URL (a no-op when it is empty)."""
+    from tickets.imap_poller import imap_poll as poll
+
+    return poll()

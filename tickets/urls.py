@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from tickets import views, views_beta, views_portal, widget_demo
+from tickets import views, views_beta, views_portal, views_surveys, widget_demo
 
 app_name = "tickets"
 urlpatterns = [
@@ -38,6 +38,10 @@ urlpatterns = [
         views_portal.ticket_attachment,
         name="portal_attachment",
     ),
+    # Survey links from email: the signed token is the permission (no sign-in).
+    path("survey/csat/<str:token>/", views_surveys.csat_rate, name="csat_rate"),
+    path("survey/nps/<str:token>/", views_surveys.nps_answer, name="nps_answer"),
+    path("survey/beta/<str:token>/", views_surveys.beta_feedback, name="beta_feedback"),
     # DEBUG only (404 otherwise): the widget embedded in a page dressed as TourBrain, and its demo tokens.
     path("widget/demo/", widget_demo.demo_page, name="widget_demo"),
     path("widget/demo/token/", widget_demo.demo_token, name="widget_demo_token"),

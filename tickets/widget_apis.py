@@ -244,6 +244,38 @@ def _idempotency_key(request) -> str | None:
     return key
 
 
+def _answer_once(request, *, key: str | None, digest: str, work) -> Response:
+    """Run `work` (returning the ticket and the 201 body) once per Idempotency-Key: a retry with the same key
+    and request gets the first answer, the same key with a different request a 422. Without a key, run it."""
+    if key is None:
+        _created, body = work()
+        return Response(body, status=status.HTTP_201_CREATED)
+    with transaction.atomic():
+        record, created = customer_services.idempotency_key_claim(user=request.user, key=key, request_digest=digest)
+        if not created:
+            if record.request_digest != digest:
+                raise ApplicationError(
+                    "This Idempotency-Key was used for a different request.",
+                    code="idempotency_key_reused",
+                    status=status.HTTP_422_UNPROCESSABLE_ENTITY,
+                )
+            return Response(record.response_body, status=record.response_status)
+        ticket, body = work()
+        body = json.loads(json.dumps(body))  # stored as JSON: the first answer and a retry's are the same
+        customer_services.idempotency_key_answer(
+            record=record, ticket=ticket, status=status.HTTP_201_CREATED, body=body
+        )
+    return Response(body, status=status.HTTP_201_CREATED)
+
+
+IDEMPOTENCY_PARAMETER = OpenApiParameter(
+    "Idempotency-Key",
+    str,
+    OpenApiParameter.HEADER,
+    description="A retry with the same key returns the first answer (same status and body), never a second write.",
+)
+
+
 class TicketListCreateApi(WidgetApiView):
     parser_classes = [JSONParser, MultiPartParser, FormParser]
 
@@ -296,14 +328,7 @@ class TicketListCreateApi(WidgetApiView):
             "application/json": WidgetTicketCreateInputSerializer,
             "multipart/form-data": WidgetTicketCreateInputSerializer,
         },
-        parameters=[
-            OpenApiParameter(
-                "Idempotency-Key",
-                str,
-                OpenApiParameter.HEADER,
-                description="A retry with the same key returns the first ticket (same status and body).",
-            )
-        ],
+        parameters=[IDEMPOTENCY_PARAMETER],
         responses={201: WidgetTicketCreatedOutputSerializer},
     )
     def post(self, request):
@@ -311,26 +336,12 @@ class TicketListCreateApi(WidgetApiView):
         serializer = WidgetTicketCreateInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        if key is None:
-            return Response(_created_body(self._submit(request, data)), status=status.HTTP_201_CREATED)
-        with transaction.atomic():
-            record, created = customer_services.idempotency_key_claim(
-                user=request.user, key=key, request_digest=_request_digest(data)
-            )
-            if not created:
-                if record.request_digest != _request_digest(data):
-                    raise ApplicationError(
-                        "This Idempotency-Key was used for a different request.",
-                        code="idempotency_key_reused",
-                        status=status.HTTP_422_UNPROCESSABLE_ENTITY,
-                    )
-                return Response(record.response_body, status=record.response_status)
+
+        def submit() -> tuple[Ticket, dict]:
             ticket = self._submit(request, data)
-            body = json.loads(json.dumps(_created_body(ticket)))
-            customer_services.idempotency_key_answer(
-                record=record, ticket=ticket, status=status.HTTP_201_CREATED, body=body
-            )
-        return Response(body, status=status.HTTP_201_CREATED)
+            return ticket, _created_body(ticket)
+
+        return _answer_once(request, key=key, digest=_request_digest(data), work=submit)
 
     def _submit(self, request, data: dict) -> Ticket:
         organization = request.auth.organization
@@ -379,20 +390,27 @@ class TicketMessageCreateApi(WidgetApiView):
     @extend_schema(
         operation_id="widget_tickets_messages_create",
         request={"application/json": InputSerializer, "multipart/form-data": InputSerializer},
+        parameters=[IDEMPOTENCY_PARAMETER],
         responses={201: WidgetTicketDetailOutputSerializer},
     )
     def post(self, request, reference: str):
-        """Reply (with files); a solved ticket reopens within the reopen window, later it is refused (409)."""
+        """Reply (with files); a solved ticket reopens within the reopen window, later it is refused (409).
+        With an Idempotency-Key, a retried reply returns the first answer and adds no second message."""
+        key = _idempotency_key(request)
         ticket = _ticket(request, reference)
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        services.ticket_reply(
-            ticket=ticket,
-            author=request.user,
-            body=serializer.validated_data["body"],
-            attachments=serializer.validated_data["attachments"],
-        )
-        return Response(_detail_body(_ticket(request, reference), viewer=request.user), status=status.HTTP_201_CREATED)
+        data = serializer.validated_data
+
+        def reply() -> tuple[Ticket, dict]:
+            services.ticket_reply(
+                ticket=ticket, author=request.user, body=data["body"], attachments=data["attachments"]
+            )
+            return ticket, _detail_body(_ticket(request, reference), viewer=request.user)
+
+        # The ticket is part of the request: the same key on another ticket (or for filing) is a reuse.
+        digest = _request_digest({"reply_to": ticket.pk, **data})
+        return _answer_once(request, key=key, digest=digest, work=reply)
 
 
 class TicketSatisfactionApi(WidgetApiView):

@@ -248,6 +248,18 @@ SUPPORT_REPLY_TO_TEMPLATE = env.str(
 # Inbound email: the largest message taken (bigger ones are quarantined) and messages per sender per hour.
 EMAIL_INBOUND_MAX_BYTES = env.int("EMAIL_INBOUND_MAX_BYTES", default=30 * 1024 * 1024)
 EMAIL_INBOUND_RATE_LIMIT = env.int("EMAIL_INBOUND_RATE_LIMIT", default=20)
+# Mailbox the IMAP poller reads (imaps://user:pass@host:993/INBOX); empty: no polling.
+IMAP_URL = env.str("IMAP_URL", default="")
+# Where processed mail is moved; empty: it stays in the folder, flagged as seen.
+IMAP_PROCESSED_FOLDER = env.str("IMAP_PROCESSED_FOLDER", default="Processed")
+IMAP_POLL_SECONDS = env.int("IMAP_POLL_SECONDS", default=60)
+IMAP_BATCH = env.int("IMAP_BATCH", default=200)
+# Satisfaction surveys: how long their signed links work, and the NPS schedule.
+CSAT_LINK_DAYS = env.int("CSAT_LINK_DAYS", default=30)
+NPS_FIRST_DAYS = env.int("NPS_FIRST_DAYS", default=30)
+NPS_INTERVAL_DAYS = env.int("NPS_INTERVAL_DAYS", default=90)
+NPS_LINK_DAYS = env.int("NPS_LINK_DAYS", default=30)
+BETA_FEEDBACK_LINK_DAYS = env.int("BETA_FEEDBACK_LINK_DAYS", default=14)
 # Provider inbound webhooks (tickets/email_webhooks.py): each is off (404) until its secret is set.
 MAILGUN_WEBHOOK_SIGNING_KEY = env.str("MAILGUN_WEBHOOK_SIGNING_KEY", default="")
 EMAIL_INBOUND_WEBHOOK_SECRET = env.str("EMAIL_INBOUND_WEBHOOK_SECRET", default="")  # "user:password"
@@ -377,6 +389,8 @@ CELERY_BEAT_SCHEDULE = {
         "task": "tourbrain_support.notifications.tasks.deliver_pending_outbox",
         "schedule": 30.0,
     },
+    "tickets-nps-surveys": {"task": "tickets.tasks.nps_surveys_send", "schedule": crontab(minute=0, hour=9)},
+    "tickets-imap-poll": {"task": "tickets.tasks.imap_poll", "schedule": float(IMAP_POLL_SECONDS)},
 }
 # /readyz reports the worker stale when its last heartbeat is older than this.
 WORKER_HEARTBEAT_MAX_AGE = env.int("WORKER_HEARTBEAT_MAX_AGE", default=120)
@@ -395,6 +409,8 @@ AUDIT_PREPARED_STATEMENTS = env.bool("AUDIT_PREPARED_STATEMENTS", default=True)
 AUDIT_SEAL_WAIT_SECONDS = 1.5  # below the interval, so runs never pile up behind a long transaction
 # Bearer token for POST /api/v1/audit/deployments/ (CI/CD); empty disables the API.
 DEPLOY_API_TOKEN = env.str("DEPLOY_API_TOKEN", default="")
+# Vercel deployment webhook secret (x-vercel-signature): a failed or rolled-back production deploy freezes shipping.
+VERCEL_WEBHOOK_SECRET = env.str("VERCEL_WEBHOOK_SECRET", default="")
 CELERY_BEAT_SCHEDULE.update(
     {
         "audit-seal": {"task": "audit.tasks.audit_seal", "schedule": AUDIT_SEAL_INTERVAL_SECONDS},

@@ -1,4 +1,5 @@
 """Audit models, one module per concern."""
 
 from audit.models.compliance import *  # noqa: F403
+from audit.models.deployments import *  # noqa: F403
 from audit.models.events import *  # noqa: F403

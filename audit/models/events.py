@@ -183,6 +183,7 @@ class DeploymentRecord(AppendOnlyModel):
         COMMAND = "command", "record_deployment command"
         API = "api", "Deployment API"
         MIGRATE = "migrate", "After migrations"
+        VERCEL = "vercel", "Vercel deployment webhook"
 
     deployment_id = models.CharField(max_length=64, db_index=True)
     version = models.CharField(max_length=100)

@@ -882,6 +882,7 @@
       this.field("tbw-reply-attachments", "Add files (optional)", files),
       el("div", { class: "tbw-actions" }, [button]),
     ]);
+    var pendingReply = null; // { key, typed } of a reply sent but not answered yet
     form.addEventListener("submit", async function (event) {
       event.preventDefault();
       self.showAlert(null);
@@ -890,9 +891,16 @@
         return;
       }
       button.disabled = true;
+      // Like a new ticket: the same reply keeps its key until answered, so a retry after a lost answer
+      // is recognised by the server and adds the message once.
+      var chosen = Array.prototype.slice.call(files.files || []);
+      var typed = JSON.stringify([body.value, chosen.map(function (file) { return [file.name, file.size, file.lastModified]; })]);
+      if (!pendingReply || pendingReply.typed !== typed) pendingReply = { key: uuid(), typed: typed };
       try {
         var reply = requestBody({ body: body.value }, files.files);
+        reply.idempotencyKey = pendingReply.key;
         var updated = await self.call("POST", "tickets/" + encodeURIComponent(ticket.reference) + "/messages/", reply);
+        pendingReply = null;
         self.renderDetail(updated);
         self.current = updated;
         self.views.detail.querySelector("h3").focus();

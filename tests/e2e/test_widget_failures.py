@@ -10,6 +10,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.e2e.widget_helpers import WIDGET_SECRET, demo_widget_fixture, open_widget, widget  # noqa: F401
+from tests.tickets.factories import TicketFactory
 from tickets import services
 from tickets.models import Ticket
 from tourbrain_support.roles import Role
@@ -188,3 +189,38 @@ def test_hostile_text_in_every_field_renders_inert(page, demo_widget, make_user)
     for tag in ("img", "svg", "iframe", "script"):
         assert widget(page, tag).count() == 0, tag
     assert page.evaluate("() => document.querySelectorAll('img, svg, iframe').length") == 0
+
+
+def test_a_reply_whose_answer_is_lost_is_sent_again_and_added_once(page, demo_widget):
+    customer = demo_widget()
+    ticket = TicketFactory(requester=customer, subject="Routing sheet import")
+    keys, lost = [], []
+
+    def answer_lost_once(route):
+        if route.request.method != "POST":
+            route.continue_()
+            return
+        keys.append(route.request.headers.get("idempotency-key"))
+        if len(keys) == 1:
+            lost.append(route.fetch().status)  # the server adds the reply...
+            route.abort("connectionreset")  # ...but the answer is lost on the way back
+        else:
+            route.continue_()
+
+    page.route("**/api/v1/widget/tickets/*/messages/", answer_lost_once)
+    panel = open_widget(page)
+    widget(page, "[data-testid=tab-list]").click()
+    widget(page, f"[data-testid=ticket-row][data-reference={ticket.reference}]").get_by_role("button").click()
+    page.get_by_label("Your reply").fill("Still duplicated after the fix.")
+
+    panel.get_by_role("button", name="Send reply").click()
+    alert = widget(page, "[data-testid=alert]")
+    alert.get_by_text("could not reach TourBrain Support").wait_for()
+    assert lost == [201]  # added, though the browser never heard back
+
+    alert.get_by_role("button", name="Try again").click()
+    widget(page, "[data-testid=conversation]").get_by_text("Still duplicated after the fix.").wait_for()
+    assert ticket.messages.filter(author=customer).count() == 1
+    assert len(keys) == 2
+    assert keys[0]
+    assert keys[0] == keys[1]

@@ -12,6 +12,7 @@ import pytest
 from django.conf import settings
 
 from tests.servers import free_port
+from tests.waiting import scaled
 
 BASE_DIR = Path(settings.BASE_DIR)
 
@@ -37,8 +38,8 @@ def _one(children: dict[int, str], word: str) -> int | None:
     return pids[0] if len(pids) == 1 else None
 
 
-def _wait_for(log_path: Path, text: str, count: int = 1, timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
+def _wait_for(log_path: Path, text: str, count: int = 1, timeout: float = 45) -> None:
+    deadline = time.monotonic() + scaled(timeout)
     while time.monotonic() < deadline:
         if log_path.read_text(errors="replace").count(text) >= count:
             return
@@ -54,7 +55,7 @@ def test_run_portal_restarts_a_worker_and_beat_that_die(tmp_path):
     for name in ("REDIS_URL", "CELERY_RESULT_BACKEND", "SENTRY_DSN"):
         env.pop(name, None)
     manage = [sys.executable, "manage.py"]
-    subprocess.run([*manage, "migrate", "--noinput", "-v0"], cwd=BASE_DIR, env=env, check=True, timeout=180)  # noqa: S603
+    subprocess.run([*manage, "migrate", "--noinput", "-v0"], cwd=BASE_DIR, env=env, check=True, timeout=scaled(180))  # noqa: S603
     log_path = tmp_path / "run.log"
     with log_path.open("w") as log:
         supervisor = subprocess.Popen(  # noqa: S603 - fixed command line
@@ -67,7 +68,7 @@ def test_run_portal_restarts_a_worker_and_beat_that_die(tmp_path):
         )
         try:
             # given web, worker and beat started by the supervisor
-            deadline, children = time.monotonic() + 30, {}
+            deadline, children = time.monotonic() + scaled(30), {}
             while time.monotonic() < deadline:
                 children = _children(supervisor.pid)
                 if all(_one(children, word) for word in ("worker", "beat", "gunicorn")):
@@ -95,7 +96,7 @@ def test_run_portal_restarts_a_worker_and_beat_that_die(tmp_path):
 
             # and Ctrl-C still stops every process
             os.killpg(supervisor.pid, signal.SIGINT)
-            supervisor.wait(timeout=30)
+            supervisor.wait(timeout=scaled(30))
             assert _children(supervisor.pid) == {}
         finally:
             if supervisor.poll() is None:

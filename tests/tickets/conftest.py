@@ -18,4 +18,14 @@ def _ticket_defaults(request):
     ensure_defaults()
 
 
+@pytest.fixture
+def imap_server():
+    """A real IMAP server on a free localhost port (pymap, in-memory); `.url` is its IMAP_URL."""
+    from tests.servers import IMAPServer
+
+    server = IMAPServer().start()
+    yield server
+    server.stop()
+
+
 from tests.widget_tokens import jwks, widget_settings  # noqa: E402, F401  (widget API fixtures)

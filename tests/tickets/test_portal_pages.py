@@ -7,6 +7,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.utils import timezone
+from django.utils.html import escape
 
 from knowledge_base.models import Article
 from tests.factories import MembershipFactory, OrganizationFactory, UserFactory
@@ -99,6 +100,31 @@ def test_org_admin_sees_the_organizations_tickets(customer_org, django_assert_ma
     html = member.get("/portal/?scope=organization").content.decode()
     assert "Your organization's tickets" not in html
     assert theirs.reference in html
+
+
+def test_org_admin_scope_leaves_other_organizations_out(customer_org, django_assert_max_num_queries):
+    # given an admin of the organization, a colleague's tickets and another organization's ticket
+    admin = MembershipFactory(organization=customer_org, role=Membership.Role.ADMIN).user
+    colleague = MembershipFactory(organization=customer_org).user
+    elsewhere = TicketFactory(subject="Another band's ticket")
+    client = Client()
+    client.force_login(admin)
+    _ticket(colleague, customer_org, subject="First colleague ticket")
+    with django_assert_max_num_queries(8) as few:
+        client.get("/portal/?scope=organization")
+    for index in range(6):
+        _ticket(colleague, customer_org, subject=f"Colleague ticket {index}")
+
+    # then the organization's page lists every colleague ticket with who filed it, in as many queries
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        response = client.get("/portal/?scope=organization")
+    html = response.content.decode()
+    assert "Your organization's tickets" in html
+    assert html.count('data-reference="TB-') == 7
+    assert escape(str(colleague)) in html
+    # and another organization's ticket is neither listed nor opened
+    assert elsewhere.reference not in html
+    assert client.get(f"/portal/tickets/{elsewhere.reference}/").status_code == 404
 
 
 def test_another_customers_ticket_is_404_everywhere(customer_client, customer, customer_org, rep):

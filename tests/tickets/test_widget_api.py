@@ -18,7 +18,14 @@ from knowledge_base.models import Article, SuggestionOpen
 from tests.knowledge_base.factories import ArticleFactory
 from tests.widget_tokens import bearer, claims, hs256
 from tickets import services
-from tickets.models import Attachment, Ticket, TicketIdempotencyKey, TicketMessage, TicketSatisfaction
+from tickets.models import (
+    Attachment,
+    OutboxMessage,
+    Ticket,
+    TicketIdempotencyKey,
+    TicketMessage,
+    TicketSatisfaction,
+)
 from tourbrain_support.models import ExternalIdentity
 from tourbrain_support.roles import Role
 
@@ -197,6 +204,37 @@ def test_organization_scope_for_org_admins_only(client, widget_settings):
     assert Ticket.objects.get(pk=member_ticket.pk).requester_last_seen_at is None
 
 
+def test_organization_scope_stays_inside_the_organization_with_constant_queries(
+    client, widget_settings, django_assert_num_queries
+):
+    # given an org admin, a colleague and another organization's admin, each with a ticket
+    admin = token("user_admin", org_id="org_band", org_role="org:admin")
+    colleague = token("user_member", org_id="org_band", org_role="org:member")
+    outsider = token("user_out", org_id="org_other", org_role="org:admin")
+    for auth in (admin, colleague, outsider):
+        assert create(client, auth).status_code == 201
+    outsiders_ticket = Ticket.objects.get(user=user_of("user_out"))
+
+    # then the organization scope lists the organization's tickets only, in a constant number of queries
+    with django_assert_num_queries(3):  # token identity, the organizations administered, the page
+        rows = client.get(f"{TICKETS}?scope=organization", **admin).json()["results"]
+    assert {row["requester"] for row in rows} == {"User_Admin", "User_Member"}
+    for _ in range(5):
+        create(client, colleague)
+    with django_assert_num_queries(3):
+        rows = client.get(f"{TICKETS}?scope=organization", **admin).json()["results"]
+    assert len(rows) == 7
+    assert outsiders_ticket.reference not in {row["reference"] for row in rows}
+    # and another organization's ticket is 404 to the admin, read or replied to
+    assert client.get(f"{TICKETS}{outsiders_ticket.reference}/", **admin).status_code == 404
+    assert reply(client, admin, outsiders_ticket).status_code == 404
+    # and the admin may reply on a colleague's ticket (as themselves)
+    colleagues_ticket = Ticket.objects.filter(user=user_of("user_member")).first()
+    assert reply(client, admin, colleagues_ticket, HTTP_IDEMPOTENCY_KEY="admin-reply").status_code == 201
+    message = TicketMessage.objects.filter(ticket=colleagues_ticket).get()
+    assert message.author == user_of("user_admin")
+
+
 def test_pagination(client, widget_settings):
     auth = token()
     for _ in range(3):
@@ -289,6 +327,98 @@ def test_reply_after_the_reopen_window_is_refused(client, ana, rep, settings):
         )
     assert (response.status_code, response.json()["error"]["code"]) == (409, "reopen_window_passed")
     assert Ticket.objects.get(pk=ticket.pk).status == "solved"
+
+
+def reply(client, auth: dict, ticket, data: dict | None = None, **headers):
+    data = data or {"body": "Still broken after the update"}
+    return client.post(
+        f"{TICKETS}{ticket.reference}/messages/", data, content_type="application/json", **auth, **headers
+    )
+
+
+def _customer_messages(ticket) -> list[str]:
+    return list(TicketMessage.objects.filter(ticket=ticket, is_from_staff=False).values_list("body", flat=True))
+
+
+def test_reply_idempotency_key_returns_the_first_reply_never_a_second_message(client, ana, rep):
+    auth, ticket = ana
+    # given a reply sent with a key, then a staff answer after it
+    first = reply(client, auth, ticket, HTTP_IDEMPOTENCY_KEY="reply-1b2c")
+    assert first.status_code == 201, first.content
+    services.ticket_reply(ticket=ticket, author=rep, body="Looking into it")
+    outbox_rows, audit_rows = OutboxMessage.objects.count(), AuditEvent.objects.count()
+
+    # when the client retries it (its answer was lost)
+    again = reply(client, auth, ticket, HTTP_IDEMPOTENCY_KEY="reply-1b2c")
+
+    # then it gets the first answer, and nothing was written twice: no message, notification or audit event
+    assert again.status_code == 201
+    assert again.json() == first.json()
+    assert [message["body"] for message in again.json()["messages"]] == ["Still broken after the update"]
+    assert _customer_messages(ticket) == ["Still broken after the update"]
+    assert (OutboxMessage.objects.count(), AuditEvent.objects.count()) == (outbox_rows, audit_rows)
+
+    # and a new key (or none) is a new reply
+    assert reply(client, auth, ticket, HTTP_IDEMPOTENCY_KEY="reply-9f8e").status_code == 201
+    assert reply(client, auth, ticket).status_code == 201
+    assert len(_customer_messages(ticket)) == 3
+
+
+def test_reply_with_attachments_retried_keeps_one_message_and_one_file(client, ana):
+    auth, ticket = ana
+
+    def send():
+        upload = SimpleUploadedFile("trace.txt", b"trace", content_type="text/plain")
+        data = {"body": "Log attached", "attachments": [upload]}
+        return client.post(f"{TICKETS}{ticket.reference}/messages/", data, **auth, HTTP_IDEMPOTENCY_KEY="with-file")
+
+    first, again = send(), send()
+    assert first.status_code == again.status_code == 201, again.content
+    assert again.json() == first.json()
+    assert _customer_messages(ticket) == ["Log attached"]
+    assert Attachment.objects.filter(message__ticket=ticket).count() == 1
+
+
+def test_reply_idempotency_key_reused_for_another_request_is_refused(client, ana, widget_settings):
+    auth, ticket = ana
+    other = Ticket.objects.get(reference=create(client, auth).json()["reference"])
+    assert reply(client, auth, ticket, HTTP_IDEMPOTENCY_KEY="k-reply").status_code == 201
+    # the same key with another text, on another ticket, or for filing a ticket: refused, nothing written
+    for response in (
+        reply(client, auth, ticket, {"body": "Something else"}, HTTP_IDEMPOTENCY_KEY="k-reply"),
+        reply(client, auth, other, HTTP_IDEMPOTENCY_KEY="k-reply"),
+        create(client, auth, HTTP_IDEMPOTENCY_KEY="k-reply"),
+    ):
+        assert (response.status_code, response.json()["error"]["code"]) == (422, "idempotency_key_reused")
+    assert _customer_messages(ticket) == ["Still broken after the update"]
+    assert _customer_messages(other) == []
+    assert Ticket.objects.filter(user=user_of("user_ana")).count() == 2
+    # a key used for filing is refused for a reply too
+    assert create(client, auth, HTTP_IDEMPOTENCY_KEY="k-file").status_code == 201
+    refused = reply(client, auth, ticket, HTTP_IDEMPOTENCY_KEY="k-file")
+    assert (refused.status_code, refused.json()["error"]["code"]) == (422, "idempotency_key_reused")
+    # and another customer's key of the same name is theirs alone
+    assert reply(client, token("user_bo"), ticket, HTTP_IDEMPOTENCY_KEY="k-reply").status_code == 404
+
+
+def test_refused_reply_does_not_burn_its_idempotency_key(client, ana, rep, settings):
+    auth, ticket = ana
+    services.ticket_set_status(ticket=ticket, status="solved", actor=rep)
+    # given a reply refused for the ticket's state and one with a bad body, each with a key
+    with time_machine.travel(timezone.now() + timedelta(days=settings.TICKET_REOPEN_WINDOW_DAYS + 1)):
+        late_auth = token("user_ana", org_id="org_band", org_name="The Band")  # minted then: not expired
+        late = reply(client, late_auth, ticket, HTTP_IDEMPOTENCY_KEY="late")
+    assert (late.status_code, late.json()["error"]["code"]) == (409, "reopen_window_passed")
+    assert reply(client, auth, ticket, {"body": ""}, HTTP_IDEMPOTENCY_KEY="empty").status_code == 400
+    bad_key = reply(client, auth, ticket, HTTP_IDEMPOTENCY_KEY="x" * 300)
+    assert (bad_key.status_code, bad_key.json()["error"]["code"]) == (400, "invalid_idempotency_key")
+    assert not TicketIdempotencyKey.objects.filter(key__in=["late", "empty"]).exists()
+    assert _customer_messages(ticket) == []
+    # then the same key works once the reply can be taken (inside the window: it reopens the ticket)
+    accepted = reply(client, auth, ticket, HTTP_IDEMPOTENCY_KEY="late")
+    assert (accepted.status_code, accepted.json()["status"]) == (201, "open")
+    assert reply(client, auth, ticket, HTTP_IDEMPOTENCY_KEY="late").json() == accepted.json()
+    assert len(_customer_messages(ticket)) == 1
 
 
 def test_rating_once_per_solve_changeable_for_seven_days(client, ana, rep):

@@ -8,7 +8,7 @@ from django.db import connection
 from django.test import Client
 
 from tests.widget_tokens import bearer, claims, hs256
-from tickets.models import Ticket, TicketIdempotencyKey
+from tickets.models import Ticket, TicketIdempotencyKey, TicketMessage
 from tourbrain_support.models import ExternalIdentity, ExternalOrganization, Membership, Organization, User
 
 pytestmark = [
@@ -73,3 +73,36 @@ def test_first_requests_of_a_new_customer_at_once_create_one_account(widget_sett
     assert ExternalIdentity.objects.count() == User.objects.count() == 1
     assert ExternalOrganization.objects.count() == Organization.objects.count() == 1
     assert Membership.objects.count() == 1
+
+
+def test_concurrent_retries_of_a_reply_add_one_message(widget_settings):
+    # given a customer's ticket
+    auth = bearer(hs256(claims(sub="user_reply", email="reply@customer.test")))
+    created = Client().post(
+        "/api/v1/widget/tickets/",
+        {"type": "question", "priority": "low", "description": "A question"},
+        content_type="application/json",
+        **auth,
+    )
+    assert created.status_code == 201, created.content
+    reference = created.json()["reference"]
+
+    # when the same reply arrives four times at once with one key
+    def send(client):
+        response = client.post(
+            f"/api/v1/widget/tickets/{reference}/messages/",
+            {"body": "Same click, four replies"},
+            content_type="application/json",
+            HTTP_IDEMPOTENCY_KEY="reply-double-click",
+            **auth,
+        )
+        return response.status_code, response.json()
+
+    answers = _at_once(4, send)
+
+    # then every request got the first answer and the ticket has one message
+    assert len(answers) == 4
+    assert {status for status, _ in answers} == {201}
+    assert all(body == answers[0][1] for _, body in answers)
+    assert TicketMessage.objects.filter(ticket__reference=reference).count() == 1
+    assert TicketIdempotencyKey.objects.get(key="reply-double-click").ticket.reference == reference

@@ -53,8 +53,11 @@ from tests.tickets.factories import TicketFactory
 from tests.widget_tokens import bearer, claims, hs256, widget_settings  # noqa: F401 (widget_settings: a fixture)
 from tickets import beta_invitations, portal_links, services
 from tickets.models import (
+    BetaFeedback,
     BetaSupportProfile,
     BouncingAddress,
+    NpsSurvey,
+    OrganizationEmailDomain,
     PortalLoginLink,
     QuarantinedEmail,
     SavedView,
@@ -146,6 +149,9 @@ URLS: dict[str, tuple[str, str | None, str | dict[str, str]]] = {
     "email-inbound-mailgun": ("POST", None,         "404    404    404    404    404    404    404    404    404"),
     "email-inbound-postmark": ("POST", None,        "404    404    404    404    404    404    404    404    404"),
     "audit-deployments": ("POST", None,             "401    401    401    401    401    401    401    401    401"),
+    # The freeze answers the deploy token only (CI); the Vercel webhook is off (404) until its secret is set.
+    "deployments-freeze": ("GET", None,             "401    401    401    401    401    401    401    401    401"),
+    "deployments-vercel": ("POST", None,            "404    404    404    404    404    404    404    404    404"),
     "api-me-consents": ("GET", None,                "401    200    200    200    200    200    200    200    200"),
     "tickets:queue": ("GET", None,                  "login  403    200    200    200    200    403    403    200"),
     "tickets:claim": ("POST", None,                 "login  403    302    302    302    302    403    403    302"),
@@ -277,6 +283,11 @@ URLS: dict[str, tuple[str, str | None, str | dict[str, str]]] = {
         "other_team":                               "200    200    200    200    200    200    200    200    200",
         "other_org":                                "200    200    200    200    200    200    200    200    200",
     }),
+    # Survey links from email: the signed token is the credential, for anyone holding it; a bad one is 400 for
+    # everyone (tests/tickets/test_csat_email.py and test_surveys.py open valid ones).
+    "tickets:csat_rate": ("GET", None,              "400    400    400    400    400    400    400    400    400"),
+    "tickets:nps_answer": ("GET", None,             "400    400    400    400    400    400    400    400    400"),
+    "tickets:beta_feedback": ("GET", None,          "400    400    400    400    400    400    400    400    400"),
     "tickets:portal_login_link_request": ("POST", None,
                                                     "400    400    400    400    400    400    400    400    400"),
     # DEBUG only: gone (404) for everyone in any other configuration, the tests' included.
@@ -490,6 +501,18 @@ ADMIN_MODELS: dict[str, dict[str, str | dict[str, str]]] = {
         "changelist":                               "alogin alogin 200    200    200    200    200    403    200",
         "change":                                   "alogin alogin 200    200    200    200    200    403    200",
     },
+    "tickets.NpsSurvey": {
+        "changelist":                               "alogin alogin 200    200    200    200    200    403    200",
+        "change":                                   "alogin alogin 200    200    200    200    200    403    200",
+    },
+    "tickets.BetaFeedback": {
+        "changelist":                               "alogin alogin 200    200    200    200    200    403    200",
+        "change":                                   "alogin alogin 200    200    200    200    200    403    200",
+    },
+    "tickets.OrganizationEmailDomain": {
+        "changelist":                               "alogin alogin 200    200    200    200    200    403    200",
+        "change":                                   "alogin alogin 200    200    200    200    200    403    200",
+    },
     "tickets.SLAPolicy": {
         "changelist":                               "alogin alogin 200    200    200    200    200    403    200",
         "change":                                   "alogin alogin 200    200    200    200    200    403    200",
@@ -499,6 +522,10 @@ ADMIN_MODELS: dict[str, dict[str, str | dict[str, str]]] = {
         "change":                                   "alogin alogin 403    403    403    403    403    200    200",
     },
     "audit.DeploymentRecord": {
+        "changelist":                               "alogin alogin 403    403    403    403    403    200    200",
+        "change":                                   "alogin alogin 403    403    403    403    403    200    200",
+    },
+    "audit.DeploymentFreeze": {
         "changelist":                               "alogin alogin 403    403    403    403    403    200    200",
         "change":                                   "alogin alogin 403    403    403    403    403    200    200",
     },
@@ -683,6 +710,9 @@ def _world(role: str, make_user) -> World:
         ticket=world.objects["ticket", "own"], direction="inbound", message_id="matrix@example.com", raw=b"x"
     )
     BouncingAddress.objects.create(address="gone@example.com")
+    NpsSurvey.objects.create(user=customer, period=timezone.now().date(), score=9)
+    BetaFeedback.objects.create(user=customer, round="2026-W01", conversion_intent="yes")
+    OrganizationEmailDomain.objects.create(organization=org, domain="matrix.example.com")
     deployment_record(version="1.0", deployed_by="ci")
     SecurityCounter.objects.create(kind=SecurityCounter.Kind.values[0], bucket=timezone.now(), source="s", count=1)
     policy = gdpr.policy_version_publish(version="2026-matrix")
@@ -901,6 +931,9 @@ KWARGS_OF_KIND = {
 }
 # Arguments of patterns that take no object of the world.
 FIXED_KWARGS = {
+    "tickets:csat_rate": {"token": "not-a-signed-token"},
+    "tickets:nps_answer": {"token": "not-a-signed-token"},
+    "tickets:beta_feedback": {"token": "not-a-signed-token"},
     "audit:export": {"fmt": "csv"},
     "admin:app_list": {"app_label": "tickets"},
 }

@@ -11,8 +11,9 @@ import secrets
 
 import pytest
 import schemathesis
-from django.conf import settings as django_settings
+from django.core.signals import request_finished, request_started
 from django.core.wsgi import get_wsgi_application
+from django.db import close_old_connections, connection
 from django.test import Client
 from hypothesis import HealthCheck, Phase, settings
 from schemathesis.checks import not_a_server_error
@@ -25,16 +26,7 @@ from schemathesis.specs.openapi.checks import (
 from tests.tickets.factories import TicketFactory
 from tourbrain_support.roles import Role
 
-# The schema and the signed-in sessions are made when the module is collected, before pytest-django points the
-# connection at the test database; on the embedded database (in memory) that is the same database, elsewhere it
-# is not. The embedded runs of `make test` (two of CI's three) fuzz the API.
-pytestmark = [
-    pytest.mark.django_db,
-    pytest.mark.skipif(
-        not django_settings.DATABASES["default"]["ENGINE"].endswith("sqlite3"),
-        reason="fuzzed on the embedded database (the schema is loaded at collection)",
-    ),
-]
+pytestmark = pytest.mark.django_db
 
 MAX_EXAMPLES = int(os.environ.get("FUZZ_MAX_EXAMPLES", "5"))
 FUZZ_PHASES = os.environ.get("FUZZ_PHASES", "examples,fuzzing").split(",")
@@ -42,10 +34,28 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
 CUSTOMER, ANONYMOUS = "customer", "anonymous"
 
 
-# Loaded when the module is collected: the schema view needs no database (anonymous, no session cookie).
-schema = schemathesis.openapi.from_wsgi("/api/schema/?format=json", get_wsgi_application())
+def _refuse_queries(execute, sql, params, many, context):
+    raise AssertionError(f"the schema is loaded at collection, before the test database exists: {sql}")
+
+
+# Loaded when the module is collected (schemathesis makes a test per operation), before pytest-django points
+# the connection at the test database: the schema view must not touch a database (anonymous, no session).
+with connection.execute_wrapper(_refuse_queries):
+    schema = schemathesis.openapi.from_wsgi("/api/schema/?format=json", get_wsgi_application())
 # The coverage phase sends every boundary case the schema allows (hundreds per operation): `make fuzz` only.
 schema.config.phases.update(phases=FUZZ_PHASES)
+
+
+@pytest.fixture(autouse=True)
+def connection_kept_across_requests():
+    """Schemathesis calls the real WSGI handler, which closes the database connection after each request
+    (`close_old_connections`); inside the test's transaction that ends it (PostgreSQL: "the connection is
+    closed"). Django's own test client disconnects it for the request the same way."""
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ recognised. `QuarantinedEmail` keeps the raw bytes of a message that could not b
 from django.db import models
 from django.utils import timezone
 
-__all__ = ["BouncingAddress", "QuarantinedEmail", "TicketEmail"]
+__all__ = ["BouncingAddress", "OrganizationEmailDomain", "QuarantinedEmail", "TicketEmail"]
 
 
 class TicketEmail(models.Model):
@@ -80,3 +80,26 @@ class BouncingAddress(models.Model):
 
     def __str__(self) -> str:
         return self.address
+
+
+class OrganizationEmailDomain(models.Model):
+    """An email domain that belongs to an organization: a new sender from a verified domain joins it."""
+
+    organization = models.ForeignKey(
+        "tourbrain_support.Organization", on_delete=models.CASCADE, related_name="email_domains"
+    )
+    # Lower-case, without "@", e.g. "band.example.com".
+    domain = models.CharField(max_length=253, unique=True)
+    # Only a verified domain is used for matching (someone confirmed the organization owns it).
+    verified_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["domain"]
+
+    def __str__(self) -> str:
+        return self.domain
+
+    def save(self, *args, **kwargs):
+        self.domain = self.domain.strip().lower().lstrip("@")
+        super().save(*args, **kwargs)
