@@ -5,6 +5,7 @@ class AuditConfig(AppConfig):
     name = "audit"
 
     def ready(self) -> None:
+        from audit import launch_checks
         from audit.alert_sources import alert_sources_register
         from audit.gdpr import transfer_record, transfer_references_recorded
         from audit.metrics import audit_metrics_register
@@ -19,3 +20,4 @@ class AuditConfig(AppConfig):
             action=audit_record, transfer=transfer_record, transfers_recorded=transfer_references_recorded
         )
         alert_sources_register()
+        launch_checks.register()

@@ -468,11 +468,15 @@ class MeApi(WidgetApiView):
         organization = WidgetOrganizationOutputSerializer(allow_null=True)
         sla_promise = WidgetPromiseOutputSerializer(many=True)
         beta = serializers.DictField(allow_null=True, help_text="The beta support profile; null when none.")
+        status_banner = serializers.ListField(
+            child=serializers.DictField(), help_text="Open public incidents (id, title, severity, status) to show."
+        )
 
     @extend_schema(operation_id="widget_me", responses={200: OutputSerializer})
     def get(self, request):
         """The customer as the widget shows them: tier, organization and the first-response promise."""
         from tourbrain_support.identities import PLACEHOLDER_EMAIL_DOMAIN
+        from tourbrain_support.oncall.selectors import status_banner
 
         user = request.user
         organizations = user_organizations(user=user)
@@ -493,6 +497,7 @@ class MeApi(WidgetApiView):
             else None,
             "sla_promise": customer_selectors.sla_promises(tier=tier.value),
             "beta": beta_profile_for_user(user, organization=organization),
+            "status_banner": status_banner(),
         }
         return Response(self.OutputSerializer(data).data)
 

@@ -2,7 +2,16 @@
 
 from django.urls import reverse
 
-from tourbrain_support.roles import ALERT_ROLES, AUDIT_ROLES, KPI_ROLES, QUEUE_ROLES, ROADMAP_ROLES, Role, user_roles
+from tourbrain_support.roles import (
+    ALERT_ROLES,
+    AUDIT_ROLES,
+    KPI_ROLES,
+    ONCALL_VIEW_ROLES,
+    QUEUE_ROLES,
+    ROADMAP_ROLES,
+    Role,
+    user_roles,
+)
 
 # (label, url name, roles that see it; None = every signed-in user, "customer" = users without a staff role)
 NAVIGATION = [
@@ -15,6 +24,8 @@ NAVIGATION = [
     ("Audit", "audit:events", AUDIT_ROLES),
     ("Security", "audit:security", AUDIT_ROLES),
     ("GDPR", "audit:gdpr", AUDIT_ROLES),
+    ("On call", "oncall:oncall", ONCALL_VIEW_ROLES),
+    ("Launch", "oncall:launch", (Role.ADMIN,)),
     ("Docs", "knowledge_base:index", None),
     ("Privacy", "audit:privacy", None),
     ("Admin", "admin:index", tuple(Role.values)),

@@ -63,6 +63,16 @@ AUDIT_ROLES = (Role.AUDITOR, Role.ADMIN)
 ROADMAP_ROLES = (Role.PRODUCT_MANAGER, Role.SUPPORT_LEAD, Role.ADMIN)
 # The alerts page and its silences: whoever answers alerts.
 ALERT_ROLES = (Role.SUPPORT_LEAD, Role.ENGINEER, Role.ADMIN)
+# Staff who read the on-call page and incidents; those who act on pages and incidents (the people on call).
+ONCALL_VIEW_ROLES = (
+    Role.SUPPORT_REP,
+    Role.SUPPORT_LEAD,
+    Role.ENGINEER,
+    Role.BILLING_ADMIN,
+    Role.PRODUCT_MANAGER,
+    Role.ADMIN,
+)
+ONCALL_ACT_ROLES = (Role.SUPPORT_LEAD, Role.ENGINEER, Role.ADMIN)
 
 
 def _permissions_for(rules, using: str = "default") -> models.QuerySet:

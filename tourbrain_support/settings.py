@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "tourbrain_support",
     "tourbrain_support.notifications",
     "tourbrain_support.alerting",
+    "tourbrain_support.oncall",
     "tickets",
     "audit",
     "kpis",
@@ -276,11 +277,18 @@ SLACK_WEBHOOKS = {
 SLACK_COUNTRY = env.str("SLACK_COUNTRY", default="US")
 EMAIL_PROVIDER_COUNTRY = env.str("EMAIL_PROVIDER_COUNTRY", default="")
 SENTRY_COUNTRY = env.str("SENTRY_COUNTRY", default="US")
+SMS_PROVIDER_COUNTRY = env.str("SMS_PROVIDER_COUNTRY", default="US")
 CROSS_BORDER_PROCESSORS = {
     "slack": {"recipient": "slack", "country": SLACK_COUNTRY, "legal_basis": "dpf"},
     "email": {"recipient": "email_provider", "country": EMAIL_PROVIDER_COUNTRY, "legal_basis": "scc"},
     # Error reports (tourbrain_support.sentry logs each event sent).
     "sentry": {"recipient": "sentry", "country": SENTRY_COUNTRY, "legal_basis": "dpf"},
+    # Pages by SMS (tourbrain_support.oncall): the phone number and the alert's title.
+    "sms": {
+        "recipient": "sms_provider",
+        "country": env.str("SMS_PROVIDER_COUNTRY", default="US"),
+        "legal_basis": "dpf",
+    },
 }
 # Absolute base of links in notifications (e.g. the ticket's page in an SLA email).
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
@@ -410,6 +418,17 @@ CELERY_BEAT_SCHEDULE.update(
         "audit-verify-daily": {"task": "audit.tasks.audit_verify_scheduled", "schedule": 24 * 3600.0},
     }
 )
+
+# On-call paging (tourbrain_support.oncall): minutes before an unacknowledged page goes to the next level,
+# hours a signed acknowledge link in a page's email/SMS works, and the SMS provider (a Twilio-compatible
+# HTTP API: POST {SMS_API_URL}/Accounts/{SMS_ACCOUNT_SID}/Messages.json); empty URL: no SMS.
+ONCALL_ESCALATE_MINUTES = env.int("ONCALL_ESCALATE_MINUTES", default=5)
+ONCALL_LINK_HOURS = env.int("ONCALL_LINK_HOURS", default=24)
+SMS_API_URL = env.str("SMS_API_URL", default="").rstrip("/")
+SMS_ACCOUNT_SID = env.str("SMS_ACCOUNT_SID", default="")
+SMS_AUTH_TOKEN = env.str("SMS_AUTH_TOKEN", default="")
+SMS_FROM = env.str("SMS_FROM", default="")
+CELERY_BEAT_SCHEDULE["oncall-escalate"] = {"task": "tourbrain_support.oncall.tasks.pages_escalate", "schedule": 60.0}
 
 # Launch KPIs (kpis app): project API keys accepted besides the ProjectApiKey rows, ingestion limits
 # (413 above them), how old an event may be, and the nightly rollup (UTC).

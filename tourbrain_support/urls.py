@@ -28,6 +28,7 @@ urlpatterns = [
     ),
     path("api/v1/", include("tourbrain_support.api_urls")),
     path("", include("tourbrain_support.alerting.urls")),
+    path("", include("tourbrain_support.oncall.urls")),
     path("", include("tickets.urls")),
     path("", include("audit.urls")),
     path("", include("kpis.urls")),

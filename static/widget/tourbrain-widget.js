@@ -385,6 +385,8 @@
     this.form.description.addEventListener("input", function () { self.queueSuggestions(); });
     this.form.priority.addEventListener("change", function () { self.showPromise(); });
     this.promise = el("p", { class: "tbw-hint", "data-testid": "promise", hidden: true });
+    // Open public incidents (the status page's), so someone filing about an outage knows we know.
+    this.statusBanner = el("p", { class: "tbw-hint", role: "status", "data-testid": "status-banner", hidden: true });
 
     this.suggestionList = el("ul", { class: "tbw-suggestion-list" });
     this.suggestions = el("section", {
@@ -395,6 +397,7 @@
     this.submitButton = el("button", { type: "submit", class: "tbw-primary", "data-testid": "submit", text: "Send request" });
     this.retryNote = el("p", { class: "tbw-retry-note", hidden: true, "data-testid": "retry-note" });
     var form = el("form", { class: "tbw-form", novalidate: true, "data-testid": "new-form" }, [
+      this.statusBanner,
       this.field("tbw-type", "What is it about?", this.form.type),
       this.field("tbw-priority", "How urgent is it?", this.form.priority),
       this.promise,
@@ -500,6 +503,7 @@
     try {
       this.profile = await this.call("GET", "me/");
       this.showPromise();
+      this.showStatus();
     } catch (err) {
       this.profile = null; // the promise is a courtesy: without it the form works the same
     }
@@ -511,6 +515,14 @@
     var match = promises.filter(function (row) { return row.priority === priority; })[0];
     this.promise.textContent = match && match.first_response ? "We aim to reply " + match.first_response + "." : "";
     this.promise.hidden = !this.promise.textContent;
+  };
+
+  Widget.prototype.showStatus = function () {
+    var incidents = (this.profile && this.profile.status_banner) || [];
+    this.statusBanner.textContent = incidents.length
+      ? "Known issue: " + incidents.map(function (row) { return row.title; }).join("; ") + ". We are working on it."
+      : "";
+    this.statusBanner.hidden = !this.statusBanner.textContent;
   };
 
   // --- suggestions --------------------------------------------------------------------------------

@@ -177,7 +177,7 @@ def test_an_evaluator_holding_an_old_state_loses_its_change(make_rule, scripted_
 
 
 def test_a_rule_without_a_registered_source_never_fires(make_rule):
-    rule = make_rule(source="kpis.error_rate")
+    rule = make_rule(source="nobody.registered_this")
     with time_machine.travel(START, tick=False):
         result = alerts_evaluate()
     assert result.no_source == [rule.name]

@@ -30,7 +30,7 @@ def test_anonymous_is_sent_to_login(client):
 def test_alerts_page_shows_firing_first_no_source_and_probes(client_as_admin, make_rule, scripted_source):
     make_rule(name="Quiet", threshold=100)
     make_rule(name="Loud")
-    make_rule(name="Orphan", source="kpis.error_rate")
+    make_rule(name="Orphan", source="nobody.registered_this")
     ProbeSample.objects.create(probe="database", status="healthy", latency_ms=1.5, detail="reachable")
     scripted_source.value = 10
     alerts_evaluate()

@@ -382,6 +382,18 @@ URLS: dict[str, tuple[str, str | None, str | dict[str, str]]] = {
         "other_team":                               "login  403    302    302    403    403    403    403    302",
         "other_org":                                "login  403    302    302    403    403    403    403    302",
     }),
+    # On-call (roles.ONCALL_VIEW_ROLES see, ONCALL_ACT_ROLES act), the public status page, the admins' launch page.
+    "oncall:oncall": ("GET", None,                  "login  403    200    200    200    200    200    403    200"),
+    "oncall:page_detail": ("GET", "oncall_page",    "login  403    200    200    200    200    200    403    200"),
+    "oncall:page_acknowledge": ("POST", "oncall_page", "login  403    403    302    302    403    403    403    302"),
+    "oncall:page_incident": ("POST", "oncall_page", "login  403    403    302    302    403    403    403    302"),
+    "oncall:page_resolve": ("POST", "oncall_page",  "login  403    403    302    302    403    403    403    302"),
+    # The signed link of a page's email/SMS is its own credential: anyone holding it sees the buttons.
+    "oncall:page_link": ("GET", "page_token",       "200    200    200    200    200    200    200    200    200"),
+    "oncall:incidents": ("GET", None,               "login  403    200    200    200    200    200    403    200"),
+    "oncall:incident_detail": ("GET", "incident",   "login  403    200    200    200    200    200    403    200"),
+    "oncall:status": ("GET", None,                  "200    200    200    200    200    200    200    200    200"),
+    "oncall:launch": ("GET", None,                  "login  403    403    403    403    403    403    403    200"),
     # KPIs: support leads, product managers and admins (roles.KPI_ROLES).
     "alerting:alerts": ("GET", None,                "login  403    403    200    200    403    403    403    200"),
     "alerting:silences": ("GET", None,              "login  403    403    200    200    403    403    403    200"),
@@ -592,6 +604,35 @@ ADMIN_MODELS: dict[str, dict[str, str | dict[str, str]]] = {
         for label in ("alerting.AlertRule", "alerting.HttpProbe", "alerting.ProbeSample", "alerting.AlertEvent",
                       "alerting.Silence")
     },
+    # On-call, incidents and the launch checklist: admins only (pages and incidents change on their own pages).
+    "oncall.Rotation": {
+        "changelist":                               "alogin alogin 403    403    403    403    403    403    200",
+        "change":                                   "alogin alogin 403    403    403    403    403    403    200",
+    },
+    "oncall.Responder": {
+        "changelist":                               "alogin alogin 403    403    403    403    403    403    200",
+        "change":                                   "alogin alogin 403    403    403    403    403    403    200",
+    },
+    "oncall.EscalationContact": {
+        "changelist":                               "alogin alogin 403    403    403    403    403    403    200",
+        "change":                                   "alogin alogin 403    403    403    403    403    403    200",
+    },
+    "oncall.Component": {
+        "changelist":                               "alogin alogin 403    403    403    403    403    403    200",
+        "change":                                   "alogin alogin 403    403    403    403    403    403    200",
+    },
+    "oncall.Page": {
+        "changelist":                               "alogin alogin 403    403    403    403    403    403    200",
+        "change":                                   "alogin alogin 403    403    403    403    403    403    200",
+    },
+    "oncall.Incident": {
+        "changelist":                               "alogin alogin 403    403    403    403    403    403    200",
+        "change":                                   "alogin alogin 403    403    403    403    403    403    200",
+    },
+    "oncall.LaunchItemTick": {
+        "changelist":                               "alogin alogin 403    403    403    403    403    403    200",
+        "change":                                   "alogin alogin 403    403    403    403    403    403    200",
+    },
     # KPIs: read by leads, read and written by product managers (roles.py).
     "kpis.ProjectApiKey": {
         "changelist":                               "alogin alogin 403    200    403    403    200    403    200",
@@ -702,7 +743,48 @@ def _world(role: str, make_user) -> World:
     gdpr.transfer_record(recipient="slack", country="US", legal_basis="dpf", data_categories=["contact"])
     BackupRun.objects.create(kind=BackupRun.Kind.BACKUP, status=BackupRun.Status.SUCCEEDED)
     _celery_beat_rows()
+    _oncall(world)
     return world
+
+
+def _oncall(world: World) -> None:
+    """One row of each on-call model; the same page, incident and signed link for every ownership."""
+    from tourbrain_support.oncall import paging
+    from tourbrain_support.oncall.models import (
+        Component,
+        EscalationContact,
+        Incident,
+        IncidentUpdate,
+        LaunchItemTick,
+        Override,
+        Page,
+        Responder,
+        Rotation,
+        RotationMember,
+    )
+
+    responder = Responder.objects.create(user=UserFactory(), phone="+15005550001")
+    rotation = Rotation.objects.create(name="matrix")
+    RotationMember.objects.create(rotation=rotation, responder=responder)
+    Override.objects.create(
+        rotation=rotation,
+        responder=responder,
+        starts_at=timezone.now(),
+        ends_at=timezone.now() + timedelta(days=1),
+        reason="matrix",
+    )
+    EscalationContact.objects.create(name="matrix", email="matrix@example.test")
+    component = Component.objects.create(name="matrix")
+    page = Page.objects.create(key="matrix", severity="critical", title="matrix")
+    incident = Incident.objects.create(title="matrix")
+    incident.components.add(component)
+    IncidentUpdate.objects.create(incident=incident, status=Incident.Status.INVESTIGATING, message="matrix")
+    LaunchItemTick.objects.create(key="rollback_tested")
+    token = paging.page_link_token(page, paging.Target(name="matrix", email="", phone="", user_id=None))
+    for ownership in OWNERSHIPS:
+        world.objects["oncall_page", ownership] = page
+        world.objects["incident", ownership] = incident
+        world.objects["page_token", ownership] = token
 
 
 def _customer_side(world: World, *, customer, org, stranger, other_org, inviter) -> None:
@@ -875,6 +957,9 @@ KWARGS_OF_KIND = {
     "kb_video": lambda obj: {"slug": obj.slug},
     "kb_article_pk": lambda obj: {"pk": obj.pk},
     "kb_article_version": lambda obj: {"pk": obj.pk, "history_id": obj.history.latest().history_id},
+    "oncall_page": lambda obj: {"pk": obj.pk},
+    "incident": lambda obj: {"pk": obj.pk},
+    "page_token": lambda token: {"token": token},
 }
 # Arguments of patterns that take no object of the world.
 FIXED_KWARGS = {

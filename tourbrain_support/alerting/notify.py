@@ -19,6 +19,7 @@ from tourbrain_support.alerting.models import AlertEvent, AlertRule, format_numb
 from tourbrain_support.notifications.builders import slack_enabled
 from tourbrain_support.notifications.models import OutboxMessage
 from tourbrain_support.notifications.outbox import OutboxItem, outbox_enqueue_many
+from tourbrain_support.oncall.paging import page_oncall, page_resolve
 
 ONCALL = "oncall"
 KEY_LIMIT = 200
@@ -60,11 +61,27 @@ def notices_enqueue(notices: Iterable, *, now: datetime) -> int:
 def _page_oncall(notices: list, *, now: datetime) -> list[OutboxItem]:
     """Reach whoever is on call about these alerts (every critical alert comes through here).
 
-    Today: Slack `alerts` and an email to each ALERT_ONCALL_EMAILS address. On-call rotation and paging
-    replace this function's body; the messages' keys already name the alerts, so a page is sent once.
+    Each firing or no-data episode pages the rotation once (`tourbrain_support.oncall`: SMS, email and Slack
+    `alerts` to the primary, escalating to the secondary and the contacts until someone acknowledges), keyed
+    by the rule and its episode, so a rerun pages nobody twice; a resolve closes the page. Repeats while
+    firing go to Slack `alerts` (the page is already open), and ALERT_ONCALL_EMAILS get every notice by email.
     """
+    for notice in notices:
+        key = f"alert:{notice.rule.pk}:{notice.instance}"
+        if notice.kind == AlertEvent.Kind.RESOLVED:
+            page_resolve(key)
+        elif notice.kind in (AlertEvent.Kind.FIRING, AlertEvent.Kind.NODATA):
+            page_oncall(
+                key=key,
+                severity=notice.rule.severity,
+                title=f"[{_HEADINGS[notice.kind]}] {notice.rule.name}",
+                body=message_body([notice], slack=False),
+                url=f"{settings.SITE_URL.rstrip('/')}/alerts/",
+            )
     items = [target_item(f"email:{address}", notices, via=ONCALL) for address in settings.ALERT_ONCALL_EMAILS]
-    items.append(target_item("slack:alerts", notices, via=ONCALL))
+    repeats = [notice for notice in notices if notice.kind == AlertEvent.Kind.REPEAT]
+    if repeats:
+        items.append(target_item("slack:alerts", repeats, via=ONCALL))
     return [item for item in items if item is not None]
 
 

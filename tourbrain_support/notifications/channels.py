@@ -1,18 +1,23 @@
-"""Delivery channels of the outbox: email through Django's email backend, Slack through incoming webhooks.
+"""Delivery channels of the outbox: email through Django's email backend, Slack through incoming webhooks,
+SMS through a Twilio-compatible HTTP API.
 
 Email uses `EMAIL_URL` (text attachments such as a calendar invite travel with the message); one SMTP
 connection serves a whole batch. Slack messages name a channel: one of `SLACK_WEBHOOKS` ("alerts",
 "status", "beta-support", ...), or a target an app resolves itself (`register_slack_target`, e.g. a beta
 organization's own webhook for "beta:<profile id>", read at send time so a rotated webhook applies to
-messages still waiting). A name with no webhook of its own goes to the "default" one.
+messages still waiting). A name with no webhook of its own goes to the "default" one. SMS is a form POST
+(`To`, `From`, `Body`) with basic auth to `{SMS_API_URL}/Accounts/{SMS_ACCOUNT_SID}/Messages.json`; like
+Slack, 5xx/429 and network errors are retried and other 4xx answers fail the row.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import smtplib
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -58,6 +63,8 @@ class Senders:
             return self._send_email(message)
         if message.channel == OutboxMessage.Channel.SLACK:
             return _send_slack(message)
+        if message.channel == OutboxMessage.Channel.SMS:
+            return _send_sms(message)
         raise DeliveryError(f"Unknown channel {message.channel!r}.", permanent=True)
 
     def _close_email(self) -> None:
@@ -198,6 +205,38 @@ def _send_slack(message: OutboxMessage) -> str:
         ) from error
     except OSError as error:  # URLError, timeouts and refused connections are all OSErrors
         raise DeliveryError(f"Slack unreachable: {error}") from error
+
+
+def _send_sms(message: OutboxMessage) -> str:
+    """A Twilio-compatible SMS API: POST form (To, From, Body) to {SMS_API_URL}/Accounts/{sid}/Messages.json."""
+    if not (settings.SMS_API_URL and settings.SMS_ACCOUNT_SID and settings.SMS_FROM):
+        raise DeliveryError("SMS is not configured (SMS_API_URL, SMS_ACCOUNT_SID, SMS_FROM).", permanent=True)
+    if not settings.SMS_API_URL.startswith(("https://", "http://")):
+        raise DeliveryError("SMS_API_URL must be an http(s) URL.", permanent=True)
+    sid = settings.SMS_ACCOUNT_SID
+    url = f"{settings.SMS_API_URL}/Accounts/{urllib.parse.quote(sid, safe='')}/Messages.json"
+    data = urllib.parse.urlencode({"To": message.recipient, "From": settings.SMS_FROM, "Body": message.body}).encode()
+    credentials = base64.b64encode(f"{sid}:{settings.SMS_AUTH_TOKEN}".encode()).decode()
+    request = urllib.request.Request(  # noqa: S310 - scheme checked above
+        url,
+        data=data,
+        method="POST",
+        headers={"Content-Type": "application/x-www-form-urlencoded", "Authorization": f"Basic {credentials}"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=settings.OUTBOX_SEND_TIMEOUT) as response:  # noqa: S310
+            body = response.read(PROVIDER_RESPONSE_LIMIT).decode("utf-8", "replace")
+            return f"{response.status} {body}".strip()
+    except urllib.error.HTTPError as error:
+        body = error.read(PROVIDER_RESPONSE_LIMIT).decode("utf-8", "replace") if error.fp else ""
+        answer = f"{error.code} {body}".strip()
+        transient = error.code == 429 or error.code >= 500
+        retry_after = _retry_after(error.headers.get("Retry-After")) if error.code == 429 else None
+        raise DeliveryError(
+            f"SMS API answered {answer[:300]}", permanent=not transient, retry_after=retry_after, response=answer
+        ) from error
+    except OSError as error:
+        raise DeliveryError(f"SMS API unreachable: {error}") from error
 
 
 def _retry_after(value: str | None) -> float | None:

@@ -56,6 +56,7 @@ class OutboxMessage(models.Model):
     class Channel(models.TextChoices):
         EMAIL = "email", "Email"
         SLACK = "slack", "Slack"
+        SMS = "sms", "SMS"  # a Twilio-compatible HTTP API (SMS_API_URL); the recipient is a phone number
 
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"

@@ -6,7 +6,14 @@ from django.core.management.base import BaseCommand
 
 from tourbrain_support import demo
 
-APPS_WITH_DEMO_DATA = ["tourbrain_support.alerting", "tickets", "audit", "kpis", "knowledge_base"]
+APPS_WITH_DEMO_DATA = [
+    "tourbrain_support.alerting",
+    "tourbrain_support.oncall",
+    "tickets",
+    "audit",
+    "kpis",
+    "knowledge_base",
+]
 
 
 class Command(BaseCommand):
