@@ -31,6 +31,18 @@ EXPECTED_NAVIGATION: dict[str, list[tuple[str, str]]] = {
     Role.PRODUCT_MANAGER: [ROADMAP, KPIS, ONCALL, DOCS, PRIVACY, ADMIN],
     Role.AUDITOR: [AUDIT, SECURITY, GDPR, DOCS, PRIVACY, ADMIN],
     Role.ADMIN: [
-        *(QUEUE, ROADMAP, BETA_COHORT, KPIS, ALERTS, AUDIT, SECURITY, GDPR, ONCALL, LAUNCH, DOCS, PRIVACY, ADMIN)
+        QUEUE,
+        ROADMAP,
+        BETA_COHORT,
+        KPIS,
+        ALERTS,
+        AUDIT,
+        SECURITY,
+        GDPR,
+        ONCALL,
+        LAUNCH,
+        DOCS,
+        PRIVACY,
+        ADMIN,
     ],
 }
