@@ -5,12 +5,15 @@ from datetime import date, timedelta
 from django.shortcuts import render
 from django.utils import timezone
 
+from kpis.analytics import ALL_METHODS
 from kpis.metrics import METRICS, METRICS_BY_NAME
 from kpis.selectors import (
     BUSINESS_CHART_METRICS,
     CHART_METRICS,
+    GROWTH_CHART_METRICS,
     HEALTH_CHART_METRICS,
     SUPPORT_CHART_METRICS,
+    cohort_tables,
     daily_series,
     scorecard,
 )
@@ -40,7 +43,7 @@ def _date_range(request) -> tuple[date, date]:
 def dashboard(request):
     start, end = _date_range(request)
     # One query for every chart of the page.
-    names = CHART_METRICS + BUSINESS_CHART_METRICS + SUPPORT_CHART_METRICS + HEALTH_CHART_METRICS
+    names = CHART_METRICS + GROWTH_CHART_METRICS + BUSINESS_CHART_METRICS + SUPPORT_CHART_METRICS + HEALTH_CHART_METRICS
     series = daily_series(metrics=names, start=start, end=end)
 
     def charts(names: list[str]) -> list[dict]:
@@ -58,6 +61,8 @@ def dashboard(request):
     context = {
         "scorecard": scorecard(end=end),
         "charts": charts(CHART_METRICS),
+        "growth_charts": charts(GROWTH_CHART_METRICS),
+        "cohorts": cohort_tables(as_of=end, method=request.GET.get("method") or ALL_METHODS),
         "business_charts": charts(BUSINESS_CHART_METRICS),
         "support_charts": charts(SUPPORT_CHART_METRICS),
         "health_charts": charts(HEALTH_CHART_METRICS),

@@ -106,5 +106,22 @@ def test_demo_events_are_idempotent_and_fill_the_dashboard(client_as):
     # Revenue from the demo subscriptions and prices; support metrics from the demo tickets' rollups.
     assert statuses["MRR"] in ("pass", "fail")
     assert statuses["ARPU"] in ("pass", "fail")
+    # Product analytics: growth charts, the signup funnel and the retention table from the demo's cohorts.
+    assert statuses["Trial-to-paid conversion"] in ("pass", "fail")
+    assert statuses["Session duration"] in ("pass", "fail")
+    growth = {chart["id"]: chart for chart in response.context["growth_charts"]}
+    assert any(value for value in growth["chart-organic_share"]["series"]["total"] if value is not None)
+    assert any(value is not None for value in growth["chart-features_per_session"]["series"]["total"])
+    cohorts = response.context["cohorts"]
+    assert cohorts["funnel"][0]["users"] > 0
+    assert cohorts["funnel"][0]["conversion"] == 1
+    assert cohorts["funnel"][1]["users"] <= cohorts["funnel"][0]["users"]
+    assert cohorts["retention"][0]["shares"][0] == 1  # a signup is activity in its own week
+    html = response.content.decode()
+    assert 'data-testid="funnel"' in html
+    assert 'data-testid="retention"' in html
+    by_method = client_as(Role.PRODUCT_MANAGER).get("/kpis/?method=github").context["cohorts"]
+    assert by_method["method"] == "github"
+    assert by_method["funnel"][0]["users"] < cohorts["funnel"][0]["users"]
     business = {chart["id"]: chart for chart in response.context["business_charts"]}
     assert any(value for value in business["chart-mrr"]["series"]["total"] if value is not None)
