@@ -72,6 +72,19 @@ def format_value(value: float | None, unit: str) -> str:
     return f"{value:.0f}"
 
 
+def sparkline_points(values: list, *, width: int = 100, height: int = 20) -> str:
+    """SVG polyline points of the known values (days without data skipped), scaled to the box; "" below two."""
+    known = [(position, value) for position, value in enumerate(values) if value is not None]
+    if len(known) < 2:
+        return ""
+    low, high = min(v for _, v in known), max(v for _, v in known)
+    span = (high - low) or 1
+    step = width / max(len(values) - 1, 1)
+    return " ".join(
+        f"{position * step:.1f},{height - 1 - (value - low) / span * (height - 2):.1f}" for position, value in known
+    )
+
+
 def scorecard(*, end: date) -> list[dict]:
     """Each target with its value (latest day, or sum of the last 30 days), status and 30-day trend."""
     measured = sorted({target.metric for target in TARGETS if target.metric})
@@ -98,6 +111,7 @@ def scorecard(*, end: date) -> list[dict]:
                 "display": format_value(value, target.unit),
                 "status": target_status(target, value),
                 "trend": trend,
+                "sparkline": sparkline_points(trend),
             }
         )
     return rows

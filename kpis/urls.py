@@ -8,6 +8,7 @@ app_name = "kpis"
 urlpatterns = [
     path("kpis/", views.dashboard, name="dashboard"),
     path("kpis/metrics/", views.metric_definitions, name="metrics"),
+    path("kpis/metrics/<slug:metric>.csv", views.metric_csv, name="metric-csv"),
     path("kpis/drains/vercel/", drain_views.vercel_log_drain, name="vercel-log-drain"),
     path("batch/", capture_views.capture, name="capture-batch"),
     path("capture/", capture_views.capture, name="capture"),

@@ -1,7 +1,9 @@
 """KPI pages (support leads, product managers, admins): the launch scorecard, daily charts, metric definitions."""
 
+import csv
 from datetime import date, timedelta
 
+from django.http import HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils import timezone
 
@@ -53,6 +55,7 @@ def dashboard(request):
                 "data_id": f"chart-{name}-data",
                 "label": METRICS_BY_NAME[name].label,
                 "unit": METRICS_BY_NAME[name].unit,
+                "metric": name,
                 **series[name],
             }
             for name in names
@@ -75,3 +78,30 @@ def dashboard(request):
 @role_required(*KPI_ROLES)
 def metric_definitions(request):
     return render(request, "kpis/metrics.html", {"metrics": METRICS})
+
+
+def _csv_cell(value: object) -> object:
+    # Dimension values come from event properties: never let a spreadsheet read one as a formula.
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
+@role_required(*KPI_ROLES)
+def metric_csv(request, metric: str):
+    """One chart's data as CSV (day, dimension value, value) for the page's ?from=&to= range."""
+    if metric not in METRICS_BY_NAME:
+        return JsonResponse(
+            {"error": {"code": "not_found", "message": f"No metric named {metric!r}.", "fields": {}}}, status=404
+        )
+    start, end = _date_range(request)
+    data = daily_series(metrics=[metric], start=start, end=end)[metric]
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{metric}_{start}_{end}.csv"'
+    writer = csv.writer(response)
+    writer.writerow(["day", METRICS_BY_NAME[metric].dimension or "dimension", "value"])
+    for dimension_value, values in data["series"].items():
+        for day, value in zip(data["days"], values, strict=True):
+            if value is not None:
+                writer.writerow([day, _csv_cell(dimension_value), value])
+    return response
