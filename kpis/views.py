@@ -105,3 +105,32 @@ def metric_csv(request, metric: str):
             if value is not None:
                 writer.writerow([day, _csv_cell(dimension_value), value])
     return response
+
+
+@role_required(*KPI_ROLES)
+def cohorts_csv(request, table: str):
+    """The funnel (per signup week and step) or the retention table as CSV, as shown for ?to= and ?method=."""
+    _, end = _date_range(request)
+    cohorts = cohort_tables(as_of=end, method=request.GET.get("method") or ALL_METHODS)
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{table}_{end}.csv"'
+    writer = csv.writer(response)
+    if table == "funnel":
+        writer.writerow(["signup_week", "method", "step", "users", "conversion", "median_hours_from_previous_step"])
+        for row in cohorts["weekly_funnel"]:
+            for step in row["steps"]:
+                writer.writerow(
+                    [
+                        row["week"],
+                        _csv_cell(cohorts["method"]),
+                        step["step"],
+                        step["users"],
+                        step["conversion"],
+                        step["median_hours"],
+                    ]
+                )
+    else:
+        writer.writerow(["signup_week", "users", *(f"week_{week}" for week in cohorts["retention_weeks"])])
+        for row in cohorts["retention"]:
+            writer.writerow([row["week"], row["size"], *row["shares"]])
+    return response

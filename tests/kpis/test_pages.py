@@ -120,6 +120,12 @@ def test_demo_events_are_idempotent_and_fill_the_dashboard(client_as):
     html = response.content.decode()
     assert 'data-testid="funnel"' in html
     assert 'data-testid="retention"' in html
+    funnel_csv = client_as(Role.PRODUCT_MANAGER).get("/kpis/funnel.csv").content.decode().splitlines()
+    assert funnel_csv[0].startswith("signup_week,method,step,users")
+    assert len(funnel_csv) == 1 + 5 * len(cohorts["weekly_funnel"])
+    retention_csv = client_as(Role.PRODUCT_MANAGER).get("/kpis/retention.csv").content.decode().splitlines()
+    assert len(retention_csv) == 1 + len(cohorts["retention"])
+    assert retention_csv[1].split(",")[2] == "1.0"
     by_method = client_as(Role.PRODUCT_MANAGER).get("/kpis/?method=github").context["cohorts"]
     assert by_method["method"] == "github"
     assert by_method["funnel"][0]["users"] < cohorts["funnel"][0]["users"]
