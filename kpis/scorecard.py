@@ -2,7 +2,7 @@
 pass/fail/no-data status. Targets without a measured metric show "no data", never zero."""
 
 import operator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 
 @dataclass(frozen=True)
@@ -41,6 +41,14 @@ TARGETS = [
     Target("ARPU", "Months 2-6", "$149+", "arpu", 149, unit="usd"),
     Target("Monthly churn", "Months 2-6", "< 5%", "monthly_churn_rate", 0.05, comparison="<"),
 ]
+
+
+TARGETS_BY_LABEL = {target.label: target for target in TARGETS}
+
+
+def targets_with_settings(settings: dict[str, float]) -> list[Target]:
+    """The seed's targets with the thresholds product managers changed ({label: threshold})."""
+    return [replace(t, threshold=settings[t.label]) if t.label in settings else t for t in TARGETS]
 
 
 def target_status(target: Target, value: float | None) -> str:

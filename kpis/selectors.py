@@ -10,8 +10,8 @@ from django.utils import timezone
 
 from kpis.analytics import ALL_METHODS, COHORT_METRICS, COHORT_WEEKS, FUNNEL_STEPS, week_start
 from kpis.health import HEALTH_ERROR
-from kpis.models import DailyMetric, HealthSample, OpenAIUsageSample
-from kpis.scorecard import TARGETS, target_status
+from kpis.models import DailyMetric, HealthSample, OpenAIUsageSample, ScorecardTargetSetting
+from kpis.scorecard import target_status, targets_with_settings
 from kpis.stats import nearest_rank
 
 CHART_METRICS = ["signups", "dau", "wau", "mau", "tours_created", "exports", "stickiness", "ai_routing_adoption"]
@@ -87,10 +87,11 @@ def sparkline_points(values: list, *, width: int = 100, height: int = 20) -> str
 
 def scorecard(*, end: date) -> list[dict]:
     """Each target with its value (latest day, or sum of the last 30 days), status and 30-day trend."""
-    measured = sorted({target.metric for target in TARGETS if target.metric})
+    targets = targets_with_settings(dict(ScorecardTargetSetting.objects.values_list("label", "threshold")))
+    measured = sorted({target.metric for target in targets if target.metric})
     series = daily_series(metrics=measured, start=end - timedelta(days=29), end=end)
     rows = []
-    for target in TARGETS:
+    for target in targets:
         value = None
         trend: list = []
         if target.metric:

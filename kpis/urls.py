@@ -8,6 +8,7 @@ app_name = "kpis"
 urlpatterns = [
     path("kpis/", views.dashboard, name="dashboard"),
     path("kpis/metrics/", views.metric_definitions, name="metrics"),
+    path("kpis/targets/", views.scorecard_targets, name="targets"),
     path("kpis/metrics/<slug:metric>.csv", views.metric_csv, name="metric-csv"),
     path("kpis/funnel.csv", views.cohorts_csv, {"table": "funnel"}, name="funnel-csv"),
     path("kpis/retention.csv", views.cohorts_csv, {"table": "retention"}, name="retention-csv"),

@@ -4,11 +4,13 @@ import csv
 from datetime import date, timedelta
 
 from django.http import HttpResponse, JsonResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.utils import timezone
 
 from kpis.analytics import ALL_METHODS
 from kpis.metrics import METRICS, METRICS_BY_NAME
+from kpis.models import ScorecardTargetSetting
+from kpis.scorecard import targets_with_settings
 from kpis.selectors import (
     BUSINESS_CHART_METRICS,
     CHART_METRICS,
@@ -19,7 +21,9 @@ from kpis.selectors import (
     daily_series,
     scorecard,
 )
-from tourbrain_support.roles import KPI_ROLES, role_required
+from kpis.services import scorecard_target_update
+from tourbrain_support.api import ApplicationError
+from tourbrain_support.roles import KPI_ROLES, Role, has_role, role_required
 
 DEFAULT_RANGE_DAYS = 30
 MAX_RANGE_DAYS = 366
@@ -71,6 +75,7 @@ def dashboard(request):
         "health_charts": charts(HEALTH_CHART_METRICS),
         "start": start,
         "end": end,
+        "can_edit_targets": has_role(request.user, Role.PRODUCT_MANAGER, Role.ADMIN),
     }
     return render(request, "kpis/dashboard.html", context)
 
@@ -134,3 +139,38 @@ def cohorts_csv(request, table: str):
         for row in cohorts["retention"]:
             writer.writerow([row["week"], row["size"], *row["shares"]])
     return response
+
+
+def _shown(value: float | None, unit: str) -> float | None:
+    # Shares are edited as percentages.
+    return None if value is None else round(value * 100, 4) if unit == "ratio" else value
+
+
+@role_required(Role.PRODUCT_MANAGER, Role.ADMIN)
+def scorecard_targets(request):
+    """The measured targets' thresholds; a product manager or admin changes one at a time (audited)."""
+    errors: dict = {}
+    status = 200
+    if request.method == "POST":
+        label = request.POST.get("label", "")
+        try:
+            value = float(request.POST.get("threshold", ""))
+        except ValueError:
+            errors = {"label": label, "message": "Enter a number."}
+        else:
+            unit = next((t.unit for t in targets_with_settings({}) if t.label == label), "")
+            try:
+                scorecard_target_update(
+                    label=label, threshold=value / 100 if unit == "ratio" else value, actor=request.user
+                )
+                return redirect("kpis:targets")
+            except ApplicationError as error:
+                errors = {"label": label, "message": error.message}
+        status = 400
+    settings = dict(ScorecardTargetSetting.objects.values_list("label", "threshold"))
+    rows = [
+        {"target": target, "value": _shown(target.threshold, target.unit), "changed": target.label in settings}
+        for target in targets_with_settings(settings)
+        if target.metric
+    ]
+    return render(request, "kpis/targets.html", {"rows": rows, "errors": errors}, status=status)
