@@ -372,6 +372,11 @@ URLS: dict[str, tuple[str, str | None, str | dict[str, str]]] = {
     # KPIs: support leads, product managers and admins (roles.KPI_ROLES).
     "kpis:dashboard": ("GET", None,                 "login  403    403    200    403    403    200    403    200"),
     "kpis:metrics": ("GET", None,                   "login  403    403    200    403    403    200    403    200"),
+    "kpis:metric-csv": ("GET", None,                "login  403    403    200    403    403    200    403    200"),
+    "kpis:funnel-csv": ("GET", None,                "login  403    403    200    403    403    200    403    200"),
+    "kpis:retention-csv": ("GET", None,             "login  403    403    200    403    403    200    403    200"),
+    # Scorecard targets: product managers and admins only (an empty form is a form error: 400).
+    "kpis:targets": ("GET", None,                   "login  403    403    403    403    403    200    403    200"),
     # Event capture takes a project API key (PostHog-compatible paths, and the native API as a Bearer token),
     # never a session: without a key, 401 for everyone.
     "kpis:capture": ("POST", None,                  "401    401    401    401    401    401    401    401    401"),
@@ -817,6 +822,7 @@ KWARGS_OF_KIND = {
 # Arguments of patterns that take no object of the world.
 FIXED_KWARGS = {
     "audit:export": {"fmt": "csv"},
+    "kpis:metric-csv": {"metric": "signups"},
     "admin:app_list": {"app_label": "tickets"},
 }
 
