@@ -30,7 +30,8 @@ def test_product_manager_changes_a_target_and_the_scorecard_follows(client_as, d
     assert event.action == "update"
     assert event.changes["label"] == "Monthly signups"
     assert event.changes["threshold"] == [50, 5.0]
-    page = client.get("/kpis/targets/").content.decode()
+    with django_assert_max_num_queries(6):
+        page = client.get("/kpis/targets/").content.decode()
     assert 'value="90.0"' in page
 
 
