@@ -47,7 +47,15 @@ def _events(today) -> list[ProductEvent]:
         for _ in range(rng.randint(1, 3) + offset // 10):
             user = f"demo-user-{len(users) + 1}"
             users.append((user, offset))
-            add("userSignup", user, offset, {"method": rng.choice(["email", "email", "google", "github"])})
+            add(
+                "userSignup",
+                user,
+                offset,
+                {
+                    "method": rng.choice(["email", "email", "google", "github"]),
+                    "referral": rng.choice(["referral", "word_of_mouth", "search", "ads"]),
+                },
+            )
             add("organizationCreated", user, offset, {"type": rng.choice(["promoter", "agency", "artist_team"])})
             if rng.random() < 0.82:
                 add("onboardingCompleted", user, offset, {"timeToComplete": rng.randint(300, 2400)})

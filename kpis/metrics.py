@@ -18,6 +18,7 @@ from django.db.models import Count, Sum
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import TruncMinute
 
+from kpis.analytics import day_sessions
 from kpis.health import HEALTH_ERROR
 from kpis.models import HealthSample, OpenAIUsageSample, ProductEvent
 from kpis.revenue import Subscription, price_list, price_on, subscription_changes, subscriptions_at
@@ -127,6 +128,43 @@ def monthly_churn_rate(day: date) -> DayValues:
     churned_before = set(before.filter(name="churnEvent").values_list("distinct_id", flat=True))
     customers = subscribed - churned_before
     return _share(_users("churnEvent", day, 30), customers)
+
+
+# The seed's organicGrowth: "Referral and word-of-mouth percentage", from the signup's `referral` property.
+ORGANIC_REFERRALS = ("referral", "word_of_mouth")
+
+
+def session_duration_median(day: date) -> DayValues:
+    durations = [duration for duration, _ in day_sessions(day)]
+    return {"": float(median(durations))} if durations else {}
+
+
+def features_per_session(day: date) -> DayValues:
+    features = [count for _, count in day_sessions(day)]
+    return {"": sum(features) / len(features)} if features else {}
+
+
+def monthly_signups(day: date) -> DayValues:
+    """userSignup events from the first of the month to the end of the day (the month so far)."""
+    return {"": _events("userSignup", day, day.day).count()}
+
+
+def organic_share(day: date) -> DayValues:
+    referrals = list(_events("userSignup", day, 30).values_list("properties__referral", flat=True))
+    organic = [value for value in referrals if value in ORGANIC_REFERRALS]
+    return {"": len(organic) / len(referrals)} if referrals else {}
+
+
+def trial_to_paid(day: date) -> DayValues:
+    # Every signup starts a trial: of the users who signed up in the 30 days ending that day, those subscribed.
+    signed_up = _users("userSignup", day, 30)
+    _, end = day_bounds(day)
+    paying = set(
+        ProductEvent.objects.filter(name="subscriptionStarted", timestamp__lt=end, distinct_id__in=signed_up)
+        .values_list("distinct_id", flat=True)
+        .distinct()
+    )
+    return _share(paying, signed_up)
 
 
 def _health_samples(day: date):
@@ -385,6 +423,50 @@ METRICS: list[MetricDefinition] = [
         "not churned) before those 30 days.",
         "ratio",
         monthly_churn_rate,
+        window_days=30,
+    ),
+]
+METRICS += [
+    MetricDefinition(
+        "session_duration_median",
+        "Session duration (median)",
+        "Median length of the day's sessions: a user's events with no gap over 30 minutes form a session, from its "
+        "first to its last event (a session crossing midnight counts on each day).",
+        "seconds",
+        session_duration_median,
+    ),
+    MetricDefinition(
+        "features_per_session",
+        "Features per session",
+        "Mean number of distinct event names (PostHog's own `$` events aside) per session of the day.",
+        "count",
+        features_per_session,
+    ),
+    MetricDefinition(
+        "monthly_signups",
+        "Monthly signups",
+        "userSignup events from the first of the month to the end of that day (the value on the month's last day "
+        "is the month's total).",
+        "count",
+        monthly_signups,
+        window_days=31,
+    ),
+    MetricDefinition(
+        "organic_share",
+        "Organic share",
+        "Of the userSignup events of the 30 days ending that day, the share whose `referral` property is "
+        "referral or word_of_mouth.",
+        "ratio",
+        organic_share,
+        window_days=30,
+    ),
+    MetricDefinition(
+        "trial_to_paid",
+        "Trial to paid",
+        "Of the users who signed up in the 30 days ending that day (each signup starts a trial), the share with a "
+        "subscriptionStarted by the end of that day.",
+        "ratio",
+        trial_to_paid,
         window_days=30,
     ),
 ]

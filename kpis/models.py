@@ -6,6 +6,7 @@ Events are a plain table indexed by timestamp (not partitioned yet; see the READ
 
 import secrets
 
+from django.conf import settings
 from django.db import models
 
 
@@ -166,3 +167,17 @@ class PlanPrice(models.Model):
 
     def __str__(self) -> str:
         return f"{self.plan} ${self.monthly_price}/month from {self.valid_from}"
+
+
+class ScorecardTargetSetting(models.Model):
+    """A launch-scorecard threshold changed by a product manager or admin (the seed's value otherwise)."""
+
+    label = models.CharField(max_length=100, unique=True)
+    threshold = models.FloatField()
+    updated_at = models.DateTimeField(auto_now=True)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    def __str__(self) -> str:
+        return f"{self.label}: {self.threshold:g}"

@@ -14,6 +14,7 @@ from django.db.models import Max
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
+from kpis.analytics import COHORT_METRICS, COHORT_WEEKS, cohort_values, week_start
 from kpis.metrics import LONGEST_WINDOW_DAYS, METRICS
 from kpis.models import DailyMetric, ProductEvent, RollupState
 
@@ -65,7 +66,32 @@ def rollup_day(*, day: date) -> int:
         update_fields=["value", "computed_at"],
     )
     # Rows not rewritten now (a dimension value or a ratio that no longer has data) are stale.
-    DailyMetric.objects.filter(day=day).exclude(computed_at=now).delete()
+    # (The funnel and retention rows under this day, a signup week's Monday, belong to rollup_cohorts.)
+    DailyMetric.objects.filter(day=day).exclude(computed_at=now).exclude(metric__in=COHORT_METRICS).delete()
+    return len(rows)
+
+
+@transaction.atomic
+def rollup_cohorts(*, as_of: date) -> int:
+    """Write the funnel and retention of the signup weeks of the COHORT_WEEKS weeks ending with as_of, counting
+    events up to the end of as_of (each signup week's Monday holds its rows); returns the rows written."""
+    now = timezone.now()
+    rows = [
+        DailyMetric(
+            metric=metric, day=week, dimension=dimension, dimension_value=key, value=float(value), computed_at=now
+        )
+        for metric, week, dimension, key, value in cohort_values(as_of=as_of)
+    ]
+    DailyMetric.objects.bulk_create(
+        rows,
+        update_conflicts=True,
+        unique_fields=["metric", "day", "dimension", "dimension_value"],
+        update_fields=["value", "computed_at"],
+    )
+    first_week = week_start(as_of) - timedelta(weeks=COHORT_WEEKS - 1)
+    DailyMetric.objects.filter(metric__in=COHORT_METRICS, day__gte=first_week, day__lte=as_of).exclude(
+        computed_at=now
+    ).delete()
     return len(rows)
 
 
@@ -79,6 +105,7 @@ def rollup_range(*, start: date, end: date, progress=None) -> int:
             done = offset + 1
             if progress and (done % CHUNK_DAYS == 0 or done == total_days):
                 progress(f"KPI rollup: {done}/{total_days} days ({start} .. {end}), {written} rows")
+        written += rollup_cohorts(as_of=end)
     return written
 
 
@@ -110,6 +137,7 @@ def rollup_nightly(*, progress=None) -> int:
         written = 0
         for day in sorted(to_compute):
             written += rollup_day(day=day)
+        written += rollup_cohorts(as_of=yesterday)
         if progress:
             progress(f"KPI rollup: {len(to_compute)} days recomputed, {written} rows")
         state.watermark = until

@@ -2,7 +2,7 @@
 pass/fail/no-data status. Targets without a measured metric show "no data", never zero."""
 
 import operator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 
 @dataclass(frozen=True)
@@ -34,13 +34,21 @@ TARGETS = [
     Target("Conversion intent", "First 30 days", "80%"),
     Target("Beta churn", "First 30 days", "< 10%"),
     Target("Monthly signups", "Months 2-6", "50+ by month 3", "signups", 50, aggregate="sum30", unit="count"),
-    Target("Trial-to-paid conversion", "Months 2-6", "25%+"),
+    Target("Trial-to-paid conversion", "Months 2-6", "25%+", "trial_to_paid", 0.25),
     Target("Customer acquisition cost", "Months 2-6", "< $200"),
-    Target("Session duration", "Months 2-6", "15+ minutes"),
+    Target("Session duration", "Months 2-6", "15+ minutes", "session_duration_median", 15 * 60, unit="seconds"),
     Target("MRR", "Months 2-6", "$10K+ by month 6", "mrr", 10000, unit="usd"),
     Target("ARPU", "Months 2-6", "$149+", "arpu", 149, unit="usd"),
     Target("Monthly churn", "Months 2-6", "< 5%", "monthly_churn_rate", 0.05, comparison="<"),
 ]
+
+
+TARGETS_BY_LABEL = {target.label: target for target in TARGETS}
+
+
+def targets_with_settings(settings: dict[str, float]) -> list[Target]:
+    """The seed's targets with the thresholds product managers changed ({label: threshold})."""
+    return [replace(t, threshold=settings[t.label]) if t.label in settings else t for t in TARGETS]
 
 
 def target_status(target: Target, value: float | None) -> str:

@@ -8,12 +8,20 @@ from datetime import date, datetime, timedelta
 from django.db.models import Avg, Count, Q, Sum
 from django.utils import timezone
 
+from kpis.analytics import ALL_METHODS, COHORT_METRICS, COHORT_WEEKS, FUNNEL_STEPS, week_start
 from kpis.health import HEALTH_ERROR
-from kpis.models import DailyMetric, HealthSample, OpenAIUsageSample, ProductEvent
-from kpis.scorecard import TARGETS, target_status
+from kpis.models import DailyMetric, HealthSample, OpenAIUsageSample, ProductEvent, ScorecardTargetSetting
+from kpis.scorecard import target_status, targets_with_settings
 from kpis.stats import nearest_rank
 
 CHART_METRICS = ["signups", "dau", "wau", "mau", "tours_created", "exports", "stickiness", "ai_routing_adoption"]
+GROWTH_CHART_METRICS = [
+    "monthly_signups",
+    "organic_share",
+    "trial_to_paid",
+    "session_duration_median",
+    "features_per_session",
+]
 BUSINESS_CHART_METRICS = ["mrr", "arpu", "clv", "expansion_revenue"]
 SUPPORT_CHART_METRICS = ["first_response_median", "first_response_p90", "sla_compliance", "backlog"]
 HEALTH_CHART_METRICS = [
@@ -59,15 +67,31 @@ def format_value(value: float | None, unit: str) -> str:
         return f"{value:.0f} ms"
     if unit == "usd":
         return f"${value:,.0f}"
+    if unit == "seconds":
+        return f"{value / 60:.1f} min"
     return f"{value:.0f}"
+
+
+def sparkline_points(values: list, *, width: int = 100, height: int = 20) -> str:
+    """SVG polyline points of the known values (days without data skipped), scaled to the box; "" below two."""
+    known = [(position, value) for position, value in enumerate(values) if value is not None]
+    if len(known) < 2:
+        return ""
+    low, high = min(v for _, v in known), max(v for _, v in known)
+    span = (high - low) or 1
+    step = width / max(len(values) - 1, 1)
+    return " ".join(
+        f"{position * step:.1f},{height - 1 - (value - low) / span * (height - 2):.1f}" for position, value in known
+    )
 
 
 def scorecard(*, end: date) -> list[dict]:
     """Each target with its value (latest day, or sum of the last 30 days), status and 30-day trend."""
-    measured = sorted({target.metric for target in TARGETS if target.metric})
+    targets = targets_with_settings(dict(ScorecardTargetSetting.objects.values_list("label", "threshold")))
+    measured = sorted({target.metric for target in targets if target.metric})
     series = daily_series(metrics=measured, start=end - timedelta(days=29), end=end)
     rows = []
-    for target in TARGETS:
+    for target in targets:
         value = None
         trend: list = []
         if target.metric:
@@ -88,6 +112,7 @@ def scorecard(*, end: date) -> list[dict]:
                 "display": format_value(value, target.unit),
                 "status": target_status(target, value),
                 "trend": trend,
+                "sparkline": sparkline_points(trend),
             }
         )
     return rows
@@ -134,3 +159,65 @@ def signup_failure_rate(window: timedelta, *, now: datetime | None = None) -> fl
         name__in=[SIGNUP_EVENT, SIGNUP_FAILED_EVENT], timestamp__gt=end - window, timestamp__lte=end
     ).aggregate(total=Count("id"), failed=Count("id", filter=Q(name=SIGNUP_FAILED_EVENT)))
     return counts["failed"] / counts["total"] if counts["total"] else None
+
+
+STEP_LABELS = {
+    "signup": "Signed up",
+    "onboarding": "Onboarding completed",
+    "first_tour": "First tour",
+    "ai_routing": "AI routing used",
+    "subscription": "Subscribed",
+}
+
+
+def cohort_tables(*, as_of: date, method: str = ALL_METHODS) -> dict:
+    """The funnel (per signup week and overall, for one signup method or all) and the retention table of the
+    signup weeks ending with as_of, from the rollup rows (one query)."""
+    first_week = week_start(as_of) - timedelta(weeks=COHORT_WEEKS - 1)
+    rows = DailyMetric.objects.filter(metric__in=COHORT_METRICS, day__gte=first_week, day__lte=as_of).values_list(
+        "metric", "day", "dimension_value", "value"
+    )
+    users: dict = defaultdict(dict)
+    waits: dict = defaultdict(dict)
+    methods: set[str] = set()
+    sizes: dict = {}
+    retention: dict = defaultdict(dict)
+    for metric, week, key, value in rows:
+        if metric in ("funnel_users", "funnel_median_seconds"):
+            row_method, _, step = key.partition(":")
+            methods.add(row_method)
+            if row_method == method:
+                (users if metric == "funnel_users" else waits)[week][step] = value
+        elif metric == "cohort_size":
+            sizes[week] = int(value)
+        else:
+            retention[week][int(key)] = value
+    steps = [step for step, _ in FUNNEL_STEPS]
+
+    def funnel_rows(counts: dict, medians: dict) -> list[dict]:
+        signed_up = counts.get("signup", 0)
+        return [
+            {
+                "step": step,
+                "label": STEP_LABELS[step],
+                "users": int(counts.get(step, 0)),
+                "conversion": counts.get(step, 0) / signed_up if signed_up else None,
+                "median_hours": medians[step] / 3600 if step in medians else None,
+            }
+            for step in steps
+        ]
+
+    total = {step: sum(users[week].get(step, 0) for week in users) for step in steps}
+    weekly = [{"week": week, "steps": funnel_rows(users[week], waits[week])} for week in sorted(users)]
+    width = max((len(retention[week]) for week in retention), default=0)
+    return {
+        "method": method,
+        "methods": sorted(methods - {ALL_METHODS}),
+        "funnel": funnel_rows(total, {}),
+        "weekly_funnel": weekly,
+        "retention_weeks": list(range(width)),
+        "retention": [
+            {"week": week, "size": sizes.get(week, 0), "shares": [retention[week].get(i) for i in range(width)]}
+            for week in sorted(sizes)
+        ],
+    }

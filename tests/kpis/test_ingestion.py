@@ -168,6 +168,32 @@ def test_native_api_retry_stores_nothing_twice(client, project_key):
     assert ProductEvent.objects.count() == 5
 
 
+def test_native_api_partly_stored_batch_keeps_the_new_events_once(client, project_key):
+    # given a batch of which two events are already stored, and one new event sent twice in the batch
+    stored = [_event() for _ in range(2)]
+    _post_native(client, stored)
+    fresh = _event("tourCreated", properties={"artistCount": 1, "venueCount": 2})
+    upper = _event(uuid=str(uuid.uuid4()).upper())
+    batch = [*stored, fresh, dict(fresh), upper, _event(uuid="{" + str(uuid.uuid4()) + "}")]
+    # when it is sent, and then again
+    first = _post_native(client, batch).json()
+    _post_native(client, batch)
+    # then every acceptable event is reported received and each uuid is stored once
+    assert first == {"received": 6, "rejected": 0, "errors": []}
+    assert ProductEvent.objects.count() == 5
+    assert ProductEvent.objects.filter(uuid=uuid.UUID(upper["uuid"])).exists()
+    assert ProductEvent.objects.get(uuid=fresh["uuid"]).properties == {"artistCount": 1, "venueCount": 2}
+
+
+def test_native_api_refuses_a_body_without_events(client, project_key):
+    for body in ({"events": []}, {"events": {"a": 1}}, {"nothing": 1}, [1, 2]):
+        response = client.post(
+            "/api/v1/kpis/events/", body, content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {KEY}"
+        )
+        assert response.status_code == 400
+        assert response.json()["error"]["fields"] == {"events": ["A non-empty list of events is required."]}
+
+
 def test_native_api_auth_and_limits(client, project_key, settings):
     assert _post_native(client, [_event()], key="wrong").status_code == 401
     no_auth = client.post("/api/v1/kpis/events/", {"events": [_event()]}, content_type="application/json")

@@ -106,5 +106,64 @@ def test_demo_events_are_idempotent_and_fill_the_dashboard(client_as):
     # Revenue from the demo subscriptions and prices; support metrics from the demo tickets' rollups.
     assert statuses["MRR"] in ("pass", "fail")
     assert statuses["ARPU"] in ("pass", "fail")
+    # Product analytics: growth charts, the signup funnel and the retention table from the demo's cohorts.
+    assert statuses["Trial-to-paid conversion"] in ("pass", "fail")
+    assert statuses["Session duration"] in ("pass", "fail")
+    growth = {chart["id"]: chart for chart in response.context["growth_charts"]}
+    assert any(value for value in growth["chart-organic_share"]["series"]["total"] if value is not None)
+    assert any(value is not None for value in growth["chart-features_per_session"]["series"]["total"])
+    cohorts = response.context["cohorts"]
+    assert cohorts["funnel"][0]["users"] > 0
+    assert cohorts["funnel"][0]["conversion"] == 1
+    assert cohorts["funnel"][1]["users"] <= cohorts["funnel"][0]["users"]
+    assert cohorts["retention"][0]["shares"][0] == 1  # a signup is activity in its own week
+    html = response.content.decode()
+    assert 'data-testid="funnel"' in html
+    assert 'data-testid="retention"' in html
+    funnel_csv = client_as(Role.PRODUCT_MANAGER).get("/kpis/funnel.csv").content.decode().splitlines()
+    assert funnel_csv[0].startswith("signup_week,method,step,users")
+    assert len(funnel_csv) == 1 + 5 * len(cohorts["weekly_funnel"])
+    retention_csv = client_as(Role.PRODUCT_MANAGER).get("/kpis/retention.csv").content.decode().splitlines()
+    assert len(retention_csv) == 1 + len(cohorts["retention"])
+    assert retention_csv[1].split(",")[2] == "1.0"
+    by_method = client_as(Role.PRODUCT_MANAGER).get("/kpis/?method=github").context["cohorts"]
+    assert by_method["method"] == "github"
+    assert by_method["funnel"][0]["users"] < cohorts["funnel"][0]["users"]
     business = {chart["id"]: chart for chart in response.context["business_charts"]}
     assert any(value for value in business["chart-mrr"]["series"]["total"] if value is not None)
+
+
+def test_chart_csv_export(client_as, django_assert_max_num_queries):
+    # given rolled-up signups by method, one with a formula-like dimension value
+    _rollups(3)
+    now = datetime(2026, 6, 1, tzinfo=UTC)
+    DailyMetric.objects.create(
+        metric="signups", day=END, dimension="method", dimension_value="=HYPERLINK(1)", value=4, computed_at=now
+    )
+    client = client_as(Role.PRODUCT_MANAGER)
+    # when a chart's data is exported
+    with django_assert_max_num_queries(6):
+        response = client.get("/kpis/metrics/signups.csv?from=2026-05-30&to=2026-05-31")
+    # then every known value is a row, dimension values are never formulas
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/csv")
+    lines = response.content.decode().splitlines()
+    assert lines[0] == "day,method,value"
+    assert "2026-05-31,email,2.0" in lines
+    assert "2026-05-30,github,1.0" in lines
+    assert "2026-05-31,'=HYPERLINK(1),4.0" in lines
+    assert len(lines) == 1 + 2 * 2 + 1
+    # the dashboard links each chart's CSV and draws the scorecard's sparklines
+    html = client.get("/kpis/?from=2026-05-02&to=2026-05-31").content.decode()
+    assert "/kpis/metrics/signups.csv?from=2026-05-02&amp;to=2026-05-31" in html
+    assert 'class="kpi-sparkline"' in html
+    assert client.get("/kpis/metrics/nothing.csv").json()["error"]["code"] == "not_found"
+    assert client_as(Role.SUPPORT_REP).get("/kpis/metrics/signups.csv").status_code == 403
+
+
+def test_sparkline_points_scale_to_the_box():
+    from kpis.selectors import sparkline_points
+
+    assert sparkline_points([None, 5]) == ""
+    assert sparkline_points([0, None, 10]) == "0.0,19.0 100.0,1.0"
+    assert sparkline_points([3, 3]) == "0.0,19.0 100.0,19.0"

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from kpis.metrics import METRICS_BY_NAME
 from kpis.models import DailyMetric, ProductEvent, RollupState
 from kpis.rollups import ADVISORY_LOCK_KEY, RollupAlreadyRunning, rollup_nightly, rollup_range
+from tests.kpis.test_product_analytics import PRODUCT_ANALYTICS_METRICS, product_analytics_oracle
 from tests.kpis.test_revenue_rollups import revenue_oracle
 
 pytestmark = pytest.mark.django_db
@@ -26,7 +27,10 @@ FIRST_ROLLED = SPAN_DAYS - DAYS
 USERS = ["u1", "u2", "u3", "u4", "u5"]
 
 PROPERTIES = {
-    "userSignup": st.fixed_dictionaries({"method": st.sampled_from(["email", "google", "github"])}),
+    "userSignup": st.fixed_dictionaries(
+        {"method": st.sampled_from(["email", "google", "github"])},
+        optional={"referral": st.sampled_from(["referral", "word_of_mouth", "ads", ""])},
+    ),
     "exportGenerated": st.fixed_dictionaries({"type": st.sampled_from(["pdf", "csv", "ical"]), "showId": st.just("s")}),
     "onboardingCompleted": st.fixed_dictionaries({"timeToComplete": st.integers(0, 5000)}),
     "tourCreated": st.fixed_dictionaries({"artistCount": st.just(1), "venueCount": st.just(2)}),
@@ -149,6 +153,8 @@ def oracle(rows, metric, day) -> dict:
         if by_route:
             result[""] = _p([v for values in by_route.values() for v in values], 0.75)
         return result
+    if metric in PRODUCT_ANALYTICS_METRICS:
+        return product_analytics_oracle(rows, metric, day)
     if metric in HEALTH_METRICS:
         return {}  # no health samples here: see test_health_rollups.py
     if metric in REVENUE_METRICS:  # no plan prices here; with prices: test_revenue_rollups.py

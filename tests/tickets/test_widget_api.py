@@ -20,13 +20,13 @@ from tests.widget_tokens import bearer, claims, hs256
 from tickets import services
 from tickets.models import (
     Attachment,
-    OutboxMessage,
     Ticket,
     TicketIdempotencyKey,
     TicketMessage,
     TicketSatisfaction,
 )
 from tourbrain_support.models import ExternalIdentity
+from tourbrain_support.notifications.models import OutboxMessage
 from tourbrain_support.roles import Role
 
 pytestmark = pytest.mark.django_db

@@ -408,6 +408,11 @@ URLS: dict[str, tuple[str, str | None, str | dict[str, str]]] = {
                                                     "alogin alogin 403    200    200    403    403    403    200"),
     "kpis:dashboard": ("GET", None,                 "login  403    403    200    403    403    200    403    200"),
     "kpis:metrics": ("GET", None,                   "login  403    403    200    403    403    200    403    200"),
+    "kpis:metric-csv": ("GET", None,                "login  403    403    200    403    403    200    403    200"),
+    "kpis:funnel-csv": ("GET", None,                "login  403    403    200    403    403    200    403    200"),
+    "kpis:retention-csv": ("GET", None,             "login  403    403    200    403    403    200    403    200"),
+    # Scorecard targets: product managers and admins only (an empty form is a form error: 400).
+    "kpis:targets": ("GET", None,                   "login  403    403    403    403    403    200    403    200"),
     # Event capture takes a project API key (PostHog-compatible paths, and the native API as a Bearer token),
     # never a session: without a key, 401 for everyone.
     "kpis:capture": ("POST", None,                  "401    401    401    401    401    401    401    401    401"),
@@ -967,6 +972,7 @@ FIXED_KWARGS = {
     "tickets:nps_answer": {"token": "not-a-signed-token"},
     "tickets:beta_feedback": {"token": "not-a-signed-token"},
     "audit:export": {"fmt": "csv"},
+    "kpis:metric-csv": {"metric": "signups"},
     "admin:app_list": {"app_label": "tickets"},
 }
 

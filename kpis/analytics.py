@@ -1,0 +1,185 @@
+"""Product analytics beside the daily metrics: sessions (30-minute inactivity rule), the signup funnel and weekly
+cohort retention.
+
+The arithmetic is in plain functions over plain rows (tested against independent computations); the loaders
+read the rows they need from the events table. Funnel and retention rows are written by `rollups.rollup_cohorts`
+into DailyMetric under the Monday of each signup week.
+"""
+
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import UTC, date, datetime, time, timedelta
+from statistics import median
+
+from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import TruncDate
+
+from kpis.models import ProductEvent
+
+SESSION_GAP = timedelta(minutes=30)
+FUNNEL_STEPS = [
+    ("signup", "userSignup"),
+    ("onboarding", "onboardingCompleted"),
+    ("first_tour", "tourCreated"),
+    ("ai_routing", "aiRoutingUsed"),
+    ("subscription", "subscriptionStarted"),
+]
+COHORT_WEEKS = 12
+ALL_METHODS = "all"
+
+
+def week_start(day: date) -> date:
+    return day - timedelta(days=day.weekday())
+
+
+def _start_of(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=UTC)
+
+
+# Sessions
+
+
+def sessions(events: Iterable[tuple[str, str, datetime]]) -> list[tuple[float, int]]:
+    """(duration in seconds, features used) of each session in (distinct_id, name, timestamp) rows.
+
+    A session ends after 30 minutes without an event from its user. Features are the distinct event names other
+    than PostHog's own ("$pageview" and the like).
+    """
+    by_user: dict[str, list[tuple[datetime, str]]] = defaultdict(list)
+    for distinct_id, name, timestamp in events:
+        by_user[distinct_id].append((timestamp, name))
+    result = []
+    for rows in by_user.values():
+        rows.sort()
+        first = last = rows[0][0]
+        features: set[str] = set()
+        for timestamp, name in rows:
+            if timestamp - last > SESSION_GAP:
+                result.append(((last - first).total_seconds(), len(features)))
+                first, features = timestamp, set()
+            last = timestamp
+            if not name.startswith("$"):
+                features.add(name)
+        result.append(((last - first).total_seconds(), len(features)))
+    return result
+
+
+def day_sessions(day: date) -> list[tuple[float, int]]:
+    """Sessions of the events of one UTC day (a session crossing midnight counts as two)."""
+    start = _start_of(day)
+    rows = ProductEvent.objects.filter(timestamp__gte=start, timestamp__lt=start + timedelta(days=1)).values_list(
+        "distinct_id", "name", "timestamp"
+    )
+    return sessions(rows.iterator(chunk_size=5000))
+
+
+# Funnel
+
+
+def funnel(
+    signups: dict[str, tuple[datetime, str]], steps: dict[str, dict[str, list[datetime]]]
+) -> dict[tuple[date, str, str], tuple[int, float | None]]:
+    """{(signup week, method or "all", step): (users reaching the step, median seconds from the previous step)}.
+
+    `signups`: each user's first signup (time, method); `steps`: {event name: {user: [times]}}. A step counts at
+    its first event at or after the previous step (the funnel is ordered).
+    """
+    reached: dict[tuple[date, str, str], list[float]] = defaultdict(list)
+    for user, (signed_up_at, method) in signups.items():
+        week = week_start(signed_up_at.date())
+        previous = signed_up_at
+        for step, name in FUNNEL_STEPS:
+            if name == FUNNEL_STEPS[0][1]:
+                at = signed_up_at
+            else:
+                at = min((moment for moment in steps.get(name, {}).get(user, []) if moment >= previous), default=None)
+                if at is None:
+                    break
+            for key in (method, ALL_METHODS):
+                reached[(week, key, step)].append((at - previous).total_seconds())
+            previous = at
+    return {
+        key: (len(waits), median(waits) if key[2] != FUNNEL_STEPS[0][0] else None) for key, waits in reached.items()
+    }
+
+
+def first_signups(*, start: date, end: date) -> dict[str, tuple[datetime, str]]:
+    """Each user's first userSignup (time, method), kept when it falls in [start, end]."""
+    rows = (
+        ProductEvent.objects.filter(name="userSignup", timestamp__lt=_start_of(end + timedelta(days=1)))
+        .annotate(method=KeyTextTransform("method", "properties"))
+        .order_by("timestamp", "id")
+        .values_list("distinct_id", "timestamp", "method")
+    )
+    first: dict[str, tuple[datetime, str]] = {}
+    for distinct_id, timestamp, method in rows.iterator(chunk_size=5000):
+        first.setdefault(distinct_id, (timestamp, str(method or "unknown")))
+    return {user: value for user, value in first.items() if value[0] >= _start_of(start)}
+
+
+def funnel_step_events(*, users: set[str], start: date, end: date) -> dict[str, dict[str, list[datetime]]]:
+    names = [name for _, name in FUNNEL_STEPS[1:]]
+    rows = ProductEvent.objects.filter(
+        name__in=names, timestamp__gte=_start_of(start), timestamp__lt=_start_of(end + timedelta(days=1))
+    ).values_list("name", "distinct_id", "timestamp")
+    steps: dict[str, dict[str, list[datetime]]] = defaultdict(lambda: defaultdict(list))
+    for name, distinct_id, timestamp in rows.iterator(chunk_size=5000):
+        if distinct_id in users:
+            steps[name][distinct_id].append(timestamp)
+    return steps
+
+
+# Retention
+
+
+def retention(
+    cohorts: dict[str, date], active_days: Iterable[tuple[str, date]], *, last_day: date
+) -> dict[date, tuple[int, list[float]]]:
+    """{signup week: (cohort size, [share of the cohort active in week 0, 1, ...])} up to the week of last_day."""
+    active: dict[tuple[date, int], set[str]] = defaultdict(set)
+    for user, day in active_days:
+        week = cohorts.get(user)
+        if week is not None and day >= week:
+            active[(week, (day - week).days // 7)].add(user)
+    sizes: dict[date, int] = defaultdict(int)
+    for week in cohorts.values():
+        sizes[week] += 1
+    last_week = week_start(last_day)
+    return {
+        week: (size, [len(active[(week, offset)]) / size for offset in range((last_week - week).days // 7 + 1)])
+        for week, size in sorted(sizes.items())
+    }
+
+
+def active_user_days(*, users: set[str], start: date, end: date) -> set[tuple[str, date]]:
+    """(user, UTC day) pairs with any event in [start, end], one row per pair from the database."""
+    rows = (
+        ProductEvent.objects.filter(timestamp__gte=_start_of(start), timestamp__lt=_start_of(end + timedelta(days=1)))
+        .annotate(day=TruncDate("timestamp"))
+        .values_list("distinct_id", "day")
+        .distinct()
+    )
+    return {(user, day) for user, day in rows.iterator(chunk_size=5000) if user in users}
+
+
+def cohort_values(*, as_of: date, weeks: int = COHORT_WEEKS) -> list[tuple[str, date, str, str, float]]:
+    """(metric, signup week, dimension, dimension value, value) rows of the funnel and retention of the signup
+    weeks in the `weeks` weeks ending with as_of, counting events up to the end of as_of."""
+    first_week = week_start(as_of) - timedelta(weeks=weeks - 1)
+    signups = first_signups(start=first_week, end=as_of)
+    users = set(signups)
+    rows: list[tuple[str, date, str, str, float]] = []
+    steps = funnel_step_events(users=users, start=first_week, end=as_of)
+    for (week, method, step), (count, waited) in funnel(signups, steps).items():
+        rows.append(("funnel_users", week, "method_step", f"{method}:{step}", count))
+        if waited is not None:
+            rows.append(("funnel_median_seconds", week, "method_step", f"{method}:{step}", waited))
+    cohorts = {user: week_start(at.date()) for user, (at, _) in signups.items()}
+    activity = active_user_days(users=users, start=first_week, end=as_of)
+    for week, (size, shares) in retention(cohorts, activity, last_day=as_of).items():
+        rows.append(("cohort_size", week, "", "", size))
+        rows.extend(("retention", week, "week", str(offset), share) for offset, share in enumerate(shares))
+    return rows
+
+
+COHORT_METRICS = ["funnel_users", "funnel_median_seconds", "cohort_size", "retention"]
