@@ -23,7 +23,15 @@ from kpis.health import HEALTH_ERROR
 from kpis.models import HealthSample, OpenAIUsageSample, ProductEvent
 from kpis.revenue import Subscription, price_list, price_on, subscription_changes, subscriptions_at
 from kpis.stats import nearest_rank
-from tickets.selectors import ticket_backlog_by_tier, ticket_first_response_dues, ticket_first_responses
+from tickets.selectors import (
+    active_beta_users,
+    beta_testimonials_count,
+    conversion_intent_share,
+    nps_score,
+    ticket_backlog_by_tier,
+    ticket_first_response_dues,
+    ticket_first_responses,
+)
 
 # Values of one metric on one day: {dimension value: value}; "" is the value of a metric without dimension.
 DayValues = dict[str, float]
@@ -323,6 +331,32 @@ def backlog(day: date) -> DayValues:
     return {**by_tier, "": sum(by_tier.values())}
 
 
+# NPS and conversion intent over the answers of a trailing quarter (one survey round per person per 90 days).
+SURVEY_WINDOW_DAYS = 90
+
+
+def nps(day: date) -> DayValues:
+    start, end = day_bounds(day, SURVEY_WINDOW_DAYS)
+    score = nps_score(since=start, until=end)
+    return {} if score is None else {"": score}
+
+
+def conversion_intent(day: date) -> DayValues:
+    start, end = day_bounds(day, SURVEY_WINDOW_DAYS)
+    share = conversion_intent_share(since=start, until=end)
+    return {} if share is None else {"": share}
+
+
+def beta_testimonials(day: date) -> DayValues:
+    _, end = day_bounds(day)
+    return {"": float(beta_testimonials_count(until=end))}
+
+
+def beta_active_users(day: date) -> DayValues:
+    _, end = day_bounds(day)
+    return {"": float(active_beta_users(now=end))}
+
+
 WEB_VITALS = [
     ("lcp", "LCP", "Largest Contentful Paint", "ms"),
     ("inp", "INP", "Interaction to Next Paint", "ms"),
@@ -571,6 +605,36 @@ METRICS += [
         "count",
         backlog,
         "tier",
+    ),
+    MetricDefinition(
+        "nps",
+        "NPS",
+        "Net Promoter Score of the NPS answers of the trailing 90 days: % promoters (9-10) - % detractors (0-6).",
+        "score",
+        nps,
+    ),
+    MetricDefinition(
+        "conversion_intent",
+        "Beta conversion intent",
+        "Of the beta users who answered the feedback form in the trailing 90 days, the share whose latest answer "
+        "is that they would pay to keep access.",
+        "ratio",
+        conversion_intent,
+    ),
+    MetricDefinition(
+        "beta_testimonials",
+        "Testimonials",
+        "Beta testimonials given with consent to publish and approved by a lead, up to the end of the day.",
+        "count",
+        beta_testimonials,
+    ),
+    MetricDefinition(
+        "active_beta_users",
+        "Active beta users",
+        "Beta users who filed a ticket or signed in within the 30 days before the end of the day (sign-ins as of "
+        "the rollup: the last sign-in is all that is kept).",
+        "count",
+        beta_active_users,
     ),
     *(
         MetricDefinition(
