@@ -179,7 +179,7 @@ def _ingest(message: EmailMessage, raw: bytes) -> IngestResult:
 
 
 def _message_id(message: EmailMessage, raw: bytes) -> str:
-    header = str(message.get("Message-ID", "") or "").strip()
+    header = _header(message, "Message-ID")
     found = MESSAGE_ID_RE.search(header)
     if found:
         return found.group(1)[:255]
@@ -190,12 +190,18 @@ def _message_id(message: EmailMessage, raw: bytes) -> str:
 
 
 def _header(message: EmailMessage, name: str) -> str:
-    return str(message.get(name, "") or "").strip()
+    """The header's decoded text. `policy.default` parses a header again on every read, and intake reads
+    some several times (From, Subject): each is parsed once per message."""
+    texts = message.__dict__.setdefault("_header_texts", {})
+    key = name.lower()
+    if key not in texts:
+        texts[key] = str(message.get(name, "") or "").strip()
+    return texts[key]
 
 
 def _refusal(message: EmailMessage) -> str:
     """Why this message gets no ticket and no answer ("" when it may)."""
-    if message.get("X-TourBrain-Notification") is not None:
+    if "X-TourBrain-Notification" in message:  # presence only: `in` does not parse the header
         return "our own outgoing mail"
     if _is_bounce(message):
         _record_bounce(message)
@@ -206,7 +212,7 @@ def _refusal(message: EmailMessage) -> str:
     if _header(message, "Precedence").lower() in AUTO_PRECEDENCE:
         return f"bulk mail (Precedence: {_header(message, 'Precedence')})"
     for name in ("X-Autoreply", "X-Autorespond", "X-Auto-Response-Suppress"):
-        if message.get(name) is not None:
+        if name in message:
             return f"automatic message ({name})"
     _name, address = _sender(message)
     if address.lower() in {settings.SUPPORT_EMAIL.lower(), settings.DEFAULT_FROM_EMAIL.lower()}:
@@ -241,8 +247,17 @@ def _record_bounce(message: EmailMessage) -> None:
 
 
 def _sender(message: EmailMessage) -> tuple[str, str]:
+    """(display name, lower-cased address) of From; Quarantine when there is no usable address."""
+    found = message.__dict__.get("_sender")
+    if found is None:
+        found = message.__dict__["_sender"] = _parse_sender(message)
+    return found
+
+
+def _parse_sender(message: EmailMessage) -> tuple[str, str]:
     try:
-        addresses = message["From"].addresses if message.get("From") is not None else ()
+        header = message.get("From")
+        addresses = header.addresses if header is not None else ()
     except Exception:  # a From header too malformed to parse
         addresses = ()
     if addresses and addresses[0].addr_spec and "@" in addresses[0].addr_spec:
