@@ -293,9 +293,10 @@ def ticket_create(
         )
 
     policy = sla_policies.active_policy()
-    # Every refusal (ApplicationError) is raised above; what follows only writes, so it needs no savepoint of
-    # its own inside a caller's transaction (email intake, the widget's idempotent submit): a failure there
-    # rolls back with the caller's transaction or savepoint.
+    # The refusals (bad input, no active SLA version) are raised above; what follows routes and writes (a
+    # published version has every target cell), so it needs no savepoint of its own inside a caller's
+    # transaction (email intake, the widget's idempotent submit): a failure rolls back with the caller's
+    # transaction or savepoint.
     with transaction.atomic(savepoint=False):
         tier = resolve_tier(user=requester, organization=organization)
         route = routing.route(type=type, priority=priority, tier=tier)
