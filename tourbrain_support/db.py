@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from django.db import DEFAULT_DB_ALIAS
-from django.db.models import Model
+from django.db.models import AutoField, Model
 from django.db.models.constants import OnConflict
 
 
@@ -23,7 +23,8 @@ def insert_new(objs: Sequence[Model], *, key: str, using: str = DEFAULT_DB_ALIAS
         return []
     model = type(objs[0])
     opts = model._meta
-    fields = [field for field in opts.concrete_fields if not field.generated and field is not opts.pk]
+    # As bulk_create: the database numbers an auto-incremented key; any other key is sent.
+    fields = [field for field in opts.concrete_fields if not field.generated and not isinstance(field, AutoField)]
     key_field = opts.get_field(key) if key != opts.pk.attname else opts.pk
     rows = model._base_manager.using(using)._insert(
         objs,
