@@ -24,6 +24,7 @@ from django.utils import timezone
 from audit.client_ip import client_ip
 from audit.models import AuditEvent, AuditPersonalData, AuditSubject, DeploymentRecord
 from audit.models.events import FORMAT_VERSION
+from tourbrain_support.db import insert_new
 from tourbrain_support.request_context import get_request_id
 
 # Values of these keys in `changes` are personal data and never enter a sealed row.
@@ -62,19 +63,40 @@ def audit_subject_for_user(user) -> AuditSubject:
     try:
         return user.audit_subject
     except AuditSubject.DoesNotExist:
-        subject, _ = AuditSubject.objects.get_or_create(user=user)
-        user.audit_subject = subject
-        return subject
+        return _audit_subject_create(user, {})[0]
+
+
+def _audit_subject_create(user, identity: dict) -> tuple[AuditSubject, bool]:
+    """A first pseudonym, holding `identity` when this call wrote it (True); else the row a concurrent
+    request wrote first. Insert first: no SELECT before it and no savepoint around it."""
+    created = insert_new([AuditSubject(user=user, **identity)], key="user_id")
+    subject = created[0] if created else AuditSubject.objects.get(user=user)
+    user.audit_subject = subject
+    return subject, bool(created)
 
 
 def _actor_subject_id(actor) -> uuid.UUID:
     """The actor's pseudonym, after recording their identity in the trail if it is new or has changed."""
-    subject = audit_subject_for_user(actor)
     identity = {"email": getattr(actor, "email", "") or "", "name": getattr(actor, "name", "") or ""}
-    if (subject.email, subject.name) != (identity["email"], identity["name"]):
-        with transaction.atomic():
+    try:
+        subject = actor.audit_subject
+    except AuditSubject.DoesNotExist:
+        subject = None
+    if subject is not None and (subject.email, subject.name) == (identity["email"], identity["name"]):
+        return subject.subject_id
+    # Nothing in here is caught: an enclosing savepoint (or transaction) undoes both writes on failure.
+    with transaction.atomic(savepoint=False):
+        written = False
+        if subject is None:
+            # A new pseudonym is written with the identity (one statement rather than an insert and an update).
+            subject, written = _audit_subject_create(actor, identity)
+        if not written:
+            if (subject.email, subject.name) == (identity["email"], identity["name"]):
+                return subject.subject_id
             AuditSubject.objects.filter(pk=subject.pk).update(**identity)
             subject.email, subject.name = identity["email"], identity["name"]
+        # A new pseudonym with a blank identity has nothing to record (it equals a fresh row's blanks).
+        if not written or identity != {"email": "", "name": ""}:
             # Both values are personal: the sealed row keeps markers and a salted digest of them.
             audit_record(
                 actor=actor,

@@ -36,6 +36,7 @@ import nh3
 from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import IntegrityError, transaction
+from django.db.models import Count, Exists, OuterRef, Q
 from django.utils import timezone
 from mailparser_reply import EmailReplyParser
 
@@ -123,12 +124,17 @@ def _summary(raw: bytes) -> tuple[str, str, str]:
 
 def _ingest(message: EmailMessage, raw: bytes) -> IngestResult:
     message_id = _message_id(message, raw)
-    if TicketEmail.objects.filter(message_id=message_id).exists():
+    try:
+        known_sender = _sender(message)[1]
+    except Quarantine:
+        known_sender = None  # decided below, after the checks that come first
+    duplicate, sent = _seen_and_sent(message_id, known_sender)
+    if duplicate:
         return IngestResult("duplicate", "already ingested")
     if refusal := _refusal(message):
         return IngestResult("refused", refusal)
     name, address = _sender(message)
-    if _over_rate_limit(address):
+    if sent >= settings.EMAIL_INBOUND_RATE_LIMIT:
         return IngestResult("refused", f"{address} sent more than {settings.EMAIL_INBOUND_RATE_LIMIT} messages an hour")
     text, is_html = _body_text(message)
     uploads, notes = _attachments(message)
@@ -138,10 +144,10 @@ def _ingest(message: EmailMessage, raw: bytes) -> IngestResult:
         ticket = _thread_ticket(message, person)
         if ticket is not None:
             try:
-                with transaction.atomic():
-                    entry = services.ticket_reply(
-                        ticket=ticket, author=person, body=_new_text(text) or NO_TEXT, attachments=uploads
-                    )
+                # Atomic itself: a refusal rolls back to its savepoint and this transaction carries on.
+                entry = services.ticket_reply(
+                    ticket=ticket, author=person, body=_new_text(text) or NO_TEXT, attachments=uploads
+                )
             except ApplicationError as error:
                 # Closed, or solved beyond the reopen window: the customer gets a fresh ticket.
                 notes.append(f"Sent as a reply to {ticket.reference}, which could not take it: {error.message}")
@@ -183,7 +189,7 @@ def _ingest(message: EmailMessage, raw: bytes) -> IngestResult:
 
 
 def _message_id(message: EmailMessage, raw: bytes) -> str:
-    header = str(message.get("Message-ID", "") or "").strip()
+    header = _header(message, "Message-ID")
     found = MESSAGE_ID_RE.search(header)
     if found:
         return found.group(1)[:255]
@@ -194,12 +200,18 @@ def _message_id(message: EmailMessage, raw: bytes) -> str:
 
 
 def _header(message: EmailMessage, name: str) -> str:
-    return str(message.get(name, "") or "").strip()
+    """The header's decoded text. `policy.default` parses a header again on every read, and intake reads
+    some several times (From, Subject): each is parsed once per message."""
+    texts = message.__dict__.setdefault("_header_texts", {})
+    key = name.lower()
+    if key not in texts:
+        texts[key] = str(message.get(name, "") or "").strip()
+    return texts[key]
 
 
 def _refusal(message: EmailMessage) -> str:
     """Why this message gets no ticket and no answer ("" when it may)."""
-    if message.get("X-TourBrain-Notification") is not None:
+    if "X-TourBrain-Notification" in message:  # presence only: `in` does not parse the header
         return "our own outgoing mail"
     if _is_bounce(message):
         _record_bounce(message)
@@ -210,7 +222,7 @@ def _refusal(message: EmailMessage) -> str:
     if _header(message, "Precedence").lower() in AUTO_PRECEDENCE:
         return f"bulk mail (Precedence: {_header(message, 'Precedence')})"
     for name in ("X-Autoreply", "X-Autorespond", "X-Auto-Response-Suppress"):
-        if message.get(name) is not None:
+        if name in message:
             return f"automatic message ({name})"
     _name, address = _sender(message)
     if address.lower() in {settings.SUPPORT_EMAIL.lower(), settings.DEFAULT_FROM_EMAIL.lower()}:
@@ -245,8 +257,17 @@ def _record_bounce(message: EmailMessage) -> None:
 
 
 def _sender(message: EmailMessage) -> tuple[str, str]:
+    """(display name, lower-cased address) of From; Quarantine when there is no usable address."""
+    found = message.__dict__.get("_sender")
+    if found is None:
+        found = message.__dict__["_sender"] = _parse_sender(message)
+    return found
+
+
+def _parse_sender(message: EmailMessage) -> tuple[str, str]:
     try:
-        addresses = message["From"].addresses if message.get("From") is not None else ()
+        header = message.get("From")
+        addresses = header.addresses if header is not None else ()
     except Exception:  # a From header too malformed to parse
         addresses = ()
     if addresses and addresses[0].addr_spec and "@" in addresses[0].addr_spec:
@@ -261,12 +282,19 @@ def _subject(message: EmailMessage) -> str:
     return " ".join(_header(message, "Subject").split())[:200]
 
 
-def _over_rate_limit(address: str) -> bool:
-    since = timezone.now() - timedelta(hours=1)
-    sent = TicketEmail.objects.filter(
-        direction=TicketEmail.Direction.INBOUND, sender=address, created_at__gte=since
-    ).count()
-    return sent >= settings.EMAIL_INBOUND_RATE_LIMIT
+def _seen_and_sent(message_id: str, address: str | None) -> tuple[bool, int]:
+    """Whether this Message-ID was ingested already, and how many messages the sender sent in the last hour
+    (for the rate limit): one query for both."""
+    seen = Q(message_id=message_id)
+    if address is None:
+        return TicketEmail.objects.filter(seen).exists(), 0
+    recent = Q(
+        direction=TicketEmail.Direction.INBOUND, sender=address, created_at__gte=timezone.now() - timedelta(hours=1)
+    )
+    counts = TicketEmail.objects.filter(seen | recent).aggregate(
+        seen=Count("pk", filter=seen), sent=Count("pk", filter=recent)
+    )
+    return counts["seen"] > 0, counts["sent"]
 
 
 # --- who and which ticket ----------------------------------------------------------------------------
@@ -274,11 +302,23 @@ def _over_rate_limit(address: str) -> bool:
 
 def _customer(address: str, name: str) -> User:
     """The person behind the address; an unknown address becomes a customer (no roles, no password)."""
-    person = User.objects.filter(email__iexact=address).first()
+    # With the audit pseudonym (every ticket write is audited with it) and whether any group could give a
+    # staff role: one query instead of three.
+    person = (
+        User.objects.select_related("audit_subject")
+        .annotate(has_groups=Exists(User.groups.through.objects.filter(user_id=OuterRef("pk"))))
+        .filter(email__iexact=address)
+        .first()
+    )
+    if person is not None and not person.has_groups and not person.is_superuser:
+        person._role_cache = set()  # no group, no staff role: the services' role checks need no query
     if person is None:
         if not deliverable(address):
             raise Quarantine(f"The sender address {address!r} cannot receive mail.")
         person = User.objects.create_user(email=address, password=None, name=name[:200])
+        # A new customer is in no group and has no audit pseudonym yet: nothing to look up for either.
+        person._role_cache = set()
+        User.audit_subject.related.set_cached_value(person, None)
         organization = organization_for_address(address)
         if organization is not None:
             # A new sender from an organization's verified domain is one of its people: its tier and SLA apply.

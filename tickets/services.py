@@ -249,7 +249,6 @@ def _ticket_history():
     return Ticket.history
 
 
-@transaction.atomic
 def ticket_create(
     *,
     requester: User | None,
@@ -294,61 +293,68 @@ def ticket_create(
         )
 
     policy = sla_policies.active_policy()
-    tier = resolve_tier(user=requester, organization=organization)
-    route = routing.route(type=type, priority=priority, tier=tier)
-    ticket = Ticket(
-        user=requester,
-        organization=organization,
-        type=type,
-        priority=priority,
-        subject=subject,
-        description=description,
-        reproduction_steps=reproduction_steps or "",
-        browser_info=browser_info,
-        url=url,
-        channel=channel,
-        status=Ticket.Status.NEW,
-        team=route.team,
-        priority_queue=route.priority_queue,
-        tier=tier,
-        created_at=created_at,
-        updated_at=now,
-    )
-    sla_policies.start_clocks(ticket, policy=policy, now=now)
-    # A beta organization's dedicated rep takes its tickets while available; otherwise routing as usual.
-    beta_profile = beta.beta_profile_of_organization(organization)
-    ticket.assignee = beta.beta_dedicated_rep(beta_profile) or routing.next_round_robin_assignee(team_slug=route.team)
-    # The reference derives from the id: insert, then set it, then write the creation history row once.
-    ticket.save_without_historical_record()
-    ticket.reference = reference_for(ticket.pk)
-    with connection.cursor() as cursor:  # raw: compiling the ORM UPDATE costs more than running it
-        cursor.execute(_SET_REFERENCE_SQL, [ticket.reference, ticket.pk])
-    _ticket_history().bulk_history_create([ticket], default_user=actor or requester)
+    # The refusals (bad input, no active SLA version) are raised above; what follows routes and writes (a
+    # published version has every target cell), so it needs no savepoint of its own inside a caller's
+    # transaction (email intake, the widget's idempotent submit): a failure rolls back with the caller's
+    # transaction or savepoint.
+    with transaction.atomic(savepoint=False):
+        tier = resolve_tier(user=requester, organization=organization)
+        route = routing.route(type=type, priority=priority, tier=tier)
+        ticket = Ticket(
+            user=requester,
+            organization=organization,
+            type=type,
+            priority=priority,
+            subject=subject,
+            description=description,
+            reproduction_steps=reproduction_steps or "",
+            browser_info=browser_info,
+            url=url,
+            channel=channel,
+            status=Ticket.Status.NEW,
+            team=route.team,
+            priority_queue=route.priority_queue,
+            tier=tier,
+            created_at=created_at,
+            updated_at=now,
+        )
+        sla_policies.start_clocks(ticket, policy=policy, now=now)
+        # A beta organization's dedicated rep takes its tickets while available; otherwise routing as usual.
+        beta_profile = beta.beta_profile_of_organization(organization)
+        ticket.assignee = beta.beta_dedicated_rep(beta_profile) or routing.next_round_robin_assignee(
+            team_slug=route.team
+        )
+        # The reference derives from the id: insert, then set it, then write the creation history row once.
+        ticket.save_without_historical_record()
+        ticket.reference = reference_for(ticket.pk)
+        with connection.cursor() as cursor:  # raw: compiling the ORM UPDATE costs more than running it
+            cursor.execute(_SET_REFERENCE_SQL, [ticket.reference, ticket.pk])
+        _ticket_history().bulk_history_create([ticket], default_user=actor or requester)
 
-    _audit(
-        actor or requester,
-        "create",
-        ticket,
-        {
-            "type": type,
-            "priority": priority,
-            "tier": tier,
-            "team": route.team,
-            "channel": channel,
-            "sla_policy": policy.version,
-        },
-    )
-    if priority == Ticket.Priority.CRITICAL:
-        _notifications().notify_ticket_created_critical(ticket)
-    if ticket.assignee is not None:
-        _notifications().notify_ticket_assigned(ticket, None)
-    _notifications().notify_beta_ticket(ticket, beta_profile)
-    if acknowledge:
-        _customer_emails().notify_customer_ticket_created(ticket)
-    if requester is not None:
-        # Articles this person opened from a suggestion in the last half hour did not deflect this ticket.
-        kb_ticket_filed(user=requester, filed_at=now)
-    return ticket
+        _audit(
+            actor or requester,
+            "create",
+            ticket,
+            {
+                "type": type,
+                "priority": priority,
+                "tier": tier,
+                "team": route.team,
+                "channel": channel,
+                "sla_policy": policy.version,
+            },
+        )
+        if priority == Ticket.Priority.CRITICAL:
+            _notifications().notify_ticket_created_critical(ticket)
+        if ticket.assignee is not None:
+            _notifications().notify_ticket_assigned(ticket, None)
+        _notifications().notify_beta_ticket(ticket, beta_profile)
+        if acknowledge:
+            _customer_emails().notify_customer_ticket_created(ticket)
+        if requester is not None:
+            # Articles this person opened from a suggestion in the last half hour did not deflect this ticket.
+            kb_ticket_filed(user=requester, filed_at=now)
+        return ticket
 
 
 # --- conversation --------------------------------------------------------------------------------

@@ -339,13 +339,13 @@ CORS_PREFLIGHT_MAX_AGE = 600
 # Redis (cache, rate limits) — optional; the embedded default uses the local-memory cache.
 REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CACHES = {"default": {"BACKEND": "tourbrain_support.cache.ReusedClientRedisCache", "LOCATION": REDIS_URL}}
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 # KPI request samples pass from the web processes to the Celery worker through a cache, so it must be shared
 # between processes: Redis when configured, else files under DATA_DIR (the embedded default).
 CACHES["kpi_samples"] = (
-    {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    {"BACKEND": "tourbrain_support.cache.ReusedClientRedisCache", "LOCATION": REDIS_URL}
     if REDIS_URL
     else {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": str(DATA_DIR / "kpi-samples")}
 )

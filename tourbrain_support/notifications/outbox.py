@@ -28,6 +28,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from tourbrain_support.broker import publish
+from tourbrain_support.db import insert_new
 from tourbrain_support.notifications.channels import PROVIDER_RESPONSE_LIMIT, DeliveryError, Senders
 from tourbrain_support.notifications.models import OutboxMessage
 from tourbrain_support.recorders import record_action, record_transfer
@@ -90,44 +91,35 @@ def outbox_enqueue(
 def outbox_enqueue_many(items: Iterable[OutboxItem]) -> list[OutboxMessage]:
     """Bulk-insert messages in the current transaction, skipping keys that already exist; one on_commit for all.
 
-    Returns the rows actually inserted (their ids are loaded back by key, which works on every backend).
+    Returns the rows actually inserted (ids set by the insert itself).
     """
     items = list({item.idempotency_key: item for item in items}.values())
     if not items:
         return []
     _validate(items)
-    keys = [item.idempotency_key for item in items]
-    with transaction.atomic():
-        existing = set(OutboxMessage.objects.filter(idempotency_key__in=keys).values_list("idempotency_key", flat=True))
-        fresh = [item for item in items if item.idempotency_key not in existing]
-        if not fresh:
-            return []
-        now = timezone.now()
-        # ignore_conflicts: a concurrent writer may insert the same key between the check and the insert.
-        OutboxMessage.objects.bulk_create(
-            [
-                OutboxMessage(
-                    kind=item.kind,
-                    channel=item.channel,
-                    recipient=item.recipient,
-                    # Header-safe: a line break in a subject would be refused by the mail backend on every try.
-                    subject=" ".join(item.subject.split())[:255],
-                    body=item.body,
-                    html_body=item.html_body,
-                    payload=item.payload,
-                    attachments=[dict(attachment) for attachment in item.attachments],
-                    idempotency_key=item.idempotency_key,
-                    next_attempt_at=now,
-                    created_at=now,
-                )
-                for item in fresh
-            ],
-            ignore_conflicts=True,
-        )
-        # Rows inserted by this call: the fresh keys whose row carries this call's timestamp.
-        created = list(
-            OutboxMessage.objects.filter(idempotency_key__in=[item.idempotency_key for item in fresh], created_at=now)
-        )
+    now = timezone.now()
+    # One statement: rows whose key exists (from an earlier call or a concurrent writer) are skipped, and the
+    # inserted ones come back with their ids; no savepoint, no SELECT before or after.
+    created = insert_new(
+        [
+            OutboxMessage(
+                kind=item.kind,
+                channel=item.channel,
+                recipient=item.recipient,
+                # Header-safe: a line break in a subject would be refused by the mail backend on every try.
+                subject=" ".join(item.subject.split())[:255],
+                body=item.body,
+                html_body=item.html_body,
+                payload=item.payload,
+                attachments=[dict(attachment) for attachment in item.attachments],
+                idempotency_key=item.idempotency_key,
+                next_attempt_at=now,
+                created_at=now,
+            )
+            for item in items
+        ],
+        key="idempotency_key",
+    )
     ids = [message.pk for message in created]
     if ids:
         transaction.on_commit(lambda: _schedule_delivery(ids))
