@@ -99,9 +99,9 @@ def test_survey_metrics_equal_the_oracle(answers, feedback):
 
 
 def test_the_scorecard_reads_the_survey_metrics(client_as):
-    from tourbrain_support.roles import Role
-
     from django.utils import timezone
+
+    from tourbrain_support.roles import Role
 
     yesterday = timezone.now().date() - timedelta(days=1)
     for day, value in ((yesterday - timedelta(days=1), 40.0), (yesterday, 55.0)):

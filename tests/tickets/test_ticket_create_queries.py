@@ -20,9 +20,10 @@ pytestmark = pytest.mark.django_db
 TICKETS = "/api/v1/widget/tickets/"
 NEW_TICKET = {"type": "bug", "priority": "medium", "description": "The export misses the load-in times."}
 # Statements per vendor: SQLite writes an audit event and its personal data in a savepoint of their own.
+# A new email sender also costs the lookup of a verified organization domain for their address.
 BUDGET = {
-    "postgresql": {"widget": 14, "email_new": 21, "email_reply": 14},
-    "sqlite": {"widget": 16, "email_new": 26, "email_reply": 16},
+    "postgresql": {"widget": 14, "email_new": 22, "email_reply": 14},
+    "sqlite": {"widget": 16, "email_new": 27, "email_reply": 16},
 }
 
 
