@@ -191,20 +191,7 @@ def _send_slack(message: OutboxMessage) -> str:
     request = urllib.request.Request(  # noqa: S310 - scheme checked above
         url, data=data, method="POST", headers={"Content-Type": "application/json; charset=utf-8"}
     )
-    try:
-        with urllib.request.urlopen(request, timeout=settings.OUTBOX_SEND_TIMEOUT) as response:  # noqa: S310
-            body = response.read(PROVIDER_RESPONSE_LIMIT).decode("utf-8", "replace")
-            return f"{response.status} {body}".strip()
-    except urllib.error.HTTPError as error:
-        body = error.read(PROVIDER_RESPONSE_LIMIT).decode("utf-8", "replace") if error.fp else ""
-        answer = f"{error.code} {body}".strip()
-        transient = error.code == 429 or error.code >= 500
-        retry_after = _retry_after(error.headers.get("Retry-After")) if error.code == 429 else None
-        raise DeliveryError(
-            f"Slack answered {answer[:300]}", permanent=not transient, retry_after=retry_after, response=answer
-        ) from error
-    except OSError as error:  # URLError, timeouts and refused connections are all OSErrors
-        raise DeliveryError(f"Slack unreachable: {error}") from error
+    return _post(request, "Slack")
 
 
 def _send_sms(message: OutboxMessage) -> str:
@@ -223,6 +210,11 @@ def _send_sms(message: OutboxMessage) -> str:
         method="POST",
         headers={"Content-Type": "application/x-www-form-urlencoded", "Authorization": f"Basic {credentials}"},
     )
+    return _post(request, "SMS API")
+
+
+def _post(request: urllib.request.Request, provider: str) -> str:
+    """Send an HTTP request to a provider: its status and body, or a DeliveryError (429 and 5xx retried)."""
     try:
         with urllib.request.urlopen(request, timeout=settings.OUTBOX_SEND_TIMEOUT) as response:  # noqa: S310
             body = response.read(PROVIDER_RESPONSE_LIMIT).decode("utf-8", "replace")
@@ -233,10 +225,10 @@ def _send_sms(message: OutboxMessage) -> str:
         transient = error.code == 429 or error.code >= 500
         retry_after = _retry_after(error.headers.get("Retry-After")) if error.code == 429 else None
         raise DeliveryError(
-            f"SMS API answered {answer[:300]}", permanent=not transient, retry_after=retry_after, response=answer
+            f"{provider} answered {answer[:300]}", permanent=not transient, retry_after=retry_after, response=answer
         ) from error
-    except OSError as error:
-        raise DeliveryError(f"SMS API unreachable: {error}") from error
+    except OSError as error:  # URLError, timeouts and refused connections are all OSErrors
+        raise DeliveryError(f"{provider} unreachable: {error}") from error
 
 
 def _retry_after(value: str | None) -> float | None:
