@@ -260,22 +260,8 @@ def page_acknowledge(page: Page, by, *, via: str = "page", name: str = "", reque
     page = Page.objects.select_for_update().get(pk=page.pk)
     if page.status != Page.Status.OPEN:
         return page
-    page.status = Page.Status.ACKNOWLEDGED
-    page.acknowledged_at = timezone.now()
-    page.acknowledged_by = by if getattr(by, "pk", None) else None
-    page.escalate_at = None
-    page.save(update_fields=["status", "acknowledged_at", "acknowledged_by", "escalate_at"])
     who = str(by) if by is not None else (name or "someone")
-    record_action(
-        actor=page.acknowledged_by,
-        action="update",
-        resource_type="oncall_page",
-        resource_id=page.pk,
-        changes={"status": page.status, "via": via, "by": who},
-        request=request,
-    )
-    _state_slack(page, f"Acknowledged by {who}.")
-    return page
+    return _page_close_step(page, Page.Status.ACKNOWLEDGED, "acknowledged", by, who=who, via=via, request=request)
 
 
 @transaction.atomic
@@ -284,19 +270,24 @@ def page_resolve(key: str, *, by=None, via: str = "alert", name: str = "", reque
     page = Page.objects.select_for_update().filter(key=key).first()
     if page is None or page.status == Page.Status.RESOLVED:
         return page
-    page.status = Page.Status.RESOLVED
-    page.resolved_at = timezone.now()
-    page.resolved_by = by if getattr(by, "pk", None) else None
-    page.escalate_at = None
-    page.save(update_fields=["status", "resolved_at", "resolved_by", "escalate_at"])
     who = str(by) if by is not None else (name or "the alert")
+    return _page_close_step(page, Page.Status.RESOLVED, "resolved", by, who=who, via=via, request=request)
+
+
+def _page_close_step(page: Page, status: str, step: str, by, *, who: str, via: str, request) -> Page:
+    """Acknowledge or resolve a locked page: stop its escalation, record who and when, audit, tell Slack."""
+    page.status = status
+    setattr(page, f"{step}_at", timezone.now())
+    setattr(page, f"{step}_by", by if getattr(by, "pk", None) else None)
+    page.escalate_at = None
+    page.save(update_fields=["status", f"{step}_at", f"{step}_by", "escalate_at"])
     record_action(
-        actor=page.resolved_by,
+        actor=getattr(page, f"{step}_by"),
         action="update",
         resource_type="oncall_page",
         resource_id=page.pk,
         changes={"status": page.status, "via": via, "by": who},
         request=request,
     )
-    _state_slack(page, f"Resolved by {who}.")
+    _state_slack(page, f"{step.capitalize()} by {who}.")
     return page
