@@ -125,3 +125,31 @@ def test_an_incident_from_a_page_is_opened_once(team, clock, providers):
     assert incidents.incident_open_from_page(page=page).pk == first.pk
     assert first.severity == Incident.Severity.CRITICAL
     assert not first.is_public
+
+
+def test_a_component_shows_its_probes_latest_state_without_an_incident(clock):
+    from tourbrain_support.alerting.models import ProbeSample
+
+    sync = Component.objects.create(name="Tour data sync", probe_name="demo-service")
+    web = Component.objects.create(name="Web app", probe_name="vercel")
+    now = timezone.now()
+
+    # given the sync service's probe went down a minute ago, after being healthy, and the web app's is healthy
+    ProbeSample.objects.create(probe="demo-service", status="healthy", sampled_at=now - timedelta(minutes=2))
+    ProbeSample.objects.create(probe="demo-service", status="down", sampled_at=now - timedelta(minutes=1))
+    ProbeSample.objects.create(probe="vercel", status="degraded", sampled_at=now - timedelta(minutes=30))  # stale
+    ProbeSample.objects.create(probe="vercel", status="healthy", sampled_at=now - timedelta(minutes=1))
+
+    # then the page says the sync is out, the web app operational
+    by_name = {row.component.name: row for row in status_page()[0]}
+    assert by_name[sync.name].state == "Major outage"
+    assert by_name[web.name].state == "Operational"
+
+    # when the service answers again, the next sample brings it back
+    ProbeSample.objects.create(probe="demo-service", status="healthy", sampled_at=now)
+    assert {row.component.name: row.state for row in status_page()[0]}[sync.name] == "Operational"
+
+    # and a probe that fell silent (its last sample is stale) does not keep the outage on the page
+    ProbeSample.objects.filter(probe="demo-service").delete()
+    ProbeSample.objects.create(probe="demo-service", status="down", sampled_at=now - timedelta(minutes=20))
+    assert {row.component.name: row.state for row in status_page()[0]}[sync.name] == "Operational"

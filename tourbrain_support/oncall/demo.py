@@ -34,7 +34,8 @@ DEMO_COMPONENTS = [
     ("Database", "Supabase PostgreSQL", "database"),
     ("Sign-in", "Clerk authentication", "clerk"),
     ("AI routing", "Route suggestions (OpenAI)", "openai"),
-    ("Support portal", "This portal and the in-app widget", ""),
+    ("Support portal", "This portal and the in-app widget", "portal"),
+    ("Tour data sync", "The demo stand-in service (manage.py demo_service)", "demo-service"),
 ]
 
 

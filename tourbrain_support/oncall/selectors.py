@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.apps import apps
-from django.db.models import Count, Prefetch, Q, QuerySet
+from django.db.models import Count, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from tourbrain_support.oncall.models import Component, EscalationContact, Incident, IncidentUpdate, Page, Responder
@@ -28,6 +28,10 @@ COMPONENT_STATE = {
     2: "Partial outage",
     3: "Major outage",
 }
+# A component's probe, from its latest sample: down is a major outage, degraded is degraded performance.
+PROBE_LEVEL = {"degraded": 1, "down": 3}
+# A probe sample older than this says nothing about now (a silent probe is the alert rules' business).
+PROBE_FRESH = timedelta(minutes=5)
 # Minor incidents slow a component down; only major and critical ones count as downtime.
 DOWNTIME_SEVERITIES = (Incident.Severity.MAJOR, Incident.Severity.CRITICAL)
 
@@ -202,8 +206,27 @@ def _uptime_from_samples(model, components: list[Component], since: datetime) ->
     return {component.pk: by_name[component.probe_name] for component in components if component.probe_name in by_name}
 
 
+def _probe_levels(model, components: list[Component], now: datetime) -> dict[int, int]:
+    """Each component's level from its probe's latest fresh sample (0 when healthy); 1 query.
+
+    So a service that stops answering shows on the page within a probe tick, before anyone opens an
+    incident, and shows as operational again once its probe is healthy.
+    """
+    names = {component.probe_name for component in components if component.probe_name}
+    fields = {f.name for f in model._meta.get_fields()}
+    if not names or not {"probe", "sampled_at", "status"} <= fields:
+        return {}
+    fresh = model.objects.filter(probe__in=names, sampled_at__gte=now - PROBE_FRESH, sampled_at__lte=now)
+    latest = fresh.filter(
+        sampled_at=Subquery(fresh.filter(probe=OuterRef("probe")).order_by("-sampled_at").values("sampled_at")[:1])
+    ).values_list("probe", "status")
+    by_name = {probe: PROBE_LEVEL.get(status, 0) for probe, status in latest}
+    return {component.pk: by_name[component.probe_name] for component in components if component.probe_name in by_name}
+
+
 def status_page(now: datetime | None = None) -> tuple[list[ComponentStatus], list[Incident]]:
-    """Each component's state and 90-day uptime, and the open public incidents; at most 6 queries."""
+    """Each component's state (the worst of its open public incidents and its probe) and 90-day uptime, and
+    the open public incidents; at most 7 queries."""
     now = now or timezone.now()
     since = now - timedelta(days=UPTIME_DAYS)
     components = list(Component.objects.all())
@@ -215,9 +238,10 @@ def status_page(now: datetime | None = None) -> tuple[list[ComponentStatus], lis
     from_incidents = _uptime_from_incidents(components, since, now)
     samples_model = _probe_samples_model()
     from_samples = _uptime_from_samples(samples_model, components, since) if samples_model else {}
+    probe_levels = _probe_levels(samples_model, components, now) if samples_model else {}
     result = []
     for component in components:
-        level = levels.get(component.pk, 0)
+        level = max(levels.get(component.pk, 0), probe_levels.get(component.pk, 0))
         if component.pk in from_samples:
             uptime, source = from_samples[component.pk], "probe samples"
         else:
