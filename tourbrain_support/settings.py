@@ -300,8 +300,10 @@ OUTBOX_SEND_TIMEOUT = env.float("OUTBOX_SEND_TIMEOUT", default=10.0)
 OUTBOX_LEASE_SECONDS = env.int("OUTBOX_LEASE_SECONDS", default=300)
 # Messages per delivery task when a burst is enqueued at once (each task reuses one SMTP connection).
 OUTBOX_TASK_CHUNK = 50
-# Sent messages marked sent per transaction (one commit per group instead of per message; see outbox.py).
-OUTBOX_RECORD_GROUP = env.int("OUTBOX_RECORD_GROUP", default=25)
+# Sent messages marked sent per statement. 1 (default): each is marked right after its send, so a worker killed
+# mid-batch resends at most the message it was sending. More (e.g. 25): about 3.5x the throughput, but a killed
+# worker resends up to a group of messages it had already sent (see outbox.py).
+OUTBOX_RECORD_GROUP = env.int("OUTBOX_RECORD_GROUP", default=1)
 # After a publish fails (broker down), writes skip publishing for this long; the periodic delivery takes over.
 BROKER_PUBLISH_PAUSE_SECONDS = env.float("BROKER_PUBLISH_PAUSE_SECONDS", default=10.0)
 # Customer portal sign-in links (minutes valid; links asked for per address and per client IP per hour)

@@ -358,13 +358,15 @@ def _attempt(message: OutboxMessage, senders: Senders, sent: _SentResults) -> Ou
 
 
 class _SentResults:
-    """Sent messages waiting to be marked sent: recorded together, one transaction per group.
+    """Sent messages waiting to be marked sent: `OUTBOX_RECORD_GROUP` at a time (or what a second brought), in one
+    statement per group, each row still updated only under its own claim (the attempt number fences a row another
+    worker took over).
 
-    One commit per message bounded a worker at about 70 emails/s; a group of `OUTBOX_RECORD_GROUP` (or what a
-    second brought) costs one. Each row is still updated under its own claim (the attempt number fences a
-    row another worker took over). The price: a worker killed between a send and its group's commit leaves
-    up to a group of sent rows that are sent again once their lease expires (at least once, as before, in a
-    window of a group instead of one message). Leaving the block records what is waiting, even on an error.
+    The default group of 1 marks each message right after its send: a worker killed mid-batch leaves only the
+    message it was sending to be sent again. A larger group is faster (one round trip and commit per group:
+    201 against 56 emails/s in the outbox bench) but a worker killed between a send and its group's statement
+    leaves up to a group of sent rows that go out again once their lease expires. Leaving the block records
+    what is waiting, even on an error.
     """
 
     MAX_WAIT_SECONDS = 1.0
