@@ -2,8 +2,6 @@
 (POST /api/v1/audit/deployments/) and read, set or lift the deployment freeze (/api/v1/deployments/freeze);
 and Vercel's signed deployment webhook (POST /api/v1/deployments/vercel/)."""
 
-import hashlib
-import hmac
 import json
 
 from django.conf import settings
@@ -26,16 +24,7 @@ from audit.deployments import (
 )
 from audit.models import DeploymentFreeze, DeploymentRecord
 from audit.services import deployment_record
-from tourbrain_support.api import json_error_response
-
-
-def _token_ok(request) -> bool:
-    expected = getattr(settings, "DEPLOY_API_TOKEN", "") or ""
-    header = request.META.get("HTTP_AUTHORIZATION", "")
-    scheme, _, presented = header.partition(" ")
-    if not expected or scheme.lower() != "bearer" or not presented:
-        return False
-    return hmac.compare_digest(presented.strip().encode(), expected.encode())
+from tourbrain_support.api import bearer_token_matches, json_error_response, vercel_signature_matches
 
 
 class DeploymentRecordApi(APIView):
@@ -85,7 +74,7 @@ class DeploymentRecordApi(APIView):
         ],
     )
     def post(self, request):
-        if not _token_ok(request):
+        if not bearer_token_matches(request, settings.DEPLOY_API_TOKEN):
             raise NotAuthenticated("A valid deployment token is required.")
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -125,7 +114,7 @@ class DeploymentFreezeApi(APIView):
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
-        if not _token_ok(request):
+        if not bearer_token_matches(request, settings.DEPLOY_API_TOKEN):
             raise NotAuthenticated("A valid deployment token is required.")
 
     def _answer(self, freeze: DeploymentFreeze | None, status_code: int = status.HTTP_200_OK) -> Response:
@@ -193,8 +182,7 @@ def vercel_deployment_webhook(request):
     body = request.body
     if len(body) > VERCEL_BODY_LIMIT:
         return json_error_response(code="request_too_large", message="The event is too large.", status=413)
-    expected = hmac.new(secret.encode(), body, hashlib.sha1).hexdigest()
-    if not hmac.compare_digest(request.headers.get("x-vercel-signature", ""), expected):
+    if not vercel_signature_matches(body=body, secret=secret, signature=request.headers.get("x-vercel-signature", "")):
         return json_error_response(code="not_authenticated", message="Invalid x-vercel-signature.", status=401)
     try:
         outcome = vercel_deployment_event(json.loads(body))

@@ -5,8 +5,6 @@ OpenAI usage samples: POST /api/v1/kpis/openai-usage/ with the KPI_HEALTH_API_TO
 secret, unlike project keys, which browsers carry).
 """
 
-import hmac
-
 from django.conf import settings
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_serializer
 from rest_framework import serializers, status
@@ -18,7 +16,7 @@ from rest_framework.views import APIView
 from kpis.authentication import ProjectApiKeyAuthentication
 from kpis.health import openai_usage_record
 from kpis.ingestion import CaptureError, check_batch_size, events_ingest
-from tourbrain_support.api import ApplicationError
+from tourbrain_support.api import ApplicationError, bearer_token_matches
 
 
 class EventsIngestApi(APIView):
@@ -62,14 +60,6 @@ class EventsIngestApi(APIView):
             raise ApplicationError(error.message, code=error.code, status=error.status) from error
         result = events_ingest(items=items, require_uuid=True)
         return Response({"received": result.received, "rejected": len(result.errors), "errors": result.errors})
-
-
-def _health_token_ok(request) -> bool:
-    expected = settings.KPI_HEALTH_API_TOKEN
-    scheme, _, presented = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
-    if not expected or scheme.lower() != "bearer" or not presented:
-        return False
-    return hmac.compare_digest(presented.strip().encode(), expected.encode())
 
 
 class OpenAIUsageApi(APIView):
@@ -116,7 +106,7 @@ class OpenAIUsageApi(APIView):
         ],
     )
     def post(self, request):
-        if not _health_token_ok(request):
+        if not bearer_token_matches(request, settings.KPI_HEALTH_API_TOKEN):
             raise NotAuthenticated("A valid KPI health token is required.")
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)

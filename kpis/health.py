@@ -8,8 +8,6 @@ chunk to the `kpi_samples` cache, shared between processes (Redis, or files in t
 by a uuid, so a drain that is run twice stores nothing twice.
 """
 
-import hashlib
-import hmac
 import json
 import logging
 import random
@@ -25,6 +23,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from kpis.models import HealthSample, OpenAIUsageSample
+from tourbrain_support.api import vercel_signature_matches
 
 logger = logging.getLogger(__name__)
 
@@ -138,11 +137,7 @@ class DrainError(Exception):
 
 def vercel_signature_valid(*, body: bytes, signature: str) -> bool:
     """`x-vercel-signature` is the hex HMAC-SHA1 of the raw body with the drain's signature secret."""
-    secret = settings.VERCEL_LOG_DRAIN_SECRET
-    if not secret or not signature:
-        return False
-    expected = hmac.new(secret.encode(), body, hashlib.sha1).hexdigest()
-    return hmac.compare_digest(expected, signature.strip().lower())
+    return vercel_signature_matches(body=body, secret=settings.VERCEL_LOG_DRAIN_SECRET, signature=signature)
 
 
 def _vercel_entries(body: bytes) -> list:

@@ -3,6 +3,9 @@
 Every error body is {"error": {"code": str, "message": str, "fields": {field: [messages]}}}.
 """
 
+import hashlib
+import hmac
+
 from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
@@ -83,3 +86,20 @@ def request_too_large_body() -> dict:
         code="request_too_large",
         message=f"The request body is too large (the limit is {limit_kb} KB, files aside).",
     )
+
+
+def bearer_token_matches(request, expected: str) -> bool:
+    """Whether the request's `Authorization: Bearer <token>` is `expected`; never when nothing is configured.
+    Compared in constant time."""
+    scheme, _, presented = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
+    if not expected or scheme.lower() != "bearer" or not presented:
+        return False
+    return hmac.compare_digest(presented.strip().encode(), expected.encode())
+
+
+def vercel_signature_matches(*, body: bytes, secret: str, signature: str) -> bool:
+    """Vercel's `x-vercel-signature` (log drains and webhooks): the hex HMAC-SHA1 of the raw body with the secret."""
+    if not secret or not signature:
+        return False
+    expected = hmac.new(secret.encode(), body, hashlib.sha1).hexdigest()
+    return hmac.compare_digest(expected, signature.strip().lower())
