@@ -123,6 +123,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         }
     )
     DATABASES["default"]["CONN_MAX_AGE"] = 0
+    # The test database is a file too: an in-memory one is a single connection that the live server's thread
+    # shares with the test's thread, and two threads on one SQLite connection race ("cannot start a transaction
+    # within a transaction" when a browser request and the test's own query meet).
+    DATABASES["default"].setdefault("TEST", {}).setdefault("NAME", str(DATA_DIR / "test-db.sqlite3"))
 elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # An unreachable server answers 503 within DATABASE_CONNECT_TIMEOUT (psycopg's floor is 2 s) instead of
     # hanging; keepalives drop a pooled connection to a host that went away; a restarted server is reconnected
