@@ -36,6 +36,11 @@ def _field_errors(error: ApplicationError) -> str:
     return " ".join(listed) or error.message
 
 
+def _refusal_status(error: ApplicationError) -> int:
+    """The page's status for a refused answer: the service's own 4xx (409 for a closed rating), else 400."""
+    return error.status if 400 <= error.status < 500 else 400
+
+
 @never_cache
 @require_http_methods(["GET", "POST"])
 def csat_rate(request, token: str):
@@ -54,12 +59,12 @@ def csat_rate(request, token: str):
                 surveys.csat_rate_from_link(link=link, score=score, comment=comment)
                 saved_comment = True
             except ApplicationError as refused:
-                error, status = _field_errors(refused), refused.status if 400 <= refused.status < 500 else 400
+                error, status = _field_errors(refused), _refusal_status(refused)
     else:
         try:
             surveys.csat_rate_from_link(link=link)
         except ApplicationError as refused:
-            error, status = refused.message, refused.status if 400 <= refused.status < 500 else 400
+            error, status = refused.message, _refusal_status(refused)
     ticket = link.ticket
     rating = TicketSatisfaction.objects.filter(ticket=ticket).first()
     context = {

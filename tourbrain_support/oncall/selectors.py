@@ -180,29 +180,17 @@ def _uptime_from_incidents(components: list[Component], since: datetime, now: da
     return uptime
 
 
-def _field(names: set[str], *candidates: str) -> str | None:
-    return next((name for name in candidates if name in names), None)
-
-
 def _uptime_from_samples(model, components: list[Component], since: datetime) -> dict[int, float]:
-    """Share of healthy samples per probe over the window (a degraded sample counts as up); 1 grouped query.
-
-    Reads the alerting app's sample table by its field names (probe name, sample time, status), so a
-    renamed field there falls back to the incident history instead of failing the page.
-    """
+    """Share of healthy samples per probe over the window (a degraded sample counts as up); 1 grouped query."""
     names = {component.probe_name for component in components if component.probe_name}
-    fields = {f.name for f in model._meta.get_fields()}
-    probe = _field(fields, "probe", "probe_name")
-    taken = _field(fields, "sampled_at", "taken_at", "created_at")
-    state = _field(fields, "status", "state")
-    if not names or not (probe and taken and state):
+    if not names:
         return {}
     counts = (
-        model.objects.filter(**{f"{probe}__in": names, f"{taken}__gte": since})
-        .values(probe)
-        .annotate(total=Count("pk"), down=Count("pk", filter=Q(**{state: "down"})))
+        model.objects.filter(probe__in=names, sampled_at__gte=since)
+        .values("probe")
+        .annotate(total=Count("pk"), down=Count("pk", filter=Q(status="down")))
     )
-    by_name = {row[probe]: 100.0 * (row["total"] - row["down"]) / row["total"] for row in counts if row["total"]}
+    by_name = {row["probe"]: 100.0 * (row["total"] - row["down"]) / row["total"] for row in counts if row["total"]}
     return {component.pk: by_name[component.probe_name] for component in components if component.probe_name in by_name}
 
 
@@ -213,8 +201,7 @@ def _probe_levels(model, components: list[Component], now: datetime) -> dict[int
     incident, and shows as operational again once its probe is healthy.
     """
     names = {component.probe_name for component in components if component.probe_name}
-    fields = {f.name for f in model._meta.get_fields()}
-    if not names or not {"probe", "sampled_at", "status"} <= fields:
+    if not names:
         return {}
     fresh = model.objects.filter(probe__in=names, sampled_at__gte=now - PROBE_FRESH, sampled_at__lte=now)
     latest = fresh.filter(
