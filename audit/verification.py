@@ -70,7 +70,8 @@ class Report:
         rate = self.rows_checked / self.seconds if self.seconds else 0
         head = "OK" if self.ok else f"FAILED ({len(self.problems)} problems)"
         counts = f"{self.rows_checked} rows in {self.checkpoints_checked} checkpoints"
-        return f"audit trail {head}: {counts}, {rate:,.0f} rows/s"
+        first = f"; first: {self.problems[0]}" if self.problems else ""
+        return f"audit trail {head}: {counts}, {rate:,.0f} rows/s{first}"
 
 
 def _locate(stream: str, expected: list[tuple[int, bytes]], actual: list[tuple[int, bytes]]) -> Problem:
