@@ -178,6 +178,7 @@ class PortalProcess:
         self.process = subprocess.Popen(  # noqa: S603 - fixed command lines
             command, cwd=BASE_DIR, env=env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True
         )
+        self._terminated = False
 
     def alive(self) -> bool:
         return self.process.poll() is None
@@ -208,9 +209,15 @@ class PortalProcess:
         if self.log_text().count(text) < count:
             pytest.fail(f"{self.name} exited before {text!r} x{count} was in its log:\n{self.log_text()[-4000:]}")
 
+    def terminate(self) -> None:
+        """Ask it to stop (SIGTERM), without waiting: `stop()` waits."""
+        if self.alive() and not self._terminated:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            self._terminated = True
+
     def stop(self) -> None:
         if self.alive():
-            os.killpg(self.process.pid, signal.SIGTERM)
+            self.terminate()
             try:
                 self.process.wait(timeout=scaled(15))
             except subprocess.TimeoutExpired:
@@ -254,6 +261,9 @@ class Portal:
         return writer
 
     def stop(self) -> None:
+        # All asked at once, then waited for: their shutdowns overlap.
+        for process in self.processes:
+            process.terminate()
         for process in self.processes:
             process.stop()
 
@@ -294,9 +304,14 @@ class Writer:
     def slack(self) -> tuple[list[str], list[float]]:
         return self._command("slack")
 
+    def terminate(self) -> None:
+        """Ask it to stop (end of its input), without waiting: `stop()` waits."""
+        if self.process.poll() is None and not self.process.stdin.closed:
+            self.process.stdin.close()
+
     def stop(self) -> None:
         if self.process.poll() is None:
-            self.process.stdin.close()
+            self.terminate()
             try:
                 self.process.wait(timeout=10)
             except subprocess.TimeoutExpired:
