@@ -12,6 +12,8 @@ Fixtures
 ``portal_database`` (session): a migrated database on it with a staff user; `.url`, `.session_cookie`
     (a logged-in session of that user), `.query(sql)`.
 ``redis_server``: a private `RedisServer`, started.
+``task_sender``: a Celery app that sends to `redis_server` (db 0) whatever broker the test process's
+    environment names (`send_task(name, ...)`).
 ``portal``: starts portal processes: `portal.web(env)` (gunicorn) and `portal.worker(env)` (Celery,
     prefork, one child), each stopped at the end of the test; `portal.env(**overrides)` is the environment
     they share (private database, `DEBUG=0`, JSON logs in the test's folder).
@@ -33,6 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from celery import Celery
 from django.conf import settings
 
 from tests.servers import PostgresCluster, RedisServer, free_port, postgres_bin_dir
@@ -143,6 +146,28 @@ def redis_server(tmp_path):
     server.stop()
 
 
+# Celery takes these from the environment before any broker or backend an app is configured with: in a test
+# process run with CELERY_BROKER_URL set (the suite on Redis), an app made with the private server's URL
+# would send to the suite's broker instead, where no worker of the test ever looks.
+_CELERY_ENVIRONMENT = (
+    "CELERY_BROKER_URL",
+    "CELERY_BROKER_READ_URL",
+    "CELERY_BROKER_WRITE_URL",
+    "CELERY_RESULT_BACKEND",
+)
+
+
+@pytest.fixture
+def task_sender(redis_server, monkeypatch):
+    for name in _CELERY_ENVIRONMENT:
+        monkeypatch.delenv(name, raising=False)
+    sender = Celery("faults-sender", broker=redis_server.url(0))
+    sender.conf.broker_connection_retry_on_startup = True
+    assert (sender.conf.broker_read_url, sender.conf.broker_write_url) == (redis_server.url(0),) * 2
+    yield sender
+    sender.close()
+
+
 class PortalProcess:
     """A portal process in its own process group, logging to a file."""
 
@@ -153,6 +178,7 @@ class PortalProcess:
         self.process = subprocess.Popen(  # noqa: S603 - fixed command lines
             command, cwd=BASE_DIR, env=env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True
         )
+        self._terminated = False
 
     def alive(self) -> bool:
         return self.process.poll() is None
@@ -183,9 +209,15 @@ class PortalProcess:
         if self.log_text().count(text) < count:
             pytest.fail(f"{self.name} exited before {text!r} x{count} was in its log:\n{self.log_text()[-4000:]}")
 
+    def terminate(self) -> None:
+        """Ask it to stop (SIGTERM), without waiting: `stop()` waits."""
+        if self.alive() and not self._terminated:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            self._terminated = True
+
     def stop(self) -> None:
         if self.alive():
-            os.killpg(self.process.pid, signal.SIGTERM)
+            self.terminate()
             try:
                 self.process.wait(timeout=scaled(15))
             except subprocess.TimeoutExpired:
@@ -229,6 +261,9 @@ class Portal:
         return writer
 
     def stop(self) -> None:
+        # All asked at once, then waited for: their shutdowns overlap.
+        for process in self.processes:
+            process.terminate()
         for process in self.processes:
             process.stop()
 
@@ -269,9 +304,14 @@ class Writer:
     def slack(self) -> tuple[list[str], list[float]]:
         return self._command("slack")
 
+    def terminate(self) -> None:
+        """Ask it to stop (end of its input), without waiting: `stop()` waits."""
+        if self.process.poll() is None and not self.process.stdin.closed:
+            self.process.stdin.close()
+
     def stop(self) -> None:
         if self.process.poll() is None:
-            self.process.stdin.close()
+            self.terminate()
             try:
                 self.process.wait(timeout=10)
             except subprocess.TimeoutExpired:

@@ -10,8 +10,6 @@ import statistics
 import threading
 from collections import Counter
 
-from celery import Celery
-
 from tests.servers import Reply
 from tests.waiting import wait_until
 
@@ -23,7 +21,7 @@ COUNTDOWN_SECONDS = 3600  # never due during the test: the task stays held, unac
 
 
 def test_redis_outages_with_unacknowledged_tasks_worker_survives_and_everything_is_delivered_once(
-    portal, redis_server, smtp_server, http_server
+    portal, redis_server, task_sender, smtp_server, http_server
 ):
     env = portal.env(
         CELERY_BROKER_URL=redis_server.url(0),
@@ -34,8 +32,6 @@ def test_redis_outages_with_unacknowledged_tasks_worker_survives_and_everything_
     )
     worker = portal.worker(env)
     writer = portal.writer(env)
-    sender = Celery("faults-sender", broker=redis_server.url(0))
-    sender.conf.broker_connection_retry_on_startup = True
 
     def delivered(count: int, what: str) -> None:
         wait_until(
@@ -66,7 +62,9 @@ def test_redis_outages_with_unacknowledged_tasks_worker_survives_and_everything_
     outage_seconds: list[float] = []
     for outage in range(1, OUTAGES + 1):
         # and a task waiting for its countdown in the worker, unacknowledged
-        held = sender.send_task("tourbrain_support.tasks.ping", kwargs={"note": "later"}, countdown=COUNTDOWN_SECONDS)
+        held = task_sender.send_task(
+            "tourbrain_support.tasks.ping", kwargs={"note": "later"}, countdown=COUNTDOWN_SECONDS
+        )
         worker.wait_for_log(f"[{held.id}] received")
 
         # when Redis stops (losing every key) while writes go on, then comes back
@@ -92,11 +90,11 @@ def test_redis_outages_with_unacknowledged_tasks_worker_survives_and_everything_
     )
 
     # when the periodic delivery runs (as beat sends it every 30 s)
-    sender.send_task("tourbrain_support.notifications.tasks.deliver_pending_outbox")
+    task_sender.send_task("tourbrain_support.notifications.tasks.deliver_pending_outbox")
 
     # then every email went out exactly once, and the webhook got its one message
     delivered(len(keys), "every email delivered after the outages")
-    second = sender.send_task(
+    second = task_sender.send_task(
         "tourbrain_support.notifications.tasks.deliver_pending_outbox"
     )  # a second run finds nothing left to send
     worker.wait_for_log(f"[{second.id}] succeeded")

@@ -52,6 +52,7 @@ def test_run_portal_restarts_a_worker_and_beat_that_die(tmp_path):
     env["DATABASE_URL"] = f"sqlite:///{tmp_path / 'db.sqlite3'}"
     env["CELERY_BROKER_URL"] = "filesystem://localhost//"
     env["LOG_JSON"] = "0"
+    env["WEB_WARMUP"] = "0"
     for name in ("REDIS_URL", "CELERY_RESULT_BACKEND", "SENTRY_DSN"):
         env.pop(name, None)
     manage = [sys.executable, "manage.py"]
@@ -59,7 +60,8 @@ def test_run_portal_restarts_a_worker_and_beat_that_die(tmp_path):
     log_path = tmp_path / "run.log"
     with log_path.open("w") as log:
         supervisor = subprocess.Popen(  # noqa: S603 - fixed command line
-            [*manage, "run_portal", "--port", str(free_port()), "--concurrency", "1"],
+            # One web worker, not warmed: the web server only has to be there, untouched by the restarts.
+            [*manage, "run_portal", "--port", str(free_port()), "--concurrency", "1", "--web-workers", "1"],
             cwd=BASE_DIR,
             env=env,
             stdout=log,

@@ -15,15 +15,15 @@ import os
 import signal
 from collections import Counter
 
-from celery import Celery
-
 from tests.waiting import wait_until
 
 LEASE_SECONDS = 600  # longer than a worker takes to start on the busiest machine
 SEND_TIMEOUT_SECONDS = 10
 
 
-def test_worker_killed_mid_delivery_the_rerun_sends_each_message_exactly_once(portal, redis_server, smtp_server):
+def test_worker_killed_mid_delivery_the_rerun_sends_each_message_exactly_once(
+    portal, redis_server, task_sender, smtp_server
+):
     env = portal.env(
         CELERY_BROKER_URL=redis_server.url(0),
         EMAIL_URL=smtp_server.email_url,
@@ -32,7 +32,6 @@ def test_worker_killed_mid_delivery_the_rerun_sends_each_message_exactly_once(po
     )
     worker = portal.worker(env)
     writer = portal.writer(env)
-    sender = Celery("faults-sender", broker=redis_server.url(0))
 
     # given a mail server that kills the worker (its whole process group) when the third recipient arrives
     def kill_at_the_third(number: int) -> None:
@@ -60,7 +59,7 @@ def test_worker_killed_mid_delivery_the_rerun_sends_each_message_exactly_once(po
 
     # when another worker runs the periodic delivery (as beat does) while the lease holds
     rerun_worker = portal.worker(env, name="worker-2")
-    early = sender.send_task("tourbrain_support.notifications.tasks.deliver_pending_outbox")
+    early = task_sender.send_task("tourbrain_support.notifications.tasks.deliver_pending_outbox")
     rerun_worker.wait_for_log(f"[{early.id}] succeeded")
 
     # then it leaves the claimed messages alone
@@ -74,7 +73,7 @@ def test_worker_killed_mid_delivery_the_rerun_sends_each_message_exactly_once(po
         (keys,),
     )
     assert len(ended) == 3
-    late = sender.send_task("tourbrain_support.notifications.tasks.deliver_pending_outbox")
+    late = task_sender.send_task("tourbrain_support.notifications.tasks.deliver_pending_outbox")
     rerun_worker.wait_for_log(f"[{late.id}] succeeded")
 
     # then each message was delivered exactly once: the first two once, the other three on their second attempt
