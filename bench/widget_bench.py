@@ -14,6 +14,7 @@ bare view's load, CPU the server under test then lacked; wrk costs a few percent
 import csv
 import json
 import os
+import resource
 import shutil
 import signal
 import subprocess
@@ -140,16 +141,65 @@ def _wrk(base: str, target: str, tokens_file: Path, workdir: Path) -> dict:
     }
 
 
-def _load(base: str, target: str, tokens_file: Path, workdir: Path) -> dict:
-    """One phase under load, with the 1-minute load average sampled at its middle and its end."""
+def _cpu_seconds(pids: set[int]) -> dict[int, float]:
+    """User + system CPU time of each live process (Linux /proc), in seconds."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    times = {}
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        times[pid] = (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
+    return times
+
+
+def _server_pids(master: int) -> set[int]:
+    """Gunicorn's master and workers, and the PostgreSQL backends serving the bench database (persistent
+    connections of the workers; this process's own one excluded)."""
+    pids = {master}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == master:
+                pids.add(int(stat.parent.name))
+        except (OSError, ValueError, IndexError):
+            continue
+    return pids
+
+
+def _database_pids() -> set[int]:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        return {row[0] for row in cursor.fetchall()}
+
+
+def _load(base: str, target: str, tokens_file: Path, workdir: Path, master: int) -> dict:
+    """One phase under load, with the 1-minute load average sampled at its middle and its end, and the CPU
+    time the web processes, their database backends and the load generator spent on it."""
     samples = []
     timer = threading.Timer(SECONDS / 2, lambda: samples.append(os.getloadavg()[0]))
+    web_pids, database_pids = _server_pids(master), _database_pids()
+    web_before, database_before = _cpu_seconds(web_pids), _cpu_seconds(database_pids)
+    loadgen_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     timer.start()
     try:
         result = (_wrk if LOADGEN == "wrk" else _locust)(base, target, tokens_file, workdir)
     finally:
         timer.cancel()
+    loadgen_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    web_after = _cpu_seconds(web_pids | _server_pids(master))
+    database_after = _cpu_seconds(database_pids | _database_pids())  # connections opened during the phase too
     result["load"] = [*samples, os.getloadavg()[0]]
+    result["cpu"] = {
+        "web": sum(web_after.values()) - sum(web_before.get(pid, 0.0) for pid in web_after),
+        "database": sum(database_after.values()) - sum(database_before.get(pid, 0.0) for pid in database_after),
+        "loadgen": (loadgen_after.ru_utime + loadgen_after.ru_stime)
+        - (loadgen_before.ru_utime + loadgen_before.ru_stime),
+    }
     return result
 
 
@@ -226,8 +276,8 @@ def main() -> None:
             _wait_ready(f"{base}/bench/bare/")
             _warm_customers(base, tokens)
             before = Ticket.objects.count()
-            bare = _load(base, "bare", tokens_file, workdir)
-            widget = _load(base, "widget", tokens_file, workdir)
+            bare = _load(base, "bare", tokens_file, workdir, server.pid)
+            widget = _load(base, "widget", tokens_file, workdir, server.pid)
             created = Ticket.objects.count() - before
         finally:
             os.killpg(server.pid, signal.SIGTERM)
@@ -241,6 +291,16 @@ def main() -> None:
         print(
             f"{name:24s} {result['rps']:8.1f} req/s  p50 {result['p50']:5.0f} ms  p95 {result['p95']:5.0f} ms  "
             f"({result['requests']} requests, {result['failures']} failed; load {load})"
+        )
+    # On the shared machine the figures above depend on what else runs; the CPU each request cost does not
+    # much, and bounds what 2 idle cores could serve.
+    print("CPU per request (ms): web workers + their PostgreSQL backends + load generator -> bound on 2 idle cores")
+    for name, result in (("bare Django JSON view", bare), ("widget ticket create", widget)):
+        cpu = {part: seconds * 1000 / max(result["requests"], 1) for part, seconds in result["cpu"].items()}
+        total = sum(cpu.values())
+        print(
+            f"{name:24s} {cpu['web']:5.2f} + {cpu['database']:5.2f} + {cpu['loadgen']:5.2f} = {total:5.2f} ms"
+            f"  -> at most {2000 / total if total else 0:6.0f} req/s"
         )
     # Requests still in flight when the load generator stops are finished by the server but not counted.
     print(f"tickets created: {created} ({LOADGEN} counted {widget['requests'] - widget['failures']} successes)")
