@@ -28,7 +28,7 @@ from pathlib import Path
 import jwt
 
 WORKERS = 2
-THREADS = int(os.environ.get("BENCH_WIDGET_THREADS", "2"))
+THREADS = int(os.environ.get("BENCH_WIDGET_THREADS", "4"))  # gthread workers: DB waits overlap
 USERS = int(os.environ.get("BENCH_WIDGET_USERS", "16"))  # concurrent connections (wrk) or users (locust)
 LOADGEN = os.environ.get("BENCH_WIDGET_LOADGEN") or ("wrk" if shutil.which("wrk") else "locust")
 SECONDS = int(os.environ.get("BENCH_WIDGET_SECONDS", "15"))
