@@ -42,6 +42,10 @@ bench: export DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/tourbrain_bench
 # Its own data directory: the audit checkpoints written outside the database belong to the bench database.
 bench: export DATA_DIR ?= $(CURDIR)/var/bench
 bench: $(VENV)/.installed
+	@# The widget benchmark's load generator (C, so it leaves the 2 cores to the server); locust if it cannot be had.
+	@command -v wrk >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
+		&& apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; } \
+		|| echo "wrk is not installed: the widget benchmark uses locust"
 	@psql "$${DATABASE_URL%/*}/postgres" -tAc "SELECT 1 FROM pg_database WHERE datname='$${DATABASE_URL##*/}'" | grep -q 1 \
 		|| psql "$${DATABASE_URL%/*}/postgres" -qc "CREATE DATABASE $${DATABASE_URL##*/}"
 	$(PY) manage.py migrate --noinput -v0

@@ -1,16 +1,26 @@
 """Ticket creation through the widget API, served by gunicorn (2 workers) against PostgreSQL, loaded by
-locust (headless, another process), beside a bare Django JSON view measured in the same run.
+wrk (a C load generator in another process; locust when wrk is not installed), beside a bare Django JSON
+view measured in the same run.
 
-`python -m bench widget` (PostgreSQL for `make bench`). Prints requests/s and p95 of both and the ratio.
-Target: >= 300 tickets/s, p95 < 100 ms, >= 40% of the bare view's throughput.
+`python -m bench widget` (PostgreSQL for `make bench`, which installs wrk). Prints requests/s and p95 of
+both, the ratio and the load average during each phase. Target: >= 300 tickets/s, p95 < 100 ms, >= 40% of
+the bare view's throughput.
+
+wrk rather than locust: on the 2-core bench machine locust (Python) took most of a core to generate the
+bare view's load, CPU the server under test then lacked; wrk costs a few percent of that.
+`BENCH_WIDGET_LOADGEN=locust` forces locust.
 """
 
 import csv
+import json
 import os
+import resource
+import shutil
 import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -18,8 +28,9 @@ from pathlib import Path
 import jwt
 
 WORKERS = 2
-THREADS = int(os.environ.get("BENCH_WIDGET_THREADS", "2"))
-USERS = int(os.environ.get("BENCH_WIDGET_USERS", "16"))
+THREADS = int(os.environ.get("BENCH_WIDGET_THREADS", "4"))  # gthread workers: DB waits overlap
+USERS = int(os.environ.get("BENCH_WIDGET_USERS", "16"))  # concurrent connections (wrk) or users (locust)
+LOADGEN = os.environ.get("BENCH_WIDGET_LOADGEN") or ("wrk" if shutil.which("wrk") else "locust")
 SECONDS = int(os.environ.get("BENCH_WIDGET_SECONDS", "15"))
 CUSTOMERS = 200
 SECRET = "bench-widget-secret-not-for-production"  # noqa: S105
@@ -96,6 +107,102 @@ def _warm_customers(base: str, tokens: list[str]) -> None:
             assert response.status == 200
 
 
+def _wrk(base: str, target: str, tokens_file: Path, workdir: Path) -> dict:
+    env = dict(os.environ, BENCH_TARGET=target, BENCH_TOKENS_FILE=str(tokens_file))
+    completed = subprocess.run(  # noqa: S603 (wrk from PATH, fixed arguments)
+        [
+            shutil.which("wrk") or "wrk",
+            "--threads",
+            "2",
+            "--connections",
+            str(USERS),
+            "--duration",
+            f"{SECONDS}s",
+            "--timeout",
+            "10s",
+            "--script",
+            str(Path(__file__).parent / "widget" / "wrk.lua"),
+            base,
+        ],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    line = next(line for line in completed.stdout.splitlines() if line.startswith("BENCH_RESULT "))
+    result = json.loads(line.removeprefix("BENCH_RESULT "))
+    failures = result["non_2xx"] + result["socket_errors"]
+    return {
+        "rps": result["requests"] / (result["duration_us"] / 1e6),
+        "p95": result["p95_us"] / 1000,
+        "p50": result["p50_us"] / 1000,
+        "requests": result["requests"],
+        "failures": failures,
+    }
+
+
+def _cpu_seconds(pids: set[int]) -> dict[int, float]:
+    """User + system CPU time of each live process (Linux /proc), in seconds."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    times = {}
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        times[pid] = (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
+    return times
+
+
+def _server_pids(master: int) -> set[int]:
+    """Gunicorn's master and workers, and the PostgreSQL backends serving the bench database (persistent
+    connections of the workers; this process's own one excluded)."""
+    pids = {master}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == master:
+                pids.add(int(stat.parent.name))
+        except (OSError, ValueError, IndexError):
+            continue
+    return pids
+
+
+def _database_pids() -> set[int]:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        return {row[0] for row in cursor.fetchall()}
+
+
+def _load(base: str, target: str, tokens_file: Path, workdir: Path, master: int) -> dict:
+    """One phase under load, with the 1-minute load average sampled at its middle and its end, and the CPU
+    time the web processes, their database backends and the load generator spent on it."""
+    samples = []
+    timer = threading.Timer(SECONDS / 2, lambda: samples.append(os.getloadavg()[0]))
+    web_pids, database_pids = _server_pids(master), _database_pids()
+    web_before, database_before = _cpu_seconds(web_pids), _cpu_seconds(database_pids)
+    loadgen_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    timer.start()
+    try:
+        result = (_wrk if LOADGEN == "wrk" else _locust)(base, target, tokens_file, workdir)
+    finally:
+        timer.cancel()
+    loadgen_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    web_after = _cpu_seconds(web_pids | _server_pids(master))
+    database_after = _cpu_seconds(database_pids | _database_pids())  # connections opened during the phase too
+    result["load"] = [*samples, os.getloadavg()[0]]
+    result["cpu"] = {
+        "web": sum(web_after.values()) - sum(web_before.get(pid, 0.0) for pid in web_after),
+        "database": sum(database_after.values()) - sum(database_before.get(pid, 0.0) for pid in database_after),
+        "loadgen": (loadgen_after.ru_utime + loadgen_after.ru_stime)
+        - (loadgen_before.ru_utime + loadgen_before.ru_stime),
+    }
+    return result
+
+
 def _locust(base: str, target: str, tokens_file: Path, workdir: Path) -> dict:
     prefix = workdir / target
     env = dict(os.environ, BENCH_TARGET=target, BENCH_TOKENS_FILE=str(tokens_file))
@@ -169,23 +276,34 @@ def main() -> None:
             _wait_ready(f"{base}/bench/bare/")
             _warm_customers(base, tokens)
             before = Ticket.objects.count()
-            bare = _locust(base, "bare", tokens_file, workdir)
-            widget = _locust(base, "widget", tokens_file, workdir)
+            bare = _load(base, "bare", tokens_file, workdir, server.pid)
+            widget = _load(base, "widget", tokens_file, workdir, server.pid)
             created = Ticket.objects.count() - before
         finally:
             os.killpg(server.pid, signal.SIGTERM)
             server.wait(timeout=30)
     ratio = widget["rps"] / bare["rps"] if bare["rps"] else 0.0
-    load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
-    print(f"gunicorn {WORKERS} workers x {THREADS} threads, locust {USERS} users, {SECONDS} s each")
-    print(f"machine: {os.cpu_count()} CPUs, load average {load} (1/5/15 min) at the end of the run")
+    clients = "connections" if LOADGEN == "wrk" else "users"
+    print(f"gunicorn {WORKERS} workers x {THREADS} threads, {LOADGEN} {USERS} {clients}, {SECONDS} s each")
+    print(f"machine: {os.cpu_count()} CPUs; load average (1 min) in the middle and at the end of each phase")
     for name, result in (("bare Django JSON view", bare), ("widget ticket create", widget)):
+        load = " / ".join(f"{value:.1f}" for value in result["load"])
         print(
             f"{name:24s} {result['rps']:8.1f} req/s  p50 {result['p50']:5.0f} ms  p95 {result['p95']:5.0f} ms  "
-            f"({result['requests']} requests, {result['failures']} failed)"
+            f"({result['requests']} requests, {result['failures']} failed; load {load})"
         )
-    # Requests still in flight when locust stops are finished by the server but not counted by locust.
-    print(f"tickets created: {created} (locust counted {widget['requests'] - widget['failures']} successes)")
+    # On the shared machine the figures above depend on what else runs; the CPU each request cost does not
+    # much, and bounds what 2 idle cores could serve.
+    print("CPU per request (ms): web workers + their PostgreSQL backends + load generator -> bound on 2 idle cores")
+    for name, result in (("bare Django JSON view", bare), ("widget ticket create", widget)):
+        cpu = {part: seconds * 1000 / max(result["requests"], 1) for part, seconds in result["cpu"].items()}
+        total = sum(cpu.values())
+        print(
+            f"{name:24s} {cpu['web']:5.2f} + {cpu['database']:5.2f} + {cpu['loadgen']:5.2f} = {total:5.2f} ms"
+            f"  -> at most {2000 / total if total else 0:6.0f} req/s"
+        )
+    # Requests still in flight when the load generator stops are finished by the server but not counted.
+    print(f"tickets created: {created} ({LOADGEN} counted {widget['requests'] - widget['failures']} successes)")
     ok_rps = widget["rps"] >= TARGET_RPS
     ok_p95 = widget["p95"] < TARGET_P95_MS
     ok_ratio = ratio >= TARGET_RATIO

@@ -76,6 +76,31 @@ def test_create_resolves_tier_routes_and_stores_due_times(clock, enterprise_user
     assert ticket.history.first().reference == ticket.reference
 
 
+def test_create_writes_one_creation_history_row_equal_to_the_ticket(clock, enterprise_user):
+    # when a ticket is filed (on PostgreSQL one statement inserts the ticket, its reference and this row)
+    ticket = services.ticket_create(
+        requester=enterprise_user,
+        organization=enterprise_user.organizations.first(),
+        type="question",
+        priority="high",
+        subject="Where is the rider?",
+        description="The hospitality rider is missing.",
+        browser_info="Firefox 133",
+        url="https://app.tourbrain.ai/tours/7",
+        channel="portal",
+    )
+    # then the instance returned is saved, and the history row says "created by the requester" with every
+    # tracked value of the stored ticket
+    assert not ticket._state.adding
+    stored = Ticket.objects.get(pk=ticket.pk)
+    assert stored.reference == ticket.reference == f"TB-{ticket.pk:06d}"
+    (row,) = stored.history.all()
+    assert (row.history_type, row.history_user, row.history_change_reason) == ("+", enterprise_user, "")
+    assert row.history_date == MONDAY_10
+    tracked = [field.attname for field in Ticket.history.model.tracked_fields]
+    assert {name: getattr(row, name) for name in tracked} == {name: getattr(stored, name) for name in tracked}
+
+
 def test_general_question_gets_eight_business_hours_and_beta_critical_bug_one_hour(clock):
     general = TicketFactory(type="question", priority="low")
     beta_user = UserFactory(is_beta=True)

@@ -22,7 +22,7 @@ NEW_TICKET = {"type": "bug", "priority": "medium", "description": "The export mi
 # Statements per vendor: SQLite writes an audit event and its personal data in a savepoint of their own.
 # A new email sender also costs the lookup of a verified organization domain for their address.
 BUDGET = {
-    "postgresql": {"widget": 14, "email_new": 22, "email_reply": 14},
+    "postgresql": {"widget": 12, "email_new": 20, "email_reply": 14},
     "sqlite": {"widget": 16, "email_new": 27, "email_reply": 16},
 }
 
