@@ -82,7 +82,8 @@ def decode_capture_body(*, body: bytes, content_type: str, content_encoding: str
         form = parse_qs(body.decode("latin-1"))
         body = (form.get("data") or [""])[0].encode("latin-1")
         compression = (form.get("compression") or [compression])[0].lower()
-    if content_encoding.lower() == "gzip" or compression == "gzip-js":
+    # posthog-js sends gzip as text/plain, with or without ?compression=gzip-js: the magic bytes decide too.
+    if content_encoding.lower() == "gzip" or compression == "gzip-js" or body[:2] == b"\x1f\x8b":
         body = _gunzip_limited(body, limit)
     elif compression == "lz64":
         raise CaptureError("lz64 compression is not supported; use gzip.", code="invalid_payload", status=400)
@@ -207,6 +208,10 @@ def _validate(item, *, now: datetime, oldest: datetime, require_uuid: bool) -> t
     if timestamp < oldest:
         message = f"The event is older than the {settings.KPI_EVENT_RETENTION_DAYS}-day retention."
         return None, {"code": "too_old", "message": message, "fields": {}}
+    for person_key in ("$set", "$set_once"):  # posthog-js sends them beside `properties`; PostHog merges them in
+        person_values = item.get(person_key)
+        if isinstance(person_values, dict) and person_key not in properties:
+            properties = {**properties, person_key: person_values}
     property_errors = validate_properties(name, properties)
     if property_errors:
         message = f"The properties do not match the {name} schema."
