@@ -20,7 +20,7 @@ from django.db.models.functions import TruncMinute
 
 from kpis.analytics import day_sessions
 from kpis.health import HEALTH_ERROR
-from kpis.models import HealthSample, OpenAIUsageSample, ProductEvent
+from kpis.models import SPEED_INSIGHTS_EVENT, HealthSample, OpenAIUsageSample, ProductEvent
 from kpis.revenue import Subscription, price_list, price_on, subscription_changes, subscriptions_at
 from kpis.stats import nearest_rank
 from tickets.selectors import (
@@ -55,9 +55,10 @@ def day_bounds(day: date, window_days: int = 1) -> tuple[datetime, datetime]:
 
 
 def _events(name: str | None, day: date, window_days: int = 1):
+    """The window's events of one name, or (None) the users' events: any name but Vercel's device measurements."""
     start, end = day_bounds(day, window_days)
     events = ProductEvent.objects.filter(timestamp__gte=start, timestamp__lt=end)
-    return events.filter(name=name) if name else events
+    return events.filter(name=name) if name else events.exclude(name=SPEED_INSIGHTS_EVENT)
 
 
 def _users(name: str | None, day: date, window_days: int = 1) -> set[str]:
@@ -230,16 +231,31 @@ def web_vitals_route(properties: dict) -> str:
     return (_NUMERIC_SEGMENT.sub("/:id", path) or "/")[:200]
 
 
-def _web_vital_p75(vital: str) -> Callable[[date], DayValues]:
-    """p75 (nearest rank) of posthog-js's `$web_vitals_<vital>_value` per route, and over all routes ("")."""
+def web_vitals_country(properties: dict) -> str | None:
+    """The visitor's country (ISO code) of a web-vitals event: Vercel's `country`; posthog-js events have one only
+    when something upstream adds PostHog's `$geoip_country_code`."""
+    country = properties.get("$geoip_country_code")
+    return country.upper()[:2] if isinstance(country, str) and country else None
+
+
+WEB_VITALS_EVENTS = ("$web_vitals", SPEED_INSIGHTS_EVENT)
+
+
+def _web_vital_p75(vital: str, dimension=web_vitals_route) -> Callable[[date], DayValues]:
+    """p75 (nearest rank) of `$web_vitals_<vital>_value` (posthog-js's $web_vitals and Vercel Speed Insights
+    events) per dimension value (route, or country), and over all of them ("")."""
     prop = f"$web_vitals_{vital}_value"
 
     def compute(day: date) -> DayValues:
+        start, end = day_bounds(day)
+        rows = ProductEvent.objects.filter(name__in=WEB_VITALS_EVENTS, timestamp__gte=start, timestamp__lt=end)
         by_route: dict[str, list[float]] = {}
-        for properties in _events("$web_vitals", day).values_list("properties", flat=True):
+        for properties in rows.values_list("properties", flat=True):
             value = properties.get(prop) if isinstance(properties, dict) else None
             if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0:
-                by_route.setdefault(web_vitals_route(properties), []).append(value)
+                key = dimension(properties)
+                if key is not None:
+                    by_route.setdefault(key, []).append(value)
         result = {route: nearest_rank(values, 0.75) for route, values in by_route.items()}
         if by_route:
             result[""] = nearest_rank([value for values in by_route.values() for value in values], 0.75)
@@ -382,7 +398,13 @@ METRICS: list[MetricDefinition] = [
         _count_by("organizationCreated", "type"),
         "type",
     ),
-    MetricDefinition("dau", "Daily active users", "Distinct users with any event that day.", "count", _active_users(1)),
+    MetricDefinition(
+        "dau",
+        "Daily active users",
+        "Distinct users with any event that day (Vercel Speed Insights measurements aside).",
+        "count",
+        _active_users(1),
+    ),
     MetricDefinition(
         "wau",
         "Weekly active users",
@@ -640,11 +662,24 @@ METRICS += [
         MetricDefinition(
             f"web_vitals_{key}_p75",
             f"{acronym} p75",
-            f"75th percentile (nearest rank) of {title} ({acronym}) in the day's posthog-js $web_vitals events, "
-            "by route (path with numeric segments as :id); the total line is over all routes.",
+            f"75th percentile (nearest rank) of {title} ({acronym}) in the day's posthog-js $web_vitals events and "
+            "Vercel Speed Insights measurements, by route (path with numeric segments as :id); the total line is "
+            "over all routes.",
             unit,
             _web_vital_p75(acronym),
             "route",
+        )
+        for key, acronym, title, unit in WEB_VITALS
+    ),
+    *(
+        MetricDefinition(
+            f"web_vitals_{key}_p75_country",
+            f"{acronym} p75 by country",
+            f"75th percentile (nearest rank) of {title} ({acronym}) by the visitor's country (Vercel Speed Insights' "
+            "`country`, or `$geoip_country_code`); the total line is over the measurements with a country.",
+            unit,
+            _web_vital_p75(acronym, web_vitals_country),
+            "country",
         )
         for key, acronym, title, unit in WEB_VITALS
     ),

@@ -29,6 +29,11 @@ class ProjectApiKey(models.Model):
         return self.name
 
 
+# Vercel Speed Insights measurements (one per metric of a page view, from anonymous devices): web-vitals rows, kept
+# out of the user metrics (active users, sessions) that every other event counts in.
+SPEED_INSIGHTS_EVENT = "$vercel_speed_insights"
+
+
 class ProductEvent(models.Model):
     """One analytics event as the product sent it; never updated."""
 

@@ -34,6 +34,10 @@ HEALTH_CHART_METRICS = [
     "web_vitals_inp_p75",
     "web_vitals_cls_p75",
     "web_vitals_ttfb_p75",
+    "web_vitals_lcp_p75_country",
+    "web_vitals_inp_p75_country",
+    "web_vitals_cls_p75_country",
+    "web_vitals_ttfb_p75_country",
 ]
 
 
