@@ -14,18 +14,20 @@ from decimal import Decimal
 from statistics import median
 from urllib.parse import urlsplit
 
-from django.db.models import Count, Sum
+from django.db.models import Count, Min, Sum
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import TruncMinute
 
+from audit.selectors import backup_outcomes
 from kpis.analytics import day_sessions
 from kpis.health import HEALTH_ERROR
-from kpis.models import SPEED_INSIGHTS_EVENT, HealthSample, OpenAIUsageSample, ProductEvent
+from kpis.models import SPEED_INSIGHTS_EVENT, HealthSample, MarketingSpend, OpenAIUsageSample, ProductEvent
 from kpis.revenue import Subscription, price_list, price_on, subscription_changes, subscriptions_at
 from kpis.stats import nearest_rank
 from tickets.selectors import (
     active_beta_users,
     beta_testimonials_count,
+    beta_user_identifiers,
     conversion_intent_share,
     nps_score,
     ticket_backlog_by_tier,
@@ -373,6 +375,57 @@ def beta_active_users(day: date) -> DayValues:
     return {"": float(active_beta_users(now=end))}
 
 
+def beta_churn(day: date) -> DayValues:
+    """Of the beta users (kpis reads who they are from the tickets app: auth `sub`s and email as distinct ids),
+    the share with a churnEvent up to the end of the day. The cohort is today's: the rollup of a past day uses
+    today's list of beta users."""
+    identifiers = beta_user_identifiers()
+    if not identifiers:
+        return {}
+    _, end = day_bounds(day)
+    known = {identifier for ids in identifiers.values() for identifier in ids}
+    churned_ids = set(
+        ProductEvent.objects.filter(name="churnEvent", timestamp__lt=end, distinct_id__in=known)
+        .values_list("distinct_id", flat=True)
+        .distinct()
+    )
+    churned = sum(1 for ids in identifiers.values() if ids & churned_ids)
+    return {"": churned / len(identifiers)}
+
+
+def data_loss(day: date) -> DayValues:
+    """Failed backups, backup verifications and restore drills finished in the 30 days ending with the day; no
+    data without any finished run (zero data loss is not claimed unverified)."""
+    start, end = day_bounds(day, 30)
+    finished, failed = backup_outcomes(since=start, until=end)
+    return {"": float(failed)} if finished else {}
+
+
+def customer_acquisition_cost(day: date) -> DayValues:
+    """The month's marketing spend, prorated to the days of the month so far, over the new paying customers of
+    the month so far (users whose first subscriptionStarted falls in it). No data without a spend row for the
+    month or without a new customer."""
+    month_start = day.replace(day=1)
+    spend = MarketingSpend.objects.filter(month=month_start).values_list("amount_usd", flat=True).first()
+    if spend is None:
+        return {}
+    next_month = (month_start + timedelta(days=32)).replace(day=1)
+    days_in_month = (next_month - month_start).days
+    month_begins, _ = day_bounds(month_start)
+    _, end = day_bounds(day)
+    first_paid = (
+        ProductEvent.objects.filter(name="subscriptionStarted", timestamp__lt=end)
+        .values("distinct_id")
+        .annotate(first=Min("timestamp"))
+        .filter(first__gte=month_begins)
+        .count()
+    )
+    if not first_paid:
+        return {}
+    prorated = float(spend) * ((day - month_start).days + 1) / days_in_month
+    return {"": prorated / first_paid}
+
+
 WEB_VITALS = [
     ("lcp", "LCP", "Largest Contentful Paint", "ms"),
     ("inp", "INP", "Interaction to Next Paint", "ms"),
@@ -657,6 +710,31 @@ METRICS += [
         "the rollup: the last sign-in is all that is kept).",
         "count",
         beta_active_users,
+    ),
+    MetricDefinition(
+        "beta_churn",
+        "Beta churn",
+        "Of the beta users (cohort or active beta organization; known in events by their auth sub or email), the "
+        "share with a churnEvent up to the end of the day (today's cohort).",
+        "ratio",
+        beta_churn,
+    ),
+    MetricDefinition(
+        "data_loss",
+        "Data loss",
+        "Failed backups, backup verifications and restore drills in the 30 days ending that day (no data without "
+        "a finished run).",
+        "count",
+        data_loss,
+        window_days=30,
+    ),
+    MetricDefinition(
+        "cac",
+        "Customer acquisition cost",
+        "The month's marketing spend (admin: Marketing spends) prorated to the month so far, over the users whose "
+        "first subscriptionStarted is in the month so far.",
+        "usd",
+        customer_acquisition_cost,
     ),
     *(
         MetricDefinition(

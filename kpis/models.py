@@ -174,6 +174,26 @@ class PlanPrice(models.Model):
         return f"{self.plan} ${self.monthly_price}/month from {self.valid_from}"
 
 
+class MarketingSpend(models.Model):
+    """What was spent on acquiring customers in one calendar month (admin: product managers and admins): the
+    numerator of the customer acquisition cost."""
+
+    month = models.DateField(unique=True, help_text="The first day of the month.")
+    amount_usd = models.DecimalField(max_digits=12, decimal_places=2)
+    note = models.CharField(max_length=200, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-month"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(month__day=1), name="kpis_marketing_spend_first_day"),
+            models.CheckConstraint(condition=models.Q(amount_usd__gte=0), name="kpis_marketing_spend_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.month:%Y-%m}: ${self.amount_usd}"
+
+
 class ScorecardTargetSetting(models.Model):
     """A launch-scorecard threshold changed by a product manager or admin (the seed's value otherwise)."""
 

@@ -253,6 +253,25 @@ def active_beta_users(*, now: datetime | None = None, days: int = 30) -> int:
     )
 
 
+def beta_user_identifiers() -> dict[int, set[str]]:
+    """{user id: the ids product analytics may know the beta user by} for the active beta users (the cohort, or
+    members of an active beta organization): their auth provider `sub`s (what TourBrain's PostHog `identify`
+    sends) and their email. One query."""
+    rows = (
+        User.objects.filter(is_active=True)
+        .filter(Q(is_beta=True) | Q(memberships__organization__beta_profile__is_active=True))
+        .order_by()
+        .values_list("pk", "email", "external_identities__subject")
+        .distinct()
+    )
+    identifiers: dict[int, set[str]] = {}
+    for pk, email, subject in rows:
+        ids = identifiers.setdefault(pk, {email})
+        if subject:
+            ids.add(subject)
+    return identifiers
+
+
 # --- for the KPI rollups (read by kpis.metrics through these functions only) ---------------------------
 
 
