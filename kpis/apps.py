@@ -14,3 +14,7 @@ class KpisConfig(AppConfig):
         request_observer_register("kpis-request-samples", request_sample_observe)
         alert_sources_register()
         register_signal_handlers()  # CORS of the capture paths (django-cors-headers' hook)
+        from kpis.selectors import beta_users_active_since
+        from tickets.beta_invitations import beta_active_counter_register
+
+        beta_active_counter_register(beta_users_active_since)  # the beta cohort page's "active" count
