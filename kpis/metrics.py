@@ -461,7 +461,7 @@ METRICS: list[MetricDefinition] = [
     MetricDefinition(
         "wau",
         "Weekly active users",
-        "Distinct users with any event in the 7 days ending that day.",
+        "Distinct users with any event in the 7 days ending that day (Vercel Speed Insights measurements aside).",
         "count",
         _active_users(7),
         window_days=7,
@@ -469,7 +469,7 @@ METRICS: list[MetricDefinition] = [
     MetricDefinition(
         "mau",
         "Monthly active users",
-        "Distinct users with any event in the 30 days ending that day.",
+        "Distinct users with any event in the 30 days ending that day (Vercel Speed Insights measurements aside).",
         "count",
         _active_users(30),
         window_days=30,
