@@ -13,7 +13,7 @@ from datetime import datetime
 
 from django.db.models import Count, Q, QuerySet
 
-from audit.models import AuditCheckpoint, AuditEvent, AuditPersonalData, AuditSubject
+from audit.models import AuditCheckpoint, AuditEvent, AuditPersonalData, AuditSubject, BackupRun
 
 
 @dataclass(frozen=True)
@@ -247,3 +247,12 @@ def audit_subject_identifiers(*, user) -> list[str]:
                 continue
             found.add(value)
     return sorted(found)
+
+
+def backup_outcomes(*, since: datetime, until: datetime) -> tuple[int, int]:
+    """(backups, verifications and restore drills finished in [since, until), those that failed): the KPI
+    scorecard's data-loss figure (a failed run is a backup that cannot be relied on)."""
+    counts = BackupRun.objects.filter(finished_at__gte=since, finished_at__lt=until).aggregate(
+        finished=Count("id"), failed=Count("id", filter=Q(status=BackupRun.Status.FAILED))
+    )
+    return counts["finished"], counts["failed"]

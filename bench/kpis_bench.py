@@ -184,10 +184,12 @@ def ingestion() -> None:
             server.wait(timeout=30)
     copy_rate = _copy_rate(copy_events)
     with connection.cursor() as cursor:
-        cursor.execute(
-            "DELETE FROM kpis_productevent WHERE distinct_id LIKE 'bench-native-%%' "
+        bench_rows = (
+            "FROM kpis_productevent WHERE distinct_id LIKE 'bench-native-%%' "
             "OR distinct_id LIKE 'bench-posthog-%%' OR distinct_id LIKE 'bench-copy-%%'"
         )
+        cursor.execute(f"DELETE FROM kpis_event_uuid WHERE uuid IN (SELECT uuid {bench_rows})")  # noqa: S608
+        cursor.execute(f"DELETE {bench_rows}")
         stored = cursor.rowcount
     native_rate, posthog_rate = INGEST_EVENTS / native_s, INGEST_EVENTS / posthog_s
     print(

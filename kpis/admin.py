@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from kpis.models import DailyMetric, PlanPrice, ProjectApiKey, RejectedEventCount
+from kpis.models import DailyMetric, MarketingSpend, PlanPrice, ProjectApiKey, RejectedEventCount
 from tourbrain_support.admin_mixins import ReadOnlyAdminMixin
 
 
@@ -24,6 +24,15 @@ class DailyMetricAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["metric", "day", "dimension", "dimension_value", "value", "computed_at"]
     list_filter = ["metric"]
     date_hierarchy = "day"
+
+
+@admin.register(MarketingSpend)
+class MarketingSpendAdmin(admin.ModelAdmin):
+    """Acquisition spend per month (the first day of the month): the customer acquisition cost's numerator
+    (rerun `kpi_rollup --from --to` for a past month)."""
+
+    list_display = ["month", "amount_usd", "note", "updated_at"]
+    readonly_fields = ["updated_at"]
 
 
 @admin.register(PlanPrice)

@@ -14,7 +14,7 @@ from statistics import median
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import TruncDate
 
-from kpis.models import ProductEvent
+from kpis.models import SPEED_INSIGHTS_EVENT, ProductEvent
 
 SESSION_GAP = timedelta(minutes=30)
 FUNNEL_STEPS = [
@@ -67,8 +67,10 @@ def sessions(events: Iterable[tuple[str, str, datetime]]) -> list[tuple[float, i
 def day_sessions(day: date) -> list[tuple[float, int]]:
     """Sessions of the events of one UTC day (a session crossing midnight counts as two)."""
     start = _start_of(day)
-    rows = ProductEvent.objects.filter(timestamp__gte=start, timestamp__lt=start + timedelta(days=1)).values_list(
-        "distinct_id", "name", "timestamp"
+    rows = (
+        ProductEvent.objects.filter(timestamp__gte=start, timestamp__lt=start + timedelta(days=1))
+        .exclude(name=SPEED_INSIGHTS_EVENT)  # anonymous devices' measurements, not a user's activity
+        .values_list("distinct_id", "name", "timestamp")
     )
     return sessions(rows.iterator(chunk_size=5000))
 

@@ -10,7 +10,7 @@ from decimal import Decimal
 
 from django.utils import timezone
 
-from kpis.models import HealthSample, OpenAIUsageSample, PlanPrice, ProductEvent, ProjectApiKey
+from kpis.models import HealthSample, MarketingSpend, OpenAIUsageSample, PlanPrice, ProductEvent, ProjectApiKey
 from kpis.rollups import rollup_range
 
 DEMO_DAYS = 42
@@ -163,6 +163,9 @@ def seed(stdout=None) -> None:
     for plan, price in DEMO_PRICES.items():
         PlanPrice.objects.get_or_create(plan=plan, valid_from=DEMO_PRICES_FROM, defaults={"monthly_price": price})
     today = timezone.now().date()
+    this_month = today.replace(day=1)
+    for month in ((this_month - timedelta(days=1)).replace(day=1), this_month):  # for the acquisition cost
+        MarketingSpend.objects.get_or_create(month=month, defaults={"amount_usd": 1500, "note": "Demo ads budget"})
     ProductEvent.objects.bulk_create(_events(today), batch_size=500, ignore_conflicts=True)
     samples, usage = _health(today)
     HealthSample.objects.bulk_create(samples, batch_size=500, ignore_conflicts=True)

@@ -22,7 +22,8 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from kpis.models import HealthSample, OpenAIUsageSample
+from kpis.ingestion import events_ingest
+from kpis.models import SPEED_INSIGHTS_EVENT, HealthSample, OpenAIUsageSample
 from tourbrain_support.api import vercel_signature_matches
 
 logger = logging.getLogger(__name__)
@@ -189,18 +190,73 @@ def _vercel_sample(entry) -> HealthSample | None:
     )
 
 
+SPEED_INSIGHTS_SCHEMA = "vercel.speed_insights.v1"
+_SPEED_INSIGHTS_NAMESPACE = uuid.UUID("6f1d4f0e-3c1b-4b8e-9a57-5e0c1f6a2b10")
+
+
+def _speed_insights_event(entry: dict) -> dict | None:
+    """A Speed Insights drain entry (one metric of one page view) as a product event carrying the same properties
+    as posthog-js's $web_vitals (`$web_vitals_<metric>_value`, `$pathname`) plus `$geoip_country_code`."""
+    metric, value = entry.get("metricType"), entry.get("value")
+    if not isinstance(metric, str) or not metric.isalpha() or len(metric) > 10:
+        return None
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return None
+    route = entry.get("route") or entry.get("path")
+    properties = {
+        key: entry[key]
+        for key in (
+            "origin",
+            "path",
+            "route",
+            "country",
+            "region",
+            "deviceType",
+            "clientName",
+            "osName",
+            "connectionSpeed",
+            "deploymentId",
+            "vercelEnvironment",
+        )
+        if isinstance(entry.get(key), str | int | float) and not isinstance(entry.get(key), bool)
+    }
+    properties[f"$web_vitals_{metric.upper()}_value"] = value
+    if isinstance(route, str) and route:
+        properties["$pathname"] = route
+    if isinstance(entry.get("country"), str) and entry["country"]:
+        properties["$geoip_country_code"] = entry["country"].upper()[:2]
+    device = entry.get("deviceId")
+    return {
+        # No id in the schema: the entry's own content names it, so a resent delivery stores nothing twice.
+        "uuid": str(uuid.uuid5(_SPEED_INSIGHTS_NAMESPACE, json.dumps(entry, sort_keys=True, default=str))),
+        "event": SPEED_INSIGHTS_EVENT,
+        "distinct_id": f"vercel-device:{device}" if isinstance(device, str | int) and device != "" else "vercel-device",
+        "timestamp": entry.get("timestamp"),
+        "properties": properties,
+    }
+
+
 def vercel_drain_ingest(*, body: bytes) -> int:
-    """Store one request sample per request id in a drain delivery; returns the samples taken from it."""
+    """Store one request sample per request id of a log drain delivery, and each Speed Insights entry (schema
+    vercel.speed_insights.v1) as a web-vitals event; returns the samples and events taken from it."""
     if len(body) > settings.KPI_MAX_BODY_BYTES:
         raise DrainError("The body is too large.", code="payload_too_large", status=413)
     samples: dict[str, HealthSample] = {}
+    vitals: list[dict] = []
     for entry in _vercel_entries(body):
+        if isinstance(entry, dict) and entry.get("schema") == SPEED_INSIGHTS_SCHEMA:
+            event = _speed_insights_event(entry)
+            if event is not None:
+                vitals.append(event)
+            continue
         sample = _vercel_sample(entry)
         # Several lines of one request: the one with the proxy's status wins (it is what the user got).
         if sample is not None and (sample.sample_key not in samples or isinstance(entry.get("proxy"), dict)):
             samples[sample.sample_key] = sample
     HealthSample.objects.bulk_create(list(samples.values()), batch_size=500, ignore_conflicts=True)
-    return len(samples)
+    # Through the event ingestion: its checks (time, retention), refusal counts and uuid idempotency.
+    received = events_ingest(items=vitals).received if vitals else 0
+    return len(samples) + received
 
 
 # --- OpenAI usage ---------------------------------------------------------------------------------------

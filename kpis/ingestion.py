@@ -1,10 +1,12 @@
 """Event ingestion: decode what the PostHog clients send, validate each event, bulk-insert the good ones.
 
 Kept cheap and apart from the rollups: events are checked with plain Python (no serializer per event) and stored
-in bulk. On PostgreSQL the rows go in with COPY straight into the (partitioned) table inside a savepoint; when a
-uuid is already stored (a retried batch) that COPY fails as a whole and the rows go through a temporary table
-and INSERT ... SELECT ... ON CONFLICT DO NOTHING instead. Elsewhere: multi-row INSERT ... ON CONFLICT DO NOTHING
-per chunk. Either way a retried batch stores nothing twice. One upsert counts the refused events.
+in bulk. On PostgreSQL the uuids go with COPY into kpis_event_uuid (unique on uuid alone, which the partitioned
+events table cannot be) and the rows straight into the events table, inside a savepoint; when a uuid is already
+stored (a retried batch, even with another timestamp) that COPY fails as a whole and the rows go through a
+temporary table: the uuids new to kpis_event_uuid are inserted there and only their rows into the events.
+Elsewhere (SQLite: a plain table unique on uuid): multi-row INSERT ... ON CONFLICT DO NOTHING per chunk. Either
+way a retried batch stores nothing twice. One upsert counts the refused events.
 """
 
 import base64
@@ -34,6 +36,7 @@ CANONICAL_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a
 COLUMNS = ("uuid", "name", "distinct_id", "timestamp", "received_at", "properties", "organization_key", "is_custom")
 TABLE = ProductEvent._meta.db_table
 STAGE_TABLE = "kpis_event_stage"
+UUID_TABLE = "kpis_event_uuid"  # PostgreSQL: one row per stored uuid (migration kpis 0007)
 
 
 class CaptureError(Exception):
@@ -82,7 +85,8 @@ def decode_capture_body(*, body: bytes, content_type: str, content_encoding: str
         form = parse_qs(body.decode("latin-1"))
         body = (form.get("data") or [""])[0].encode("latin-1")
         compression = (form.get("compression") or [compression])[0].lower()
-    if content_encoding.lower() == "gzip" or compression == "gzip-js":
+    # posthog-js sends gzip as text/plain, with or without ?compression=gzip-js: the magic bytes decide too.
+    if content_encoding.lower() == "gzip" or compression == "gzip-js" or body[:2] == b"\x1f\x8b":
         body = _gunzip_limited(body, limit)
     elif compression == "lz64":
         raise CaptureError("lz64 compression is not supported; use gzip.", code="invalid_payload", status=400)
@@ -207,6 +211,10 @@ def _validate(item, *, now: datetime, oldest: datetime, require_uuid: bool) -> t
     if timestamp < oldest:
         message = f"The event is older than the {settings.KPI_EVENT_RETENTION_DAYS}-day retention."
         return None, {"code": "too_old", "message": message, "fields": {}}
+    for person_key in ("$set", "$set_once"):  # posthog-js sends them beside `properties`; PostHog merges them in
+        person_values = item.get(person_key)
+        if isinstance(person_values, dict) and person_key not in properties:
+            properties = {**properties, person_key: person_values}
     property_errors = validate_properties(name, properties)
     if property_errors:
         message = f"The properties do not match the {name} schema."
@@ -247,11 +255,15 @@ def _copy_rows(cursor, table: str, rows: list[tuple]) -> None:
 
 
 def _insert_rows_postgresql(rows: list[tuple]) -> None:
-    """COPY into the events table; on a uuid already stored, COPY into a temporary table and insert what is new."""
+    """COPY the uuids and the events; on a uuid already stored, COPY into a temporary table and insert the events
+    whose uuid is new (by uuid alone, whatever their timestamp)."""
     with connection.cursor() as cursor:
         try:
             # A savepoint: a failed COPY leaves the outer transaction usable.
             with transaction.atomic(), connection.wrap_database_errors:
+                with cursor.copy(f'COPY {UUID_TABLE} (uuid, "timestamp") FROM STDIN') as copy:
+                    for row in rows:
+                        copy.write_row((row[0], row[3]))
                 _copy_rows(cursor, TABLE, rows)
             return
         except IntegrityError:
@@ -260,9 +272,19 @@ def _insert_rows_postgresql(rows: list[tuple]) -> None:
         stage_sql = f"CREATE TEMPORARY TABLE IF NOT EXISTS {STAGE_TABLE} ON COMMIT DELETE ROWS AS SELECT {columns} "
         cursor.execute(stage_sql + f"FROM {TABLE} WITH NO DATA")
         _copy_rows(cursor, STAGE_TABLE, rows)
-        # ON CONFLICT DO NOTHING also skips a uuid repeated inside the batch.
+        # The first row of each uuid new to UUID_TABLE goes in; a uuid repeated in the batch or stored before
+        # (with any timestamp) is skipped.
+        selected = ", ".join(f"s.{column}" for column in COLUMNS)
         cursor.execute(
-            f"INSERT INTO {TABLE} ({columns}) SELECT {columns} FROM {STAGE_TABLE} ON CONFLICT DO NOTHING"  # noqa: S608
+            f"""WITH fresh AS (
+                    INSERT INTO {UUID_TABLE} (uuid, "timestamp")
+                    SELECT DISTINCT ON (uuid) uuid, "timestamp" FROM {STAGE_TABLE} ORDER BY uuid, "timestamp"
+                    ON CONFLICT DO NOTHING RETURNING uuid, "timestamp")
+                INSERT INTO {TABLE} ({columns})
+                SELECT DISTINCT ON (s.uuid) {selected} FROM {STAGE_TABLE} s
+                JOIN fresh f ON f.uuid = s.uuid AND f."timestamp" = s."timestamp"
+                ORDER BY s.uuid
+                ON CONFLICT DO NOTHING"""  # noqa: S608
         )
         cursor.execute(f"DELETE FROM {STAGE_TABLE}")  # noqa: S608 (a later batch in this transaction starts empty)
 

@@ -14,18 +14,20 @@ from decimal import Decimal
 from statistics import median
 from urllib.parse import urlsplit
 
-from django.db.models import Count, Sum
+from django.db.models import Count, Min, Sum
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import TruncMinute
 
+from audit.selectors import backup_outcomes
 from kpis.analytics import day_sessions
 from kpis.health import HEALTH_ERROR
-from kpis.models import HealthSample, OpenAIUsageSample, ProductEvent
+from kpis.models import SPEED_INSIGHTS_EVENT, HealthSample, MarketingSpend, OpenAIUsageSample, ProductEvent
 from kpis.revenue import Subscription, price_list, price_on, subscription_changes, subscriptions_at
 from kpis.stats import nearest_rank
 from tickets.selectors import (
     active_beta_users,
     beta_testimonials_count,
+    beta_user_identifiers,
     conversion_intent_share,
     nps_score,
     ticket_backlog_by_tier,
@@ -55,9 +57,10 @@ def day_bounds(day: date, window_days: int = 1) -> tuple[datetime, datetime]:
 
 
 def _events(name: str | None, day: date, window_days: int = 1):
+    """The window's events of one name, or (None) the users' events: any name but Vercel's device measurements."""
     start, end = day_bounds(day, window_days)
     events = ProductEvent.objects.filter(timestamp__gte=start, timestamp__lt=end)
-    return events.filter(name=name) if name else events
+    return events.filter(name=name) if name else events.exclude(name=SPEED_INSIGHTS_EVENT)
 
 
 def _users(name: str | None, day: date, window_days: int = 1) -> set[str]:
@@ -230,16 +233,31 @@ def web_vitals_route(properties: dict) -> str:
     return (_NUMERIC_SEGMENT.sub("/:id", path) or "/")[:200]
 
 
-def _web_vital_p75(vital: str) -> Callable[[date], DayValues]:
-    """p75 (nearest rank) of posthog-js's `$web_vitals_<vital>_value` per route, and over all routes ("")."""
+def web_vitals_country(properties: dict) -> str | None:
+    """The visitor's country (ISO code) of a web-vitals event: Vercel's `country`; posthog-js events have one only
+    when something upstream adds PostHog's `$geoip_country_code`."""
+    country = properties.get("$geoip_country_code")
+    return country.upper()[:2] if isinstance(country, str) and country else None
+
+
+WEB_VITALS_EVENTS = ("$web_vitals", SPEED_INSIGHTS_EVENT)
+
+
+def _web_vital_p75(vital: str, dimension=web_vitals_route) -> Callable[[date], DayValues]:
+    """p75 (nearest rank) of `$web_vitals_<vital>_value` (posthog-js's $web_vitals and Vercel Speed Insights
+    events) per dimension value (route, or country), and over all of them ("")."""
     prop = f"$web_vitals_{vital}_value"
 
     def compute(day: date) -> DayValues:
+        start, end = day_bounds(day)
+        rows = ProductEvent.objects.filter(name__in=WEB_VITALS_EVENTS, timestamp__gte=start, timestamp__lt=end)
         by_route: dict[str, list[float]] = {}
-        for properties in _events("$web_vitals", day).values_list("properties", flat=True):
+        for properties in rows.values_list("properties", flat=True):
             value = properties.get(prop) if isinstance(properties, dict) else None
             if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0:
-                by_route.setdefault(web_vitals_route(properties), []).append(value)
+                key = dimension(properties)
+                if key is not None:
+                    by_route.setdefault(key, []).append(value)
         result = {route: nearest_rank(values, 0.75) for route, values in by_route.items()}
         if by_route:
             result[""] = nearest_rank([value for values in by_route.values() for value in values], 0.75)
@@ -357,6 +375,57 @@ def beta_active_users(day: date) -> DayValues:
     return {"": float(active_beta_users(now=end))}
 
 
+def beta_churn(day: date) -> DayValues:
+    """Of the beta users (kpis reads who they are from the tickets app: auth `sub`s and email as distinct ids),
+    the share with a churnEvent up to the end of the day. The cohort is today's: the rollup of a past day uses
+    today's list of beta users."""
+    identifiers = beta_user_identifiers()
+    if not identifiers:
+        return {}
+    _, end = day_bounds(day)
+    known = {identifier for ids in identifiers.values() for identifier in ids}
+    churned_ids = set(
+        ProductEvent.objects.filter(name="churnEvent", timestamp__lt=end, distinct_id__in=known)
+        .values_list("distinct_id", flat=True)
+        .distinct()
+    )
+    churned = sum(1 for ids in identifiers.values() if ids & churned_ids)
+    return {"": churned / len(identifiers)}
+
+
+def data_loss(day: date) -> DayValues:
+    """Failed backups, backup verifications and restore drills finished in the 30 days ending with the day; no
+    data without any finished run (zero data loss is not claimed unverified)."""
+    start, end = day_bounds(day, 30)
+    finished, failed = backup_outcomes(since=start, until=end)
+    return {"": float(failed)} if finished else {}
+
+
+def customer_acquisition_cost(day: date) -> DayValues:
+    """The month's marketing spend, prorated to the days of the month so far, over the new paying customers of
+    the month so far (users whose first subscriptionStarted falls in it). No data without a spend row for the
+    month or without a new customer."""
+    month_start = day.replace(day=1)
+    spend = MarketingSpend.objects.filter(month=month_start).values_list("amount_usd", flat=True).first()
+    if spend is None:
+        return {}
+    next_month = (month_start + timedelta(days=32)).replace(day=1)
+    days_in_month = (next_month - month_start).days
+    month_begins, _ = day_bounds(month_start)
+    _, end = day_bounds(day)
+    first_paid = (
+        ProductEvent.objects.filter(name="subscriptionStarted", timestamp__lt=end)
+        .values("distinct_id")
+        .annotate(first=Min("timestamp"))
+        .filter(first__gte=month_begins)
+        .count()
+    )
+    if not first_paid:
+        return {}
+    prorated = float(spend) * ((day - month_start).days + 1) / days_in_month
+    return {"": prorated / first_paid}
+
+
 WEB_VITALS = [
     ("lcp", "LCP", "Largest Contentful Paint", "ms"),
     ("inp", "INP", "Interaction to Next Paint", "ms"),
@@ -382,11 +451,17 @@ METRICS: list[MetricDefinition] = [
         _count_by("organizationCreated", "type"),
         "type",
     ),
-    MetricDefinition("dau", "Daily active users", "Distinct users with any event that day.", "count", _active_users(1)),
+    MetricDefinition(
+        "dau",
+        "Daily active users",
+        "Distinct users with any event that day (Vercel Speed Insights measurements aside).",
+        "count",
+        _active_users(1),
+    ),
     MetricDefinition(
         "wau",
         "Weekly active users",
-        "Distinct users with any event in the 7 days ending that day.",
+        "Distinct users with any event in the 7 days ending that day (Vercel Speed Insights measurements aside).",
         "count",
         _active_users(7),
         window_days=7,
@@ -394,7 +469,7 @@ METRICS: list[MetricDefinition] = [
     MetricDefinition(
         "mau",
         "Monthly active users",
-        "Distinct users with any event in the 30 days ending that day.",
+        "Distinct users with any event in the 30 days ending that day (Vercel Speed Insights measurements aside).",
         "count",
         _active_users(30),
         window_days=30,
@@ -636,15 +711,53 @@ METRICS += [
         "count",
         beta_active_users,
     ),
+    MetricDefinition(
+        "beta_churn",
+        "Beta churn",
+        "Of the beta users (cohort or active beta organization; known in events by their auth sub or email), the "
+        "share with a churnEvent up to the end of the day (today's cohort).",
+        "ratio",
+        beta_churn,
+    ),
+    MetricDefinition(
+        "data_loss",
+        "Data loss",
+        "Failed backups, backup verifications and restore drills in the 30 days ending that day (no data without "
+        "a finished run).",
+        "count",
+        data_loss,
+        window_days=30,
+    ),
+    MetricDefinition(
+        "cac",
+        "Customer acquisition cost",
+        "The month's marketing spend (admin: Marketing spends) prorated to the month so far, over the users whose "
+        "first subscriptionStarted is in the month so far.",
+        "usd",
+        customer_acquisition_cost,
+    ),
     *(
         MetricDefinition(
             f"web_vitals_{key}_p75",
             f"{acronym} p75",
-            f"75th percentile (nearest rank) of {title} ({acronym}) in the day's posthog-js $web_vitals events, "
-            "by route (path with numeric segments as :id); the total line is over all routes.",
+            f"75th percentile (nearest rank) of {title} ({acronym}) in the day's posthog-js $web_vitals events and "
+            "Vercel Speed Insights measurements, by route (path with numeric segments as :id); the total line is "
+            "over all routes.",
             unit,
             _web_vital_p75(acronym),
             "route",
+        )
+        for key, acronym, title, unit in WEB_VITALS
+    ),
+    *(
+        MetricDefinition(
+            f"web_vitals_{key}_p75_country",
+            f"{acronym} p75 by country",
+            f"75th percentile (nearest rank) of {title} ({acronym}) by the visitor's country (Vercel Speed Insights' "
+            "`country`, or `$geoip_country_code`); the total line is over the measurements with a country.",
+            unit,
+            _web_vital_p75(acronym, web_vitals_country),
+            "country",
         )
         for key, acronym, title, unit in WEB_VITALS
     ),

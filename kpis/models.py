@@ -29,6 +29,11 @@ class ProjectApiKey(models.Model):
         return self.name
 
 
+# Vercel Speed Insights measurements (one per metric of a page view, from anonymous devices): web-vitals rows, kept
+# out of the user metrics (active users, sessions) that every other event counts in.
+SPEED_INSIGHTS_EVENT = "$vercel_speed_insights"
+
+
 class ProductEvent(models.Model):
     """One analytics event as the product sent it; never updated."""
 
@@ -167,6 +172,26 @@ class PlanPrice(models.Model):
 
     def __str__(self) -> str:
         return f"{self.plan} ${self.monthly_price}/month from {self.valid_from}"
+
+
+class MarketingSpend(models.Model):
+    """What was spent on acquiring customers in one calendar month (admin: product managers and admins): the
+    numerator of the customer acquisition cost."""
+
+    month = models.DateField(unique=True, help_text="The first day of the month.")
+    amount_usd = models.DecimalField(max_digits=12, decimal_places=2)
+    note = models.CharField(max_length=200, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-month"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(month__day=1), name="kpis_marketing_spend_first_day"),
+            models.CheckConstraint(condition=models.Q(amount_usd__gte=0), name="kpis_marketing_spend_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.month:%Y-%m}: ${self.amount_usd}"
 
 
 class ScorecardTargetSetting(models.Model):

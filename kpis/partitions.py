@@ -93,4 +93,6 @@ def events_partitions_maintain(*, now: datetime | None = None) -> dict:
                 dropped.append(month)
         cursor.execute(f'DELETE FROM {DEFAULT_PARTITION} WHERE "timestamp" < %s', [cutoff])  # noqa: S608
         deleted = cursor.rowcount
+        # The expired events' uuids (a BRIN index on timestamp): a resend of one is refused as too old anyway.
+        cursor.execute('DELETE FROM kpis_event_uuid WHERE "timestamp" < %s', [first_kept])
     return {"created": created, "dropped": dropped, "deleted": deleted}

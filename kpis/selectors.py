@@ -10,7 +10,14 @@ from django.utils import timezone
 
 from kpis.analytics import ALL_METHODS, COHORT_METRICS, COHORT_WEEKS, FUNNEL_STEPS, week_start
 from kpis.health import HEALTH_ERROR
-from kpis.models import DailyMetric, HealthSample, OpenAIUsageSample, ProductEvent, ScorecardTargetSetting
+from kpis.models import (
+    SPEED_INSIGHTS_EVENT,
+    DailyMetric,
+    HealthSample,
+    OpenAIUsageSample,
+    ProductEvent,
+    ScorecardTargetSetting,
+)
 from kpis.scorecard import target_status, targets_with_settings
 from kpis.stats import nearest_rank
 
@@ -34,7 +41,27 @@ HEALTH_CHART_METRICS = [
     "web_vitals_inp_p75",
     "web_vitals_cls_p75",
     "web_vitals_ttfb_p75",
+    "web_vitals_lcp_p75_country",
+    "web_vitals_inp_p75_country",
+    "web_vitals_cls_p75_country",
+    "web_vitals_ttfb_p75_country",
 ]
+
+
+def beta_users_active_since(identifiers: dict[int, set[str]], since: datetime) -> int:
+    """How many of these users (each with the distinct ids their events may carry: auth sub, email) have a product
+    event since `since` (Vercel's device measurements aside). One query on the events' timestamp index; registered
+    as the beta cohort page's counter (tickets.beta_invitations)."""
+    known = {identifier for ids in identifiers.values() for identifier in ids}
+    if not known:
+        return 0
+    seen = set(
+        ProductEvent.objects.filter(timestamp__gte=since, distinct_id__in=known)
+        .exclude(name=SPEED_INSIGHTS_EVENT)
+        .values_list("distinct_id", flat=True)
+        .distinct()
+    )
+    return sum(1 for ids in identifiers.values() if ids & seen)
 
 
 def daily_series(*, metrics: list[str], start: date, end: date) -> dict[str, dict]:

@@ -9,8 +9,9 @@ and their note. Every invitation, revocation and acceptance is audited.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
@@ -25,6 +26,7 @@ from django.utils import timezone
 from audit.services import audit_record
 from tickets.beta import beta_call_invites_send, beta_profile_of_organization
 from tickets.models import BetaInvitation
+from tickets.selectors import beta_user_identifiers
 from tourbrain_support.api import ApplicationError
 from tourbrain_support.models import Membership, Organization, User
 from tourbrain_support.notifications.models import OutboxMessage
@@ -252,8 +254,21 @@ class CohortSummary:
     churned: int  # accepted, then left the beta (no longer beta or deactivated)
     beta_users: int  # everyone in the cohort now (accepted invitations and users flagged otherwise)
     target_active: int = BETA_TARGET_ACTIVE
-    # Active beta users come from the KPI product events, which are not recorded yet: no number is shown.
+    # Active beta users come from the KPI product events (a counter the kpis app registers); None without one.
     active: int | None = None
+    active_days: int = 30
+
+
+# Counts the beta users with product usage since a time, given {user id: the ids events may know them by}. The
+# kpis app registers it at start-up: it reads this app, never the other way round (import-linter contracts).
+ActiveCounter = Callable[[dict[int, set[str]], datetime], int]
+_active_counter: ActiveCounter | None = None
+
+
+def beta_active_counter_register(counter: ActiveCounter | None) -> None:
+    """Called by the kpis app's AppConfig.ready() (None unregisters, for tests)."""
+    global _active_counter
+    _active_counter = counter
 
 
 def beta_cohort_summary() -> CohortSummary:
@@ -268,8 +283,16 @@ def beta_cohort_summary() -> CohortSummary:
         ),
     )
     beta_users = User.objects.filter(is_beta=True, is_active=True).count()
+    active = None
+    if _active_counter is not None:  # two more queries: the cohort's ids, their recent events
+        days = CohortSummary.active_days
+        active = _active_counter(beta_user_identifiers(cohort_only=True), now - timedelta(days=days))
     return CohortSummary(
-        invited=counts["invited"], accepted=counts["accepted"], churned=counts["churned"], beta_users=beta_users
+        invited=counts["invited"],
+        accepted=counts["accepted"],
+        churned=counts["churned"],
+        beta_users=beta_users,
+        active=active,
     )
 
 

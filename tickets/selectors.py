@@ -253,6 +253,28 @@ def active_beta_users(*, now: datetime | None = None, days: int = 30) -> int:
     )
 
 
+def beta_user_identifiers(*, cohort_only: bool = False) -> dict[int, set[str]]:
+    """{user id: the ids product analytics may know the beta user by} for the active beta users (the cohort, or
+    members of an active beta organization; `cohort_only`: the cohort): their auth provider `sub`s (what
+    TourBrain's PostHog `identify` sends) and their email. One query."""
+    beta = (
+        Q(is_beta=True) if cohort_only else Q(is_beta=True) | Q(memberships__organization__beta_profile__is_active=True)
+    )
+    rows = (
+        User.objects.filter(is_active=True)
+        .filter(beta)
+        .order_by()
+        .values_list("pk", "email", "external_identities__subject")
+        .distinct()
+    )
+    identifiers: dict[int, set[str]] = {}
+    for pk, email, subject in rows:
+        ids = identifiers.setdefault(pk, {email})
+        if subject:
+            ids.add(subject)
+    return identifiers
+
+
 # --- for the KPI rollups (read by kpis.metrics through these functions only) ---------------------------
 
 

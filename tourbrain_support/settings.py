@@ -445,6 +445,8 @@ KPI_MAX_BATCH_EVENTS = env.int("KPI_MAX_BATCH_EVENTS", default=1000)
 KPI_EVENT_RETENTION_DAYS = env.int("KPI_EVENT_RETENTION_DAYS", default=730)
 # PostgreSQL: monthly event partitions made this many months ahead by the daily maintenance job.
 KPI_EVENT_PARTITIONS_AHEAD = env.int("KPI_EVENT_PARTITIONS_AHEAD", default=3)
+# Web origins whose pages may send to the capture paths (CORS, kpis.cors); "*" allows any origin, as PostHog does.
+KPI_CAPTURE_ALLOWED_ORIGINS = env.list("KPI_CAPTURE_ALLOWED_ORIGINS", default=WIDGET_ALLOWED_ORIGINS)
 CELERY_BEAT_SCHEDULE["kpis-rollup-nightly"] = {
     "task": "kpis.tasks.kpi_rollup_nightly",
     "schedule": crontab(minute=30, hour=0),

@@ -3,7 +3,7 @@ import gzip
 import json
 import threading
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import posthog
 import pytest
@@ -183,6 +183,27 @@ def test_native_api_partly_stored_batch_keeps_the_new_events_once(client, projec
     assert ProductEvent.objects.count() == 5
     assert ProductEvent.objects.filter(uuid=uuid.UUID(upper["uuid"])).exists()
     assert ProductEvent.objects.get(uuid=fresh["uuid"]).properties == {"artistCount": 1, "venueCount": 2}
+
+
+def test_an_event_resent_with_another_timestamp_is_stored_once(client, project_key):
+    # given an event stored, then resent with another timestamp (a client that stamps on sending), and a posthog
+    # event without a timestamp (stamped on arrival) sent twice
+    event = _event()
+    _post_native(client, [event])
+    later = {**event, "timestamp": (timezone.now() - timedelta(days=40)).isoformat()}
+    unstamped = {k: v for k, v in _event().items() if k != "timestamp"}
+    # when they arrive again, alone and in batches mixing them with new events and with each other
+    assert _post_native(client, [later]).status_code == 200
+    fresh = _event()
+    twice = _event()
+    _post_native(client, [fresh, later, twice, {**twice, "timestamp": later["timestamp"]}])
+    client.post("/batch/", {"api_key": KEY, "batch": [unstamped]}, content_type="application/json")
+    client.post("/batch/", {"api_key": KEY, "batch": [unstamped]}, content_type="application/json")
+    # then each uuid is stored once, with the timestamp it came with first
+    assert sorted(str(u) for u in ProductEvent.objects.values_list("uuid", flat=True)) == sorted(
+        [event["uuid"], fresh["uuid"], twice["uuid"], unstamped["uuid"]]
+    )
+    assert ProductEvent.objects.get(uuid=event["uuid"]).timestamp == datetime.fromisoformat(event["timestamp"])
 
 
 def test_native_api_refuses_a_body_without_events(client, project_key):

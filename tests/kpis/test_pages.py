@@ -66,7 +66,7 @@ def test_metric_definitions_page(client_as):
     response = client_as(Role.SUPPORT_LEAD).get("/kpis/metrics/")
     assert response.status_code == 200
     assert b"<code>monthly_churn_rate</code>" in response.content
-    assert b"Distinct users with any event in the 7 days ending that day." in response.content
+    assert b"Distinct users with any event in the 7 days ending that day (Vercel Speed Insights" in response.content
 
 
 @pytest.mark.parametrize("role", [Role.SUPPORT_REP, Role.AUDITOR, None])

@@ -62,6 +62,13 @@ def test_maintenance_makes_months_ahead_drops_expired_ones_and_moves_default_row
     assert _partition_of(stray) == f"kpis_productevent_p{moved_month:%Y%m}"
     assert not ProductEvent.objects.filter(pk=expired.pk).exists()
     assert ProductEvent.objects.filter(pk__in=[kept.pk, stray.pk]).count() == 2
+    # The expired event's uuid leaves the uuid table (kpis 0007) with it; the kept ones stay.
+    with connection.cursor() as cursor:
+        cursor.execute("INSERT INTO kpis_event_uuid SELECT uuid, timestamp FROM kpis_productevent")
+        cursor.execute("INSERT INTO kpis_event_uuid VALUES (%s, %s)", [expired.uuid, expired.timestamp])
+        events_partitions_maintain(now=later)
+        cursor.execute("SELECT uuid FROM kpis_event_uuid")
+        assert {row[0] for row in cursor.fetchall()} == {kept.uuid, stray.uuid}
     # A second run changes nothing.
     assert events_partitions_maintain(now=later) == {"created": [], "dropped": [], "deleted": 0}
 

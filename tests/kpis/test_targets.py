@@ -39,7 +39,7 @@ def test_product_manager_changes_a_target_and_the_scorecard_follows(client_as, d
     ("label", "threshold", "message"),
     [
         ("Uptime", "120", "A share is between 0% and 100%."),
-        ("Customer acquisition cost", "150", "No measured target has this name."),
+        ("Churn of the moon", "150", "No measured target has this name."),
         ("Monthly signups", "-1", "Must be at least 0."),
         ("Monthly signups", "lots", "Enter a number."),
     ],

@@ -2,6 +2,7 @@
 accepting makes the person a beta user (new account or signed in); the cohort page counts against 15."""
 
 import re
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -10,10 +11,12 @@ from django.test import Client
 from django.utils import timezone
 
 from audit.models import AuditEvent
+from kpis.models import ProductEvent
+from kpis.selectors import beta_users_active_since
 from tests.factories import OrganizationFactory
-from tickets.beta_invitations import beta_invite
+from tickets.beta_invitations import beta_active_counter_register, beta_invite
 from tickets.models import BetaInvitation
-from tourbrain_support.models import Membership, User
+from tourbrain_support.models import ExternalIdentity, Membership, User
 from tourbrain_support.notifications.models import OutboxMessage
 from tourbrain_support.roles import Role
 from tourbrain_support.tiers import Tier, resolve_tier
@@ -169,10 +172,12 @@ def test_expired_revoked_replaced_and_forged_links_do_not_work(lead, client_as):
     assert not User.objects.filter(is_beta=True).exists()
 
 
-def test_cohort_counts_against_the_target_with_no_fake_active_number(lead, make_user, django_assert_max_num_queries):
+def test_cohort_counts_against_the_target_and_active_users_from_product_events(
+    lead, make_user, django_assert_max_num_queries
+):
     # given one waiting invitation, two accepted (one of whom left the beta)
     _invite(lead, email="waiting@x.test")
-    for email in ("stays@x.test", "leaves@x.test"):
+    for email in ("stays@x.test", "leaves@x.test", "idle@x.test"):
         path, _ = _invite(lead, email=email)
         user = make_user(None, email=email)
         client = Client()
@@ -181,19 +186,43 @@ def test_cohort_counts_against_the_target_with_no_fake_active_number(lead, make_
     User.objects.filter(email="leaves@x.test").update(is_beta=False)
     for index in range(10):
         _invite(lead, email=f"more{index}@x.test")
+    # product events (kpis): the staying user under their auth sub, the one who left, and the idle one 40 days ago
+    stays = User.objects.get(email="stays@x.test")
+    ExternalIdentity.objects.create(issuer="https://clerk.test", subject="user_2stays", user=stays)
+    now = timezone.now()
+    for distinct_id, days_ago in (("user_2stays", 2), ("leaves@x.test", 1), ("idle@x.test", 40)):
+        ProductEvent.objects.create(
+            uuid=uuid.uuid4(),
+            name="tourCreated",
+            distinct_id=distinct_id,
+            timestamp=now - timedelta(days=days_ago),
+            received_at=now,
+            properties={"artistCount": 1, "venueCount": 1},
+        )
 
     client = Client()
     client.force_login(lead)
-    with django_assert_max_num_queries(9):
+    with django_assert_max_num_queries(11):
         response = client.get("/beta/")
     html = response.content.decode()
     assert 'data-testid="count-invited">11<' in html
-    assert 'data-testid="count-accepted">2<' in html
+    assert 'data-testid="count-accepted">3<' in html
     assert 'data-testid="count-churned">1<' in html
-    assert 'data-testid="count-active">—<' in html
-    assert 'data-testid="active-note"' in html
+    assert 'data-testid="count-active">1 of 15<' in html
     assert "15 active beta users" in html
-    assert html.count("<tr data-email=") == 13
+    assert html.count("<tr data-email=") == 14
+
+
+def test_without_the_kpis_counter_no_active_number_is_made_up(lead):
+    beta_active_counter_register(None)
+    try:
+        client = Client()
+        client.force_login(lead)
+        html = client.get("/beta/").content.decode()
+    finally:
+        beta_active_counter_register(beta_users_active_since)
+    assert 'data-testid="count-active">—<' in html
+    assert "does not record; no number is shown" in html
 
 
 def test_joining_a_beta_organization_sends_the_newcomer_the_weekly_call(lead, make_user):
