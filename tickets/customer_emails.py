@@ -204,7 +204,7 @@ def _enqueue(
     )
     created = outbox_enqueue_many([item])
     if created:
-        TicketEmail.objects.create(
+        row = TicketEmail(
             ticket=ticket,
             ticket_message=ticket_message,
             direction=TicketEmail.Direction.OUTBOUND,
@@ -212,6 +212,11 @@ def _enqueue(
             sender=settings.DEFAULT_FROM_EMAIL,
             subject=subject[:255],
         )
+        pending = batch_known("pending_emails")
+        if pending is not None:
+            pending.append(row)  # a bulk intake writes its batch's email rows in one INSERT before it commits
+        else:
+            row.save(force_insert=True)
         if (known := batch_known(("thread_ids", ticket.pk))) is not None:
             batch_prime(("thread_ids", ticket.pk), [*known, message_id])
     return created
