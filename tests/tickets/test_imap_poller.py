@@ -158,3 +158,20 @@ def test_the_mailbox_lock_is_per_mailbox_and_released_after_a_failed_pass(imap_s
         raise RuntimeError("the IMAP server went away")
     with mailbox_pass_lock(inbox) as held_again:
         assert held_again
+
+
+def test_the_test_server_is_dovecot_where_it_is_installed(imap_server):
+    """CI installs Debian's dovecot (`.ci/run`); pymap stands in where it is missing."""
+    import imaplib
+
+    from tests.servers import DovecotIMAPServer
+
+    client = imaplib.IMAP4(imap_server.host, imap_server.port)
+    try:
+        greeting = client.welcome.decode()
+    finally:
+        client.logout()
+    if DovecotIMAPServer.executable:
+        assert "Dovecot" in greeting, greeting
+    else:
+        assert "Dovecot" not in greeting
