@@ -298,6 +298,84 @@ class IMAPServer:
             return [MailMessageFlags.SEEN in msg.flags for msg in mailbox.fetch(mark_seen=False, headers_only=True)]
 
 
+class DovecotIMAPServer(IMAPServer):
+    """Debian's dovecot (`apt-get install dovecot-imapd`, as `.ci/run` does) in the foreground on a free port,
+    with a private configuration: its runtime, state, log and maildirs in a temporary directory, one account
+    (a static password database), plain IMAP on 127.0.0.1 only. The system's dovecot service is not used.
+    As root, the mail and login processes run as the package's `dovecot` and `dovenull` users."""
+
+    executable = shutil.which("dovecot") or ("/usr/sbin/dovecot" if Path("/usr/sbin/dovecot").exists() else None)
+
+    def start(self) -> DovecotIMAPServer:
+        import grp
+        import pwd
+
+        # A short path: dovecot's UNIX sockets live under base_dir (108 bytes at most).
+        self.work_dir = Path(tempfile.mkdtemp(prefix="dovecot-"))
+        self.work_dir.chmod(0o755)  # the mail processes (another user when run as root) reach their maildirs
+        if os.geteuid() == 0:
+            internal, login = "dovecot", "dovenull"
+        else:
+            internal = login = pwd.getpwuid(os.getuid()).pw_name
+        group = grp.getgrgid(pwd.getpwnam(internal).pw_gid).gr_name
+        for name in ("mail", "home", "run", "state"):
+            (self.work_dir / name).mkdir()
+        for name in ("mail", "home"):
+            shutil.chown(self.work_dir / name, internal, group)
+        config = self.work_dir / "dovecot.conf"
+        config.write_text(
+            f"""base_dir = {self.work_dir}/run
+state_dir = {self.work_dir}/state
+log_path = {self.work_dir}/dovecot.log
+protocols = imap
+listen = {self.host}
+ssl = no
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+default_internal_user = {internal}
+default_internal_group = {group}
+default_login_user = {login}
+first_valid_uid = 1
+mail_location = maildir:{self.work_dir}/mail/%u
+passdb {{
+  driver = static
+  args = password={self.password}
+}}
+userdb {{
+  driver = static
+  args = uid={internal} gid={group} home={self.work_dir}/home/%u
+}}
+service imap-login {{
+  inet_listener imap {{
+    address = {self.host}
+    port = {self.port}
+  }}
+  inet_listener imaps {{
+    port = 0
+  }}
+}}
+namespace inbox {{
+  inbox = yes
+}}
+"""
+        )
+        command = [self.executable, "-F", "-c", str(config)]
+        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # noqa: S603
+        if not _wait_for_port(self.port, scaled(15)):
+            log_file = self.work_dir / "dovecot.log"
+            log = log_file.read_text(errors="replace") if log_file.exists() else ""
+            self.stop()
+            raise RuntimeError(f"dovecot did not start: {log[-2000:]}")
+        return self
+
+    def stop(self) -> None:
+        super().stop()
+        work_dir = getattr(self, "work_dir", None)
+        if work_dir is not None:
+            shutil.rmtree(work_dir, ignore_errors=True)
+            self.work_dir = None
+
+
 class RedisServer:
     """A `redis-server` subprocess on a free port, without persistence: stopping it loses every key."""
 

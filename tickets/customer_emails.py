@@ -19,6 +19,7 @@ import uuid
 from django.conf import settings
 from django.template.loader import render_to_string
 
+from tickets.batch_scope import batch_known, batch_prime
 from tickets.customer_selectors import ticket_first_response_promise
 from tickets.models import BouncingAddress, Ticket, TicketEmail, TicketMessage
 from tourbrain_support.models import User
@@ -41,7 +42,11 @@ def customer_recipient(ticket: Ticket) -> User | None:
     person = ticket.user
     if person is None or not person.is_active or not deliverable(person.email):
         return None
-    if BouncingAddress.objects.filter(address__iexact=person.email).exists():
+    # A bulk intake fetched this for every sender of its batch at once.
+    bouncing = batch_known(("bouncing", person.email.lower()))
+    if bouncing is None:
+        bouncing = BouncingAddress.objects.filter(address__iexact=person.email).exists()
+    if bouncing:
         return None
     return person
 
@@ -159,9 +164,11 @@ def _context(ticket: Ticket, person: User) -> dict:
 
 def thread_headers(ticket: Ticket) -> dict[str, str]:
     """In-Reply-To (the latest message) and References (the first and the latest ones) of the conversation."""
-    ids = list(
-        TicketEmail.objects.filter(ticket=ticket).order_by("created_at", "id").values_list("message_id", flat=True)
-    )
+    ids = batch_known(("thread_ids", ticket.pk))  # the intake's new ticket: the message it just recorded
+    if ids is None:
+        ids = list(
+            TicketEmail.objects.filter(ticket=ticket).order_by("created_at", "id").values_list("message_id", flat=True)
+        )
     if not ids:
         return {}
     kept = ids if len(ids) <= REFERENCES_KEPT else [ids[0], *ids[-(REFERENCES_KEPT - 1) :]]
@@ -197,7 +204,7 @@ def _enqueue(
     )
     created = outbox_enqueue_many([item])
     if created:
-        TicketEmail.objects.create(
+        row = TicketEmail(
             ticket=ticket,
             ticket_message=ticket_message,
             direction=TicketEmail.Direction.OUTBOUND,
@@ -205,4 +212,11 @@ def _enqueue(
             sender=settings.DEFAULT_FROM_EMAIL,
             subject=subject[:255],
         )
+        pending = batch_known("pending_emails")
+        if pending is not None:
+            pending.append(row)  # a bulk intake writes its batch's email rows in one INSERT before it commits
+        else:
+            row.save(force_insert=True)
+        if (known := batch_known(("thread_ids", ticket.pk))) is not None:
+            batch_prime(("thread_ids", ticket.pk), [*known, message_id])
     return created

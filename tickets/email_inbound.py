@@ -20,14 +20,17 @@ An unknown sender becomes a customer; one whose address is at an organization's 
 
 from __future__ import annotations
 
+import contextlib
 import email
 import email.policy
 import email.utils
+import functools
 import hashlib
 import html
 import io
 import logging
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from email.message import EmailMessage
@@ -35,13 +38,15 @@ from email.message import EmailMessage
 import nh3
 from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, Exists, OuterRef, Q
+from django.db.models.functions import Upper
 from django.utils import timezone
 from mailparser_reply import EmailReplyParser
 
 from audit.services import audit_record
 from tickets import services
+from tickets.batch_scope import batch_known, batch_prime, batch_scope
 from tickets.customer_emails import deliverable, notify_customer_ticket_created
 from tickets.models import (
     BouncingAddress,
@@ -54,6 +59,7 @@ from tickets.models import (
 from tickets.models.tickets import reference_for
 from tourbrain_support.api import ApplicationError
 from tourbrain_support.models import Membership, User
+from tourbrain_support.notifications.outbox import outbox_deferred_delivery
 
 logger = logging.getLogger(__name__)
 
@@ -79,8 +85,35 @@ class IngestResult:
     notes: list[str] = field(default_factory=list)
 
 
+class _RepeatedHeadersPolicy(email.policy.EmailPolicy):
+    """`policy.default` that parses each distinct MIME structure header once. The stdlib parses a header
+    again on every read, and finding a multipart message's body and attachments reads each part's
+    Content-Type and Content-Disposition a dozen times; parsed headers are immutable, so equal values
+    share one."""
+
+    def header_fetch_parse(self, name, value):
+        if hasattr(value, "name") or name.lower() not in _REPEATED_HEADERS:
+            return super().header_fetch_parse(name, value)
+        return _parsed_header(self.header_factory, name, value)
+
+
+# The MIME structure headers read over and over (and alike across messages); no personal data among them.
+_REPEATED_HEADERS = {"content-type", "content-disposition", "content-transfer-encoding"}
+
+
+@functools.lru_cache(maxsize=1024)
+def _parsed_header(factory, name: str, value: str):
+    return factory(name, "".join(email.policy.linesep_splitter.split(value)))
+
+
+INBOUND_POLICY = _RepeatedHeadersPolicy()
+
+
 class Quarantine(Exception):
     """The message cannot become a ticket or a reply; kept for an admin with this reason."""
+
+
+_UNKNOWN = object()
 
 
 # --- entry point -------------------------------------------------------------------------------------
@@ -91,7 +124,7 @@ def email_ingest(raw: bytes, *, quarantine: bool = True) -> IngestResult:
     try:
         if len(raw) > settings.EMAIL_INBOUND_MAX_BYTES:
             raise Quarantine(f"The message is {len(raw)} bytes; the limit is {settings.EMAIL_INBOUND_MAX_BYTES}.")
-        message = email.message_from_bytes(raw, policy=email.policy.default)
+        message = email.message_from_bytes(raw, policy=INBOUND_POLICY)
         return _ingest(message, raw)
     except Quarantine as error:
         return _quarantine(raw, str(error), keep=quarantine)
@@ -122,6 +155,140 @@ def _summary(raw: bytes) -> tuple[str, str, str]:
         return "", "", ""
 
 
+# --- many messages (an mbox, a maildir) --------------------------------------------------------------
+
+
+def email_ingest_many(raws: Iterable[bytes], *, batch_size: int | None = None) -> Iterator[IngestResult]:
+    """`email_ingest` for each message, `batch_size` messages (EMAIL_INGEST_BATCH) per transaction.
+
+    A batch reads what its messages need in a few queries (which Message-IDs exist, each sender's count of
+    the last hour, the senders' accounts, organizations, email domains and bounces, the tickets named in
+    subjects), files them in one transaction and hands the acknowledgements to delivery at its commit.
+    The outcomes are those of `email_ingest` one by one: a message seen twice (even within the batch)
+    creates nothing, and when any message fails in a way that spoils the transaction (a database error,
+    a sender refused after the intake started writing), the batch is rolled back and its messages are
+    ingested again one per transaction, so the bad one is quarantined and none of the others is lost.
+    """
+    size = max(1, batch_size or settings.EMAIL_INGEST_BATCH)
+    batch: list[bytes] = []
+    for raw in raws:
+        batch.append(raw)
+        if len(batch) >= size:
+            yield from _ingest_batch(batch)
+            batch = []
+    if batch:
+        yield from _ingest_batch(batch)
+
+
+class _BatchSpoiled(Exception):
+    """A message failed inside the batch's transaction: roll it back, go one by one."""
+
+
+def _ingest_batch(raws: list[bytes]) -> list[IngestResult]:
+    if len(raws) == 1:
+        return [email_ingest(raws[0])]
+    try:
+        # Inside a caller's transaction, a savepoint: rolled back alone when the batch goes one by one.
+        with transaction.atomic(), batch_scope(), outbox_deferred_delivery():
+            batch_prime("intake_batch", True)
+            batch_prime("sla_batch", True)
+            parsed = [_parse_for_batch(raw) for raw in raws]
+            _prefetch_batch([(raw, message) for raw, message in zip(raws, parsed, strict=True) if message is not None])
+            batch_prime("pending_emails", [])
+            results = [_ingest_in_batch(raw, message) for raw, message in zip(raws, parsed, strict=True)]
+            # A Message-ID stored meanwhile by a concurrent intake fails here: the batch goes one by one.
+            TicketEmail.objects.bulk_create(batch_known("pending_emails"))
+            return results
+    except Exception as error:
+        logger.info(
+            "email intake: batch rolled back, its messages ingested one by one",
+            extra={"messages": len(raws), "error": f"{type(error).__name__}: {error}"[:300]},
+        )
+        return [email_ingest(raw) for raw in raws]
+
+
+def _parse_for_batch(raw: bytes) -> EmailMessage | None:
+    if len(raw) > settings.EMAIL_INBOUND_MAX_BYTES:
+        return None
+    try:
+        return email.message_from_bytes(raw, policy=INBOUND_POLICY)
+    except Exception:
+        return None  # quarantined by the one-message path, which says why
+
+
+def _ingest_in_batch(raw: bytes, message: EmailMessage | None) -> IngestResult:
+    if message is None:
+        raise _BatchSpoiled("a message is too large or cannot be parsed")
+    try:
+        return _ingest(message, raw)
+    except Quarantine as error:
+        if connection.needs_rollback:
+            raise _BatchSpoiled(str(error)) from error
+        return _quarantine(raw, str(error), keep=True)
+
+
+def _prefetch_batch(pairs: list[tuple[bytes, EmailMessage]]) -> None:
+    """What the batch's messages would each look up, read at once and kept in the batch scope."""
+    messages = [message for _raw, message in pairs]
+    message_ids = [_message_id(message, raw) for raw, message in pairs]
+    addresses = set()
+    for message in messages:
+        with contextlib.suppress(Quarantine):  # a sender without an address is quarantined on its turn
+            addresses.add(_sender(message)[1])
+    seen = set(TicketEmail.objects.filter(message_id__in=message_ids).values_list("message_id", flat=True))
+    for message_id in message_ids:
+        batch_prime(("seen", message_id), message_id in seen)
+    sent = (
+        TicketEmail.objects.filter(
+            direction=TicketEmail.Direction.INBOUND,
+            sender__in=addresses,
+            created_at__gte=timezone.now() - timedelta(hours=1),
+        )
+        .values("sender")
+        .annotate(count=Count("pk"))
+    )
+    for row in sent:
+        batch_prime(("sent", row["sender"]), row["count"])
+    upper = [address.upper() for address in addresses]
+    people = {address: None for address in addresses}
+    for person in _people_query().annotate(email_upper=Upper("email")).filter(email_upper__in=upper):
+        _known_roles(person)
+        people[person.email.lower()] = person
+    for address, person in people.items():
+        batch_prime(("person", address), person)
+    organizations: dict[int, list] = {person.pk: [] for person in people.values() if person is not None}
+    memberships = Membership.objects.filter(user_id__in=list(organizations)).select_related("organization")
+    for membership in memberships.order_by("pk"):
+        organizations[membership.user_id].append(membership.organization)
+    for user_id, found in organizations.items():
+        batch_prime(("organizations", user_id), found[:2])
+    new_senders = [address for address, person in people.items() if person is None]
+    candidates = {domain for address in new_senders for domain in _candidate_domains(address)}
+    domains = OrganizationEmailDomain.objects.filter(domain__in=candidates, verified_at__isnull=False)
+    batch_prime("verified_domains", {row.domain: row.organization for row in domains.select_related("organization")})
+    bouncing = set(
+        BouncingAddress.objects.annotate(address_upper=Upper("address"))
+        .filter(address_upper__in=upper)
+        .values_list("address", flat=True)
+    )
+    bouncing = {address.lower() for address in bouncing}
+    for address in addresses:
+        batch_prime(("bouncing", address), address in bouncing)
+    references = set()
+    for message in messages:
+        if found := REFERENCE_RE.search(_subject(message)):
+            references.add(reference_for(int(found.group(1))))
+    for ticket in Ticket.objects.filter(reference__in=references):
+        batch_prime(("ticket", ticket.reference), ticket)
+
+
+def _batch_recorded(message_id: str, address: str) -> None:
+    """The batch's own view of what it wrote: this Message-ID is now known, the sender sent one more."""
+    if batch_known("intake_batch", False):
+        batch_prime(("seen", message_id), True)
+        batch_prime(("sent", address), batch_known(("sent", address), 0) + 1)
+
+
 def _ingest(message: EmailMessage, raw: bytes) -> IngestResult:
     message_id = _message_id(message, raw)
     try:
@@ -139,7 +306,8 @@ def _ingest(message: EmailMessage, raw: bytes) -> IngestResult:
     text, is_html = _body_text(message)
     uploads, notes = _attachments(message)
     subject = _subject(message)
-    with transaction.atomic():
+    # In a batch (`email_ingest_many`) the batch's transaction is the only one: no savepoint per message.
+    with transaction.atomic(savepoint=not batch_known("intake_batch", False)):
         person = _customer(address, name)
         ticket = _thread_ticket(message, person)
         if ticket is not None:
@@ -155,6 +323,7 @@ def _ingest(message: EmailMessage, raw: bytes) -> IngestResult:
             else:
                 _record(ticket, entry, message_id, address, subject, raw)
                 _add_notes(ticket, notes)
+                _batch_recorded(message_id, address)
                 return IngestResult("reply", ticket=ticket, notes=notes)
         ticket = services.ticket_create(
             requester=person,
@@ -180,6 +349,9 @@ def _ingest(message: EmailMessage, raw: bytes) -> IngestResult:
             )
         _record(ticket, entry, message_id, address, subject, raw)
         _add_notes(ticket, notes + (["The email had no plain-text part; its HTML was converted."] if is_html else []))
+        _batch_recorded(message_id, address)
+        # The acknowledgement's thread is this one message (In-Reply-To): no need to read it back.
+        batch_prime(("thread_ids", ticket.pk), [message_id])
         # After the inbound row: the acknowledgement answers the customer's message (In-Reply-To).
         notify_customer_ticket_created(ticket)
         return IngestResult("ticket", ticket=ticket, notes=notes)
@@ -254,6 +426,7 @@ def _record_bounce(message: EmailMessage) -> None:
                     address=address,
                     defaults={"reason": f"{status} {diagnostic}".strip()[:1000], "bounced_at": timezone.now()},
                 )
+                batch_prime(("bouncing", address), True)
 
 
 def _sender(message: EmailMessage) -> tuple[str, str]:
@@ -284,7 +457,9 @@ def _subject(message: EmailMessage) -> str:
 
 def _seen_and_sent(message_id: str, address: str | None) -> tuple[bool, int]:
     """Whether this Message-ID was ingested already, and how many messages the sender sent in the last hour
-    (for the rate limit): one query for both."""
+    (for the rate limit): one query for both (none in a batch, which read them for all its messages)."""
+    if batch_known("intake_batch", False):
+        return batch_known(("seen", message_id), False), batch_known(("sent", address), 0) if address else 0
     seen = Q(message_id=message_id)
     if address is None:
         return TicketEmail.objects.filter(seen).exists(), 0
@@ -302,16 +477,11 @@ def _seen_and_sent(message_id: str, address: str | None) -> tuple[bool, int]:
 
 def _customer(address: str, name: str) -> User:
     """The person behind the address; an unknown address becomes a customer (no roles, no password)."""
-    # With the audit pseudonym (every ticket write is audited with it) and whether any group could give a
-    # staff role: one query instead of three.
-    person = (
-        User.objects.select_related("audit_subject")
-        .annotate(has_groups=Exists(User.groups.through.objects.filter(user_id=OuterRef("pk"))))
-        .filter(email__iexact=address)
-        .first()
-    )
-    if person is not None and not person.has_groups and not person.is_superuser:
-        person._role_cache = set()  # no group, no staff role: the services' role checks need no query
+    person = batch_known(("person", address), _UNKNOWN)
+    if person is _UNKNOWN:
+        person = _people_query().filter(email__iexact=address).first()
+        if person is not None:
+            _known_roles(person)
     if person is None:
         if not deliverable(address):
             raise Quarantine(f"The sender address {address!r} cannot receive mail.")
@@ -319,10 +489,13 @@ def _customer(address: str, name: str) -> User:
         # A new customer is in no group and has no audit pseudonym yet: nothing to look up for either.
         person._role_cache = set()
         User.audit_subject.related.set_cached_value(person, None)
+        person._account_created_now = True  # no knowledge-base opens to settle when it files its ticket
         organization = organization_for_address(address)
         if organization is not None:
             # A new sender from an organization's verified domain is one of its people: its tier and SLA apply.
             Membership.objects.create(user=person, organization=organization, role=Membership.Role.MEMBER)
+        batch_prime(("person", address), person)
+        batch_prime(("organizations", person.pk), [organization] if organization is not None else [])
     if person.is_staff:
         raise Quarantine(f"{address} is a staff account; staff answer in the queue, not by email.")
     if not person.is_active:
@@ -330,23 +503,47 @@ def _customer(address: str, name: str) -> User:
     return person
 
 
-def organization_for_address(address: str):
-    """The organization whose verified email domain the address is at (subdomains included), or None."""
+def _people_query():
+    # With the audit pseudonym (every ticket write is audited with it) and whether any group could give a
+    # staff role: one query instead of three.
+    return User.objects.select_related("audit_subject").annotate(
+        has_groups=Exists(User.groups.through.objects.filter(user_id=OuterRef("pk")))
+    )
+
+
+def _known_roles(person: User) -> None:
+    if not person.has_groups and not person.is_superuser:
+        person._role_cache = set()  # no group, no staff role: the services' role checks need no query
+
+
+def _candidate_domains(address: str) -> list[str]:
     domain = address.rpartition("@")[2].strip().lower()
     labels = domain.split(".")
     # "mail.band.example.com" matches band.example.com; the longest verified domain wins.
-    candidates = [".".join(labels[index:]) for index in range(len(labels) - 1)]
+    return [".".join(labels[index:]) for index in range(len(labels) - 1)]
+
+
+def organization_for_address(address: str):
+    """The organization whose verified email domain the address is at (subdomains included), or None."""
+    candidates = _candidate_domains(address)
     if not candidates:
         return None
+    verified = batch_known("verified_domains")  # a batch read the domains of all its senders at once
+    if verified is not None:
+        found = max((domain for domain in candidates if domain in verified), key=len, default=None)
+        return verified[found] if found is not None else None
     rows = OrganizationEmailDomain.objects.filter(domain__in=candidates, verified_at__isnull=False)
     found = max(rows.select_related("organization"), key=lambda row: len(row.domain), default=None)
     return found.organization if found is not None else None
 
 
 def _organization_of(person: User):
-    memberships = list(Membership.objects.filter(user=person).select_related("organization")[:2])
+    organizations = batch_known(("organizations", person.pk))
+    if organizations is None:
+        memberships = Membership.objects.filter(user=person).select_related("organization")[:2]
+        organizations = [membership.organization for membership in memberships]
     # Only an unambiguous organization: a person in two would otherwise file under a guess.
-    return memberships[0].organization if len(memberships) == 1 else None
+    return organizations[0] if len(organizations) == 1 else None
 
 
 def _thread_ticket(message: EmailMessage, person: User) -> Ticket | None:
@@ -361,7 +558,11 @@ def _ticket_by_message_ids(message: EmailMessage) -> Ticket | None:
     ids = MESSAGE_ID_RE.findall(f"{_header(message, 'In-Reply-To')} {_header(message, 'References')}")
     if not ids:
         return None
-    row = TicketEmail.objects.filter(message_id__in=ids[-50:]).select_related("ticket").order_by("-id").first()
+    ids = ids[-50:]
+    for row in reversed(batch_known("pending_emails") or []):  # stored by this batch, not yet written
+        if row.message_id in ids:
+            return row.ticket
+    row = TicketEmail.objects.filter(message_id__in=ids).select_related("ticket").order_by("-id").first()
     return row.ticket if row is not None else None
 
 
@@ -379,7 +580,11 @@ def _ticket_by_plus_address(message: EmailMessage) -> Ticket | None:
 
 def _ticket_by_subject(message: EmailMessage) -> Ticket | None:
     found = REFERENCE_RE.search(_subject(message))
-    return Ticket.objects.filter(reference=reference_for(int(found.group(1)))).first() if found else None
+    if not found:
+        return None
+    reference = reference_for(int(found.group(1)))
+    ticket = batch_known(("ticket", reference))
+    return ticket if ticket is not None else Ticket.objects.filter(reference=reference).first()
 
 
 # --- content -----------------------------------------------------------------------------------------
@@ -475,7 +680,7 @@ def _attachments(message: EmailMessage) -> tuple[list[SimpleUploadedFile], list[
 def _record(
     ticket: Ticket, entry: TicketMessage | None, message_id: str, address: str, subject: str, raw: bytes
 ) -> None:
-    TicketEmail.objects.create(
+    row = TicketEmail(
         ticket=ticket,
         ticket_message=entry,
         direction=TicketEmail.Direction.INBOUND,
@@ -483,7 +688,13 @@ def _record(
         sender=address,
         subject=subject[:255],
         raw=raw,
+        created_at=timezone.now(),
     )
+    pending = batch_known("pending_emails")
+    if pending is not None:
+        pending.append(row)  # a batch writes its inbound rows in one INSERT before it commits
+    else:
+        row.save(force_insert=True)
 
 
 def _add_notes(ticket: Ticket, notes: list[str]) -> None:

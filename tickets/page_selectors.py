@@ -14,7 +14,7 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from tickets import selectors, sla, sla_policies
-from tickets.models import SLAPolicy, Ticket
+from tickets.models import SLAPolicy, Ticket, TicketSatisfaction
 from tourbrain_support.tiers import Tier
 
 HISTORY_LIMIT = 50
@@ -61,7 +61,16 @@ class QueueRow:
             "remaining": self.remaining,
             "due_iso": due_local.isoformat() if due_local else "",
             "due_text": f"{due_local:%a %d %b %H:%M} · {self.due_label}" if due_local else "",
+            "csat": _csat_score(ticket),
         }
+
+
+def _csat_score(ticket: Ticket) -> int | None:
+    """The customer's rating (1-5) of the ticket's solve, when it was rated (loaded with the row)."""
+    try:
+        return ticket.satisfaction.score
+    except TicketSatisfaction.DoesNotExist:
+        return None
 
 
 TIER_LABELS = dict(Tier.choices)
@@ -93,7 +102,12 @@ def queue_page(*, user, filters: dict, offset: int, limit: int) -> tuple[list[Qu
     """One page of the caller's queue plus whether another page follows (limit+1 rows, no COUNT)."""
     queryset = selectors.ticket_queue(user=user, filters=filters)
     # The few policy versions are fetched apart instead of joined onto every row (narrower rows).
-    queryset = queryset.select_related(None).select_related("user", "organization", "assignee").only(*QUEUE_COLUMNS)
+    # The customer's rating of a solved ticket rides along on the same query (a LEFT JOIN; one row per ticket).
+    queryset = (
+        queryset.select_related(None)
+        .select_related("user", "organization", "assignee", "satisfaction")
+        .only(*QUEUE_COLUMNS, "satisfaction__id", "satisfaction__score")
+    )
     tickets = list(queryset[offset : offset + limit + 1])
     has_next = len(tickets) > limit
     _attach_policies(tickets)

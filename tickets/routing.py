@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from django.db import connection
 
+from tickets.batch_scope import batch_cached, batch_known, batch_prime
 from tickets.models import Team, Ticket
 from tourbrain_support.models import User
 
@@ -33,9 +34,7 @@ def route(*, type: str, priority: str, tier: str) -> Route:
     """Team and priority-queue flag for a ticket with these attributes (one query)."""
     team = ""
     priority_queue = False
-    with connection.cursor() as cursor:
-        cursor.execute(_ACTIVE_RULES_SQL)
-        rules = cursor.fetchall()
+    rules = batch_cached("routing_rules", _active_rules)
     for rule_type, rule_priority, rule_tier, rule_team, rule_priority_queue in rules:
         # Empty match fields match anything.
         if (rule_type and rule_type != type) or (rule_priority and rule_priority != priority):
@@ -46,6 +45,12 @@ def route(*, type: str, priority: str, tier: str) -> Route:
             team = rule_team
         priority_queue = priority_queue or bool(rule_priority_queue)
     return Route(team=team or DEFAULT_TEAM, priority_queue=priority_queue)
+
+
+def _active_rules() -> list[tuple]:
+    with connection.cursor() as cursor:
+        cursor.execute(_ACTIVE_RULES_SQL)
+        return cursor.fetchall()
 
 
 _ROUND_ROBIN_TEAM_SQL = """
@@ -59,11 +64,14 @@ def next_round_robin_assignee(*, team_slug: str) -> User | None:
     Locks the team row so two tickets created at once do not go to the same member.
     """
     # Raw, like the rules: most teams do not assign in turn, and this lookup runs for every new ticket.
+    if batch_known(("not_round_robin", team_slug)):
+        return None  # already looked up in this batch: the team does not assign in turn
     lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
     with connection.cursor() as cursor:
         cursor.execute(_ROUND_ROBIN_TEAM_SQL + lock, [team_slug])
         team = cursor.fetchone()
     if team is None:
+        batch_prime(("not_round_robin", team_slug), True)
         return None
     team_id, last_id = team
     members = list(

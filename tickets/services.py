@@ -394,8 +394,9 @@ def ticket_create(
         _notifications().notify_beta_ticket(ticket, beta_profile)
         if acknowledge:
             _customer_emails().notify_customer_ticket_created(ticket)
-        if requester is not None:
-            # Articles this person opened from a suggestion in the last half hour did not deflect this ticket.
+        if requester is not None and not getattr(requester, "_account_created_now", False):
+            # Articles this person opened from a suggestion in the last half hour did not deflect this ticket
+            # (an account made for this very ticket, by the email intake, has opened none).
             kb_ticket_filed(user=requester, filed_at=now)
         return ticket
 

@@ -26,6 +26,7 @@ from django.conf import settings
 from django.db import connection
 
 from tickets import sla, sla_defaults
+from tickets.batch_scope import batch_cached, batch_known
 from tickets.models import BusinessCalendarConfig, SLAPolicy, SLATarget, Ticket
 from tourbrain_support.api import ApplicationError
 
@@ -65,9 +66,13 @@ def _active_fingerprint() -> tuple | None:
 def active_policy() -> SLAPolicy:
     """The active version with its calendar and its target cells (`targets_for` then needs no query).
 
-    One raw statement per call while the version and its calendar are unchanged; shared by the process's
-    callers, so treat it as read-only.
+    One raw statement per call while the version and its calendar are unchanged (none within a
+    `batch_scope`); shared by the process's callers, so treat it as read-only.
     """
+    return batch_cached("sla_active_policy", _active_policy)
+
+
+def _active_policy() -> SLAPolicy:
     fingerprint = _active_fingerprint()
     if fingerprint is None:
         # An emptied database (flush) gets the defaults back; with versions present, none active is an error.
@@ -79,16 +84,24 @@ def active_policy() -> SLAPolicy:
     if cached is not None and cached[0] == fingerprint:
         return cached[1]
     policy = SLAPolicy.objects.select_related("calendar").get(pk=fingerprint[1])
-    policy._sla_target_cells = {
-        (row.tier, row.priority): Targets(row.first_response_minutes, row.next_response_minutes, row.resolution_minutes)
-        for row in SLATarget.objects.filter(policy=policy)
-    }
+    policy._sla_target_cells = _target_cells(policy.pk)
     _active_cache[connection.alias] = (fingerprint, policy)
     return policy
 
 
+def _target_cells(policy_id: int) -> dict[tuple[str, str], Targets]:
+    return {
+        (row.tier, row.priority): Targets(row.first_response_minutes, row.next_response_minutes, row.resolution_minutes)
+        for row in SLATarget.objects.filter(policy_id=policy_id)
+    }
+
+
 def targets_for(policy: SLAPolicy | int, *, tier: str, priority: str) -> Targets:
     cells = getattr(policy, "_sla_target_cells", None)
+    if cells is None and batch_known("sla_batch", False):
+        # A bulk intake (many replies on tickets of the same few versions): each version's cells read once.
+        policy_id = policy if isinstance(policy, int) else policy.pk
+        cells = batch_cached(("sla_cells", policy_id), lambda: _target_cells(policy_id))
     if cells is not None:
         if (tier, priority) in cells:
             return cells[(tier, priority)]

@@ -209,14 +209,18 @@ def _customers() -> QuerySet[User]:
 
 def nps_due_customers(now: datetime | None = None) -> QuerySet[User]:
     """Customers due a survey: signed up NPS_FIRST_DAYS ago or more, none sent within NPS_INTERVAL_DAYS."""
-    now = now or timezone.now()
+    return _due(_customers(), now or timezone.now()).order_by("pk")
+
+
+def _due(people: QuerySet[User], now: datetime) -> QuerySet[User]:
     recent = NpsSurvey.objects.filter(user=OuterRef("pk"), sent_at__gt=now - timedelta(days=settings.NPS_INTERVAL_DAYS))
-    return (
-        _customers()
-        .filter(date_joined__lte=now - timedelta(days=settings.NPS_FIRST_DAYS))
-        .exclude(Exists(recent))
-        .order_by("pk")
-    )
+    return people.filter(date_joined__lte=now - timedelta(days=settings.NPS_FIRST_DAYS)).exclude(Exists(recent))
+
+
+def _due_in_widget(user: User, now: datetime) -> bool:
+    """Due on the schedule, asked in the widget: any active customer (the address need not take mail)."""
+    customer = User.objects.filter(pk=user.pk, is_active=True, is_staff=False, groups__isnull=True)
+    return _due(customer, now).exists()
 
 
 def nps_surveys_send(*, now: datetime | None = None, limit: int = 500) -> int:
@@ -282,6 +286,53 @@ def nps_answer(*, survey: NpsSurvey, score: int, comment: str = "") -> NpsSurvey
     survey.score, survey.comment, survey.answered_at = score, comment, timezone.now()
     survey.save(update_fields=["score", "comment", "answered_at"])
     return survey
+
+
+NPS_QUESTION = "How likely are you to recommend TourBrain to a friend or colleague?"
+
+
+def nps_open_survey(*, user: User, now: datetime | None = None) -> NpsSurvey | None:
+    """The survey the person may answer now: their latest unanswered one still within NPS_LINK_DAYS."""
+    now = now or timezone.now()
+    return (
+        NpsSurvey.objects.filter(
+            user=user, answered_at__isnull=True, sent_at__gte=now - timedelta(days=settings.NPS_LINK_DAYS)
+        )
+        .order_by("-sent_at", "-pk")
+        .first()
+    )
+
+
+def nps_widget_offer(*, user: User, now: datetime | None = None) -> bool:
+    """Whether the widget offers the survey: one is open (sent by email, unanswered), or the person is due
+    one on the schedule (the widget then asks before the email goes out)."""
+    now = now or timezone.now()
+    return nps_open_survey(user=user, now=now) is not None or _due_in_widget(user, now)
+
+
+@transaction.atomic
+def nps_answer_in_widget(*, user: User, score: int, comment: str = "", now: datetime | None = None) -> NpsSurvey:
+    """The widget's answer: stored on the open survey, or on this period's survey made now for a person
+    who is due one (so the scheduled email is not sent after it). Stored by `nps_answer`, as from the email
+    link. 409 `no_survey` when the person has none to answer."""
+    now = now or timezone.now()
+    survey = nps_open_survey(user=user, now=now)
+    if survey is None and _due_in_widget(user, now):
+        membership = Membership.objects.filter(user=user).order_by("pk").first()
+        survey, _created = NpsSurvey.objects.get_or_create(
+            user=user,
+            period=nps_period(now.date()),
+            defaults={
+                "organization_id": membership.organization_id if membership else None,
+                "source": NpsSurvey.Source.SCHEDULE,  # the schedule made it due; the widget delivered it
+                "sent_at": now,
+            },
+        )
+        if survey.answered_at is not None:
+            survey = None
+    if survey is None:
+        raise ApplicationError("There is no survey for you to answer right now.", code="no_survey", status=409)
+    return nps_answer(survey=survey, score=score, comment=comment)
 
 
 # --- beta feedback ---------------------------------------------------------------------------------

@@ -26,7 +26,7 @@ from rest_framework.views import APIView
 
 from audit.client_ip import client_ip
 from knowledge_base.selectors import kb_suggestions
-from tickets import customer_selectors, customer_services, services
+from tickets import customer_selectors, customer_services, services, surveys
 from tickets.beta import beta_profile_for_user
 from tickets.models import Ticket
 from tourbrain_support.api import ApplicationError
@@ -441,6 +441,46 @@ class TicketAttachmentApi(WidgetApiView):
         response = FileResponse(attachment.file.open("rb"), as_attachment=True, filename=attachment.filename)
         response["Content-Type"] = "application/octet-stream"
         return response
+
+
+# --- NPS -----------------------------------------------------------------------------------------
+
+
+class WidgetNpsOutputSerializer(serializers.Serializer):
+    score = serializers.IntegerField()
+    comment = serializers.CharField(allow_blank=True)
+    answered_at = serializers.DateTimeField()
+
+
+class NpsApi(WidgetApiView):
+    """The NPS survey (0-10 and why) when the customer has one open (emailed, unanswered) or is due one."""
+
+    @extend_schema_serializer(component_name="WidgetNpsInput")
+    class InputSerializer(serializers.Serializer):
+        score = serializers.IntegerField(min_value=0, max_value=10)
+        comment = serializers.CharField(max_length=5000, required=False, allow_blank=True, default="")
+
+    @extend_schema(
+        operation_id="widget_nps_offer",
+        responses={
+            200: inline_serializer(
+                "WidgetNpsOffer", {"offered": serializers.BooleanField(), "question": serializers.CharField()}
+            )
+        },
+    )
+    def get(self, request):
+        """Whether to ask the survey now, and its question."""
+        return Response({"offered": surveys.nps_widget_offer(user=request.user), "question": surveys.NPS_QUESTION})
+
+    @extend_schema(
+        operation_id="widget_nps_answer", request=InputSerializer, responses={200: WidgetNpsOutputSerializer}
+    )
+    def post(self, request):
+        """Answer the survey (stored as from the email's link); 409 `no_survey` when there is none to answer."""
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        survey = surveys.nps_answer_in_widget(user=request.user, **serializer.validated_data)
+        return Response(WidgetNpsOutputSerializer(survey).data)
 
 
 # --- me and suggestions --------------------------------------------------------------------------

@@ -23,5 +23,6 @@ urlpatterns = [
         name="widget-ticket-attachment",
     ),
     path("me/", widget_apis.MeApi.as_view(), name="widget-me"),
+    path("nps/", widget_apis.NpsApi.as_view(), name="widget-nps"),
     path("suggestions/", widget_apis.SuggestionsApi.as_view(), name="widget-suggestions"),
 ]

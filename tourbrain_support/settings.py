@@ -253,6 +253,8 @@ SUPPORT_REPLY_TO_TEMPLATE = env.str(
 # Inbound email: the largest message taken (bigger ones are quarantined) and messages per sender per hour.
 EMAIL_INBOUND_MAX_BYTES = env.int("EMAIL_INBOUND_MAX_BYTES", default=30 * 1024 * 1024)
 EMAIL_INBOUND_RATE_LIMIT = env.int("EMAIL_INBOUND_RATE_LIMIT", default=20)
+# Messages of an mbox or maildir filed per transaction by `ingest_email` (1: one transaction per message).
+EMAIL_INGEST_BATCH = env.int("EMAIL_INGEST_BATCH", default=100)
 # Mailbox the IMAP poller reads (imaps://user:pass@host:993/INBOX); empty: no polling.
 IMAP_URL = env.str("IMAP_URL", default="")
 # Where processed mail is moved; empty: it stays in the folder, flagged as seen.

@@ -416,7 +416,9 @@
       self.submitTicket();
     });
     this.newForm = form;
-    return el("section", { class: "tbw-view", "data-testid": "view-new" }, [form]);
+    // The NPS survey, when the customer has one to answer (filled in by loadNps).
+    this.npsSlot = el("div", { "data-testid": "nps-slot" });
+    return el("section", { class: "tbw-view", "data-testid": "view-new" }, [this.npsSlot, form]);
   };
 
   // --- open, close, keyboard ----------------------------------------------------------------------
@@ -507,6 +509,68 @@
     } catch (err) {
       this.profile = null; // the promise is a courtesy: without it the form works the same
     }
+    this.loadNps();
+  };
+
+  /** Ask the NPS survey (0-10 and why) once per page view when the customer has one open or due. */
+  Widget.prototype.loadNps = async function () {
+    if (this.npsAsked) return;
+    this.npsAsked = true;
+    try {
+      var offer = await this.call("GET", "nps/");
+      if (offer && offer.offered) this.npsSlot.appendChild(this.buildNpsForm(offer.question));
+    } catch (err) {
+      this.npsAsked = false; // asked again the next time the panel opens
+    }
+  };
+
+  Widget.prototype.buildNpsForm = function (question) {
+    var self = this;
+    var scores = el("div", { class: "tbw-nps-scores" });
+    for (var score = 0; score <= 10; score++) {
+      scores.appendChild(el("span", { class: "tbw-nps-choice" }, [
+        el("input", { type: "radio", name: "nps", value: String(score), id: "tbw-nps-" + score }),
+        el("label", { for: "tbw-nps-" + score, text: String(score) }),
+      ]));
+    }
+    var ends = el("p", { class: "tbw-hint", text: "0 = not at all likely, 10 = extremely likely" });
+    var why = el("textarea", { name: "why", rows: "2", maxlength: "5000" });
+    var error = el("p", { class: "tbw-field-error", id: "tbw-nps-error", hidden: true });
+    var status = el("p", { class: "tbw-hint", role: "status", "data-testid": "nps-status" });
+    var section;
+    var form = el("form", { class: "tbw-form", novalidate: true, "data-testid": "nps-form" }, [
+      el("fieldset", { "aria-describedby": "tbw-nps-error" }, [el("legend", { text: question }), scores, ends, error]),
+      this.field("tbw-nps-why", "Why? (optional)", why),
+      el("div", { class: "tbw-actions" }, [
+        el("button", { type: "submit", class: "tbw-primary", text: "Send answer" }),
+        el("button", { type: "button", class: "tbw-secondary", text: "Not now", onclick: function () {
+          section.hidden = true;
+          self.form.type.focus();
+        } }),
+      ]),
+    ]);
+    form.addEventListener("submit", async function (event) {
+      event.preventDefault();
+      self.showAlert(null);
+      var checked = form.querySelector("input[name=nps]:checked");
+      if (!checked) {
+        error.textContent = "Please choose a score from 0 to 10.";
+        error.hidden = false;
+        form.querySelector("input[name=nps]").focus();
+        return;
+      }
+      error.hidden = true;
+      try {
+        var saved = await self.call("POST", "nps/", { body: { score: Number(checked.value), comment: why.value } });
+        clear(section);
+        section.appendChild(el("p", { class: "tbw-hint", role: "status", "data-testid": "nps-status",
+          text: "Thank you! You answered " + saved.score + " out of 10." }));
+      } catch (err) {
+        self.showAlert(err.message, err.kind === "network" ? function () { form.requestSubmit(); } : null);
+      }
+    });
+    section = el("section", { class: "tbw-nps", "data-testid": "nps", "aria-label": "A quick question" }, [form, status]);
+    return section;
   };
 
   Widget.prototype.showPromise = function () {

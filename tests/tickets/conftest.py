@@ -20,10 +20,11 @@ def _ticket_defaults(request):
 
 @pytest.fixture
 def imap_server():
-    """A real IMAP server on a free localhost port (pymap, in-memory); `.url` is its IMAP_URL."""
-    from tests.servers import IMAPServer
+    """A real IMAP server on a free localhost port; `.url` is its IMAP_URL. Debian's dovecot when it is
+    installed (`.ci/run` installs it), else pymap (a pure-Python server, in-memory) from the test extras."""
+    from tests.servers import DovecotIMAPServer, IMAPServer
 
-    server = IMAPServer().start()
+    server = (DovecotIMAPServer() if DovecotIMAPServer.executable else IMAPServer()).start()
     yield server
     server.stop()
 

@@ -2,10 +2,13 @@
 becomes tickets and replies, processed mail is moved (or flagged seen), and a second pass, or the same
 message delivered twice, creates nothing new."""
 
+import io
+import threading
 from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import connection
 
 from tickets.imap_poller import imap_poll, imap_settings
 from tickets.models import QuarantinedEmail, Ticket, TicketEmail
@@ -98,3 +101,77 @@ def test_a_bad_imap_url_is_a_clear_error():
         imap_settings("http://example.com")
     with pytest.raises(CommandError, match="user and a host"):
         call_command("poll_imap", "--url", "imaps://imap.example.com/")
+
+
+def test_a_pass_while_another_reads_the_mailbox_does_nothing(imap_server, settings, monkeypatch):
+    """Two passes at once (a beat tick and a manual `poll_imap`): the second finds the mailbox taken and
+    leaves it alone; the first ingests and moves every message once."""
+    settings.IMAP_PROCESSED_FOLDER = "Processed"
+    imap_server.append(_mail("new_plain.eml"))
+    imap_server.append(_mail("html_only.eml"))
+    from tickets import imap_poller
+
+    second: dict = {}
+
+    def manual_pass_meanwhile():
+        out = io.StringIO()
+        try:
+            second["counts"] = imap_poll(url=imap_server.url)
+            call_command("poll_imap", "--url", imap_server.url, stdout=out)
+            second["command"] = out.getvalue()
+            second["unseen"] = len(imap_server.uids("INBOX"))
+        finally:
+            connection.close()  # the thread's own database connection
+
+    real_poll = imap_poller._poll
+
+    def first_pass(*args):
+        # The first pass holds the mailbox: another pass starts now and must leave it alone.
+        thread = threading.Thread(target=manual_pass_meanwhile)
+        thread.start()
+        thread.join(timeout=30)
+        return real_poll(*args)
+
+    monkeypatch.setattr(imap_poller, "_poll", first_pass)
+    assert imap_poll(url=imap_server.url) == {"ticket": 2}
+
+    assert second == {
+        "counts": {"busy": 1},
+        "command": "Another pass is reading this mailbox (the beat job's?); nothing done.\n",
+        "unseen": 2,
+    }
+    assert Ticket.objects.filter(channel="email").count() == 2
+    assert len(imap_server.uids("Processed")) == 2
+    # The lock went with the first pass: the next one reads the (now empty) mailbox.
+    monkeypatch.setattr(imap_poller, "_poll", real_poll)
+    assert imap_poll(url=imap_server.url) == {}
+
+
+def test_the_mailbox_lock_is_per_mailbox_and_released_after_a_failed_pass(imap_server, settings):
+    from tickets.imap_poller import mailbox_pass_lock
+
+    inbox = imap_settings(imap_server.url)
+    other = imap_settings(imap_server.url.replace("/INBOX", "/Support"))
+    with mailbox_pass_lock(inbox) as held, mailbox_pass_lock(other) as other_held:
+        assert (held, other_held) == (True, True)
+    with pytest.raises(RuntimeError), mailbox_pass_lock(inbox) as held:
+        raise RuntimeError("the IMAP server went away")
+    with mailbox_pass_lock(inbox) as held_again:
+        assert held_again
+
+
+def test_the_test_server_is_dovecot_where_it_is_installed(imap_server):
+    """CI installs Debian's dovecot (`.ci/run`); pymap stands in where it is missing."""
+    import imaplib
+
+    from tests.servers import DovecotIMAPServer
+
+    client = imaplib.IMAP4(imap_server.host, imap_server.port)
+    try:
+        greeting = client.welcome.decode()
+    finally:
+        client.logout()
+    if DovecotIMAPServer.executable:
+        assert "Dovecot" in greeting, greeting
+    else:
+        assert "Dovecot" not in greeting

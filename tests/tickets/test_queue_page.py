@@ -340,3 +340,27 @@ def test_the_last_allowed_page_is_a_page(client_as_rep):
     assert response.status_code == 200
     assert response.context["rows"] == []
     assert response.context["page_number"] == 200
+
+
+@pytest.mark.parametrize("rows", [4, 40])
+def test_solved_tickets_show_their_csat_rating_at_a_constant_query_count(
+    client_as_rep, django_assert_max_num_queries, rows
+):
+    from tickets.models import TicketSatisfaction
+
+    solved = [TicketFactory(status=Ticket.Status.SOLVED, next_due_at=None) for _ in range(rows)]
+    for index, ticket in enumerate(solved[:-1]):  # the last one was not rated
+        TicketSatisfaction.objects.create(ticket=ticket, score=index % 5 + 1, solved_at=timezone.now())
+
+    with django_assert_max_num_queries(8):
+        response = client_as_rep.get("/queue/?status=solved")
+
+    ratings = {view["reference"]: view["csat"] for view in response.context["row_views"]}
+    assert ratings == {
+        ticket.reference: (index % 5 + 1 if index < rows - 1 else None) for index, ticket in enumerate(solved)
+    }
+    html = response.content.decode()
+    assert html.count('class="badge csat') == rows - 1
+    # A low rating (1-2) stands out.
+    assert html.count('class="badge csat csat-low"') == sum(1 for index in range(rows - 1) if index % 5 + 1 <= 2)
+    assert f'title="Customer satisfaction rating of the solve">CSAT {solved[0].satisfaction.score}/5</span>' in html

@@ -298,6 +298,7 @@ URLS: dict[str, tuple[str, str | None, str | dict[str, str]]] = {
     # The widget API, with a bearer token of the role's user (see 4. above): customers only; a token naming
     # a staff account is refused (403 staff_account). Without a token: 401 for everyone.
     "widget-me": ("GET", None,                      "401    200    403    403    403    403    403    403    403"),
+    "widget-nps": ("GET", None,                     "401    200    403    403    403    403    403    403    403"),
     "widget-suggestions": ("GET", None,             "401    400    403    403    403    403    403    403    403"),
     "widget-tickets": ("GET", None,                 "401    200    403    403    403    403    403    403    403"),
     "widget-ticket": ("GET", "portal_ticket", {

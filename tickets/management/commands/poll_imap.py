@@ -3,7 +3,7 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from tickets.imap_poller import imap_poll
+from tickets.imap_poller import BUSY, imap_poll
 
 
 class Command(BaseCommand):
@@ -20,5 +20,8 @@ class Command(BaseCommand):
             counts = imap_poll(url=url, limit=limit)
         except ValueError as error:
             raise CommandError(str(error)) from error
+        if counts == {BUSY: 1}:
+            self.stdout.write("Another pass is reading this mailbox (the beat job's?); nothing done.")
+            return
         summary = ", ".join(f"{outcome}: {counts[outcome]}" for outcome in sorted(counts)) or "no new messages"
         self.stdout.write(summary)
