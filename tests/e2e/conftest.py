@@ -26,8 +26,11 @@ again after the flush, and ``page`` restores the tickets defaults (SLA policy v1
 routing rules). Create anything else a test needs in the test itself.
 """
 
+import functools
+import http.server
 import os
 import shutil
+import threading
 from pathlib import Path
 
 import pytest
@@ -129,3 +132,24 @@ def login_as(page, make_user):
         return user
 
     return login
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format, *args):
+        return
+
+
+@pytest.fixture
+def tourbrain_app(tmp_path):
+    """TourBrain's web app: a real static HTTP server on 127.0.0.1 (another origin than the live server on
+    localhost, and loopback too, so chromium's private-network rules allow its requests). Files go in `.root`."""
+    handler = functools.partial(_QuietHandler, directory=str(tmp_path))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    server.root = tmp_path
+    server.origin = f"http://127.0.0.1:{server.server_address[1]}"
+    yield server
+    server.shutdown()
+    server.server_close()
+    thread.join(timeout=5)

@@ -2,11 +2,8 @@
 origin, pointed at the live server as `api_host`: its custom events, $pageview and identify arrive in the events
 table, through the capture paths' CORS (a simple gzip POST, and JSON bodies that need a preflight)."""
 
-import functools
-import http.server
 import json
 import shutil
-import threading
 import time
 from pathlib import Path
 
@@ -20,25 +17,11 @@ POSTHOG_JS = Path(__file__).resolve().parent / "static" / "posthog-js" / "array.
 KEY = "phc_e2e_browser_key"
 
 
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format, *args):
-        return
-
-
 @pytest.fixture
-def tourbrain_app(tmp_path):
-    """TourBrain's web app: a static HTTP server on 127.0.0.1 (another origin than the live server on localhost)."""
-    shutil.copy(POSTHOG_JS, tmp_path / "posthog.js")
-    handler = functools.partial(_QuietHandler, directory=str(tmp_path))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    server.root = tmp_path
-    server.origin = f"http://127.0.0.1:{server.server_address[1]}"
-    yield server
-    server.shutdown()
-    server.server_close()
-    thread.join(timeout=5)
+def tourbrain_app(tourbrain_app):
+    """TourBrain's web app (another origin) serving the vendored posthog-js."""
+    shutil.copy(POSTHOG_JS, tourbrain_app.root / "posthog.js")
+    return tourbrain_app
 
 
 def _write_page(app, live_server, **config):

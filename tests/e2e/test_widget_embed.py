@@ -1,10 +1,7 @@
 """Embedding the widget as TourBrain does, in chromium: from another origin (CORS, the README snippet) and on a
 page under a strict Content-Security-Policy (no inline script or style)."""
 
-import functools
-import http.server
 import json
-import threading
 import time
 
 import jwt
@@ -20,27 +17,6 @@ STRICT_CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
     "object-src 'none'; base-uri 'self'; frame-ancestors 'none'"
 )
-
-
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format, *args):
-        return
-
-
-@pytest.fixture
-def tourbrain_app(tmp_path):
-    """TourBrain's web app: a real static HTTP server on 127.0.0.1 (another origin than the live server on
-    localhost, and loopback too, so chromium's private-network rules allow its requests). Files go in `.root`."""
-    handler = functools.partial(_QuietHandler, directory=str(tmp_path))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    server.root = tmp_path
-    server.origin = f"http://127.0.0.1:{server.server_address[1]}"
-    yield server
-    server.shutdown()
-    server.server_close()
-    thread.join(timeout=5)
 
 
 def test_embedded_from_another_origin(page, live_server, settings, tourbrain_app):
