@@ -23,5 +23,6 @@ urlpatterns = [
         name="widget-ticket-attachment",
     ),
     path("me/", widget_apis.MeApi.as_view(), name="widget-me"),
+    path("status/", widget_apis.StatusApi.as_view(), name="widget-status"),
     path("suggestions/", widget_apis.SuggestionsApi.as_view(), name="widget-suggestions"),
 ]

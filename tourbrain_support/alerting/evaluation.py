@@ -281,7 +281,20 @@ def alerts_evaluate(*, now: datetime | None = None, rules: list[AlertRule] | Non
             from tourbrain_support.alerting.notify import notices_enqueue
 
             result.messages = notices_enqueue(result.notices, now=now)
+    if result.changed:
+        _refresh_customer_notices()
     return result
+
+
+def _refresh_customer_notices() -> None:
+    """A state changed: customers' maintenance banners follow at once. The cached copy goes now and is rebuilt
+    after commit, from the committed states (a reader in between reads them itself)."""
+    from django.core.cache import cache
+
+    from tourbrain_support.alerting.selectors import NOTICES_CACHE_KEY, customer_notices_refresh
+
+    cache.delete(NOTICES_CACHE_KEY)
+    transaction.on_commit(customer_notices_refresh)
 
 
 # Every column a transition may change: a changed row is written whole, from the state read plus the change.
