@@ -77,6 +77,7 @@ def _page_oncall(notices: list, *, now: datetime) -> list[OutboxItem]:
                 title=f"[{_HEADINGS[notice.kind]}] {notice.rule.name}",
                 body=message_body([notice], slack=False),
                 url=notice.annotations.get("url") or f"{settings.SITE_URL.rstrip('/')}/alerts/",
+                labels=notice.rule.all_labels(),
             )
     items = [target_item(f"email:{address}", notices, via=ONCALL) for address in settings.ALERT_ONCALL_EMAILS]
     repeats = [notice for notice in notices if notice.kind == AlertEvent.Kind.REPEAT]

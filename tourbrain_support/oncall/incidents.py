@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
@@ -94,7 +95,9 @@ def incident_open(
 @transaction.atomic
 def incident_open_from_page(*, page: Page, components: Iterable[Component] = (), actor=None) -> Incident:
     """An incident for a page's alert (once per page key: the open one is returned)."""
-    existing = Incident.objects.filter(page_key=page.key).exclude(status=Incident.Status.RESOLVED).first()
+    # One incident per alert, whichever rotation's page it is opened from.
+    alert_key = page.alert_key or page.key
+    existing = Incident.objects.filter(page_key=alert_key).exclude(status=Incident.Status.RESOLVED).first()
     if existing:
         return existing
     severity = Incident.Severity.CRITICAL if page.severity == "critical" else Incident.Severity.MAJOR
@@ -105,7 +108,7 @@ def incident_open_from_page(*, page: Page, components: Iterable[Component] = (),
         components=components,
         is_public=False,
         actor=actor,
-        page_key=page.key,
+        page_key=alert_key,
     )
 
 
@@ -155,7 +158,7 @@ def incident_summary(incident: Incident) -> str:
         f"Duration: {_duration(ended - incident.opened_at)}",
     ]
     if incident.page_key:
-        page = Page.objects.filter(key=incident.page_key).first()
+        page = Page.objects.filter(Q(key=incident.page_key) | Q(alert_key=incident.page_key)).order_by("pk").first()
         if page:
             acknowledged = (
                 f", acknowledged after {_duration(page.acknowledged_at - page.created_at)}"
