@@ -190,6 +190,11 @@ URLS: dict[str, tuple[str, str | None, str | dict[str, str]]] = {
         "other_team":                               "login  403    400    400    404    404    403    403    400",
         "other_org":                                "login  403    400    400    400    400    403    403    400",
     }),
+    "tickets:component": ("POST", "ticket", {
+        "own":                                      "login  403    400    400    400    400    403    403    400",
+        "other_team":                               "login  403    400    400    404    404    403    403    400",
+        "other_org":                                "login  403    400    400    400    400    403    403    400",
+    }),
     "tickets:assign": ("POST", "ticket", {
         "own":                                      "login  403    400    400    400    400    403    403    400",
         "other_team":                               "login  403    400    400    404    404    403    403    400",

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import logging
+from collections.abc import Callable, Iterable
 from datetime import timedelta
 
 from django.conf import settings
@@ -20,6 +21,26 @@ from tourbrain_support.recorders import record_action
 
 SLACK_STATUS = "status"
 KIND_INCIDENT_UPDATE = "incident.update"
+
+logger = logging.getLogger(__name__)
+
+# What the apps do when an incident resolves (the core imports no app): `fn(incident) -> int`, called inside the
+# resolving transaction so what it writes to the outbox commits with the resolve, exactly once.
+_resolved_hooks: dict[str, Callable[[Incident], int]] = {}
+
+
+def register_incident_resolved(name: str, fn: Callable[[Incident], int]) -> None:
+    """Call `fn(incident)` when an incident resolves (registering a name again replaces it)."""
+    _resolved_hooks[name] = fn
+
+
+def _run_resolved_hooks(incident: Incident) -> None:
+    for name, hook in _resolved_hooks.items():
+        try:
+            with transaction.atomic():  # a savepoint: a failing hook undoes only its own rows, never the resolve
+                hook(incident)
+        except Exception:
+            logger.exception("incident resolved hook failed", extra={"hook": name, "incident": incident.pk})
 
 
 def _slack_update(incident: Incident, update: IncidentUpdate) -> None:
@@ -128,6 +149,8 @@ def incident_update(*, incident: Incident, status: str, message: str, is_public:
         incident.summary = incident_summary(incident)
         fields += ["resolved_at", "summary"]
     incident.save(update_fields=fields)
+    if status == Incident.Status.RESOLVED:
+        _run_resolved_hooks(incident)
     record_action(
         actor=actor,
         action="update",
