@@ -231,6 +231,9 @@ def page_oncall(
         raise ApplicationError("A page needs a key.", fields={"key": ["This field is required."]})
     now = timezone.now()
     alert_key = key[:180]
+    earlier = Page.objects.filter(key=alert_key).first()
+    if earlier is not None:  # paged before pages had rotations, or when there was none: nobody is paged twice
+        return earlier
     rotations = rotations_for_labels(active_rotations(), labels or {}) or [None]
     pages = []
     for rotation in rotations:

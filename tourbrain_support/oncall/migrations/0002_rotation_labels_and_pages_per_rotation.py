@@ -4,6 +4,17 @@ import django.db.models.deletion
 from django.db import migrations, models
 
 
+def pages_keep_their_rotation(apps, schema_editor):
+    """Pages written before pages had a rotation were the first active rotation's: they keep escalating there."""
+    Page = apps.get_model("oncall", "Page")
+    Rotation = apps.get_model("oncall", "Rotation")
+    first = Rotation.objects.filter(is_active=True).order_by("pk").first()
+    for page in Page.objects.filter(alert_key=""):
+        page.alert_key = page.key
+        page.rotation = first
+        page.save(update_fields=["alert_key", "rotation"])
+
+
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -36,4 +47,5 @@ class Migration(migrations.Migration):
             name='is_active',
             field=models.BooleanField(default=True, help_text='Only active rotations are paged.'),
         ),
+        migrations.RunPython(pages_keep_their_rotation, migrations.RunPython.noop),
     ]
