@@ -9,6 +9,7 @@ from django.contrib.auth import get_user_model
 
 from tickets import search, selectors
 from tickets.models import Ticket
+from tourbrain_support.oncall.models import Component
 from tourbrain_support.roles import QUEUE_ROLES
 from tourbrain_support.tiers import Tier
 
@@ -182,6 +183,10 @@ class StatusForm(VersionedForm):
 
 class PriorityForm(VersionedForm):
     priority = forms.ChoiceField(choices=Ticket.Priority.choices)
+
+
+class ComponentForm(VersionedForm):
+    component = forms.ModelChoiceField(queryset=Component.objects.all(), required=False, empty_label="Not known")
 
 
 class AssignForm(VersionedForm):

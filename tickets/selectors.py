@@ -311,7 +311,7 @@ def ticket_backlog_by_tier(*, at) -> dict[str, int]:
     return {row["tier"]: row["n"] for row in rows}
 
 
-def critical_beta_bug_count(*, since: datetime, until: datetime) -> int:
+def critical_beta_bugs(*, since: datetime, until: datetime) -> QuerySet[Ticket]:
     """Critical bugs filed by beta users in [since, until): the seed's "beta user reports critical bug" alert."""
     return Ticket.objects.filter(
         type=Ticket.Type.BUG,
@@ -319,4 +319,8 @@ def critical_beta_bug_count(*, since: datetime, until: datetime) -> int:
         user__is_beta=True,
         created_at__gte=since,
         created_at__lt=until,
-    ).count()
+    )
+
+
+def critical_beta_bug_count(*, since: datetime, until: datetime) -> int:
+    return critical_beta_bugs(since=since, until=until).count()

@@ -42,6 +42,7 @@ from tickets.models.tickets import reference_for
 from tickets.sweep import record_history
 from tourbrain_support.api import ApplicationError
 from tourbrain_support.models import Membership, Organization, User
+from tourbrain_support.oncall.models import Component
 from tourbrain_support.parsers import json_nesting_exceeds
 from tourbrain_support.roles import QUEUE_ROLES, Role, has_role
 from tourbrain_support.tiers import Tier, resolve_tier
@@ -764,6 +765,26 @@ def ticket_set_priority(*, ticket: Ticket, priority: str, actor: User, expected_
     sla_policies.retarget(ticket, new_priority=priority, now=now)
     _save(ticket, {"priority", "next_due_at", "sla_warning_at", "sla_state", *_clock_fields()}, actor=actor, now=now)
     _audit(actor, "priority", ticket, {"priority": [old, priority]})
+    return ticket
+
+
+@transaction.atomic
+def ticket_set_component(
+    *, ticket: Ticket, component: Component | None, actor: User, expected_version: int | None = None
+) -> Ticket:
+    """Say which part of TourBrain the ticket is about (None: not known); audited."""
+    _require_queue_role(actor)
+    ticket = _lock(ticket, expected_version)
+    _require_can_work(actor, ticket)
+    if ticket.status == Ticket.Status.CLOSED:
+        raise _closed_error(ticket)
+    new = component.pk if component else None
+    if ticket.component_id == new:
+        return ticket
+    old = ticket.component_id
+    ticket.component = component
+    _save(ticket, {"component"}, actor=actor, now=timezone.now())
+    _audit(actor, "component", ticket, {"component": [old, new]})
     return ticket
 
 

@@ -16,6 +16,7 @@ urlpatterns = [
     path("queue/<str:reference>/attachments/<int:pk>/", views.attachment, name="attachment"),
     path("queue/<str:reference>/status/", views.change_status, name="status"),
     path("queue/<str:reference>/priority/", views.change_priority, name="priority"),
+    path("queue/<str:reference>/component/", views.change_component, name="component"),
     path("queue/<str:reference>/assign/", views.assign, name="assign"),
     path("queue/<str:reference>/portal-link/", views.portal_link, name="portal_link"),
     path("roadmap/", views.roadmap, name="roadmap"),

@@ -19,6 +19,7 @@ from tickets import beta, page_selectors, portal_links, selectors, services
 from tickets.forms import (
     AssignForm,
     BulkActionForm,
+    ComponentForm,
     DuplicateForm,
     PriorityForm,
     QueueFilterForm,
@@ -29,6 +30,7 @@ from tickets.forms import (
 )
 from tickets.models import Attachment, SavedView, Ticket
 from tourbrain_support.api import ApplicationError
+from tourbrain_support.oncall.models import Component
 from tourbrain_support.roles import AUDIT_ROLES, QUEUE_ROLES, ROADMAP_ROLES, has_role, role_required
 
 QUEUE_PAGE_SIZE = 50
@@ -246,6 +248,7 @@ def _ticket_context(request, ticket: Ticket, **overrides) -> dict:
         "status_form": StatusForm(initial={"version": version, "status": ticket.status}),
         "priority_form": PriorityForm(initial={"version": version, "priority": ticket.priority}),
         "assign_form": AssignForm(initial={"version": version, "assignee": ticket.assignee_id}),
+        "component_form": ComponentForm(initial={"version": version, "component": ticket.component_id}),
     }
     forms.update(overrides)
     return {
@@ -256,6 +259,7 @@ def _ticket_context(request, ticket: Ticket, **overrides) -> dict:
         "kind_choices": ReplyForm.base_fields["kind"].choices,
         "status_choices": Ticket.Status.choices,
         "priority_choices": Ticket.Priority.choices,
+        "component_options": [(str(component.pk), component.name) for component in Component.objects.all()],
         "assignee_options": [(str(person.pk), str(person)) for person in staff_assignees()],
         "attachment_hint": page_selectors.attachment_hint(),
         # The activity log is the auditors' and admins': the link is shown only to those who may open it.
@@ -365,6 +369,17 @@ def change_priority(request, reference: str):
         )
 
     return _change(request, reference, PriorityForm, "priority_form", apply, "Priority changed.")
+
+
+@require_POST
+@queue_role_required
+def change_component(request, reference: str):
+    def apply(ticket, data):
+        services.ticket_set_component(
+            ticket=ticket, component=data["component"], actor=request.user, expected_version=data["version"]
+        )
+
+    return _change(request, reference, ComponentForm, "component_form", apply, "Component changed.")
 
 
 @require_POST

@@ -19,7 +19,7 @@ from django.http import FileResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_serializer, inline_serializer
 from rest_framework import exceptions, serializers, status
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
-from rest_framework.permissions import IsAuthenticated
+from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import APIView
@@ -511,10 +511,15 @@ class MeApi(WidgetApiView):
         status_banner = serializers.ListField(
             child=serializers.DictField(), help_text="Open public incidents (id, title, severity, status) to show."
         )
+        maintenance = serializers.ListField(
+            child=serializers.DictField(),
+            help_text="Maintenance notices of firing alerts (alert, message), e.g. sign-in may be degraded.",
+        )
 
     @extend_schema(operation_id="widget_me", responses={200: OutputSerializer})
     def get(self, request):
         """The customer as the widget shows them: tier, organization and the first-response promise."""
+        from tourbrain_support.alerting.selectors import customer_notices
         from tourbrain_support.identities import PLACEHOLDER_EMAIL_DOMAIN
         from tourbrain_support.oncall.selectors import status_banner
 
@@ -537,6 +542,40 @@ class MeApi(WidgetApiView):
             else None,
             "sla_promise": customer_selectors.sla_promises(tier=tier.value),
             "beta": beta_profile_for_user(user, organization=organization),
+            "status_banner": status_banner(),
+            "maintenance": customer_notices(),
+        }
+        return Response(self.OutputSerializer(data).data)
+
+
+class StatusApi(APIView):
+    """What the widget shows before anyone is signed in: maintenance notices and open public incidents.
+
+    No token: the notices matter most when sign-in itself is down. Throttled per IP like the other calls.
+    """
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+    throttle_classes: list = []
+
+    @extend_schema_serializer(component_name="WidgetStatusOutput")
+    class OutputSerializer(serializers.Serializer):
+        maintenance = serializers.ListField(child=serializers.DictField())
+        status_banner = serializers.ListField(child=serializers.DictField())
+
+    def initial(self, request, *args, **kwargs):
+        ip_throttle = WidgetIPThrottle()
+        if not ip_throttle.allow_request(request, self):
+            self.throttled(request, ip_throttle.wait())
+        super().initial(request, *args, **kwargs)
+
+    @extend_schema(operation_id="widget_status", auth=[], responses={200: OutputSerializer})
+    def get(self, request):
+        from tourbrain_support.alerting.selectors import customer_notices
+        from tourbrain_support.oncall.selectors import status_banner
+
+        data = {
+            "maintenance": customer_notices(),
             "status_banner": status_banner(),
         }
         return Response(self.OutputSerializer(data).data)

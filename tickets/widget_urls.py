@@ -24,5 +24,6 @@ urlpatterns = [
     ),
     path("me/", widget_apis.MeApi.as_view(), name="widget-me"),
     path("nps/", widget_apis.NpsApi.as_view(), name="widget-nps"),
+    path("status/", widget_apis.StatusApi.as_view(), name="widget-status"),
     path("suggestions/", widget_apis.SuggestionsApi.as_view(), name="widget-suggestions"),
 ]

@@ -320,12 +320,17 @@
       detail: el("section", { class: "tbw-view", hidden: true, "data-testid": "view-detail" }),
     };
 
+    // A firing maintenance alert (e.g. sign-in provider down): read without a token, so it shows when sign-in fails.
+    this.maintenanceBanner = el("p", {
+      class: "tbw-hint tbw-maintenance", role: "status", "data-testid": "maintenance-banner", hidden: true,
+    });
     this.panel = el("div", {
       id: "tbw-panel", class: "tbw-panel", role: "dialog", "aria-modal": "true", "aria-labelledby": "tbw-title",
       hidden: true, "data-testid": "panel",
     }, [
       el("header", { class: "tbw-header" }, [this.title, this.closeButton]),
       el("nav", { class: "tbw-tabs", "aria-label": "Support" }, [this.newTab, this.listTab]),
+      this.maintenanceBanner,
       this.alert,
       el("div", { class: "tbw-body" }, [this.views.new, this.views.done, this.views.list, this.views.detail]),
     ]);
@@ -437,8 +442,28 @@
       this.form.type.focus();
     }
     // A refused identity is reported as it is; the next explicit action asks for a token again.
+    this.loadMaintenance();
     if (this.authError) this.showAlert(this.authError.message);
     else this.loadProfile();
+  };
+
+  /** The maintenance notices of firing alerts, from the public status/ endpoint (no token: sign-in may be down). */
+  Widget.prototype.loadMaintenance = async function () {
+    try {
+      var response = await fetch(this.api.base + "status/", {
+        headers: { Accept: "application/json" }, credentials: "omit", cache: "no-store",
+      });
+      if (!response.ok) return;
+      this.showMaintenance(((await response.json()) || {}).maintenance);
+    } catch (err) {
+      // The banner is a courtesy: without it the widget works the same.
+    }
+  };
+
+  Widget.prototype.showMaintenance = function (notices) {
+    notices = notices || [];
+    this.maintenanceBanner.textContent = notices.map(function (row) { return row.message; }).join(" ");
+    this.maintenanceBanner.hidden = !this.maintenanceBanner.textContent;
   };
 
   Widget.prototype.close = function () {
@@ -506,6 +531,7 @@
       this.profile = await this.call("GET", "me/");
       this.showPromise();
       this.showStatus();
+      this.showMaintenance(this.profile && this.profile.maintenance);
     } catch (err) {
       this.profile = null; // the promise is a courtesy: without it the form works the same
     }

@@ -54,3 +54,15 @@ def make_rule(no_default_rules):
         return AlertRule.objects.create(**{**defaults, **fields})
 
     return factory
+
+
+@pytest.fixture(autouse=True)
+def _fresh_customer_notices():
+    """Customer notices are cached across requests (and tests): each test starts and leaves without a copy."""
+    from django.core.cache import cache
+
+    from tourbrain_support.alerting.selectors import NOTICES_CACHE_KEY
+
+    cache.delete(NOTICES_CACHE_KEY)
+    yield
+    cache.delete(NOTICES_CACHE_KEY)

@@ -14,6 +14,7 @@ from tourbrain_support.alerting.evaluation import alerts_evaluate
 from tourbrain_support.alerting.models import AlertRule, AlertState, HttpProbe
 from tourbrain_support.alerting.sources import registered_sources
 from tourbrain_support.notifications.models import OutboxMessage
+from tourbrain_support.oncall.models import Page
 
 pytestmark = pytest.mark.django_db
 
@@ -38,12 +39,19 @@ def test_a_critical_bug_from_a_beta_user_pages_the_oncall(settings):
     TicketFactory(requester=UserFactory(is_beta=True), type="bug", priority="high")
     assert alerts_evaluate().notices == []
 
-    TicketFactory(requester=UserFactory(is_beta=True), type="bug", priority="critical")
+    bug = TicketFactory(requester=UserFactory(is_beta=True), type="bug", priority="critical")
     result = alerts_evaluate()
     assert [(notice.rule.name, notice.kind) for notice in result.notices] == [("CriticalBugFromBetaUser", "firing")]
+    ticket_url = f"{settings.SITE_URL.rstrip('/')}/queue/{bug.reference}/"
+    assert result.notices[0].annotations == {"ticket": bug.reference, "url": ticket_url}
     page = OutboxMessage.objects.get(recipient="oncall@example.com")
     assert "[FIRING] CriticalBugFromBetaUser (critical)" in page.body
-    assert "/queue/?priority=critical&tier=beta" in page.body
+    # the notification names the ticket and links to it, not only to the queue
+    assert f"Ticket: {bug.reference}" in page.body
+    assert f"Link: {ticket_url}" in page.body
+    # and so does the on-call page (its email links the ticket as the alert's page)
+    oncall_page = Page.objects.get()
+    assert oncall_page.url == ticket_url
 
     # the window passes: resolved, and the on-call is told
     later = alerts_evaluate(now=timezone.now() + timedelta(minutes=3))

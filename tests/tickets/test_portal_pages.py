@@ -63,7 +63,7 @@ def test_list_shows_only_own_tickets_with_constant_queries(
     _ticket(colleague, customer_org, subject="Colleague's ticket")
     TicketFactory(subject="Stranger's ticket")
 
-    with django_assert_max_num_queries(8) as few:
+    with django_assert_max_num_queries(9) as few:
         response = customer_client.get("/portal/")
     html = response.content.decode()
     assert response.status_code == 200
@@ -89,7 +89,7 @@ def test_org_admin_sees_the_organizations_tickets(customer_org, django_assert_ma
 
     # then "mine" leaves it out, the organization scope lists it and the detail opens
     assert theirs.reference not in client.get("/portal/").content.decode()
-    with django_assert_max_num_queries(8):
+    with django_assert_max_num_queries(9):
         response = client.get("/portal/?scope=organization")
     assert theirs.reference in response.content.decode()
     assert client.get(f"/portal/tickets/{theirs.reference}/").status_code == 200
@@ -110,7 +110,7 @@ def test_org_admin_scope_leaves_other_organizations_out(customer_org, django_ass
     client = Client()
     client.force_login(admin)
     _ticket(colleague, customer_org, subject="First colleague ticket")
-    with django_assert_max_num_queries(8) as few:
+    with django_assert_max_num_queries(9) as few:
         client.get("/portal/?scope=organization")
     for index in range(6):
         _ticket(colleague, customer_org, subject=f"Colleague ticket {index}")
@@ -166,7 +166,7 @@ def test_detail_shows_public_messages_only_inert_and_marks_replies_seen(
     assert 'data-testid="unread"' in list_html
 
     # when the customer opens it
-    with django_assert_max_num_queries(10):
+    with django_assert_max_num_queries(12):
         response = customer_client.get(f"/portal/tickets/{ticket.reference}/")
 
     # then the conversation shows the public reply and its file, never the note; hostile text is inert
@@ -192,7 +192,7 @@ def test_detail_query_count_does_not_grow_with_the_conversation(
 ):
     ticket = _ticket(customer, customer_org)
     services.ticket_reply(ticket=ticket, author=rep, body="First")
-    with django_assert_max_num_queries(10) as few:
+    with django_assert_max_num_queries(12) as few:
         customer_client.get(f"/portal/tickets/{ticket.reference}/")
     for index in range(15):
         services.ticket_reply(

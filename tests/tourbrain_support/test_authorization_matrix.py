@@ -20,6 +20,7 @@ HOW TO ADD AN ENTRY (a new URL pattern without one fails `test_every_url_pattern
      minted for the role's user (tests/widget_tokens.py); anonymous sends none. Their cells are the answers
      to that token. Every widget row is also requested with the session alone (no token), and that must
      answer 401 for every role: the widget API accepts bearer tokens only, never the portal's session cookie.
+     The exceptions are WIDGET_PUBLIC rows, which need no identity at all.
   Outcomes: a status code ("200", "400", "403", ...), "login" (redirect to /accounts/login/), "alogin"
   (redirect to /admin/login/), "index" (redirect to the admin index: the admin's "... doesn't exist"),
   "home" (redirect to the home page: staff opening a customer portal page), "portal" (redirect to /portal/:
@@ -189,6 +190,11 @@ URLS: dict[str, tuple[str, str | None, str | dict[str, str]]] = {
         "other_team":                               "login  403    400    400    404    404    403    403    400",
         "other_org":                                "login  403    400    400    400    400    403    403    400",
     }),
+    "tickets:component": ("POST", "ticket", {
+        "own":                                      "login  403    400    400    400    400    403    403    400",
+        "other_team":                               "login  403    400    400    404    404    403    403    400",
+        "other_org":                                "login  403    400    400    400    400    403    403    400",
+    }),
     "tickets:assign": ("POST", "ticket", {
         "own":                                      "login  403    400    400    400    400    403    403    400",
         "other_team":                               "login  403    400    400    404    404    403    403    400",
@@ -299,6 +305,8 @@ URLS: dict[str, tuple[str, str | None, str | dict[str, str]]] = {
     # a staff account is refused (403 staff_account). Without a token: 401 for everyone.
     "widget-me": ("GET", None,                      "401    200    403    403    403    403    403    403    403"),
     "widget-nps": ("GET", None,                     "401    200    403    403    403    403    403    403    403"),
+    # public: maintenance notices and open public incidents, read without a token (sign-in may be what is down)
+    "widget-status": ("GET", None,                  "200    200    200    200    200    200    200    200    200"),
     "widget-suggestions": ("GET", None,             "401    400    403    403    403    403    403    403    403"),
     "widget-tickets": ("GET", None,                 "401    200    403    403    403    403    403    403    403"),
     "widget-ticket": ("GET", "portal_ticket", {
@@ -997,9 +1005,13 @@ def _widget_token(user) -> dict:
     return bearer(hs256(claims(sub=f"matrix-{user.pk}", email=user.email, name="Matrix")))
 
 
+# Widget rows anyone may read, token or not (the maintenance notices must show while sign-in is down).
+WIDGET_PUBLIC = {"widget-status"}
+
+
 def _check_url(client, world: World, role: str, key: str, row) -> list[str]:
     method, kind, spec = row
-    widget = key.startswith("widget-")
+    widget = key.startswith("widget-") and key not in WIDGET_PUBLIC
     wrong = []
     for ownership in OWNERSHIPS if kind else (None,):
         kwargs = KWARGS_OF_KIND[kind](world.objects[kind, ownership]) if kind else FIXED_KWARGS.get(key, {})

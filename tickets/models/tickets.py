@@ -298,6 +298,12 @@ class Ticket(models.Model):
     escalated_at = models.DateTimeField(null=True, blank=True)
     warning_notified_at = models.DateTimeField(null=True, blank=True)
 
+    # The part of TourBrain the ticket is about (a status-page component), set by staff: when an incident on it
+    # resolves, beta users with open tickets about it are told.
+    component = models.ForeignKey(
+        "oncall.Component", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=True
+    )
+
     # Optimistic locking: every change bumps it; a form sends the version it was rendered from.
     version = models.PositiveIntegerField(default=0)
     updated_at = models.DateTimeField(default=timezone.now)

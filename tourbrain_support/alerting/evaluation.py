@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 import re
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -50,6 +50,7 @@ class Notice:
     value: float | None
     repeat: int = 0
     since: datetime | None = None
+    annotations: dict[str, str] = field(default_factory=dict)  # from the source: what lies behind the value
 
 
 @dataclass
@@ -72,8 +73,11 @@ class TickResult:
 # --- values ---------------------------------------------------------------------------------------------
 
 
-def rule_values(rules: list[AlertRule], now: datetime) -> tuple[dict[int, float | None], list[AlertRule]]:
-    """Each evaluable rule's value ({rule id: value or None}) and the rules whose source is unknown.
+def rule_values(
+    rules: list[AlertRule], now: datetime, annotations: dict[int, dict[str, str]] | None = None
+) -> tuple[dict[int, float | None], list[AlertRule]]:
+    """Each evaluable rule's value ({rule id: value or None}) and the rules whose source is unknown; a source's
+    annotations go into `annotations` ({rule id: {name: text}}) when given.
 
     Probe fields cost one grouped query per distinct window; a registered source is called once per window.
     """
@@ -94,9 +98,11 @@ def rule_values(rules: list[AlertRule], now: datetime) -> tuple[dict[int, float 
         for rule, key in pairs:
             values[rule.pk] = found.get(key)
     for (name, window), group in registered_rules.items():
-        value = sources.registered_value(name, window, now)
+        found = sources.registered_value(name, window, now)
         for rule in group:
-            values[rule.pk] = value
+            values[rule.pk] = found.value
+            if annotations is not None and found.annotations:
+                annotations[rule.pk] = found.annotations
     return values, unknown
 
 
@@ -246,7 +252,8 @@ def alerts_evaluate(*, now: datetime | None = None, rules: list[AlertRule] | Non
     """Evaluate every enabled rule once (`rules`: ones read earlier, as a concurrent evaluator would hold)."""
     now = now or timezone.now()
     rules = evaluable_rules() if rules is None else rules
-    values, unknown = rule_values(rules, now)
+    annotations: dict[int, dict[str, str]] = {}
+    values, unknown = rule_values(rules, now, annotations)
     silences = active_silences(now)
     result = TickResult(no_source=[rule.name for rule in unknown])
     unchanged: dict[float | None, list[int]] = defaultdict(list)  # value -> rules with no transition
@@ -274,14 +281,28 @@ def alerts_evaluate(*, now: datetime | None = None, rules: list[AlertRule] | Non
                 AlertEvent(rule=rule, kind=kind, instance=instance, value=value, at=now, notified=sent, silenced=muted)
                 for kind, sent, muted in decision.events
             ]
-            result.notices += decision.notices
+            notes = annotations.get(rule.pk)
+            result.notices += [replace(notice, annotations=notes) if notes else notice for notice in decision.notices]
         _record_values(unchanged, now)
         AlertEvent.objects.bulk_create(events)
         if result.notices:
             from tourbrain_support.alerting.notify import notices_enqueue
 
             result.messages = notices_enqueue(result.notices, now=now)
+    if result.changed:
+        _refresh_customer_notices()
     return result
+
+
+def _refresh_customer_notices() -> None:
+    """A state changed: customers' maintenance banners follow at once. The cached copy goes now and is rebuilt
+    after commit, from the committed states (a reader in between reads them itself)."""
+    from django.core.cache import cache
+
+    from tourbrain_support.alerting.selectors import NOTICES_CACHE_KEY, customer_notices_refresh
+
+    cache.delete(NOTICES_CACHE_KEY)
+    transaction.on_commit(customer_notices_refresh)
 
 
 # Every column a transition may change: a changed row is written whole, from the state read plus the change.

@@ -114,6 +114,11 @@ class AlertRule(models.Model):
     summary = models.CharField(max_length=300, blank=True)
     runbook = models.TextField(blank=True)
     labels = models.JSONField(default=dict, blank=True)
+    customer_notice = models.CharField(
+        max_length=300,
+        blank=True,
+        help_text="While the rule fires, customers see this as a maintenance banner (widget and portal); empty: none.",
+    )
     enabled = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

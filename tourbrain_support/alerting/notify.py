@@ -76,7 +76,8 @@ def _page_oncall(notices: list, *, now: datetime) -> list[OutboxItem]:
                 severity=notice.rule.severity,
                 title=f"[{_HEADINGS[notice.kind]}] {notice.rule.name}",
                 body=message_body([notice], slack=False),
-                url=f"{settings.SITE_URL.rstrip('/')}/alerts/",
+                url=notice.annotations.get("url") or f"{settings.SITE_URL.rstrip('/')}/alerts/",
+                labels=notice.rule.all_labels(),
             )
     items = [target_item(f"email:{address}", notices, via=ONCALL) for address in settings.ALERT_ONCALL_EMAILS]
     repeats = [notice for notice in notices if notice.kind == AlertEvent.Kind.REPEAT]
@@ -148,6 +149,9 @@ def message_body(notices: list, *, slack: bool = False) -> str:
         lines.append(
             f"  {rule.expression}: {value}" + (f", since {notice.since:%Y-%m-%d %H:%M} UTC" if notice.since else "")
         )
+        for name, text in notice.annotations.items():
+            label = "Link" if name == "url" else name.replace("_", " ").capitalize()
+            lines.append(f"  {label}: {text}")
         if rule.runbook and notice.kind != AlertEvent.Kind.RESOLVED:
             lines.append(f"  Runbook: {rule.runbook}")
         lines.append("")

@@ -44,7 +44,15 @@ _EXPR = re.compile(
     r"(?P<threshold>[-+]?[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*$"
 )
 _DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
-_KNOWN_ANNOTATIONS = {"summary", "runbook", "channels", "recovery_threshold", "nodata_after", "repeat_interval"}
+_KNOWN_ANNOTATIONS = {
+    "summary",
+    "runbook",
+    "customer_notice",
+    "channels",
+    "recovery_threshold",
+    "nodata_after",
+    "repeat_interval",
+}
 
 
 def parse_duration(text: Any) -> timedelta:
@@ -69,6 +77,8 @@ def rules_export(rules=None) -> str:
             annotations["summary"] = rule.summary
         if rule.runbook:
             annotations["runbook"] = rule.runbook
+        if rule.customer_notice:
+            annotations["customer_notice"] = rule.customer_notice
         if rule.channels:
             annotations["channels"] = ", ".join(rule.channels)
         if rule.recovery_threshold is not None:
@@ -114,6 +124,7 @@ def _rule_fields(entry: Any) -> dict[str, Any]:
         "labels": labels,
         "summary": str(annotations.get("summary", ""))[:300],
         "runbook": str(annotations.get("runbook", "")),
+        "customer_notice": str(annotations.get("customer_notice", ""))[:300],
         "channels": [part.strip() for part in str(annotations.get("channels", "")).split(",") if part.strip()],
         "recovery_threshold": None,
         "nodata_after": None,

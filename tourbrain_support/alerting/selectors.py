@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
 
+from django.core.cache import cache
+from django.db import DatabaseError
 from django.db.models import Max, QuerySet
 
 from tourbrain_support.alerting import sources
 from tourbrain_support.alerting.evaluation import rule_silenced
-from tourbrain_support.alerting.models import AlertEvent, AlertRule, ProbeSample, Silence
+from tourbrain_support.alerting.models import AlertEvent, AlertRule, AlertState, ProbeSample, Silence
 from tourbrain_support.alerting.probes import configured_probe_names
+
+logger = logging.getLogger(__name__)
 
 RECENT_EVENTS = 50
 
@@ -61,3 +66,43 @@ def probe_latest_samples(*, now: datetime) -> list[ProbeSample]:
         if (sample.probe, sample.sampled_at) in pairs:
             newest[sample.probe] = sample
     return [newest[name] for name in sorted(newest)]
+
+
+# Customer pages read the notices from the cache: the sign-in page stays free of queries when warm, and a
+# database in trouble does not take the banner (or the page) down with it.
+NOTICES_CACHE_KEY = "alerting:customer-notices"
+NOTICES_CACHE_SECONDS = 60  # a process that missed the tick's refresh (a local cache) catches up within this
+
+
+def customer_notices_query() -> list[dict]:
+    """Maintenance banners for customers: the `customer_notice` of each enabled rule firing now; 1 query.
+
+    Only `firing` counts (not pending, not no-data): the banner follows the rule's `for`, and clears at the
+    tick that resolves it.
+    """
+    rows = (
+        AlertState.objects.filter(state=AlertState.State.FIRING, rule__enabled=True)
+        .exclude(rule__customer_notice="")
+        .order_by("rule__name")
+        .values_list("rule__name", "rule__customer_notice")
+    )
+    return [{"alert": name, "message": notice} for name, notice in rows]
+
+
+def customer_notices_refresh() -> list[dict]:
+    """Recompute the notices into the cache (each evaluation tick does, so a change shows at once)."""
+    notices = customer_notices_query()
+    cache.set(NOTICES_CACHE_KEY, notices, NOTICES_CACHE_SECONDS)
+    return notices
+
+
+def customer_notices() -> list[dict]:
+    """The notices to show now: from the cache, else read (at most 1 query); [] when they cannot be read."""
+    notices = cache.get(NOTICES_CACHE_KEY)
+    if notices is not None:
+        return notices
+    try:
+        return customer_notices_refresh()
+    except DatabaseError:
+        logger.warning("customer notices could not be read", exc_info=True)
+        return []

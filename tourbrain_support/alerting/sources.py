@@ -1,7 +1,8 @@
 """Where rules get their values: probe samples (built in) and sources the apps register at start-up.
 
 The core never imports an app; an app calls `register_source("tickets.critical_beta", fn, description=...)`
-in its AppConfig.ready(), with `fn(window: timedelta, now: datetime) -> float | None` (None: no data).
+in its AppConfig.ready(), with `fn(window: timedelta, now: datetime) -> float | None` (None: no data), or a
+`SourceValue(value, annotations)` naming what lies behind the number (a ticket and its link).
 A rule whose source is neither a probe field nor registered shows "no source" and never fires.
 
 Probe sources read `probe:<probe name>:<field>` from the samples over the rule's window:
@@ -11,6 +12,7 @@ Probe sources read `probe:<probe name>:<field>` from the samples over the rule's
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -22,7 +24,17 @@ from tourbrain_support.alerting.models import ProbeSample
 
 logger = logging.getLogger(__name__)
 
-SourceFunction = Callable[[timedelta, datetime], float | None]
+
+@dataclass(frozen=True)
+class SourceValue:
+    """A value with what lies behind it: annotations shown in the alert's notifications, e.g.
+    {"ticket": "TB-123", "url": "https://.../queue/TB-123/"} (a `url` is also the page's link)."""
+
+    value: float | None
+    annotations: dict[str, str] = dataclasses.field(default_factory=dict)
+
+
+SourceFunction = Callable[[timedelta, datetime], "float | SourceValue | None"]
 PROBE_PREFIX = "probe:"
 PROBE_FIELDS = ("down", "up", "degraded", "latency_ms", "value")
 
@@ -100,12 +112,16 @@ def probe_values(probe_names: set[str], window: timedelta, now: datetime) -> dic
     return values
 
 
-def registered_value(name: str, window: timedelta, now: datetime) -> float | None:
-    """A registered source's value; a source that raises counts as no data (logged), never stops the tick."""
+def registered_value(name: str, window: timedelta, now: datetime) -> SourceValue:
+    """A registered source's value and annotations; a source that raises counts as no data (logged), never stops
+    the tick."""
     source = _registry[name]
     try:
         value = source.function(window, now)
     except Exception:
         logger.exception("alert source failed", extra={"source": name})
-        return None
-    return None if value is None else float(value)
+        return SourceValue(None)
+    if isinstance(value, SourceValue):
+        annotations = {str(key): str(text) for key, text in value.annotations.items()}
+        return SourceValue(None if value.value is None else float(value.value), annotations)
+    return SourceValue(None if value is None else float(value))

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import logging
+from collections.abc import Callable, Iterable
 from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
@@ -19,6 +21,26 @@ from tourbrain_support.recorders import record_action
 
 SLACK_STATUS = "status"
 KIND_INCIDENT_UPDATE = "incident.update"
+
+logger = logging.getLogger(__name__)
+
+# What the apps do when an incident resolves (the core imports no app): `fn(incident) -> int`, called inside the
+# resolving transaction so what it writes to the outbox commits with the resolve, exactly once.
+_resolved_hooks: dict[str, Callable[[Incident], int]] = {}
+
+
+def register_incident_resolved(name: str, fn: Callable[[Incident], int]) -> None:
+    """Call `fn(incident)` when an incident resolves (registering a name again replaces it)."""
+    _resolved_hooks[name] = fn
+
+
+def _run_resolved_hooks(incident: Incident) -> None:
+    for name, hook in _resolved_hooks.items():
+        try:
+            with transaction.atomic():  # a savepoint: a failing hook undoes only its own rows, never the resolve
+                hook(incident)
+        except Exception:
+            logger.exception("incident resolved hook failed", extra={"hook": name, "incident": incident.pk})
 
 
 def _slack_update(incident: Incident, update: IncidentUpdate) -> None:
@@ -94,7 +116,9 @@ def incident_open(
 @transaction.atomic
 def incident_open_from_page(*, page: Page, components: Iterable[Component] = (), actor=None) -> Incident:
     """An incident for a page's alert (once per page key: the open one is returned)."""
-    existing = Incident.objects.filter(page_key=page.key).exclude(status=Incident.Status.RESOLVED).first()
+    # One incident per alert, whichever rotation's page it is opened from.
+    alert_key = page.alert_key or page.key
+    existing = Incident.objects.filter(page_key=alert_key).exclude(status=Incident.Status.RESOLVED).first()
     if existing:
         return existing
     severity = Incident.Severity.CRITICAL if page.severity == "critical" else Incident.Severity.MAJOR
@@ -105,7 +129,7 @@ def incident_open_from_page(*, page: Page, components: Iterable[Component] = (),
         components=components,
         is_public=False,
         actor=actor,
-        page_key=page.key,
+        page_key=alert_key,
     )
 
 
@@ -125,6 +149,8 @@ def incident_update(*, incident: Incident, status: str, message: str, is_public:
         incident.summary = incident_summary(incident)
         fields += ["resolved_at", "summary"]
     incident.save(update_fields=fields)
+    if status == Incident.Status.RESOLVED:
+        _run_resolved_hooks(incident)
     record_action(
         actor=actor,
         action="update",
@@ -155,7 +181,7 @@ def incident_summary(incident: Incident) -> str:
         f"Duration: {_duration(ended - incident.opened_at)}",
     ]
     if incident.page_key:
-        page = Page.objects.filter(key=incident.page_key).first()
+        page = Page.objects.filter(Q(key=incident.page_key) | Q(alert_key=incident.page_key)).order_by("pk").first()
         if page:
             acknowledged = (
                 f", acknowledged after {_duration(page.acknowledged_at - page.created_at)}"

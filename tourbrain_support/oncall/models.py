@@ -31,7 +31,13 @@ class Rotation(models.Model):
         SUNDAY = 6, "Sunday"
 
     name = models.CharField(max_length=100, unique=True)
-    is_active = models.BooleanField(default=True, help_text="The first active rotation is the one paged.")
+    is_active = models.BooleanField(default=True, help_text="Only active rotations are paged.")
+    match_labels = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='Alerts whose labels hold all of these page this rotation, e.g. {"team": "platform"}. '
+        "An alert no rotation selects pages every active rotation.",
+    )
     handover_weekday = models.PositiveSmallIntegerField(choices=Weekday.choices, default=Weekday.MONDAY)
     handover_time = models.TimeField(default=time(9, 0), help_text="Local time in the rotation's time zone.")
     time_zone = models.CharField(max_length=64, blank=True, help_text="Empty: BUSINESS_TIMEZONE.")
@@ -111,7 +117,14 @@ class Page(models.Model):
         SECONDARY = 1, "Secondary"
         ESCALATION = 2, "Escalation contacts"
 
-    key = models.CharField(max_length=200, unique=True, help_text="The alert's key: paging it again is a no-op.")
+    key = models.CharField(
+        max_length=200, unique=True, help_text="The alert's key (and rotation): paging it again is a no-op."
+    )
+    # The alert's own key, shared by the pages of every rotation it paged; resolving the alert closes them all.
+    alert_key = models.CharField(max_length=200, blank=True, db_index=True)
+    rotation = models.ForeignKey(
+        "Rotation", null=True, blank=True, on_delete=models.SET_NULL, related_name="pages", help_text="Whose people."
+    )
     severity = models.CharField(max_length=20)
     title = models.CharField(max_length=200)
     body = models.TextField(blank=True)

@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.core import signing
 from django.db import transaction
+from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
@@ -26,6 +27,7 @@ from tourbrain_support.notifications.builders import slack_enabled
 from tourbrain_support.notifications.models import OutboxMessage
 from tourbrain_support.notifications.outbox import OutboxItem, outbox_enqueue_many
 from tourbrain_support.oncall.models import EscalationContact, Page
+from tourbrain_support.oncall.rotation import active_rotations, rotations_for_labels
 from tourbrain_support.oncall.selectors import oncall_now
 from tourbrain_support.recorders import record_action
 
@@ -90,7 +92,14 @@ def _person(responder) -> Target | None:
     return Target(name=str(responder), email=user.email, phone=responder.phone, user_id=user.pk)
 
 
-def targets_for_level(level: int, at: datetime) -> list[Target]:
+def _loaded_rotation(page: Page):
+    """The page's rotation with its members, if it is still active (an inactive one pages nobody more)."""
+    if page.rotation_id is None:
+        return None
+    return next((rotation for rotation in active_rotations() if rotation.pk == page.rotation_id), None)
+
+
+def targets_for_level(level: int, at: datetime, rotation=None) -> list[Target]:
     if level == Page.Level.ESCALATION:
         return [
             Target(
@@ -102,7 +111,9 @@ def targets_for_level(level: int, at: datetime) -> list[Target]:
             )
             for contact in EscalationContact.objects.filter(is_active=True)
         ]
-    primary, secondary = oncall_now(at)
+    if rotation is None:
+        return []
+    primary, secondary = oncall_now(at, rotation=rotation)
     person = _person(primary if level == Page.Level.PRIMARY else secondary)
     return [person] if person else []
 
@@ -190,10 +201,12 @@ def _state_slack(page: Page, text: str) -> None:
         )
 
 
-def _page_level(page: Page, level: int, now: datetime) -> None:
-    """Notify one level; a level with nobody configured is skipped at once."""
+def _page_level(page: Page, level: int, now: datetime, rotation=None) -> None:
+    """Notify one level of the page's rotation; a level with nobody configured is skipped at once."""
+    if rotation is None and level < Page.Level.ESCALATION:
+        rotation = _loaded_rotation(page)
     while True:
-        targets = targets_for_level(level, now)
+        targets = targets_for_level(level, now, rotation)
         if targets or level == Page.Level.ESCALATION:
             break
         level += 1
@@ -208,27 +221,47 @@ def _page_level(page: Page, level: int, now: datetime) -> None:
 
 
 @transaction.atomic
-def page_oncall(*, key: str, severity: str, title: str, body: str, url: str) -> Page:
-    """Page the primary (SMS, email, Slack `alerts`); paging the same key again returns the existing page."""
+def page_oncall(
+    *, key: str, severity: str, title: str, body: str, url: str, labels: dict[str, str] | None = None
+) -> Page:
+    """Page the primary (SMS, email, Slack `alerts`) of every active rotation the alert's labels select (all
+    active rotations when none is selected), each page escalating on its own; returns the first page. Paging
+    the same key again pages nobody twice (each rotation's page is keyed `<key>@<rotation id>`)."""
     if not key:
         raise ApplicationError("A page needs a key.", fields={"key": ["This field is required."]})
     now = timezone.now()
-    page, created = Page.objects.get_or_create(
-        key=key[:200],
-        defaults={"severity": severity, "title": title[:200], "body": body, "url": url[:500], "created_at": now},
-    )
-    if not created:
-        return page
-    # Lock the fresh row: a concurrent caller with the same key waited on the unique index and returns above.
-    _page_level(page, Page.Level.PRIMARY, now)
-    record_action(
-        actor=None,
-        action="create",
-        resource_type="oncall_page",
-        resource_id=page.pk,
-        changes={"key": page.key, "severity": severity, "paged": page.paged},
-    )
-    return page
+    alert_key = key[:180]
+    earlier = Page.objects.filter(key=alert_key).first()
+    if earlier is not None:  # paged before pages had rotations, or when there was none: nobody is paged twice
+        return earlier
+    rotations = rotations_for_labels(active_rotations(), labels or {}) or [None]
+    pages = []
+    for rotation in rotations:
+        page, created = Page.objects.get_or_create(
+            key=alert_key if rotation is None else f"{alert_key}@{rotation.pk}",
+            defaults={
+                "alert_key": alert_key,
+                "rotation": rotation,
+                "severity": severity,
+                "title": title[:200],
+                "body": body,
+                "url": url[:500],
+                "created_at": now,
+            },
+        )
+        pages.append(page)
+        if not created:
+            continue
+        # A concurrent caller with the same key waited on the unique index and found this page above.
+        _page_level(page, Page.Level.PRIMARY, now, rotation)
+        record_action(
+            actor=None,
+            action="create",
+            resource_type="oncall_page",
+            resource_id=page.pk,
+            changes={"key": page.key, "severity": severity, "rotation": str(rotation or ""), "paged": page.paged},
+        )
+    return pages[0]
 
 
 def pages_escalate_due(now: datetime | None = None) -> int:
@@ -266,12 +299,14 @@ def page_acknowledge(page: Page, by, *, via: str = "page", name: str = "", reque
 
 @transaction.atomic
 def page_resolve(key: str, *, by=None, via: str = "alert", name: str = "", request=None) -> Page | None:
-    """Close the page of `key` (the alert resolved, or someone resolved it); no-op when absent or resolved."""
-    page = Page.objects.select_for_update().filter(key=key).first()
-    if page is None or page.status == Page.Status.RESOLVED:
-        return page
+    """Close the page of `key`, or every rotation's page of the alert `key` (the alert resolved, or someone
+    resolved it); no-op for pages absent or resolved. Returns the first of them."""
+    pages = list(Page.objects.select_for_update().filter(Q(key=key) | Q(alert_key=key)).order_by("pk"))
     who = str(by) if by is not None else (name or "the alert")
-    return _page_close_step(page, Page.Status.RESOLVED, "resolved", by, who=who, via=via, request=request)
+    for page in pages:
+        if page.status != Page.Status.RESOLVED:
+            _page_close_step(page, Page.Status.RESOLVED, "resolved", by, who=who, via=via, request=request)
+    return pages[0] if pages else None
 
 
 def _page_close_step(page: Page, status: str, step: str, by, *, who: str, via: str, request) -> Page:

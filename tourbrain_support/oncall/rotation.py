@@ -57,15 +57,32 @@ def shift_bounds(rotation: Rotation, week: int) -> tuple[datetime, datetime]:
     return _aware(start, zone), _aware(start + WEEK, zone)
 
 
-def active_rotation() -> Rotation | None:
-    """The paged rotation with its members (responder and user) loaded; 2 queries."""
+def active_rotations() -> list[Rotation]:
+    """The active rotations with their members (responder and user) loaded, oldest first; 2 queries."""
     members = RotationMember.objects.select_related("responder__user").filter(responder__is_active=True)
-    return (
+    return list(
         Rotation.objects.filter(is_active=True)
         .prefetch_related(Prefetch("members", queryset=members, to_attr="ordered_members"))
         .order_by("pk")
-        .first()
     )
+
+
+def active_rotation() -> Rotation | None:
+    """The first active rotation (the one /oncall/ shows) with its members loaded; 2 queries."""
+    rotations = active_rotations()
+    return rotations[0] if rotations else None
+
+
+def rotations_for_labels(rotations: list[Rotation], labels: dict[str, str]) -> list[Rotation]:
+    """The rotations an alert's labels select (each rotation's `match_labels` all held by them); none selected:
+    every one of them, so an alert never goes unpaged for want of a route."""
+    selected = [
+        rotation
+        for rotation in rotations
+        if rotation.match_labels
+        and all(str(labels.get(name, "")) == str(value) for name, value in rotation.match_labels.items())
+    ]
+    return selected or list(rotations)
 
 
 def scheduled_pair(rotation: Rotation, week: int) -> tuple[Responder | None, Responder | None]:

@@ -36,10 +36,11 @@ PROBE_FRESH = timedelta(minutes=5)
 DOWNTIME_SEVERITIES = (Incident.Severity.MAJOR, Incident.Severity.CRITICAL)
 
 
-def oncall_now(at: datetime | None = None) -> tuple[Responder | None, Responder | None]:
-    """(primary, secondary) on call at `at` (default now); (None, None) without an active rotation."""
+def oncall_now(at: datetime | None = None, *, rotation=None) -> tuple[Responder | None, Responder | None]:
+    """(primary, secondary) of `rotation` (default: the first active one) on call at `at` (default now);
+    (None, None) without a rotation."""
     at = at or timezone.now()
-    rotation = active_rotation()
+    rotation = rotation or active_rotation()
     if rotation is None:
         return None, None
     shift = shift_at(rotation, at, overrides_between(rotation, at, at + timedelta(microseconds=1)))

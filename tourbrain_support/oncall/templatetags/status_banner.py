@@ -1,7 +1,9 @@
-"""`{% status_banner %}`: open public incidents as a banner on customer pages (one query, where used)."""
+"""`{% status_banner %}`: on customer pages, the maintenance notices of firing alerts (e.g. sign-in degraded) and
+the open public incidents as banners (two queries, where used)."""
 
 from django import template
 
+from tourbrain_support.alerting.selectors import customer_notices
 from tourbrain_support.oncall.selectors import status_banner as open_public_incidents
 
 register = template.Library()
@@ -9,4 +11,4 @@ register = template.Library()
 
 @register.inclusion_tag("oncall/_status_banner.html")
 def status_banner() -> dict:
-    return {"incidents": open_public_incidents()}
+    return {"notices": customer_notices(), "incidents": open_public_incidents()}
