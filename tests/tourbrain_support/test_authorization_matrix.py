@@ -48,7 +48,7 @@ from audit.models import BackupRun, LoginLockout, SecurityCounter
 from audit.sealing import seal_all
 from audit.services import audit_record, deployment_record
 from knowledge_base.models import Article, EmptySearch, Feedback, SuggestionOpen
-from kpis.models import DailyMetric, PlanPrice, ProjectApiKey, RejectedEventCount
+from kpis.models import DailyMetric, MarketingSpend, PlanPrice, ProjectApiKey, RejectedEventCount
 from tests.factories import MembershipFactory, OrganizationFactory, UserFactory
 from tests.knowledge_base.factories import ArticleFactory, VideoFactory
 from tests.tickets.factories import TicketFactory
@@ -660,6 +660,10 @@ ADMIN_MODELS: dict[str, dict[str, str | dict[str, str]]] = {
         "changelist":                               "alogin alogin 403    200    403    403    200    403    200",
         "change":                                   "alogin alogin 403    200    403    403    200    403    200",
     },
+    "kpis.MarketingSpend": {
+        "changelist":                               "alogin alogin 403    200    403    403    200    403    200",
+        "change":                                   "alogin alogin 403    200    403    403    200    403    200",
+    },
     "kpis.DailyMetric": {
         "changelist":                               "alogin alogin 403    200    403    403    200    403    200",
         "change":                                   "alogin alogin 403    200    403    403    200    403    200",
@@ -849,6 +853,7 @@ def _knowledge_base_and_kpis(world: World, *, reader) -> None:
     EmptySearch.objects.create(query="matrix", day=timezone.now().date(), count=1)
     ProjectApiKey.objects.create(name="matrix")
     PlanPrice.objects.create(plan="professional", monthly_price=149, valid_from=timezone.now().date())
+    MarketingSpend.objects.create(month=timezone.now().date().replace(day=1), amount_usd=1500)
     RejectedEventCount.objects.create(day=timezone.now().date(), reason="invalid", event_name="x", count=1)
     DailyMetric.objects.create(metric="matrix", day=timezone.now().date(), value=1, computed_at=timezone.now())
     rule = AlertRule.objects.create(name="Matrix", source="probe:database:down", threshold=1)
