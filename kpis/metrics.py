@@ -19,7 +19,7 @@ from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import TruncMinute
 
 from audit.selectors import backup_outcomes
-from kpis.analytics import day_sessions
+from kpis.analytics import day_session_stats
 from kpis.health import HEALTH_ERROR
 from kpis.models import SPEED_INSIGHTS_EVENT, HealthSample, MarketingSpend, OpenAIUsageSample, ProductEvent
 from kpis.revenue import Subscription, price_list, price_on, subscription_changes, subscriptions_at
@@ -146,13 +146,13 @@ ORGANIC_REFERRALS = ("referral", "word_of_mouth")
 
 
 def session_duration_median(day: date) -> DayValues:
-    durations = [duration for duration, _ in day_sessions(day)]
-    return {"": float(median(durations))} if durations else {}
+    count, middle, _ = day_session_stats(day)
+    return {"": middle} if count else {}
 
 
 def features_per_session(day: date) -> DayValues:
-    features = [count for _, count in day_sessions(day)]
-    return {"": sum(features) / len(features)} if features else {}
+    count, _, features = day_session_stats(day)
+    return {"": features / count} if count else {}
 
 
 def monthly_signups(day: date) -> DayValues:
