@@ -261,10 +261,13 @@ FROM by_method GROUP BY week, key, step
 UNION ALL
 SELECT 's', week, '', COUNT(*), NULL FROM signups GROUP BY week
 UNION ALL
-SELECT 'r', u.week, (((e."timestamp" AT TIME ZONE 'UTC')::date - u.week) / 7)::text, COUNT(DISTINCT u.distinct_id), NULL
-FROM signups u JOIN kpis_productevent e ON e.distinct_id = u.distinct_id
-WHERE e."timestamp" >= %(start)s AND e."timestamp" < %(end)s AND (e."timestamp" AT TIME ZONE 'UTC')::date >= u.week
-GROUP BY 1, 2, 3
+SELECT 'r', week, week_offset::text, COUNT(*), NULL
+FROM (
+    SELECT DISTINCT u.week, u.distinct_id, ((e."timestamp" AT TIME ZONE 'UTC')::date - u.week) / 7 AS week_offset
+    FROM signups u JOIN kpis_productevent e ON e.distinct_id = u.distinct_id
+    WHERE e."timestamp" >= %(start)s AND e."timestamp" < %(end)s AND (e."timestamp" AT TIME ZONE 'UTC')::date >= u.week
+) AS active
+GROUP BY week, week_offset
 """  # noqa: S608 - names from FUNNEL_STEPS, values passed as parameters
 
 
