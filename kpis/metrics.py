@@ -23,9 +23,9 @@ from kpis.analytics import day_session_stats
 from kpis.health import HEALTH_ERROR
 from kpis.models import SPEED_INSIGHTS_EVENT, HealthSample, MarketingSpend, OpenAIUsageSample, ProductEvent
 from kpis.revenue import Subscription, price_list, price_on, subscription_changes, subscriptions_at
+from kpis.selectors import beta_users_active_since
 from kpis.stats import nearest_rank
 from tickets.selectors import (
-    active_beta_users,
     beta_testimonials_count,
     beta_user_identifiers,
     conversion_intent_share,
@@ -370,9 +370,14 @@ def beta_testimonials(day: date) -> DayValues:
     return {"": float(beta_testimonials_count(until=end))}
 
 
+BETA_ACTIVE_DAYS = 30
+
+
 def beta_active_users(day: date) -> DayValues:
-    _, end = day_bounds(day)
-    return {"": float(active_beta_users(now=end))}
+    """The beta cohort page's "Active" count as of the end of the day: the cohort's users (today's cohort, as for
+    beta churn) with a product event under one of their ids (auth `sub`, email) in the 30 days ending with it."""
+    start, end = day_bounds(day, BETA_ACTIVE_DAYS)
+    return {"": float(beta_users_active_since(beta_user_identifiers(cohort_only=True), start, end))}
 
 
 def beta_churn(day: date) -> DayValues:
@@ -706,8 +711,8 @@ METRICS += [
     MetricDefinition(
         "active_beta_users",
         "Active beta users",
-        "Beta users who filed a ticket or signed in within the 30 days before the end of the day (sign-ins as of "
-        "the rollup: the last sign-in is all that is kept).",
+        "Beta cohort users with a product event (under their auth sub or email) in the 30 days ending with the "
+        "day: the beta cohort page's Active count.",
         "count",
         beta_active_users,
     ),
