@@ -7,7 +7,9 @@ never zero.
 """
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
@@ -145,13 +147,36 @@ def monthly_churn_rate(day: date) -> DayValues:
 ORGANIC_REFERRALS = ("referral", "word_of_mouth")
 
 
+# Within `shared_session_stats()` (rollup_day computes every metric of one day in it) the two session metrics share
+# one session query per day.
+_session_stats: ContextVar[dict[date, tuple[int, float | None, int]] | None] = ContextVar("session_stats", default=None)
+
+
+@contextmanager
+def shared_session_stats() -> Iterator[None]:
+    token = _session_stats.set({})
+    try:
+        yield
+    finally:
+        _session_stats.reset(token)
+
+
+def _day_session_stats(day: date) -> tuple[int, float | None, int]:
+    shared = _session_stats.get()
+    if shared is None:
+        return day_session_stats(day)
+    if day not in shared:
+        shared[day] = day_session_stats(day)
+    return shared[day]
+
+
 def session_duration_median(day: date) -> DayValues:
-    count, middle, _ = day_session_stats(day)
+    count, middle, _ = _day_session_stats(day)
     return {"": middle} if count else {}
 
 
 def features_per_session(day: date) -> DayValues:
-    count, _, features = day_session_stats(day)
+    count, _, features = _day_session_stats(day)
     return {"": features / count} if count else {}
 
 
