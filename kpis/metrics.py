@@ -7,7 +7,9 @@ never zero.
 """
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
@@ -19,13 +21,13 @@ from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import TruncMinute
 
 from audit.selectors import backup_outcomes
-from kpis.analytics import day_sessions
+from kpis.analytics import day_session_stats
 from kpis.health import HEALTH_ERROR
 from kpis.models import SPEED_INSIGHTS_EVENT, HealthSample, MarketingSpend, OpenAIUsageSample, ProductEvent
 from kpis.revenue import Subscription, price_list, price_on, subscription_changes, subscriptions_at
+from kpis.selectors import beta_users_active_since
 from kpis.stats import nearest_rank
 from tickets.selectors import (
-    active_beta_users,
     beta_testimonials_count,
     beta_user_identifiers,
     conversion_intent_share,
@@ -145,14 +147,37 @@ def monthly_churn_rate(day: date) -> DayValues:
 ORGANIC_REFERRALS = ("referral", "word_of_mouth")
 
 
+# Within `shared_session_stats()` (rollup_day computes every metric of one day in it) the two session metrics share
+# one session query per day.
+_session_stats: ContextVar[dict[date, tuple[int, float | None, int]] | None] = ContextVar("session_stats", default=None)
+
+
+@contextmanager
+def shared_session_stats() -> Iterator[None]:
+    token = _session_stats.set({})
+    try:
+        yield
+    finally:
+        _session_stats.reset(token)
+
+
+def _day_session_stats(day: date) -> tuple[int, float | None, int]:
+    shared = _session_stats.get()
+    if shared is None:
+        return day_session_stats(day)
+    if day not in shared:
+        shared[day] = day_session_stats(day)
+    return shared[day]
+
+
 def session_duration_median(day: date) -> DayValues:
-    durations = [duration for duration, _ in day_sessions(day)]
-    return {"": float(median(durations))} if durations else {}
+    count, middle, _ = _day_session_stats(day)
+    return {"": middle} if count else {}
 
 
 def features_per_session(day: date) -> DayValues:
-    features = [count for _, count in day_sessions(day)]
-    return {"": sum(features) / len(features)} if features else {}
+    count, _, features = _day_session_stats(day)
+    return {"": features / count} if count else {}
 
 
 def monthly_signups(day: date) -> DayValues:
@@ -370,9 +395,14 @@ def beta_testimonials(day: date) -> DayValues:
     return {"": float(beta_testimonials_count(until=end))}
 
 
+BETA_ACTIVE_DAYS = 30
+
+
 def beta_active_users(day: date) -> DayValues:
-    _, end = day_bounds(day)
-    return {"": float(active_beta_users(now=end))}
+    """The beta cohort page's "Active" count as of the end of the day: the cohort's users (today's cohort, as for
+    beta churn) with a product event under one of their ids (auth `sub`, email) in the 30 days ending with it."""
+    start, end = day_bounds(day, BETA_ACTIVE_DAYS)
+    return {"": float(beta_users_active_since(beta_user_identifiers(cohort_only=True), start, end))}
 
 
 def beta_churn(day: date) -> DayValues:
@@ -706,8 +736,8 @@ METRICS += [
     MetricDefinition(
         "active_beta_users",
         "Active beta users",
-        "Beta users who filed a ticket or signed in within the 30 days before the end of the day (sign-ins as of "
-        "the rollup: the last sign-in is all that is kept).",
+        "Beta cohort users with a product event (under their auth sub or email) in the 30 days ending with the "
+        "day: the beta cohort page's Active count.",
         "count",
         beta_active_users,
     ),

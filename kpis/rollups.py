@@ -15,7 +15,7 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from kpis.analytics import COHORT_METRICS, COHORT_WEEKS, cohort_values, week_start
-from kpis.metrics import LONGEST_WINDOW_DAYS, METRICS
+from kpis.metrics import LONGEST_WINDOW_DAYS, METRICS, shared_session_stats
 from kpis.models import DailyMetric, ProductEvent, RollupState
 
 ADVISORY_LOCK_KEY = 0x6B706973  # "kpis"
@@ -47,18 +47,19 @@ def rollup_lock() -> Iterator[None]:
 def rollup_day(*, day: date) -> int:
     """Write every metric of `day`; returns the number of rows it now holds."""
     now = timezone.now()
-    rows = [
-        DailyMetric(
-            metric=metric.name,
-            day=day,
-            dimension=metric.dimension,
-            dimension_value=value_key,
-            value=float(value),
-            computed_at=now,
-        )
-        for metric in METRICS
-        for value_key, value in metric.compute(day).items()
-    ]
+    with shared_session_stats():  # the two session metrics share the day's session query
+        rows = [
+            DailyMetric(
+                metric=metric.name,
+                day=day,
+                dimension=metric.dimension,
+                dimension_value=value_key,
+                value=float(value),
+                computed_at=now,
+            )
+            for metric in METRICS
+            for value_key, value in metric.compute(day).items()
+        ]
     DailyMetric.objects.bulk_create(
         rows,
         update_conflicts=True,

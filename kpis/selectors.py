@@ -48,19 +48,18 @@ HEALTH_CHART_METRICS = [
 ]
 
 
-def beta_users_active_since(identifiers: dict[int, set[str]], since: datetime) -> int:
+def beta_users_active_since(identifiers: dict[int, set[str]], since: datetime, until: datetime | None = None) -> int:
     """How many of these users (each with the distinct ids their events may carry: auth sub, email) have a product
-    event since `since` (Vercel's device measurements aside). One query on the events' timestamp index; registered
-    as the beta cohort page's counter (tickets.beta_invitations)."""
+    event since `since` (and before `until` when given; Vercel's device measurements aside). One query on the
+    events' timestamp index; registered as the beta cohort page's counter (tickets.beta_invitations) and the
+    `active_beta_users` metric's count."""
     known = {identifier for ids in identifiers.values() for identifier in ids}
     if not known:
         return 0
-    seen = set(
-        ProductEvent.objects.filter(timestamp__gte=since, distinct_id__in=known)
-        .exclude(name=SPEED_INSIGHTS_EVENT)
-        .values_list("distinct_id", flat=True)
-        .distinct()
-    )
+    events = ProductEvent.objects.filter(timestamp__gte=since, distinct_id__in=known)
+    if until is not None:
+        events = events.filter(timestamp__lt=until)
+    seen = set(events.exclude(name=SPEED_INSIGHTS_EVENT).values_list("distinct_id", flat=True).distinct())
     return sum(1 for ids in identifiers.values() if ids & seen)
 
 

@@ -134,3 +134,80 @@ def test_the_scorecard_shows_them_with_their_targets(client_as, time_machine):
     assert '<tr data-target="Beta churn" class="status-fail">' in page  # 50% >= 10%
     assert '<tr data-target="Data loss" class="status-pass">' in page  # no failed run
     assert '<tr data-target="Customer acquisition cost" class="status-fail">' in page  # $2,900 >= $200
+
+
+# Active beta users: the beta cohort page's Active count (product events under a cohort user's sub or email)
+
+activity = st.lists(
+    st.tuples(
+        st.sampled_from(["pageView", "tourCreated", "$pageview", "$vercel_speed_insights"]),
+        st.sampled_from(IDS),
+        st.integers(0, 60),  # days after T0
+        st.integers(0, 23),  # hour
+    ),
+    max_size=15,
+)
+
+
+def _store_activity(activity_) -> list[tuple[str, str, datetime]]:
+    rows = [(name, who, T0 + timedelta(days=days, hours=hour)) for name, who, days, hour in activity_]
+    ProductEvent.objects.bulk_create(
+        ProductEvent(uuid=uuid.uuid4(), name=name, distinct_id=who, timestamp=at, received_at=T0, properties={})
+        for name, who, at in rows
+    )
+    return rows
+
+
+def _active_oracle(beta_ids, rows, day) -> float:
+    end = datetime.combine(day + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
+    seen = {who for name, who, at in rows if name != "$vercel_speed_insights" and end - timedelta(days=30) <= at < end}
+    return float(sum(1 for ids in beta_ids if ids & seen))
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(people_=people, activity_=activity)
+def test_active_beta_users_counts_the_cohort_by_product_events(people_, activity_):
+    # given beta and other users (with and without an auth sub), and their events (Speed Insights' aside)
+    beta_ids = _store(people_, [], [], [])
+    rows = _store_activity(activity_)
+    # then each day's count is the cohort's users with an event under one of their ids in the 30 days to its end
+    for day in DAYS:
+        assert METRICS_BY_NAME["active_beta_users"].compute(day) == {"": _active_oracle(beta_ids, rows, day)}, day
+
+
+def test_active_beta_users_equals_the_beta_cohort_pages_active_count(time_machine):
+    from datetime import time
+
+    from tests.factories import OrganizationFactory
+    from tickets.beta_invitations import beta_cohort_summary
+    from tickets.models import BetaSupportProfile
+    from tourbrain_support.models import Membership
+
+    # given the cohort (one user active by sub, one by email, one idle), a member of a beta organization outside
+    # the cohort and a user outside the beta, all with recent events, and a sign-in that is not a product event
+    time_machine.move_to(datetime(2026, 7, 1, tzinfo=UTC))  # the end of June 30
+    _store([(True, True), (True, False), (True, False), (False, True)], [], [], [])
+    User.objects.filter(email="beta2@band.test").update(last_login=datetime(2026, 6, 29, tzinfo=UTC))
+    organization = OrganizationFactory()
+    BetaSupportProfile.objects.create(
+        organization=organization,
+        dedicated_rep=UserFactory(email="rep@tourbrain.test"),
+        call_weekday=2,
+        call_time=time(9, 30),
+        call_timezone="Europe/Berlin",
+    )
+    member = UserFactory(email="member@band.test")
+    Membership.objects.create(user=member, organization=organization)
+    _store_activity(
+        [
+            ("pageView", "user_sub_0", 59, 1),
+            ("tourCreated", "beta1@band.test", 40, 0),
+            ("pageView", "member@band.test", 59, 0),
+            ("pageView", "user_sub_3", 59, 0),
+            ("$vercel_speed_insights", "beta2@band.test", 59, 0),
+            ("pageView", "beta2@band.test", 20, 0),  # before the 30 days
+        ]
+    )
+    # then the metric of June 30 and the cohort page count the same two users
+    assert METRICS_BY_NAME["active_beta_users"].compute(date(2026, 6, 30)) == {"": 2.0}
+    assert beta_cohort_summary().active == 2
