@@ -290,3 +290,18 @@ def test_lockouts_are_one_alert_then_hourly_with_masked_labels_and_resolve_when_
     assert [row.subject for row in _notified("LoginLockouts")[4:]] == [
         "[TourBrain alert] 1 resolved: LoginLockouts"
     ] * 2
+
+
+def test_the_lockout_summary_beat_entry_is_removed_by_its_migration():
+    from importlib import import_module
+
+    from django.apps import apps
+    from django_celery_beat.models import IntervalSchedule, PeriodicTask
+
+    every = IntervalSchedule.objects.create(every=300, period=IntervalSchedule.SECONDS)
+    PeriodicTask.objects.create(name="audit-lockout-summaries", task="audit.tasks.lockout_summaries", interval=every)
+    PeriodicTask.objects.create(name="audit-gdpr-reminders-x", task="audit.tasks.gdpr_reminders", interval=every)
+    import_module("audit.migrations.0011_remove_lockout_summaries_beat_entry").remove(apps, None)
+    assert list(PeriodicTask.objects.filter(task__startswith="audit.").values_list("task", flat=True)) == [
+        "audit.tasks.gdpr_reminders"
+    ]
