@@ -5,7 +5,7 @@ the manifest are exactly the rows in the dump; verification `pg_restore`s into a
 SQLite: the online backup API (`sqlite3.Connection.backup`), verified by restoring into a temp file.
 Either way verification compares every table's row count with the manifest and runs the audit-log
 verification against the restored copy. Every run is a `BackupRun`; failures raise an audit alert
-(`audit.alerts.audit_alert_raise`: log, Sentry, email to admins and auditors, Slack).
+(`audit.alerts.audit_alert_raise`: log and Sentry; the BackupFailed alert rule tells admins and auditors).
 """
 
 from __future__ import annotations

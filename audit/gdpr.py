@@ -436,11 +436,12 @@ _REMINDED, _OVERDUE = 1, 2
 
 
 def dsr_reminders_send(now: datetime | None = None) -> dict[str, int]:
-    """Daily: mail the handler once when an open request falls due within GDPR_REMINDER_DAYS, and raise a
-    `gdpr.request_overdue` alert for every open request past its deadline, each day until it is closed.
+    """Daily: mail the handler once when an open request falls due within GDPR_REMINDER_DAYS, and log (and
+    report to Sentry) a `gdpr.request_overdue` alert for every open request past its deadline.
 
-    The due-soon reminder is claimed by a conditional UPDATE and the overdue alert is keyed by request and
-    UTC day, so a rerun the same day sends nothing twice. Returns how many of each were sent by this run."""
+    The due-soon reminder is claimed by a conditional UPDATE, so a rerun the same day sends it once. Overdue
+    requests are told to admins and auditors by the DataSubjectRequestOverdue alert rule (once, then daily
+    until closed). Returns the reminders sent by this run and the overdue requests it alerted."""
     now = now or timezone.now()
     soon = now + timedelta(days=getattr(settings, "GDPR_REMINDER_DAYS", 7))
     sent = {"due_soon": 0, "overdue": 0}
@@ -457,8 +458,8 @@ def dsr_reminders_send(now: datetime | None = None) -> dict[str, int]:
         sent["due_soon"] += 1
     overdue = list(open_requests.filter(due_at__lte=now).order_by("due_at", "id"))
     for dsr in overdue:
-        if _overdue_alert(dsr, now):
-            sent["overdue"] += 1
+        _overdue_alert(dsr, now)
+    sent["overdue"] = len(overdue)
     # The stage reached, kept on the request (the daily alert does not depend on it).
     DataSubjectRequest.objects.filter(pk__in=[dsr.pk for dsr in overdue], reminder_level__lt=_OVERDUE).update(
         reminder_level=_OVERDUE
@@ -485,12 +486,12 @@ def _send_reminder(dsr: DataSubjectRequest, now: datetime) -> None:
     send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, _reminder_recipients(dsr))
 
 
-def _overdue_alert(dsr: DataSubjectRequest, now: datetime) -> bool:
-    """The shared alert (log, Sentry, admins and auditors by email and Slack), notified once per request and UTC
-    day; True when this call wrote its notifications. No personal data: the person is the request number."""
+def _overdue_alert(dsr: DataSubjectRequest, now: datetime) -> None:
+    """The shared alert's log line and Sentry message (admins and auditors are told by the
+    DataSubjectRequestOverdue rule). No personal data: the person is the request number."""
     from audit.alerts import AlertKind, audit_alert_raise  # audit.alerts -> tickets -> this module
 
-    written = audit_alert_raise(
+    audit_alert_raise(
         kind=AlertKind.GDPR_REQUEST_OVERDUE,
         message=f"Data-subject request #{dsr.pk} ({dsr.kind}) is past its 30-day deadline",
         details={
@@ -501,10 +502,8 @@ def _overdue_alert(dsr: DataSubjectRequest, now: datetime) -> bool:
             "handler": f"user #{dsr.handled_by_id}" if dsr.handled_by_id else "nobody yet",
             "request": f"{settings.SITE_URL}/audit/gdpr/requests/{dsr.pk}/",
         },
-        dedupe_key=f"{dsr.pk}:{now.astimezone(UTC):%Y%m%d}",
         now=now,
     )
-    return bool(written)
 
 
 # --- finding a person's data --------------------------------------------------------------------

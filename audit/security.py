@@ -8,7 +8,7 @@
 - `LockoutModelBackend` refuses logins for an account or IP that is locked out; failures lock with
   exponential backoff. Accounts that do not exist are counted exactly like those that do, so the
   lockout never tells an attacker whether an email is registered. Each lockout is audited and alerted;
-  `audit.lockout_alerts` groups the notifications by clock hour.
+  the LoginLockouts alert rule tells admins and auditors (hourly while lockouts go on).
 """
 
 from __future__ import annotations

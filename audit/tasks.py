@@ -73,11 +73,3 @@ def gdpr_reminders() -> dict:
     from audit.gdpr import dsr_reminders_send
 
     return dsr_reminders_send()
-
-
-@shared_task(ignore_result=True)
-def lockout_summaries() -> list[str]:
-    """After each clock hour with more than one login lockout, one summary to admins and auditors (once)."""
-    from audit.lockout_alerts import lockout_summaries_send
-
-    return [hour.isoformat() for hour in lockout_summaries_send()]

@@ -494,8 +494,6 @@ CELERY_BEAT_SCHEDULE.update(
         "audit-backup-daily": {"task": "audit.tasks.backup_daily", "schedule": 24 * 3600.0},
         "audit-restore-drill": {"task": "audit.tasks.backup_restore_drill", "schedule": 24 * 3600.0},
         "audit-gdpr-reminders": {"task": "audit.tasks.gdpr_reminders", "schedule": 24 * 3600.0},
-        # Sends each past hour's lockout summary once, a few minutes after the hour.
-        "audit-lockout-summaries": {"task": "audit.tasks.lockout_summaries", "schedule": 300.0},
     }
 )
 

@@ -58,17 +58,26 @@ def test_a_critical_bug_from_a_beta_user_pages_the_oncall(settings):
     assert [notice.kind for notice in later.notices] == ["resolved"]
 
 
-def test_audit_sources_count_failed_backups_and_overdue_requests():
+def test_audit_sources_name_failed_backups_until_a_later_run_succeeds():
     from audit.models import BackupRun
 
     sources = registered_sources()
     now = timezone.now()
-    assert sources["audit.backups_failed"].function(timedelta(days=1), now) == 0
-    BackupRun.objects.create(status=BackupRun.Status.FAILED)
-    BackupRun.objects.create(status=BackupRun.Status.SUCCEEDED)
-    assert sources["audit.backups_failed"].function(timedelta(days=1), now + timedelta(seconds=1)) == 1
-    assert sources["audit.gdpr_requests_overdue"].function(timedelta(minutes=1), now) == 0
-    assert sources["audit.lockouts"].function(timedelta(minutes=1), now) == 0
+    backups = sources["audit.backups_failed"].function
+    assert backups(timedelta(days=1), now).value == 0
+    failed = BackupRun.objects.create(status=BackupRun.Status.FAILED, error="disk full", started_at=now)
+    drill = BackupRun.objects.create(
+        kind=BackupRun.Kind.DRILL, status=BackupRun.Status.SUCCEEDED, rto_met=False, started_at=now
+    )
+    found = backups(timedelta(days=1), now + timedelta(seconds=1))
+    assert found.value == 2
+    assert found.annotations[f"backup run #{failed.pk}"] == "disk full"
+    assert found.annotations[f"drill run #{drill.pk}"] == "over the recovery time objective"
+    BackupRun.objects.create(status=BackupRun.Status.SUCCEEDED, started_at=now + timedelta(seconds=2))
+    assert backups(timedelta(days=1), now + timedelta(seconds=3)).value == 1  # the drill still missed its RTO
+    assert sources["audit.gdpr_requests_overdue"].function(timedelta(minutes=1), now).value == 0
+    assert sources["audit.lockouts"].function(timedelta(minutes=1), now).value == 0
+    assert sources["audit.verify_failed"].function(timedelta(minutes=1), now).value == 0
 
 
 def test_demo_data_is_idempotent():

@@ -10,8 +10,9 @@ from django.db import connection
 
 from tests.alerting.conftest import START
 from tourbrain_support.alerting.evaluation import alerts_evaluate
-from tourbrain_support.alerting.models import AlertEvent
+from tourbrain_support.alerting.models import AlertEvent, channels_problem
 from tourbrain_support.notifications.models import OutboxMessage
+from tourbrain_support.roles import Role
 
 pytestmark = pytest.mark.django_db
 
@@ -168,3 +169,34 @@ def test_two_evaluators_at_once_fire_once(make_rule, scripted_source):
     assert sorted(result.lost for result in results) == [0, 20]
     assert AlertEvent.objects.filter(kind="firing").count() == 20
     assert OutboxMessage.objects.count() == 1
+
+
+def test_role_channels_email_each_active_holder_of_the_role_once_per_episode(make_rule, scripted_source, make_user):
+    admin = make_user(Role.ADMIN, email="admin@tourbrain.test")
+    auditor = make_user(Role.AUDITOR, email="auditor@tourbrain.test")
+    make_user(Role.SUPPORT_REP, email="rep@tourbrain.test")
+    make_user(Role.ADMIN, email="former@tourbrain.test", is_active=False)
+    rule = make_rule(name="AuditVerificationFailed", channels=["role:admin", "role:auditor"])
+    scripted_source.value = 10
+    _tick()
+    _tick(1)  # still firing, no repeat interval: nothing more
+    rows = OutboxMessage.objects.filter(kind="alert.notification").order_by("recipient")
+    assert [(row.channel, row.recipient) for row in rows] == [
+        ("email", "admin@tourbrain.test"),
+        ("email", "auditor@tourbrain.test"),
+    ]
+    assert rows[0].idempotency_key == f"alert:role:admin>{admin.pk}:firing.{rule.pk}.1"
+    assert rows[1].idempotency_key == f"alert:role:auditor>{auditor.pk}:firing.{rule.pk}.1"
+    assert rows[0].subject == "[TourBrain alert] 1 firing: AuditVerificationFailed"
+
+
+def test_a_role_nobody_holds_tells_the_support_mailbox(make_rule, scripted_source, settings):
+    make_rule(name="BackupFailed", channels=["role:auditor"])
+    scripted_source.value = 10
+    _tick()
+    assert list(OutboxMessage.objects.values_list("recipient", flat=True)) == [settings.SUPPORT_EMAIL]
+
+
+def test_role_channels_name_a_staff_role():
+    assert channels_problem(["role:admin", "role:auditor"]) == ""
+    assert "is not a channel" in channels_problem(["role:customer"])

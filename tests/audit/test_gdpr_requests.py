@@ -21,6 +21,8 @@ from audit.gdpr import (
 )
 from audit.models import AuditEvent, CrossBorderTransfer, DataSubjectRequest
 from audit.tasks import gdpr_reminders
+from tourbrain_support.alerting.evaluation import alerts_evaluate
+from tourbrain_support.alerting.models import AlertRule
 from tourbrain_support.api import ApplicationError
 from tourbrain_support.notifications.models import OutboxMessage
 from tourbrain_support.roles import Role
@@ -83,14 +85,16 @@ def _subjects(received) -> list[tuple[str, str]]:
     return sorted((mail.rcpt_tos[0], mail.message["Subject"]) for mail in received)
 
 
-def test_due_soon_reminds_the_handler_once_and_overdue_alerts_daily(
+def test_due_soon_reminds_the_handler_once_and_overdue_requests_fire_their_alert_rule(
     make_user, settings, smtp_server, delivered, caplog
 ):
     # given a 7-day horizon, a request due in 4 days handled by the DPO, an unhandled one 1 day overdue,
     # a closed one long overdue, and the DPO (admin) and an auditor to be alerted
     settings.GDPR_REMINDER_DAYS = 7
     settings.SLACK_WEBHOOK_URL = ""
+    settings.SLACK_WEBHOOKS = {}
     settings.SITE_URL = "https://support.tourbrain.test"
+    AlertRule.objects.exclude(name="DataSubjectRequestOverdue").delete()
     dpo = make_user(Role.ADMIN, email="dpo@example.test")
     make_user(Role.AUDITOR, email="auditor@example.test")
     now = timezone.now()
@@ -100,14 +104,16 @@ def test_due_soon_reminds_the_handler_once_and_overdue_alerts_daily(
     done = dsr_create(kind="access", subject_email="c@example.test", received_at=now - timedelta(days=40))
     dsr_transition(dsr=done, status="rejected", actor=dpo)
 
-    # when the daily job runs, and runs again the same day
+    # when the daily job runs, and runs again the same day, and the alert rules are evaluated twice
     with caplog.at_level(logging.ERROR, logger="audit.alerts"):
         assert delivered(gdpr_reminders) == {"due_soon": 1, "overdue": 1}
-        assert delivered(dsr_reminders_send) == {"due_soon": 0, "overdue": 0}
+        assert delivered(dsr_reminders_send) == {"due_soon": 0, "overdue": 1}
+    delivered(alerts_evaluate)
+    delivered(alerts_evaluate)
 
-    # then the handler got the due-soon reminder, admins and auditors the overdue alert, each once
+    # then the handler got the due-soon reminder, admins and auditors the rule's alert, each once
     received = smtp_server.wait_for(3)
-    alert = f"[TourBrain alert] Data-subject request #{late.pk} (erasure) is past its 30-day deadline"
+    alert = "[TourBrain alert] 1 firing: DataSubjectRequestOverdue"
     assert _subjects(received) == [
         ("auditor@example.test", alert),
         ("dpo@example.test", f"Data-subject request #{soon.pk} (Access (export)) is due in 3 day(s)"),
@@ -115,30 +121,30 @@ def test_due_soon_reminds_the_handler_once_and_overdue_alerts_daily(
     ]
     assert len(smtp_server.wait_for(4, timeout=0.5)) == 3
     text = next(mail for mail in received if mail.message["Subject"] == alert).text()
-    assert "Alert:  gdpr.request_overdue" in text
-    assert "days overdue: 1" in text
-    assert f"request: https://support.tourbrain.test/audit/gdpr/requests/{late.pk}/" in text
+    assert f"#{late.pk} (erasure, 1 days overdue)" in text
+    assert "https://support.tourbrain.test/audit/gdpr/" in text
     assert "b@example.test" not in text  # the person is the request number, never their address
     # and the shared alert's log line (one per run: the log keeps every occurrence), no bespoke one
     lines = [r for r in caplog.records if r.name == "audit.alerts"]
     assert [r.alert_kind for r in lines] == ["gdpr.request_overdue", "gdpr.request_overdue"]
-    assert OutboxMessage.objects.filter(kind=OutboxMessage.Kind.AUDIT_ALERT).count() == 2
 
-    # when the next day comes and the request is still open, they are told again; the reminded one stays quiet
-    with time_machine.travel(now + timedelta(days=1), tick=False):
+    # when the next day comes and the request is still open, they are told again (the rule's daily repeat)
+    with time_machine.travel(now + timedelta(days=1, minutes=1), tick=False):
         assert delivered(gdpr_reminders) == {"due_soon": 0, "overdue": 1}
+        delivered(alerts_evaluate)
     assert len(smtp_server.wait_for(5)) == 5
+    assert _subjects(smtp_server.wait_for(5))[-1][1] == "[TourBrain alert] 1 still firing: DataSubjectRequestOverdue"
 
-    # when the first request passes its deadline too, and the late one is closed, only the first alerts
+    # when the first request passes its deadline too and the late one is closed, only the first is named
     late = dsr_transition(dsr=late, status="rejected", actor=dpo)
     with time_machine.travel(now + timedelta(days=5), tick=False):
-        call_command("gdpr_reminders")  # the management command (its rows stay in the outbox here)
+        call_command("gdpr_reminders")
     assert DataSubjectRequest.objects.get(pk=soon.pk).reminder_level == 2
-    alerts = OutboxMessage.objects.filter(kind=OutboxMessage.Kind.AUDIT_ALERT)
-    assert alerts.count() == 6
-    assert {row.subject for row in alerts.order_by("-id")[:2]} == {
-        f"[TourBrain alert] Data-subject request #{soon.pk} (access) is past its 30-day deadline"
-    }
+    with time_machine.travel(now + timedelta(days=5), tick=False):
+        alerts_evaluate()
+    latest = OutboxMessage.objects.filter(kind="alert.notification").order_by("-id").first()
+    assert f"#{soon.pk} (access" in latest.body
+    assert f"#{late.pk} (erasure" not in latest.body
 
 
 def test_acceptance_rates_follow_the_latest_record_per_user(make_user):

@@ -18,9 +18,16 @@ def rotation(
     at: time = time(9, 0),
     starts_on: date = date(2026, 3, 2),
     time_zone: str = "Europe/London",
+    name: str = "Primary rotation",
+    match_labels: dict | None = None,
 ) -> Rotation:
     made = Rotation.objects.create(
-        name="Primary rotation", handover_weekday=weekday, handover_time=at, starts_on=starts_on, time_zone=time_zone
+        name=name,
+        match_labels=match_labels or {},
+        handover_weekday=weekday,
+        handover_time=at,
+        starts_on=starts_on,
+        time_zone=time_zone,
     )
     for position, person in enumerate(people):
         RotationMember.objects.create(rotation=made, responder=person, position=position)

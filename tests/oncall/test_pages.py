@@ -1,6 +1,6 @@
 """The /oncall/ page, a page's page (acknowledge, resolve) and the incident pages, by role."""
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 
@@ -13,7 +13,7 @@ from tourbrain_support.roles import Role
 pytestmark = pytest.mark.django_db
 
 
-def test_oncall_page_shows_now_and_next_at_a_constant_query_count(
+def test_oncall_page_shows_each_active_rotation_at_a_constant_query_count(
     client_as, team, clock, providers, django_assert_max_num_queries
 ):
     client = client_as(Role.SUPPORT_REP)
@@ -30,12 +30,34 @@ def test_oncall_page_shows_now_and_next_at_a_constant_query_count(
     assert "Vercel support" in html
 
     rotation, people = team
+    # A second rotation for platform alerts (Cai then Dee, Cai covered by Ana today) and an inactive one.
+    dee = factories.responder("Dee")
+    platform = factories.rotation(
+        [people["Cai"], dee], name="Platform", match_labels={"team": "platform"}, starts_on=date(2026, 3, 2)
+    )
+    factories.override(platform, people["Ana"], T0 - timedelta(hours=1), T0 + timedelta(hours=2), reason="swap")
+    retired = factories.rotation([people["Ben"]], name="Retired")
+    retired.is_active = False
+    retired.save()
     for i in range(5):
         paging.page_oncall(key=f"more-{i}", severity="warning", title=f"Alert {i}", body="", url="")
         factories.override(rotation, people["Cai"], T0, T0 + timedelta(days=1))
         factories.contact(f"Contact {i}")
     with django_assert_max_num_queries(len(first.captured_queries)):
-        assert client.get("/oncall/").status_code == 200
+        response = client.get("/oncall/")
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert html.count('data-testid="rotation"') == 2
+    assert 'data-rotation="Retired"' not in html
+    platform_html = html[html.index('data-rotation="Platform"') :]
+    assert "<code>team=platform</code>" in platform_html
+    assert 'data-testid="now-primary">Ana<' in platform_html  # the override
+    assert 'data-testid="now-secondary">Dee<' in platform_html
+    assert "Ana as primary" in platform_html
+    assert ": swap</li>" in platform_html
+    primary_html = html[: html.index('data-rotation="Platform"')]
+    assert 'data-testid="now-primary">Cai<' in primary_html  # its own overrides only
+    assert "swap" not in primary_html
 
 
 def test_an_engineer_acknowledges_then_resolves_from_the_page(client_as, team, clock, providers):

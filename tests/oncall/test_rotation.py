@@ -7,7 +7,7 @@ import time_machine
 
 from tests.oncall import factories
 from tourbrain_support.oncall.models import Rotation
-from tourbrain_support.oncall.selectors import oncall_now, oncall_schedule
+from tourbrain_support.oncall.selectors import oncall_now, oncall_schedule, oncall_schedules
 
 pytestmark = pytest.mark.django_db
 
@@ -97,3 +97,24 @@ def test_schedule_shows_now_and_next_with_the_next_handover(team, django_assert_
     # The override starting at the hand-over applies to the next shift.
     assert (str(schedule.next.primary), str(schedule.next.secondary)) == ("Dee", "Ana")
     assert [override.reason for override in schedule.overrides] == ["swap"]
+
+
+def test_schedules_of_every_active_rotation_in_three_queries(team, django_assert_max_num_queries):
+    rotation, people = team
+    factories.override(rotation, people["Dee"], utc(2026, 3, 16, 9), utc(2026, 3, 17), reason="swap")
+    for i in range(3):
+        other = factories.rotation(
+            [people["Dee"], people["Ana"]], name=f"Team {i}", match_labels={"team": f"t{i}"}, time_zone="UTC"
+        )
+        factories.override(other, people["Cai"], utc(2026, 3, 11), utc(2026, 3, 12), reason=f"cover {i}")
+    with time_machine.travel(utc(2026, 3, 11, 12), tick=False), django_assert_max_num_queries(3):
+        schedules = oncall_schedules()
+    assert [schedule.rotation_name for schedule in schedules] == ["Primary rotation", "Team 0", "Team 1", "Team 2"]
+    first, *others = schedules
+    assert [override.reason for override in first.overrides] == ["swap"]
+    assert (str(first.next.primary), str(first.next.secondary)) == ("Dee", "Ana")
+    for i, schedule in enumerate(others):
+        assert schedule.match_labels == {"team": f"t{i}"}
+        assert [override.reason for override in schedule.overrides] == [f"cover {i}"]
+        # Week 1 of Dee, Ana: Ana primary, Dee secondary, with Cai covering the primary today.
+        assert (str(schedule.now.primary), str(schedule.now.secondary)) == ("Cai", "Dee")

@@ -10,6 +10,8 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 
+from tourbrain_support.roles import Role
+
 
 class HttpProbe(models.Model):
     """An external service checked every minute (besides the ones in the ALERT_HTTP_PROBES setting)."""
@@ -109,7 +111,9 @@ class AlertRule(models.Model):
     )
     severity = models.CharField(max_length=10, choices=Severity.choices, default=Severity.WARNING)
     channels = models.JSONField(
-        default=list, blank=True, help_text='e.g. ["email:ops@example.com", "slack:alerts", "oncall"]'
+        default=list,
+        blank=True,
+        help_text='e.g. ["email:ops@example.com", "slack:alerts", "role:admin", "oncall"]',
     )
     summary = models.CharField(max_length=300, blank=True)
     runbook = models.TextField(blank=True)
@@ -235,15 +239,24 @@ class AlertEvent(models.Model):
         return f"{self.rule_id} {self.kind} at {self.at:%Y-%m-%d %H:%M:%S}"
 
 
+STAFF_ROLES = tuple(Role.values)  # `role:<role>` channels
+
+
 def channels_problem(channels) -> str:
-    """Why a channel list is unusable ("" when it is fine): email:<address>, slack:<channel name> or oncall."""
+    """Why a channel list is unusable ("" when it is fine): email:<address>, slack:<channel name>, role:<role>
+    or oncall."""
     if not isinstance(channels, list):
         return 'Channels are a list, e.g. ["email:ops@example.com", "slack:alerts", "oncall"].'
     for channel in channels:
         scheme, _, name = str(channel).partition(":")
         if channel == "oncall" or (scheme == "slack" and name) or (scheme == "email" and "@" in name):
             continue
-        return f"{channel!r} is not a channel: use email:<address>, slack:<channel name> or oncall."
+        if scheme == "role" and name in STAFF_ROLES:
+            continue
+        return (
+            f"{channel!r} is not a channel: use email:<address>, slack:<channel name>, role:<role> "
+            f"({', '.join(STAFF_ROLES)}) or oncall."
+        )
     return ""
 
 

@@ -1,19 +1,23 @@
 """Alert notifications: one message per channel per evaluation tick, written to the notification outbox.
 
-A rule's channels are `email:<address>`, `slack:<channel name>` (a named webhook of SLACK_WEBHOOKS) and
-`oncall`; critical rules always reach `oncall` too. The idempotency key of a message names its channel and
-each alert in it as `<kind>.<rule id>.<instance>` (`.<repeat number>` for repeats); a key longer than the
-outbox allows keeps a readable head and a digest of the whole, so it still names the same set exactly.
+A rule's channels are `email:<address>`, `slack:<channel name>` (a named webhook of SLACK_WEBHOOKS),
+`role:<role>` (an email to each active staff member holding the role, e.g. `role:admin`, `role:auditor`; the
+support mailbox when nobody does) and `oncall`; critical rules always reach `oncall` too. The idempotency
+key of a message names its channel (and, for a role, the person) and each alert in it as
+`<kind>.<rule id>.<instance>` (`.<repeat number>` for repeats); a key longer than the outbox allows keeps a
+readable head and a digest of the whole, so it still names the same set exactly.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 
 from tourbrain_support.alerting.models import AlertEvent, AlertRule, format_number
 from tourbrain_support.notifications.builders import slack_enabled
@@ -22,6 +26,7 @@ from tourbrain_support.notifications.outbox import OutboxItem, outbox_enqueue_ma
 from tourbrain_support.oncall.paging import page_oncall, page_resolve
 
 ONCALL = "oncall"
+ROLE_PREFIX = "role:"
 KEY_LIMIT = 200
 SUBJECT_PREFIX = "[TourBrain alert]"
 MESSAGE_KIND = "alert.notification"
@@ -51,6 +56,8 @@ def notices_enqueue(notices: Iterable, *, now: datetime) -> int:
     for target, group in by_target.items():
         if target == ONCALL:
             items += _page_oncall(group, now=now)
+        elif target.startswith(ROLE_PREFIX):
+            items += role_items(target, group)
         else:
             item = target_item(target, group)
             if item is not None:
@@ -86,6 +93,31 @@ def _page_oncall(notices: list, *, now: datetime) -> list[OutboxItem]:
     return [item for item in items if item is not None]
 
 
+def role_items(target: str, notices: list) -> list[OutboxItem]:
+    """One email per active staff member holding the role (one query), each keyed by the role and the person,
+    so a person holding two of a rule's roles is told once per role target; nobody: the support mailbox."""
+    role = target[len(ROLE_PREFIX) :]
+    people = (
+        get_user_model()
+        .objects.filter(is_active=True, groups__name=role)
+        .exclude(email="")
+        .distinct()
+        .order_by("pk")
+        .values_list("pk", "email")
+    )
+    addresses = [(f"{target}>{pk}", email) for pk, email in people] or [(f"{target}>support", settings.SUPPORT_EMAIL)]
+    items = []
+    for key, address in addresses:
+        item = target_item(f"email:{address}", notices)
+        if item is not None:
+            items.append(dataclasses.replace(item, idempotency_key=message_key(key, _ordered(notices))))
+    return items
+
+
+def _ordered(notices: list) -> list:
+    return sorted(notices, key=lambda notice: (notice.kind == AlertEvent.Kind.RESOLVED, notice.rule.name))
+
+
 def target_item(target: str, notices: list, *, via: str = "") -> OutboxItem | None:
     """The outbox row of one channel (None: Slack is off, or the target is not understood)."""
     scheme, _, name = target.partition(":")
@@ -98,7 +130,7 @@ def target_item(target: str, notices: list, *, via: str = "") -> OutboxItem | No
         channel = OutboxMessage.Channel.SLACK
     else:
         return None
-    ordered = sorted(notices, key=lambda notice: (notice.kind == AlertEvent.Kind.RESOLVED, notice.rule.name))
+    ordered = _ordered(notices)
     return OutboxItem(
         kind=MESSAGE_KIND,
         channel=channel,

@@ -106,3 +106,12 @@ def customer_notices() -> list[dict]:
     except DatabaseError:
         logger.warning("customer notices could not be read", exc_info=True)
         return []
+
+
+def failure_latest(name: str, *, at: datetime) -> ProbeSample | None:
+    """The latest failure recorded under `name` (`services.failure_record`) at or before `at`; 1 query."""
+    return (
+        ProbeSample.objects.filter(probe=name, status=ProbeSample.Status.DOWN, sampled_at__lte=at)
+        .order_by("-sampled_at", "-pk")
+        .first()
+    )

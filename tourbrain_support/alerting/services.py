@@ -1,7 +1,9 @@
-"""Alerting writes done by people: silences (create, expire); audited through the core's recorder."""
+"""Alerting writes: silences (create, expire; done by people, audited through the core's recorder) and the
+failures apps record for their alert sources."""
 
 from __future__ import annotations
 
+import logging
 import re
 from datetime import datetime, timedelta
 from typing import Any
@@ -9,9 +11,10 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from tourbrain_support.alerting.models import Silence
+from tourbrain_support.alerting.models import ProbeSample, Silence
 from tourbrain_support.api import ApplicationError
 
+logger = logging.getLogger(__name__)
 MAX_SILENCE = timedelta(days=30)
 _MATCHER = re.compile(r"^\s*(?P<name>[A-Za-z_][A-Za-z0-9_]*)\s*(?P<op>=~|!~|!=|=)\s*(?P<value>.*?)\s*$")
 
@@ -83,3 +86,18 @@ def silence_expire(*, silence: Silence, actor: Any, request=None) -> Silence:
     silence.save(update_fields=["ends_at"])
     _record(actor=actor, action="update", resource_id=silence.pk, changes={"ends_at": now.isoformat()}, request=request)
     return silence
+
+
+def failure_record(*, name: str, detail: str, at: datetime | None = None) -> bool:
+    """Record a failure an app's alert source reads (a `down` probe sample named `name`, e.g. the audit
+    trail's verification, whose own audit row may be the very write that is refused). Its own transaction or
+    a savepoint in the caller's; never raises (False when it could not be written)."""
+    try:
+        with transaction.atomic():
+            ProbeSample.objects.create(
+                probe=name[:80], sampled_at=at or timezone.now(), status=ProbeSample.Status.DOWN, detail=detail[:300]
+            )
+        return True
+    except Exception:
+        logger.warning("failure %s not recorded", name, exc_info=True)
+        return False

@@ -26,7 +26,7 @@ class OutboxMessage(models.Model):
         TICKET_ASSIGNED = "ticket.assigned"
         SLA_WARNING = "sla.warning"
         SLA_BREACH = "sla.breach"
-        AUDIT_ALERT = "audit.alert"  # audit/compliance alerts (audit.alerts): the alert's own kind is in the payload
+        AUDIT_ALERT = "audit.alert"  # former audit alerts (now alert rules: alert.notification); kept for old rows
         GDPR_REQUEST_COMPLETED = "gdpr.request_completed"  # to the person: their access export is ready
         PORTAL_LOGIN_LINK = "portal.login_link"  # to a customer: a sign-in link for the portal
         BETA_TICKET = "beta.ticket"  # to a beta organization's Slack channel: a new ticket

@@ -9,10 +9,19 @@ from django.apps import apps
 from django.db.models import Count, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.utils import timezone
 
-from tourbrain_support.oncall.models import Component, EscalationContact, Incident, IncidentUpdate, Page, Responder
+from tourbrain_support.oncall.models import (
+    Component,
+    EscalationContact,
+    Incident,
+    IncidentUpdate,
+    Override,
+    Page,
+    Responder,
+)
 from tourbrain_support.oncall.rotation import (
     Shift,
     active_rotation,
+    active_rotations,
     overrides_between,
     shift_at,
     shift_bounds,
@@ -50,29 +59,57 @@ def oncall_now(at: datetime | None = None, *, rotation=None) -> tuple[Responder 
 @dataclass
 class Schedule:
     rotation_name: str = ""
+    match_labels: dict = field(default_factory=dict)
     now: Shift | None = None
     next: Shift | None = None
     overrides: list = field(default_factory=list)
     members: list = field(default_factory=list)
 
 
-def oncall_schedule(at: datetime | None = None) -> Schedule:
-    """Who is on call now and from the next hand-over, and the overrides still to come; 3 queries."""
-    at = at or timezone.now()
-    rotation = active_rotation()
-    if rotation is None:
-        return Schedule()
+def _schedule(rotation, at: datetime, overrides: list) -> Schedule:
     now_shift = shift_at(rotation, at, [])
-    _start, next_handover = now_shift.starts_at, now_shift.ends_at
+    next_handover = now_shift.ends_at
     _next_start, next_end = shift_bounds(rotation, week_index(rotation, next_handover))
-    overrides = overrides_between(rotation, at, next_end)
+    overrides = [override for override in overrides if override.starts_at < next_end and override.ends_at > at]
+    overrides.sort(key=lambda override: (override.created_at, override.pk), reverse=True)  # newest first
     return Schedule(
         rotation_name=rotation.name,
+        match_labels=dict(rotation.match_labels or {}),
         now=shift_at(rotation, at, overrides),
         next=shift_at(rotation, next_handover, overrides),
         overrides=sorted(overrides, key=lambda override: override.starts_at),
         members=[member.responder for member in rotation.ordered_members],
     )
+
+
+def oncall_schedules(at: datetime | None = None) -> list[Schedule]:
+    """Each active rotation (oldest first): who is on call now and from its next hand-over, its match labels
+    and the overrides still to come; 3 queries however many rotations."""
+    at = at or timezone.now()
+    rotations = active_rotations()
+    if not rotations:
+        return []
+    # One query for every rotation's overrides up to the latest end of any rotation's next shift.
+    horizon = max(
+        shift_bounds(rotation, week_index(rotation, shift_at(rotation, at, []).ends_at))[1] for rotation in rotations
+    )
+    by_rotation: dict[int, list] = {rotation.pk: [] for rotation in rotations}
+    for override in Override.objects.filter(
+        rotation__in=rotations, starts_at__lt=horizon, ends_at__gt=at
+    ).select_related("responder__user"):
+        by_rotation[override.rotation_id].append(override)
+    return [_schedule(rotation, at, by_rotation[rotation.pk]) for rotation in rotations]
+
+
+def oncall_schedule(at: datetime | None = None) -> Schedule:
+    """The first active rotation's schedule (see `oncall_schedules`); 3 queries."""
+    at = at or timezone.now()
+    rotation = active_rotation()
+    if rotation is None:
+        return Schedule()
+    now_shift = shift_at(rotation, at, [])
+    _next_start, next_end = shift_bounds(rotation, week_index(rotation, now_shift.ends_at))
+    return _schedule(rotation, at, overrides_between(rotation, at, next_end))
 
 
 def escalation_contacts() -> list[EscalationContact]:

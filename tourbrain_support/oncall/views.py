@@ -36,7 +36,7 @@ def _place_errors(form, error: ApplicationError) -> None:
 @view_required
 def oncall(request):
     context = {
-        "schedule": selectors.oncall_schedule(),
+        "schedules": selectors.oncall_schedules(),
         "contacts": selectors.escalation_contacts(),
         "pages": list(selectors.page_list(limit=20)),
         "can_act": has_role(request.user, *ONCALL_ACT_ROLES),
