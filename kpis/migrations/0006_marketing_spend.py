@@ -21,7 +21,7 @@ class Migration(migrations.Migration):
             ],
             options={
                 'ordering': ['-month'],
-                'constraints': [models.CheckConstraint(condition=models.Q(('month__day', 1)), name='kpis_marketing_spend_first_day'), models.CheckConstraint(condition=models.Q(('amount_usd__gte', 0)), name='kpis_marketing_spend_not_negative')],
+                'constraints': [models.CheckConstraint(condition=models.Q(('amount_usd__gte', 0)), name='kpis_marketing_spend_not_negative')],
             },
         ),
     ]

@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from django.core.exceptions import ValidationError
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -211,3 +212,11 @@ def test_active_beta_users_equals_the_beta_cohort_pages_active_count(time_machin
     # then the metric of June 30 and the cohort page count the same two users
     assert METRICS_BY_NAME["active_beta_users"].compute(date(2026, 6, 30)) == {"": 2.0}
     assert beta_cohort_summary().active == 2
+
+
+def test_marketing_spend_is_entered_per_month_from_its_first_day():
+    spend = MarketingSpend(month=date(2026, 3, 15), amount_usd=Decimal("100"))
+    with pytest.raises(ValidationError) as refused:
+        spend.full_clean()
+    assert "month" in refused.value.message_dict
+    MarketingSpend(month=date(2026, 3, 1), amount_usd=Decimal("100")).full_clean()
