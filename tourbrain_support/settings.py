@@ -303,6 +303,10 @@ OUTBOX_MAX_ATTEMPTS = env.int("OUTBOX_MAX_ATTEMPTS", default=8)
 OUTBOX_RETRY_BASE_SECONDS = env.float("OUTBOX_RETRY_BASE_SECONDS", default=30.0)
 OUTBOX_RETRY_MAX_SECONDS = 3600.0
 OUTBOX_SEND_TIMEOUT = env.float("OUTBOX_SEND_TIMEOUT", default=10.0)
+# The launch checklist's test deliveries: the test email's recipient (default SUPPORT_EMAIL) and the bound on
+# each check that has no timeout of its own (the Sentry test event's flush, SMTP without EMAIL_TIMEOUT).
+LAUNCH_CHECK_EMAIL_TO = env.str("LAUNCH_CHECK_EMAIL_TO", default="")
+LAUNCH_CHECK_TIMEOUT = env.float("LAUNCH_CHECK_TIMEOUT", default=10.0)
 OUTBOX_LEASE_SECONDS = env.int("OUTBOX_LEASE_SECONDS", default=300)
 # Messages per delivery task when a burst is enqueued at once (each task reuses one SMTP connection).
 OUTBOX_TASK_CHUNK = 50

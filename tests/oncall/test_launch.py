@@ -1,5 +1,8 @@
 """Launch readiness: automatic checks live (command exit code), manual items ticked by an admin, audited."""
 
+import gzip
+
+import brotli
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
@@ -8,10 +11,20 @@ from django.utils import timezone
 from audit.models import AuditEvent, BackupRun
 from audit.sealing import seal_all
 from tourbrain_support.models import WorkerHeartbeat
-from tourbrain_support.oncall.models import LaunchItemTick
+from tourbrain_support.oncall.models import LaunchDeliveryResult, LaunchItemTick
 from tourbrain_support.roles import Role
 
 pytestmark = pytest.mark.django_db
+
+
+def sentry_envelope_body(request) -> bytes:
+    """An envelope as the SDK posted it (brotli or gzip compressed, as its Content-Encoding says)."""
+    encoding = {name.lower(): value for name, value in request.headers.items()}.get("content-encoding", "")
+    if encoding == "br":
+        return brotli.decompress(request.body)
+    if encoding == "gzip":
+        return gzip.decompress(request.body)
+    return request.body
 
 
 def test_launch_check_fails_when_an_automatic_item_fails(capsys):
@@ -23,10 +36,11 @@ def test_launch_check_fails_when_an_automatic_item_fails(capsys):
 
 
 @pytest.fixture
-def production_ready(settings, tmp_path, team, providers):
+def production_ready(settings, tmp_path, team, providers, smtp_server):
+    """Every automatic item passes: the test deliveries go to the local SMTP server and the local HTTP server
+    (Slack's webhooks answering 200 "ok", and a stand-in for Sentry's ingest endpoint)."""
     settings.DEBUG = False
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.SENTRY_DSN = "https://key@sentry.example/1"
+    settings.SENTRY_DSN = f"http://key@127.0.0.1:{providers.port}/1"
     settings.SITE_URL = "https://support.tourbrain.ai"
     WorkerHeartbeat.objects.create(worker="worker@test", beat_at=timezone.now())
     BackupRun.objects.create(
@@ -39,11 +53,24 @@ def production_ready(settings, tmp_path, team, providers):
     seal_all(wait_seconds=0)
 
 
-def test_launch_check_passes_when_every_automatic_item_passes(production_ready, capsys):
+def test_launch_check_passes_when_every_automatic_item_passes(production_ready, providers, smtp_server, capsys):
     call_command("launch_check")
     out = capsys.readouterr().out
     assert "launch check passed" in out
     assert "[OK  ] auto   Audit logging operational (trail verifies): audit trail OK" in out
+    assert "[OK  ] auto   A test Slack post delivered (#alerts, #status): alerts: 200 ok; status: 200 ok" in out
+    assert "[OK  ] auto   A test email delivered through the mail server: test email to support@" in out
+    assert "[OK  ] auto   Alert rules configured (the pre-installed rules enabled): " in out
+    assert "[OK  ] auto   Error tracking tested: a Sentry test event sent: test event " in out
+    # What was sent arrived: the email, a post to each Slack channel, the Sentry envelope.
+    (email,) = smtp_server.wait_for(1)
+    assert email.message["Subject"] == "TourBrain Support launch check"
+    paths = [request.path for request in providers.requests]
+    assert {"/slack/alerts", "/slack/status", "/api/1/envelope/"} <= set(paths)
+    envelope = next(request for request in providers.requests if request.path == "/api/1/envelope/")
+    assert b"launch check: a test event" in sentry_envelope_body(envelope)
+    # Stored for the page.
+    assert LaunchDeliveryResult.objects.filter(ok=True).count() == 3
     with pytest.raises(CommandError, match="rollback_tested"):
         call_command("launch_check", "--require-manual")
 

@@ -115,3 +115,33 @@ def failure_latest(name: str, *, at: datetime) -> ProbeSample | None:
         .order_by("-sampled_at", "-pk")
         .first()
     )
+
+
+def _preinstalled_rule_names() -> list[str]:
+    """The rules the migrations install (the seed's alert configuration), by name."""
+    import importlib
+
+    defaults = importlib.import_module("tourbrain_support.alerting.migrations.0002_default_rules").DEFAULT_RULES
+    frozen = importlib.import_module("tourbrain_support.alerting.migrations.0003_deployment_frozen_rule").RULE
+    return [rule["name"] for rule in defaults] + [frozen["name"]]
+
+
+def alert_rules_configured() -> tuple[bool, str]:
+    """Every pre-installed alert rule is there and enabled, and each enabled rule tells someone (a channel)."""
+    names = _preinstalled_rule_names()
+    rules = list(AlertRule.objects.values_list("name", "enabled", "channels"))
+    present = {name: enabled for name, enabled, _channels in rules}
+    missing = [name for name in names if name not in present]
+    disabled = [name for name in names if present.get(name) is False]
+    silent = [name for name, enabled, channels in rules if enabled and not channels]
+    problems = []
+    if missing:
+        problems.append(f"missing: {', '.join(missing)}")
+    if disabled:
+        problems.append(f"disabled: {', '.join(disabled)}")
+    if silent:
+        problems.append(f"no channel: {', '.join(silent)}")
+    if problems:
+        return False, "; ".join(problems)
+    enabled = sum(1 for _name, on, _channels in rules if on)
+    return True, f"{enabled} rule(s) enabled, the {len(names)} pre-installed ones included"

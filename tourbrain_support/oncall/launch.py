@@ -3,6 +3,10 @@
 Automatic checks are functions returning (ok, detail) that never raise. The core registers its own
 (settings, health, migrations, on-call); apps register theirs at start-up with `launch_check_register`
 (the audit app: backup verified in the last 24 h, audit trail verifying), so the core imports no app.
+
+Delivery checks (`delivery=True`: a test email, a test Slack post, a Sentry test event) send something real:
+`manage.py launch_check` runs them (unless `--no-send`); the /launch/ page shows their last run, stored in
+LaunchDeliveryResult, and runs them again on an admin's POST (`launch_deliveries_send`, audited).
 """
 
 from __future__ import annotations
@@ -15,7 +19,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from tourbrain_support.api import ApplicationError
-from tourbrain_support.oncall.models import LaunchItemTick
+from tourbrain_support.oncall import launch_live
+from tourbrain_support.oncall.models import LaunchDeliveryResult, LaunchItemTick
 
 Check = Callable[[], tuple[bool, str]]
 _REGISTERED: dict[str, Check] = {}
@@ -32,6 +37,7 @@ class Item:
     section: str
     label: str
     automatic: bool
+    delivery: bool = False  # sends something real: run on demand, shown from its last run
 
 
 # The seed's list, in its order. Automatic items name the check that decides them.
@@ -44,8 +50,13 @@ CHECKLIST = [
     Item("clerk", "Service integration", "Clerk authentication working with social providers", False),
     Item("openai", "Service integration", "OpenAI API operational with production limits", False),
     Item("error_tracking", "Service integration", "Error tracking configured and tested", False),
+    Item("sentry_test_event", "Service integration", "Error tracking tested: a Sentry test event sent", True, True),
+    Item("widget_jwks", "Service integration", "Widget sign-in keys (JWKS) reachable", True),
     Item("analytics", "Service integration", "Analytics and monitoring active", False),
     Item("oncall", "Service integration", "Email notifications configured for alerts (on-call rotation)", True),
+    Item("alert_rules", "Service integration", "Alert rules configured (the pre-installed rules enabled)", True),
+    Item("test_email", "Service integration", "A test email delivered through the mail server", True, True),
+    Item("test_slack", "Service integration", "A test Slack post delivered (#alerts, #status)", True, True),
     Item("support_email", "Business operations", "Customer support email configured and tested", False),
     Item("beta_criteria", "Business operations", "Beta user selection criteria finalized", False),
     Item("invitation_templates", "Business operations", "Invitation templates prepared and personalized", False),
@@ -111,12 +122,26 @@ launch_check_register("migrations", check_migrations)
 launch_check_register("oncall", check_oncall)
 
 
+def check_alert_rules() -> tuple[bool, str]:
+    from tourbrain_support.alerting.selectors import alert_rules_configured
+
+    return alert_rules_configured()
+
+
+launch_check_register("alert_rules", check_alert_rules)
+launch_check_register("widget_jwks", launch_live.check_widget_jwks)
+launch_check_register("test_email", launch_live.check_test_email)
+launch_check_register("test_slack", launch_live.check_test_slack)
+launch_check_register("sentry_test_event", launch_live.check_test_sentry)
+
+
 @dataclass
 class Result:
     item: Item
     ok: bool
     detail: str
     tick: LaunchItemTick | None = None
+    delivery: LaunchDeliveryResult | None = None
 
 
 def _run(key: str) -> tuple[bool, str]:
@@ -129,19 +154,58 @@ def _run(key: str) -> tuple[bool, str]:
         return False, f"check failed: {error.__class__.__name__}: {error}"
 
 
-def launch_results() -> list[Result]:
-    """Every item: automatic ones checked now, manual ones from their tick; 1 query plus the checks."""
+def launch_results(*, send: bool = False) -> list[Result]:
+    """Every item: automatic ones checked now, manual ones from their tick; 2 queries plus the checks.
+
+    Delivery checks are run (and their results stored) only when `send`; otherwise they show their last run."""
     ticks = {tick.key: tick for tick in LaunchItemTick.objects.select_related("ticked_by")}
+    if send:
+        deliveries = _deliveries_run(actor=None)
+    else:
+        deliveries = {row.key: row for row in LaunchDeliveryResult.objects.select_related("ran_by")}
     results = []
     for item in CHECKLIST:
         tick = ticks.get(item.key)
-        if item.automatic:
+        delivery = deliveries.get(item.key) if item.delivery else None
+        if item.delivery:
+            ok = bool(delivery and delivery.ok)
+            detail = delivery.detail if delivery else "never run (send the test deliveries)"
+        elif item.automatic:
             ok, detail = _run(item.key)
         else:
             ok = bool(tick and tick.done)
             detail = tick.note if tick else "not ticked"
-        results.append(Result(item=item, ok=ok, detail=detail, tick=tick))
+        results.append(Result(item=item, ok=ok, detail=detail, tick=tick, delivery=delivery))
     return results
+
+
+def _deliveries_run(*, actor) -> dict[str, LaunchDeliveryResult]:
+    stored = {}
+    for item in CHECKLIST:
+        if not item.delivery:
+            continue
+        ok, detail = _run(item.key)
+        row, _ = LaunchDeliveryResult.objects.update_or_create(
+            key=item.key, defaults={"ok": ok, "detail": detail[:2000], "ran_at": timezone.now(), "ran_by": actor}
+        )
+        stored[item.key] = row
+    return stored
+
+
+def launch_deliveries_send(*, actor, request=None) -> dict[str, LaunchDeliveryResult]:
+    """Send the test deliveries now (email, Slack, Sentry) and store each result; audited."""
+    from tourbrain_support.recorders import record_action
+
+    stored = _deliveries_run(actor=actor)
+    record_action(
+        actor=actor,
+        action="update",
+        resource_type="launch_item",
+        resource_id="test_deliveries",
+        changes={key: {"ok": row.ok, "detail": row.detail} for key, row in stored.items()},
+        request=request,
+    )
+    return stored
 
 
 @transaction.atomic

@@ -240,3 +240,18 @@ class LaunchItemTick(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key}: {'done' if self.done else 'open'}"
+
+
+class LaunchDeliveryResult(models.Model):
+    """The last run of a launch check that sends something real (test email, Slack post, Sentry event)."""
+
+    key = models.CharField(max_length=64, unique=True)
+    ok = models.BooleanField(default=False)
+    detail = models.TextField(blank=True)
+    ran_at = models.DateTimeField()
+    ran_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    def __str__(self) -> str:
+        return f"{self.key}: {'ok' if self.ok else 'failed'}"

@@ -190,6 +190,14 @@ def status(request):
 def launch(request):
     form = LaunchTickForm()
     status = 200
+    if request.method == "POST" and "send_deliveries" in request.POST:
+        stored = launch_services.launch_deliveries_send(actor=request.user, request=request)
+        failed = [key for key, row in stored.items() if not row.ok]
+        if failed:
+            messages.error(request, f"Test deliveries sent; failing: {', '.join(failed)}.")
+        else:
+            messages.success(request, "Test deliveries sent: all delivered.")
+        return redirect("oncall:launch")
     if request.method == "POST":
         form = LaunchTickForm(request.POST)
         if form.is_valid():
