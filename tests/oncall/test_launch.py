@@ -41,6 +41,7 @@ def production_ready(settings, tmp_path, team, providers, smtp_server):
     (Slack's webhooks answering 200 "ok", and a stand-in for Sentry's ingest endpoint)."""
     settings.DEBUG = False
     settings.SENTRY_DSN = f"http://key@127.0.0.1:{providers.port}/1"
+    settings.SENTRY_TRANSFER_SPOOL = tmp_path / "sentry-transfers.jsonl"
     settings.SITE_URL = "https://support.tourbrain.ai"
     WorkerHeartbeat.objects.create(worker="worker@test", beat_at=timezone.now())
     BackupRun.objects.create(

@@ -12,7 +12,7 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
-from audit.models import AuditEvent
+from audit.models import AuditEvent, CrossBorderTransfer
 from tests.servers import Reply, free_port
 from tourbrain_support.alerting.models import AlertRule
 from tourbrain_support.alerting.selectors import alert_rules_configured
@@ -24,8 +24,15 @@ from tourbrain_support.oncall.launch_live import (
 )
 from tourbrain_support.oncall.models import LaunchDeliveryResult
 from tourbrain_support.roles import Role
+from tourbrain_support.sentry import transfer_log_drain
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _own_sentry_spool(settings, tmp_path):
+    """Transfers spooled by the Sentry test events stay with this test."""
+    settings.SENTRY_TRANSFER_SPOOL = tmp_path / "sentry-transfers.jsonl"
 
 
 # --- test email ---------------------------------------------------------------------------------------
@@ -116,6 +123,10 @@ def test_a_sentry_test_event_reaches_the_ingest_endpoint(settings, http_server):
     (request,) = http_server.requests
     assert request.path == "/api/1/envelope/"
     assert "sentry_key=key" in request.headers["X-Sentry-Auth"]
+    # Logged as a cross-border transfer, as every event sent to Sentry is.
+    transfer_log_drain()
+    event_id = detail.split()[2]
+    assert CrossBorderTransfer.objects.filter(reference=f"sentry:{event_id}", recipient="sentry").exists()
 
 
 def test_a_sentry_error_answer_or_no_server_fails(settings, http_server):

@@ -12,6 +12,7 @@ from tourbrain_support.oncall.models import (
     EscalationContact,
     Incident,
     IncidentUpdate,
+    LaunchDeliveryResult,
     LaunchItemTick,
     Override,
     Page,
@@ -98,3 +99,9 @@ class IncidentAdmin(ReadOnlyAdmin):
 @admin.register(LaunchItemTick)
 class LaunchItemTickAdmin(ReadOnlyAdmin):
     list_display = ["key", "done", "ticked_by", "ticked_at"]
+
+
+@admin.register(LaunchDeliveryResult)
+class LaunchDeliveryResultAdmin(admin.ModelAdmin):
+    list_display = ("key", "ok", "detail", "ran_at", "ran_by")
+    readonly_fields = ("key", "ok", "detail", "ran_at", "ran_by")

@@ -100,6 +100,8 @@ def check_test_sentry() -> tuple[bool, str]:
     import sentry_sdk
     from sentry_sdk.transport import HttpTransport
 
+    from tourbrain_support.sentry import _before_send as sentry_before_send
+
     dsn = getattr(settings, "SENTRY_DSN", "")
     if not dsn:
         return False, "SENTRY_DSN is not set"
@@ -124,6 +126,8 @@ def check_test_sentry() -> tuple[bool, str]:
             dsn=dsn,
             transport=RecordingTransport,
             default_integrations=False,
+            # Like every event for Sentry, the test event is logged as a cross-border transfer.
+            before_send=sentry_before_send,
             environment=getattr(settings, "SENTRY_ENVIRONMENT", None),
             release=getattr(settings, "SENTRY_RELEASE", None) or None,
             shutdown_timeout=0,
