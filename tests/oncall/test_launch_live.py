@@ -234,15 +234,18 @@ def test_an_admin_sends_the_test_deliveries_from_the_page(client_as, smtp_server
     assert event.actor_id == client.user.pk
     assert event.changes["test_slack"]["ok"] is True
 
-    # The page shows the stored runs (and sends nothing): the same number of queries.
+    # The page shows the stored runs and sends nothing. Its queries are bounded, not equal before and after: the live
+    # checks it also runs (the audit trail's verification) read a few more rows once the run's audit event exists.
     sent = len(slack.requests)
     with CaptureQueriesContext(connection) as after_run:
         page = client.get("/launch/")
-    assert len(after_run) == len(never_run) <= 25
+    assert len(never_run) <= 30
+    assert len(after_run) <= 30
     html = page.content.decode()
     assert "never run" not in html
     assert "alerts: 200 ok; status: 200 ok" in html
     assert len(slack.requests) == sent
+    assert len(smtp_server.messages) == 1
 
 
 def test_the_button_needs_csrf_and_an_admin(make_user, client_as):

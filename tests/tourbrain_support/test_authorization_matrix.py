@@ -647,6 +647,10 @@ ADMIN_MODELS: dict[str, dict[str, str | dict[str, str]]] = {
         "changelist":                               "alogin alogin 403    403    403    403    403    403    200",
         "change":                                   "alogin alogin 403    403    403    403    403    403    200",
     },
+    "oncall.LaunchDeliveryResult": {
+        "changelist":                               "alogin alogin 403    403    403    403    403    403    200",
+        "change":                                   "alogin alogin 403    403    403    403    403    403    200",
+    },
     # KPIs: read by leads, read and written by product managers (roles.py).
     "kpis.ProjectApiKey": {
         "changelist":                               "alogin alogin 403    200    403    403    200    403    200",
@@ -773,6 +777,7 @@ def _oncall(world: World) -> None:
         EscalationContact,
         Incident,
         IncidentUpdate,
+        LaunchDeliveryResult,
         LaunchItemTick,
         Override,
         Page,
@@ -798,6 +803,7 @@ def _oncall(world: World) -> None:
     incident.components.add(component)
     IncidentUpdate.objects.create(incident=incident, status=Incident.Status.INVESTIGATING, message="matrix")
     LaunchItemTick.objects.create(key="rollback_tested")
+    LaunchDeliveryResult.objects.create(key="test_email", ok=True, detail="250 OK", ran_at=timezone.now())
     token = paging.page_link_token(page, paging.Target(name="matrix", email="", phone="", user_id=None))
     for ownership in OWNERSHIPS:
         world.objects["oncall_page", ownership] = page
