@@ -21,6 +21,18 @@ def _fast_password_hashing(settings):
 
 
 @pytest.fixture(autouse=True)
+def _customer_notices_cached():
+    """Each test starts as a running portal does: the maintenance notices cached (none), so a customer page's query
+    count does not depend on whether an earlier test, or one more than a minute ago, filled the cache. The alerting
+    tests start without a copy (their own fixture) and the banner tests refresh it as the evaluation tick does."""
+    from django.core.cache import cache
+
+    from tourbrain_support.alerting.selectors import NOTICES_CACHE_KEY
+
+    cache.set(NOTICES_CACHE_KEY, [], 3600)
+
+
+@pytest.fixture(autouse=True)
 def _sentry_scope_per_test():
     """Each test reports to Sentry from scopes of its own: nothing an earlier test left there (a request, a tag,
     a user) is attached to its events."""
