@@ -103,13 +103,8 @@ def oncall_schedules(at: datetime | None = None) -> list[Schedule]:
 
 def oncall_schedule(at: datetime | None = None) -> Schedule:
     """The first active rotation's schedule (see `oncall_schedules`); 3 queries."""
-    at = at or timezone.now()
-    rotation = active_rotation()
-    if rotation is None:
-        return Schedule()
-    now_shift = shift_at(rotation, at, [])
-    _next_start, next_end = shift_bounds(rotation, week_index(rotation, now_shift.ends_at))
-    return _schedule(rotation, at, overrides_between(rotation, at, next_end))
+    schedules = oncall_schedules(at)
+    return schedules[0] if schedules else Schedule()
 
 
 def escalation_contacts() -> list[EscalationContact]:
