@@ -21,6 +21,13 @@ def _fast_password_hashing(settings):
 
 
 @pytest.fixture(autouse=True)
+def _widget_files_in_request(settings):
+    """Widget tickets are filed within the request, so a test sees the ticket the moment it is answered;
+    the accept-now, file-later path (`tickets/intake.py`) has tests of its own that turn it on."""
+    settings.WIDGET_BACKGROUND_FILING = False
+
+
+@pytest.fixture(autouse=True)
 def _customer_notices_cached():
     """Each test starts as a running portal does: the maintenance notices cached (none), so a customer page's query
     count does not depend on whether an earlier test, or one more than a minute ago, filled the cache. The alerting

@@ -11,6 +11,7 @@ bare view's load, CPU the server under test then lacked; wrk costs a few percent
 `BENCH_WIDGET_LOADGEN=locust` forces locust.
 """
 
+import contextlib
 import csv
 import json
 import os
@@ -242,13 +243,72 @@ def _locust(base: str, target: str, tokens_file: Path, workdir: Path) -> dict:
     }
 
 
+@contextlib.contextmanager
+def _server(port: int, **env: str):
+    """Gunicorn serving the portal (plus the bare view) with `env` on top of the bench's environment."""
+    server = subprocess.Popen(  # noqa: S603 (our own gunicorn, fixed arguments)
+        [
+            str(BIN / "gunicorn"),
+            "tourbrain_support.wsgi",
+            "--workers",
+            str(WORKERS),
+            "--threads",
+            str(THREADS),
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--log-level",
+            "warning",
+        ],
+        env={**_server_env(), **env},
+        start_new_session=True,
+    )
+    try:
+        _wait_ready(f"http://127.0.0.1:{port}/bench/bare/")
+        yield server
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+
+
+class _Filer(threading.Thread):
+    """The worker's filing task run in a loop beside the load (in this process, its CPU counted apart)."""
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        self.stop = threading.Event()
+        self.filed = 0
+
+    def run(self) -> None:
+        from django.db import connection
+
+        from tickets.intake import intake_file_pending
+
+        try:
+            while not self.stop.is_set():
+                filed = intake_file_pending()
+                self.filed += filed
+                if not filed:
+                    time.sleep(0.05)
+        finally:
+            connection.close()
+
+
+def _drain() -> tuple[int, float, float]:
+    """File what is still pending, as the worker would: tickets filed, seconds, CPU seconds of this process."""
+    from tickets.intake import intake_file_pending
+
+    wall, cpu = time.perf_counter(), time.process_time()
+    filed = intake_file_pending()
+    return filed, time.perf_counter() - wall, time.process_time() - cpu
+
+
 def main() -> None:
     from django.db import connection
 
     if connection.vendor != "postgresql":
         print("skipped: the widget benchmark needs PostgreSQL (DATABASE_URL)")
         return
-    from tickets.models import Ticket
+    from tickets.models import Ticket, TicketIntake
 
     port = _port()
     base = f"http://127.0.0.1:{port}"
@@ -256,59 +316,77 @@ def main() -> None:
         workdir = Path(tmp)
         tokens_file = workdir / "tokens.txt"
         tokens = _tokens(tokens_file)
-        server = subprocess.Popen(  # noqa: S603 (our own gunicorn, fixed arguments)
-            [
-                str(BIN / "gunicorn"),
-                "tourbrain_support.wsgi",
-                "--workers",
-                str(WORKERS),
-                "--threads",
-                str(THREADS),
-                "--bind",
-                f"127.0.0.1:{port}",
-                "--log-level",
-                "warning",
-            ],
-            env=_server_env(),
-            start_new_session=True,
-        )
-        try:
-            _wait_ready(f"{base}/bench/bare/")
+        _drain()  # nothing left over from an earlier run
+        with _server(port, WIDGET_BACKGROUND_FILING="1") as server:
             _warm_customers(base, tokens)
-            before = Ticket.objects.count()
             bare = _load(base, "bare", tokens_file, workdir, server.pid)
-            widget = _load(base, "widget", tokens_file, workdir, server.pid)
-            created = Ticket.objects.count() - before
-        finally:
-            os.killpg(server.pid, signal.SIGTERM)
-            server.wait(timeout=30)
-    ratio = widget["rps"] / bare["rps"] if bare["rps"] else 0.0
+            # 1. Accepted, nobody filing meanwhile; then filed in one go, as a worker catching up would.
+            accepted = _load(base, "widget", tokens_file, workdir, server.pid)
+            time.sleep(1)  # requests in flight when the load generator stopped are answered
+            before = Ticket.objects.count()
+            filed, drain_seconds, drain_cpu = _drain()
+            assert Ticket.objects.count() - before == filed, "every accepted ticket is filed once"
+            assert not TicketIntake.objects.filter(filed_at__isnull=True).exists()
+            # 2. Accepted while a filer works beside the load on the same 2 cores: the sustained rate.
+            filer = _Filer()
+            filer_cpu = time.process_time()
+            filer.start()
+            sustained = _load(base, "widget", tokens_file, workdir, server.pid)
+            filer.stop.set()
+            filer.join(timeout=60)
+            filer_cpu = time.process_time() - filer_cpu
+            backlog = TicketIntake.objects.filter(filed_at__isnull=True).count()
+            _drain()
+        # 3. Filed within the request (WIDGET_BACKGROUND_FILING off, as on SQLite): the reference of before.
+        with _server(port, WIDGET_BACKGROUND_FILING="0") as server:
+            before = Ticket.objects.count()
+            inline = _load(base, "widget", tokens_file, workdir, server.pid)
+            inline_created = Ticket.objects.count() - before
     clients = "connections" if LOADGEN == "wrk" else "users"
     print(f"gunicorn {WORKERS} workers x {THREADS} threads, {LOADGEN} {USERS} {clients}, {SECONDS} s each")
     print(f"machine: {os.cpu_count()} CPUs; load average (1 min) in the middle and at the end of each phase")
-    for name, result in (("bare Django JSON view", bare), ("widget ticket create", widget)):
+    phases = (
+        ("bare Django JSON view", bare),
+        ("widget: accepted", accepted),
+        ("widget: accepted + filer", sustained),
+        ("widget: filed in request", inline),
+    )
+    for name, result in phases:
         load = " / ".join(f"{value:.1f}" for value in result["load"])
         print(
-            f"{name:24s} {result['rps']:8.1f} req/s  p50 {result['p50']:5.0f} ms  p95 {result['p95']:5.0f} ms  "
+            f"{name:26s} {result['rps']:8.1f} req/s  p50 {result['p50']:5.0f} ms  p95 {result['p95']:5.0f} ms  "
             f"({result['requests']} requests, {result['failures']} failed; load {load})"
         )
     # On the shared machine the figures above depend on what else runs; the CPU each request cost does not
     # much, and bounds what 2 idle cores could serve.
     print("CPU per request (ms): web workers + their PostgreSQL backends + load generator -> bound on 2 idle cores")
-    for name, result in (("bare Django JSON view", bare), ("widget ticket create", widget)):
+    for name, result in phases:
         cpu = {part: seconds * 1000 / max(result["requests"], 1) for part, seconds in result["cpu"].items()}
         total = sum(cpu.values())
         print(
-            f"{name:24s} {cpu['web']:5.2f} + {cpu['database']:5.2f} + {cpu['loadgen']:5.2f} = {total:5.2f} ms"
+            f"{name:26s} {cpu['web']:5.2f} + {cpu['database']:5.2f} + {cpu['loadgen']:5.2f} = {total:5.2f} ms"
             f"  -> at most {2000 / total if total else 0:6.0f} req/s"
         )
-    # Requests still in flight when the load generator stops are finished by the server but not counted.
-    print(f"tickets created: {created} ({LOADGEN} counted {widget['requests'] - widget['failures']} successes)")
-    ok_rps = widget["rps"] >= TARGET_RPS
-    ok_p95 = widget["p95"] < TARGET_P95_MS
-    ok_ratio = ratio >= TARGET_RATIO
     print(
-        f"widget/bare ratio {ratio:.0%}  |  targets: >= {TARGET_RPS} req/s {'OK' if ok_rps else 'MISSED'}, "
-        f"p95 < {TARGET_P95_MS} ms {'OK' if ok_p95 else 'MISSED'}, ratio >= {TARGET_RATIO:.0%} "
-        f"{'OK' if ok_ratio else 'MISSED'}"
+        f"filing afterwards: {filed} accepted tickets filed in {drain_seconds:.1f} s "
+        f"({filed / drain_seconds if drain_seconds else 0:.0f} tickets/s, {drain_cpu * 1000 / max(filed, 1):.2f} ms "
+        "of the filer's CPU per ticket, its PostgreSQL backend not counted)"
     )
+    print(
+        f"filing beside the load: {filer.filed} filed during the phase ({filer.filed / SECONDS:.0f}/s, filer CPU "
+        f"{filer_cpu:.1f} s), {backlog} still pending at its end"
+    )
+    # Requests still in flight when the load generator stops are finished by the server but not counted.
+    print(f"filed in request: {inline_created} tickets created ({inline['requests'] - inline['failures']} counted)")
+    for name, result in phases[1:]:
+        ratio = result["rps"] / bare["rps"] if bare["rps"] else 0.0
+        ok_rps, ok_p95, ok_ratio = (
+            result["rps"] >= TARGET_RPS,
+            result["p95"] < TARGET_P95_MS,
+            ratio >= TARGET_RATIO,
+        )
+        print(
+            f"{name:26s} ratio to bare {ratio:4.0%}  |  targets: >= {TARGET_RPS} req/s {'OK' if ok_rps else 'MISSED'}, "
+            f"p95 < {TARGET_P95_MS} ms {'OK' if ok_p95 else 'MISSED'}, ratio >= {TARGET_RATIO:.0%} "
+            f"{'OK' if ok_ratio else 'MISSED'}"
+        )

@@ -49,9 +49,14 @@ def ticket_submit(
     url: str = "",
     channel: str,
     attachments: Sequence[Any] = (),
+    ticket_id: int | None = None,
+    created_at: datetime | None = None,
 ) -> Ticket:
     """A customer files a ticket (widget, portal). The subject defaults to the description's first line;
-    files go on a first public message. Everything is checked before anything is written."""
+    files go on a first public message. Everything is checked before anything is written.
+
+    `ticket_id` and `created_at` file a ticket accepted earlier with the id and instant it was given
+    (`tickets.intake`)."""
     description = (description or "").strip()
     if not description:
         raise ApplicationError("The description is required.", code="required", fields={"description": ["Required."]})
@@ -70,6 +75,8 @@ def ticket_submit(
             url=url,
             channel=channel,
             actor=requester,
+            ticket_id=ticket_id,
+            created_at=created_at,
         )
         if attachments:
             services._add_message(

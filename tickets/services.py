@@ -250,9 +250,15 @@ def _ticket_history():
     return Ticket.history
 
 
+# `reference_for`'s format in SQL, for statements that take the id from the sequence themselves.
+REFERENCE_SQL = "'TB-' || CASE WHEN id < 1000000 THEN lpad(id::text, 6, '0') ELSE id::text END"
+NEXT_TICKET_ID_SQL = f"SELECT nextval(pg_get_serial_sequence('{Ticket._meta.db_table}', 'id')) AS id"
+
+
 @functools.cache
-def _ticket_insert() -> tuple[str, list]:
-    """PostgreSQL: one statement that takes the id from the sequence, inserts the ticket with its reference
+def _ticket_insert(given_id: bool = False) -> tuple[str, list]:
+    """PostgreSQL: one statement that takes the id from the sequence (or, with `given_id`, from its first
+    parameter: an id taken earlier, see `tickets.intake`), inserts the ticket with its reference
     (`reference_for`'s format) and its creation history row, and returns both. Built once per process
     from the models' fields, so a new field is written without touching this."""
     quote = connection.ops.quote_name
@@ -265,10 +271,9 @@ def _ticket_insert() -> tuple[str, list]:
     history_columns = ", ".join(quote(column) for column in [*tracked, *history_own])
     copied = ", ".join(f"new_ticket.{quote(column)}" for column in tracked)
     values = ", ".join(["%s"] * len(fields))
-    reference = "'TB-' || CASE WHEN id < 1000000 THEN lpad(id::text, 6, '0') ELSE id::text END"
     # Only the models' own (quoted) table and column names are formatted in; every value is a parameter.
-    new_id = f"SELECT nextval(pg_get_serial_sequence('{Ticket._meta.db_table}', 'id')) AS id"
-    insert = f"INSERT INTO {table} (id, reference, {ticket_columns}) SELECT id, {reference}, {values} FROM new_id"  # noqa: S608
+    new_id = "SELECT %s::bigint AS id" if given_id else NEXT_TICKET_ID_SQL
+    insert = f"INSERT INTO {table} (id, reference, {ticket_columns}) SELECT id, {REFERENCE_SQL}, {values} FROM new_id"  # noqa: S608
     history_insert = f"INSERT INTO {history_table} ({history_columns}) SELECT {copied}, %s, %s, '+', %s FROM new_ticket"  # noqa: S608
     sql = f"WITH new_id AS ({new_id}), new_ticket AS ({insert} RETURNING *) {history_insert} RETURNING id, reference"
     return sql, fields
@@ -287,8 +292,9 @@ def _insert_with_history(ticket: Ticket, *, history_user: User | None) -> None:
             cursor.execute(_SET_REFERENCE_SQL, [ticket.reference, ticket.pk])
         _ticket_history().bulk_history_create([ticket], default_user=history_user)
         return
-    sql, fields = _ticket_insert()
-    params = [field.get_db_prep_save(field.pre_save(ticket, True), connection) for field in fields]
+    sql, fields = _ticket_insert(given_id=ticket.pk is not None)
+    params = [ticket.pk] if ticket.pk is not None else []
+    params += [field.get_db_prep_save(field.pre_save(ticket, True), connection) for field in fields]
     # simple-history's own values for a creation row: now, no change reason, '+' (created), the user.
     params += [timezone.now(), "", history_user.pk if history_user is not None else None]
     with connection.cursor() as cursor:
@@ -296,6 +302,29 @@ def _insert_with_history(ticket: Ticket, *, history_user: User | None) -> None:
         ticket.pk, ticket.reference = cursor.fetchone()
     ticket._state.adding = False
     ticket._state.db = connection.alias
+
+
+def ticket_check_input(
+    *, type: str, priority: str, channel: str, subject: str, description: str, browser_info: str, url: str
+) -> tuple[str, str, str, str]:
+    """The checks a new ticket's fields must pass; returns subject, description, browser_info and url trimmed.
+    Also run where a ticket is accepted before it is filed (`tickets.intake`), so filing cannot refuse it."""
+    _check_choice(type, Ticket.Type, "type")
+    _check_choice(priority, Ticket.Priority, "priority")
+    _check_choice(channel, Ticket.Channel, "channel")
+    subject = _check_text(subject, "subject", max_length=200)
+    description = _check_text(description, "description", max_length=50_000)
+    browser_info = _check_text(browser_info, "browser_info", max_length=500, required=False)
+    url = _check_text(url, "url", max_length=2000, required=False)
+    if url:
+        try:
+            URLValidator(schemes=["http", "https"])(url)
+        except ValidationError as exc:
+            message = "Enter a valid http(s) URL."
+            raise ApplicationError(
+                f"The url is not valid: {url[:100]}", code="invalid", fields={"url": [message]}
+            ) from exc
+    return subject, description, browser_info, url
 
 
 def ticket_create(
@@ -313,27 +342,24 @@ def ticket_create(
     actor: User | None = None,
     created_at: datetime | None = None,
     acknowledge: bool = True,
+    ticket_id: int | None = None,
 ) -> Ticket:
     """File a ticket: tier, routing, the active SLA policy version, due times, round-robin, notifications.
 
     `created_at` lets imports (email, demo data) keep the original instant; the clocks start there.
+    `ticket_id` is an id already taken from the tickets' sequence (a widget ticket accepted earlier, whose
+    reference the customer was given; PostgreSQL only).
     `acknowledge=False` leaves the requester's acknowledgement to the caller (email intake threads it first).
     """
-    _check_choice(type, Ticket.Type, "type")
-    _check_choice(priority, Ticket.Priority, "priority")
-    _check_choice(channel, Ticket.Channel, "channel")
-    subject = _check_text(subject, "subject", max_length=200)
-    description = _check_text(description, "description", max_length=50_000)
-    browser_info = _check_text(browser_info, "browser_info", max_length=500, required=False)
-    url = _check_text(url, "url", max_length=2000, required=False)
-    if url:
-        try:
-            URLValidator(schemes=["http", "https"])(url)
-        except ValidationError as exc:
-            message = "Enter a valid http(s) URL."
-            raise ApplicationError(
-                f"The url is not valid: {url[:100]}", code="invalid", fields={"url": [message]}
-            ) from exc
+    subject, description, browser_info, url = ticket_check_input(
+        type=type,
+        priority=priority,
+        channel=channel,
+        subject=subject,
+        description=description,
+        browser_info=browser_info,
+        url=url,
+    )
     now = timezone.now()
     created_at = created_at or now
     if created_at > now + timedelta(minutes=5):
@@ -350,6 +376,7 @@ def ticket_create(
         tier = resolve_tier(user=requester, organization=organization)
         route = routing.route(type=type, priority=priority, tier=tier)
         ticket = Ticket(
+            id=ticket_id,
             user=requester,
             organization=organization,
             type=type,

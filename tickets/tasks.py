@@ -22,6 +22,14 @@ def tickets_auto_close() -> int:
     return tickets_close_solved()
 
 
+@shared_task(ignore_result=True)
+def widget_intake_file() -> int:
+    """Soon after a widget ticket is accepted, and every minute: file the accepted widget tickets."""
+    from tickets.intake import intake_file_pending
+
+    return intake_file_pending()
+
+
 # --- email channel ---------------------------------------------------------------------------------
 
 

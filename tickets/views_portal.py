@@ -21,7 +21,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from audit.client_ip import client_ip
 from knowledge_base.selectors import kb_suggestions
-from tickets import beta, beta_invitations, customer_selectors, customer_services, portal_links, services
+from tickets import beta, beta_invitations, customer_selectors, customer_services, intake, portal_links, services
 from tickets.customer_selectors import SCOPE_MINE, SCOPE_ORGANIZATION
 from tickets.models import Ticket
 from tickets.page_selectors import attachment_hint
@@ -64,6 +64,11 @@ def _error_status(error: ApplicationError) -> int:
 # --- tickets -------------------------------------------------------------------------------------
 
 
+def _ticket_or_404(request, reference: str):
+    intake.intake_file_pending_for(user=request.user)  # a ticket the widget accepted moments ago is there
+    return customer_selectors.ticket_for_customer_or_404(request.user, reference)
+
+
 @require_GET
 @customer_required
 def ticket_list(request):
@@ -74,6 +79,7 @@ def ticket_list(request):
     except ValueError:
         page = 1
     offset = (page - 1) * PAGE_SIZE
+    intake.intake_file_pending_for(user=request.user)
     # limit + 1: whether there is a next page without a COUNT over the customer's tickets.
     rows = list(customer_selectors.tickets_for_customer(request.user, scope)[offset : offset + PAGE_SIZE + 1])
     context = {
@@ -144,7 +150,7 @@ def _detail_page(request, ticket: Ticket, *, reply_form=None, rating_error: str 
 @require_GET
 @customer_required
 def ticket_detail(request, reference: str):
-    ticket = customer_selectors.ticket_for_customer_or_404(request.user, reference)
+    ticket = _ticket_or_404(request, reference)
     customer_services.ticket_mark_seen(ticket=ticket, user=request.user)
     return _detail_page(request, ticket)
 
@@ -152,7 +158,7 @@ def ticket_detail(request, reference: str):
 @require_POST
 @customer_required
 def ticket_reply(request, reference: str):
-    ticket = customer_selectors.ticket_for_customer_or_404(request.user, reference)
+    ticket = _ticket_or_404(request, reference)
     form = PortalReplyForm(request.POST, request.FILES)
     if not form.is_valid():
         return _detail_page(request, ticket, reply_form=form, status=400)
@@ -169,7 +175,7 @@ def ticket_reply(request, reference: str):
 @require_POST
 @customer_required
 def ticket_rate(request, reference: str):
-    ticket = customer_selectors.ticket_for_customer_or_404(request.user, reference)
+    ticket = _ticket_or_404(request, reference)
     raw = request.POST.get("score", "")
     comment = request.POST.get("comment", "")
     if not (raw.isdigit() and len(raw) == 1) or len(comment) > 5000:
@@ -188,7 +194,7 @@ def ticket_rate(request, reference: str):
 @require_GET
 @customer_required
 def ticket_attachment(request, reference: str, pk: int):
-    ticket = customer_selectors.ticket_for_customer_or_404(request.user, reference)
+    ticket = _ticket_or_404(request, reference)
     item = customer_selectors.ticket_public_attachment_or_404(ticket, pk)
     response = FileResponse(item.file.open("rb"), as_attachment=True, filename=item.filename)
     response["X-Content-Type-Options"] = "nosniff"

@@ -26,7 +26,7 @@ from rest_framework.views import APIView
 
 from audit.client_ip import client_ip
 from knowledge_base.selectors import kb_suggestions
-from tickets import customer_selectors, customer_services, services, surveys
+from tickets import customer_selectors, customer_services, intake, services, surveys
 from tickets.beta import beta_profile_for_user
 from tickets.models import Ticket
 from tourbrain_support.api import ApplicationError
@@ -111,6 +111,7 @@ class WidgetApiView(APIView):
 
 
 def _ticket(request, reference: str) -> Ticket:
+    intake.intake_file_pending_for(user=request.user)  # a ticket accepted moments ago is there to read
     return customer_selectors.ticket_for_customer_or_404(request.user, reference)
 
 
@@ -244,6 +245,14 @@ def _idempotency_key(request) -> str | None:
     return key
 
 
+def _key_reused() -> ApplicationError:
+    return ApplicationError(
+        "This Idempotency-Key was used for a different request.",
+        code="idempotency_key_reused",
+        status=status.HTTP_422_UNPROCESSABLE_ENTITY,
+    )
+
+
 def _answer_once(request, *, key: str | None, digest: str, work) -> Response:
     """Run `work` (returning the ticket and the 201 body) once per Idempotency-Key: a retry with the same key
     and request gets the first answer, the same key with a different request a 422. Without a key, run it."""
@@ -254,11 +263,7 @@ def _answer_once(request, *, key: str | None, digest: str, work) -> Response:
         record, created = customer_services.idempotency_key_claim(user=request.user, key=key, request_digest=digest)
         if not created:
             if record.request_digest != digest:
-                raise ApplicationError(
-                    "This Idempotency-Key was used for a different request.",
-                    code="idempotency_key_reused",
-                    status=status.HTTP_422_UNPROCESSABLE_ENTITY,
-                )
+                raise _key_reused()
             return Response(record.response_body, status=record.response_status)
         ticket, body = work()
         body = json.loads(json.dumps(body))  # stored as JSON: the first answer and a retry's are the same
@@ -305,6 +310,7 @@ class TicketListCreateApi(WidgetApiView):
         params.is_valid(raise_exception=True)
         page = params.validated_data["page"]
         size = params.validated_data.get("page_size") or LIST_PAGE_SIZE
+        intake.intake_file_pending_for(user=request.user)
         queryset = customer_selectors.tickets_for_customer(request.user, params.validated_data["scope"])
         rows = list(queryset[(page - 1) * size : page * size + 1])
 
@@ -336,6 +342,8 @@ class TicketListCreateApi(WidgetApiView):
         serializer = WidgetTicketCreateInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
+        if not data["attachments"] and intake.background_filing():
+            return self._accept(request, data, key=key)
 
         def submit() -> tuple[Ticket, dict]:
             ticket = self._submit(request, data)
@@ -343,14 +351,32 @@ class TicketListCreateApi(WidgetApiView):
 
         return _answer_once(request, key=key, digest=_request_digest(data), work=submit)
 
+    def _accept(self, request, data: dict, *, key: str | None) -> Response:
+        """Accepted now, filed by a worker moments later (`tickets.intake`); a retry gets the same answer."""
+        digest = _request_digest(data)
+        with transaction.atomic():
+            accepted, created = intake.intake_accept(
+                requester=request.user,
+                organization=_organization(request),
+                channel=Ticket.Channel.WIDGET,
+                type=data["type"],
+                priority=data["priority"],
+                subject=data["subject"],
+                description=data["description"],
+                reproduction_steps=data["reproduction_steps"],
+                browser_info=data["browser_info"],
+                url=data["url"],
+                idempotency_key=key,
+                request_digest=digest,
+            )
+        if not created and accepted.request_digest != digest:
+            raise _key_reused()
+        return Response(WidgetTicketCreatedOutputSerializer(accepted).data, status=status.HTTP_201_CREATED)
+
     def _submit(self, request, data: dict) -> Ticket:
-        organization = request.auth.organization
-        if organization is None:
-            organizations = user_organizations(user=request.user)
-            organization = organizations[0] if organizations else None
         return customer_services.ticket_submit(
             requester=request.user,
-            organization=organization,
+            organization=_organization(request),
             type=data["type"],
             priority=data["priority"],
             subject=data["subject"],
@@ -361,6 +387,14 @@ class TicketListCreateApi(WidgetApiView):
             channel=Ticket.Channel.WIDGET,
             attachments=data["attachments"],
         )
+
+
+def _organization(request):
+    """The organization the token names, else the customer's first."""
+    if request.auth.organization is not None:
+        return request.auth.organization
+    organizations = user_organizations(user=request.user)
+    return organizations[0] if organizations else None
 
 
 class TicketDetailApi(WidgetApiView):

@@ -341,6 +341,9 @@ WIDGET_THROTTLE_USER = env.str("WIDGET_THROTTLE_USER", default="120/min")
 WIDGET_THROTTLE_IP = env.str("WIDGET_THROTTLE_IP", default="600/min")
 # Largest request body without files; multipart bodies may add the attachment limits on top.
 WIDGET_MAX_BODY_BYTES = env.int("WIDGET_MAX_BODY_BYTES", default=256 * 1024)
+# PostgreSQL: a widget ticket (without files) is accepted in one INSERT and filed by a worker moments later
+# (tickets/intake.py); off, or on SQLite, the request files it itself.
+WIDGET_BACKGROUND_FILING = env.bool("WIDGET_BACKGROUND_FILING", default=True)
 CORS_ALLOWED_ORIGINS = WIDGET_ALLOWED_ORIGINS
 CORS_URLS_REGEX = r"^/api/v1/widget/.*$"
 CORS_ALLOW_CREDENTIALS = False  # bearer tokens, never cookies
@@ -398,6 +401,7 @@ CELERY_BEAT_SCHEDULE = {
     "worker-heartbeat": {"task": "tourbrain_support.tasks.worker_heartbeat", "schedule": 30.0},
     "tickets-sla-sweep": {"task": "tickets.tasks.sla_sweep", "schedule": 60.0},
     "tickets-auto-close": {"task": "tickets.tasks.tickets_auto_close", "schedule": 3600.0},
+    "tickets-widget-intake-file": {"task": "tickets.tasks.widget_intake_file", "schedule": 60.0},
     "deliver-pending-outbox": {
         "task": "tourbrain_support.notifications.tasks.deliver_pending_outbox",
         "schedule": 30.0,

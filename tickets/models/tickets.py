@@ -191,13 +191,19 @@ class TicketQuerySet(models.QuerySet):
 
     def by_reference(self, reference_or_id: str | int) -> TicketQuerySet:
         """Lookup by `TB-000123`, `tb-123`, `123` or an int id."""
-        value = str(reference_or_id).strip().upper()
-        if value.startswith("TB-"):
-            value = value[3:]
-        # ASCII digits only: str.isdigit() also accepts superscripts and other scripts' digits (int() refuses some).
-        if not (value.isascii() and value.isdigit()) or len(value) > 18:
-            return self.none()
-        return self.filter(pk=int(value))
+        pk = id_from_reference(reference_or_id)
+        return self.none() if pk is None else self.filter(pk=pk)
+
+
+def id_from_reference(reference_or_id: str | int) -> int | None:
+    """The ticket id a reference names (`TB-000123`, `tb-123`, `123` or an int), None when it names none."""
+    value = str(reference_or_id).strip().upper()
+    if value.startswith("TB-"):
+        value = value[3:]
+    # ASCII digits only: str.isdigit() also accepts superscripts and other scripts' digits (int() refuses some).
+    if not (value.isascii() and value.isdigit()) or len(value) > 18:
+        return None
+    return int(value)
 
 
 def reference_for(pk: int) -> str:
