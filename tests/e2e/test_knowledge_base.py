@@ -1,5 +1,6 @@
-"""Help center in a real browser: suggestions while typing, search, chapter seek through the player API, a vote,
-and hostile Markdown that must stay inert."""
+"""Help center in a real browser: suggestions while typing, search, chapter seek through the player API, a video
+page without the player's network, a vote, a rep inserting an article link into a reply, and hostile Markdown
+that must stay inert."""
 
 import re
 
@@ -8,6 +9,8 @@ from playwright.sync_api import expect
 
 from knowledge_base.help_content import load_help_content
 from knowledge_base.models import Article, Category, Feedback
+from tests.tickets.factories import TicketFactory
+from tourbrain_support.roles import Role
 
 pytestmark = pytest.mark.e2e
 
@@ -98,6 +101,20 @@ def test_video_page_reads_without_the_player_network(page, content, live_server)
     expect(page.locator(".kb-transcript-part.current")).to_have_count(1)
     assert any("youtube-nocookie.com" in url for url in blocked)
     assert errors == []
+
+
+def test_staff_insert_an_article_link_into_the_reply_with_one_click(page, content, login_as, live_server):
+    # given a ticket about exports and a rep on its page who has started a reply
+    ticket = TicketFactory(subject="Calendar feed export")
+    login_as(Role.SUPPORT_REP)
+    page.goto(f"/queue/{ticket.reference}/")
+    page.fill("#id_body", "Hello, see")
+    # when the rep clicks "Insert link" on the exports article
+    panel = page.locator("[data-testid=kb-panel]")
+    panel.locator("li", has_text="Exports").locator(".kb-insert-link").click()
+    # then the reply holds the article's title and its full URL after what was typed
+    title = Article.objects.get(slug="exports").title
+    expect(page.locator("#id_body")).to_have_value(f"Hello, see\n{title}: {live_server.url}/docs/exports/")
 
 
 def test_anonymous_vote_with_comment(page, content):
