@@ -8,7 +8,7 @@ import pytest
 from playwright.sync_api import expect
 
 from knowledge_base.help_content import load_help_content
-from knowledge_base.models import Article, Category, Feedback
+from knowledge_base.models import Article, Category, Feedback, SuggestionOpen
 from tests.tickets.factories import TicketFactory
 from tourbrain_support.roles import Role
 
@@ -115,6 +115,32 @@ def test_staff_insert_an_article_link_into_the_reply_with_one_click(page, conten
     # then the reply holds the article's title and its full URL after what was typed
     title = Article.objects.get(slug="exports").title
     expect(page.locator("#id_body")).to_have_value(f"Hello, see\n{title}: {live_server.url}/docs/exports/")
+
+
+def test_portal_suggestion_opens_in_a_new_tab_and_a_ticket_filed_after_it_is_no_deflection(page, content, login_as):
+    # given a customer filling the portal's new-ticket form
+    customer = login_as(None)
+    page.goto("/portal/new/")
+    page.fill("#id_subject", "Calendar feed")
+    page.type("#id_description", "my ical export is empty")
+    # when a suggestion appears while typing and the customer opens it
+    suggestion = page.locator("[data-testid=suggestions] a", has_text="Exports")
+    with page.context.expect_page() as opened:
+        suggestion.click()
+    article_tab = opened.value
+    article_tab.wait_for_load_state()
+    # then the article opens in a new tab, counted once for this customer and this form's draft
+    assert "/docs/exports/?src=suggestion&from=portal" in article_tab.url
+    expect(article_tab.locator("h1")).to_contain_text("Exports")
+    opens = list(SuggestionOpen.objects.filter(user=customer))
+    assert [(o.article.slug, o.source, o.outcome) for o in opens] == [("exports", "portal", "pending")]
+    assert opens[0].draft_key
+    # and the form still holds what was typed: filing the ticket decides that open as not deflected
+    expect(page.locator("#id_description")).to_have_value("my ical export is empty")
+    page.click("[data-testid=new-ticket-form] button[type=submit]")
+    page.wait_for_url("**/portal/tickets/**")
+    opens[0].refresh_from_db()
+    assert opens[0].outcome == SuggestionOpen.Outcome.TICKET_FILED
 
 
 def test_anonymous_vote_with_comment(page, content):
