@@ -8,6 +8,9 @@ links only to http(s), mailto and relative URLs (`javascript:` and `data:` are d
 
 from __future__ import annotations
 
+import re
+from urllib.parse import urlsplit
+
 import markdown
 import nh3
 
@@ -54,3 +57,18 @@ def render_markdown(source: str) -> str:
         link_rel="noopener noreferrer nofollow",
         strip_comments=True,
     )
+
+
+# An https origin as CSP can name it: a host name (or IPv4) and an optional port, nothing that could end the
+# source list or start another directive.
+_MEDIA_ORIGIN = re.compile(r"https://[A-Za-z0-9.-]+(:[0-9]{1,5})?")
+
+
+def video_file_origin(url: str) -> str | None:
+    """The https origin of a video file URL, which the video page adds to its CSP `media-src`; None when the URL
+    is not one a page may play (not https, or a host CSP could not name)."""
+    if not url.startswith("https://"):
+        return None
+    parts = urlsplit(url)
+    origin = f"https://{parts.netloc}"
+    return origin if parts.netloc and _MEDIA_ORIGIN.fullmatch(origin) else None

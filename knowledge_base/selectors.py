@@ -187,12 +187,22 @@ def kb_report(*, days: int = 30, limit: int = 10) -> dict:
     }
 
 
-def kb_deflections_daily(*, since) -> list[dict]:
-    """Deflections per day of the open (UTC): [{"day": date, "total": n}], for the KPI rollups."""
-    return list(
-        SuggestionOpen.objects.filter(outcome=SuggestionOpen.Outcome.DEFLECTED, opened_at__gte=since)
-        .annotate(day=TruncDate("opened_at"))
-        .values("day")
-        .annotate(total=Count("id"))
-        .order_by("day")
-    )
+def kb_deflections_daily(*, since, until=None) -> list[dict]:
+    """Deflections per day of the open (UTC), of the opens in [since, until): [{"day": date, "total": n}], for
+    the report and the KPI rollup (`kpis.metrics`, metric `kb_deflections`)."""
+    opens = SuggestionOpen.objects.filter(outcome=SuggestionOpen.Outcome.DEFLECTED, opened_at__gte=since)
+    if until is not None:
+        opens = opens.filter(opened_at__lt=until)
+    return list(opens.annotate(day=TruncDate("opened_at")).values("day").annotate(total=Count("id")).order_by("day"))
+
+
+def kb_deflection_days_decided(*, since, until) -> set:
+    """Days (of the open, UTC) of the deflections decided in (since, until]; all of them when `since` is None.
+
+    A deflection is decided 30 minutes after its open at the earliest, so the KPI rollup of a day can run
+    before all of that day's deflections are known: the nightly rollup recomputes these days.
+    """
+    opens = SuggestionOpen.objects.filter(outcome=SuggestionOpen.Outcome.DEFLECTED, decided_at__lte=until)
+    if since is not None:
+        opens = opens.filter(decided_at__gt=since)
+    return set(opens.annotate(day=TruncDate("opened_at")).values_list("day", flat=True).distinct())

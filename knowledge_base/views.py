@@ -22,7 +22,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from knowledge_base import selectors, services
 from knowledge_base.access import EDITOR_ROLES, PUBLISHER_ROLES, can_publish
 from knowledge_base.models import Article, Category
-from knowledge_base.rendering import render_markdown
+from knowledge_base.rendering import render_markdown, video_file_origin
 from knowledge_base.search import clean_query
 from tourbrain_support.api import ApplicationError
 from tourbrain_support.roles import role_required
@@ -85,7 +85,16 @@ def _article_page(request, *, slug: str, kind: str, template: str):
         "related": selectors.article_related(article=article, user=request.user),
         "vote": selectors.feedback_for(article=article, user=request.user, reader_id=reader),
     }
-    return _with_reader_cookie(request, render(request, template, context))
+    return _with_reader_cookie(request, _allow_video_file(article, render(request, template, context)))
+
+
+def _allow_video_file(article: Article, response):
+    """A video file on another host plays only if the page's CSP names that host in `media-src`."""
+    if article.kind == Article.Kind.VIDEO and article.video_provider == Article.VideoProvider.FILE:
+        origin = video_file_origin(article.video_ref)
+        if origin:
+            response._csp_update = {"media-src": ["'self'", origin]}
+    return response
 
 
 @require_GET
@@ -176,8 +185,8 @@ class ArticleForm(forms.ModelForm):
     def clean_video_ref(self):
         ref = self.cleaned_data.get("video_ref", "").strip()
         provider = self.cleaned_data.get("video_provider", "")
-        if provider == Article.VideoProvider.FILE and ref and not ref.startswith("https://"):
-            raise forms.ValidationError("A video file must be an https URL.")
+        if provider == Article.VideoProvider.FILE and ref and not video_file_origin(ref):
+            raise forms.ValidationError("A video file must be an https URL (a host name, an optional port).")
         if (
             provider in (Article.VideoProvider.YOUTUBE, Article.VideoProvider.VIMEO)
             and not ref.replace("-", "").replace("_", "").isalnum()
@@ -242,7 +251,7 @@ def _save_or_preview(request, *, article: Article | None, kind: str):
     if request.method == "POST" and form.is_valid():
         if "preview" in request.POST:
             context["preview"] = _preview(instance, form)
-            return render(request, "knowledge_base/manage/edit.html", context)
+            return _allow_video_file(context["preview"], render(request, "knowledge_base/manage/edit.html", context))
         try:
             if article is None:
                 saved = services.article_create(actor=request.user, kind=kind, **form.content())

@@ -21,6 +21,7 @@ from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import TruncMinute
 
 from audit.selectors import backup_outcomes
+from knowledge_base.selectors import kb_deflections_daily
 from kpis.analytics import day_session_stats
 from kpis.health import HEALTH_ERROR
 from kpis.models import SPEED_INSIGHTS_EVENT, HealthSample, MarketingSpend, OpenAIUsageSample, ProductEvent
@@ -456,6 +457,12 @@ def customer_acquisition_cost(day: date) -> DayValues:
     return {"": prorated / first_paid}
 
 
+def kb_deflections(day: date) -> DayValues:
+    """Help-center deflections of the suggested articles opened that day (decided 30 minutes after the open)."""
+    start, end = day_bounds(day)
+    return {"": float(sum(row["total"] for row in kb_deflections_daily(since=start, until=end)))}
+
+
 WEB_VITALS = [
     ("lcp", "LCP", "Largest Contentful Paint", "ms"),
     ("inp", "INP", "Interaction to Next Paint", "ms"),
@@ -710,6 +717,14 @@ METRICS += [
         "count",
         backlog,
         "tier",
+    ),
+    MetricDefinition(
+        "kb_deflections",
+        "Help center deflections",
+        "Suggested help articles opened that day from the widget or the portal's new-ticket form and not followed "
+        "by a ticket from that person within 30 minutes (once per person, draft and article), by day of the open.",
+        "count",
+        kb_deflections,
     ),
     MetricDefinition(
         "nps",

@@ -14,12 +14,17 @@ from django.db.models import Max
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
+from knowledge_base.selectors import kb_deflection_days_decided
 from kpis.analytics import COHORT_METRICS, COHORT_WEEKS, cohort_values, week_start
 from kpis.metrics import LONGEST_WINDOW_DAYS, METRICS, shared_session_stats
 from kpis.models import DailyMetric, ProductEvent, RollupState
 
 ADVISORY_LOCK_KEY = 0x6B706973  # "kpis"
 WATERMARK_KEY = "rollup"
+# Deflections are decided 30 minutes after the open: the days of those decided since the last run are redone.
+KB_DEFLECTIONS_WATERMARK_KEY = "kb_deflections"
+# A decision stamped just before a run may commit after the run read its day: the next run looks back this far.
+KB_DECISION_MARGIN = timedelta(minutes=5)
 CHUNK_DAYS = 30
 
 
@@ -120,7 +125,8 @@ def dirty_days(*, since, until) -> set[date]:
 
 
 def rollup_nightly(*, progress=None) -> int:
-    """Yesterday, plus every day changed by events received since the last run (and the windows after it)."""
+    """Yesterday, plus every day changed by events received since the last run (and the windows after it), plus
+    the days of help-center deflections decided since the last run."""
     run_started = timezone.now()
     yesterday = run_started.date() - timedelta(days=1)
     with rollup_lock():
@@ -135,6 +141,11 @@ def rollup_nightly(*, progress=None) -> int:
                 for offset in range(LONGEST_WINDOW_DAYS)
                 if day + timedelta(days=offset) <= yesterday
             )
+        # kb_deflections is a one-day metric: a late decision makes only its own day stale.
+        kb_state, _ = RollupState.objects.get_or_create(key=KB_DEFLECTIONS_WATERMARK_KEY)
+        to_compute.update(
+            day for day in kb_deflection_days_decided(since=kb_state.watermark, until=run_started) if day <= yesterday
+        )
         written = 0
         for day in sorted(to_compute):
             written += rollup_day(day=day)
@@ -143,4 +154,6 @@ def rollup_nightly(*, progress=None) -> int:
             progress(f"KPI rollup: {len(to_compute)} days recomputed, {written} rows")
         state.watermark = until
         state.save(update_fields=["watermark", "updated_at"])
+        kb_state.watermark = run_started - KB_DECISION_MARGIN
+        kb_state.save(update_fields=["watermark", "updated_at"])
     return written

@@ -30,7 +30,7 @@ GROWTH_CHART_METRICS = [
     "features_per_session",
 ]
 BUSINESS_CHART_METRICS = ["mrr", "arpu", "clv", "expansion_revenue"]
-SUPPORT_CHART_METRICS = ["first_response_median", "first_response_p90", "sla_compliance", "backlog"]
+SUPPORT_CHART_METRICS = ["first_response_median", "first_response_p90", "sla_compliance", "backlog", "kb_deflections"]
 HEALTH_CHART_METRICS = [
     "uptime",
     "error_rate",

@@ -4,6 +4,8 @@ from django import template
 from django.utils.html import format_html
 from django.utils.http import urlencode
 
+from knowledge_base.rendering import video_file_origin
+
 register = template.Library()
 
 # Only these embed hosts are used (and allowed by the Content-Security-Policy frame-src).
@@ -31,7 +33,7 @@ def video_embed(article):
         src = YOUTUBE_EMBED.format(ref) + "?" + urlencode({"enablejsapi": 1, "rel": 0})
     elif provider == "vimeo" and ref:
         src = VIMEO_EMBED.format(ref) + "?" + urlencode({"dnt": 1})
-    elif provider == "file" and ref.startswith("https://"):
+    elif provider == "file" and video_file_origin(ref):
         return format_html(
             '<video class="kb-frame" controls preload="metadata" src="{}" title="{}"></video>', ref, title
         )

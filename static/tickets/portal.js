@@ -20,6 +20,9 @@
       var url = String(item.url || "");
       // Only same-site paths or http(s) links; anything else (javascript:, data:) is shown as text.
       if (/^(\/(?!\/)|https?:\/\/)/i.test(url)) link.href = url + (url.indexOf("?") >= 0 ? "&" : "?") + "draft=" + encodeURIComponent(draft);
+      // A new tab: what the customer has typed stays in this form if the article does not answer it.
+      link.target = "_blank";
+      link.rel = "noopener";
       link.textContent = String(item.title || url);
       li.appendChild(link);
       list.appendChild(li);

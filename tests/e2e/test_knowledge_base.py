@@ -1,11 +1,16 @@
-"""Help center in a real browser: suggestions while typing, search, chapter seek through the player API, a vote,
-and hostile Markdown that must stay inert."""
+"""Help center in a real browser: suggestions while typing, search, chapter seek through the player API, a video
+page without the player's network, a vote, a rep inserting an article link into a reply, and hostile Markdown
+that must stay inert."""
+
+import re
 
 import pytest
 from playwright.sync_api import expect
 
 from knowledge_base.help_content import load_help_content
-from knowledge_base.models import Article, Category, Feedback
+from knowledge_base.models import Article, Category, Feedback, SuggestionOpen
+from tests.tickets.factories import TicketFactory
+from tourbrain_support.roles import Role
 
 pytestmark = pytest.mark.e2e
 
@@ -67,13 +72,75 @@ def test_chapter_seeks_the_player_and_highlights_the_transcript(page, content):
     page.wait_for_function("document.querySelectorAll('.kb-transcript-part')[3].classList.contains('current')")
 
 
-def test_video_page_reads_without_the_player_network(page, content):
-    page.route("https://www.youtube-nocookie.com/**", lambda route: route.abort())
+def test_video_page_reads_without_the_player_network(page, content, live_server):
+    # given no network but this portal's: the player's domain (and any other) cannot be reached
+    blocked = []
+
+    def block(route):
+        blocked.append(route.request.url)
+        route.abort("internetdisconnected")
+
+    page.route(lambda url: not url.startswith(live_server.url), block)
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
     page.goto("/docs/videos/ai-routing/")
-    assert page.locator("[data-testid=transcript] .kb-transcript-part").count() == 5
-    # the chapters and the transcript still read (the highlight on seek is covered with a player above)
+    # the chapters and the transcript still read,
     expect(page.locator(".kb-chapter")).to_have_count(5)
+    expect(page.locator("[data-testid=transcript] .kb-transcript-part")).to_have_count(5)
     expect(page.locator(".kb-transcript-part").nth(1)).to_contain_text("Fixed and flexible dates")
+    # and a chapter still moves the highlight in the list and the transcript, without a script error
+    # (keyboard first: scrolling the lazy iframe into view can move the layout under a computed click point)
+    page.locator(".kb-chapter").nth(3).focus()
+    page.keyboard.press("Enter")
+    expect(page.locator(".kb-chapter").nth(3)).to_have_attribute("aria-current", "true")
+    expect(page.locator(".kb-transcript-part").nth(3)).to_have_class(re.compile(r"\bcurrent\b"))
+    page.locator(".kb-chapter").nth(1).click()  # in view now: a pointer click
+    expect(page.locator(".kb-chapter").nth(1)).to_have_attribute("aria-current", "true")
+    expect(page.locator(".kb-transcript-part").nth(1)).to_have_class(re.compile(r"\bcurrent\b"))
+    expect(page.locator(".kb-chapter[aria-current=true]")).to_have_count(1)
+    expect(page.locator(".kb-transcript-part.current")).to_have_count(1)
+    assert any("youtube-nocookie.com" in url for url in blocked)
+    assert errors == []
+
+
+def test_staff_insert_an_article_link_into_the_reply_with_one_click(page, content, login_as, live_server):
+    # given a ticket about exports and a rep on its page who has started a reply
+    ticket = TicketFactory(subject="Calendar feed export")
+    login_as(Role.SUPPORT_REP)
+    page.goto(f"/queue/{ticket.reference}/")
+    page.fill("#id_body", "Hello, see")
+    # when the rep clicks "Insert link" on the exports article
+    panel = page.locator("[data-testid=kb-panel]")
+    panel.locator("li", has_text="Exports").locator(".kb-insert-link").click()
+    # then the reply holds the article's title and its full URL after what was typed
+    title = Article.objects.get(slug="exports").title
+    expect(page.locator("#id_body")).to_have_value(f"Hello, see\n{title}: {live_server.url}/docs/exports/")
+
+
+def test_portal_suggestion_opens_in_a_new_tab_and_a_ticket_filed_after_it_is_no_deflection(page, content, login_as):
+    # given a customer filling the portal's new-ticket form
+    customer = login_as(None)
+    page.goto("/portal/new/")
+    page.fill("#id_subject", "Calendar feed")
+    page.type("#id_description", "my ical export is empty")
+    # when a suggestion appears while typing and the customer opens it
+    suggestion = page.locator("[data-testid=suggestions] a", has_text="Exports")
+    with page.context.expect_page() as opened:
+        suggestion.click()
+    article_tab = opened.value
+    article_tab.wait_for_load_state()
+    # then the article opens in a new tab, counted once for this customer and this form's draft
+    assert "/docs/exports/?src=suggestion&from=portal" in article_tab.url
+    expect(article_tab.locator("h1")).to_contain_text("Exports")
+    opens = list(SuggestionOpen.objects.filter(user=customer))
+    assert [(o.article.slug, o.source, o.outcome) for o in opens] == [("exports", "portal", "pending")]
+    assert opens[0].draft_key
+    # and the form still holds what was typed: filing the ticket decides that open as not deflected
+    expect(page.locator("#id_description")).to_have_value("my ical export is empty")
+    page.click("[data-testid=new-ticket-form] button[type=submit]")
+    page.wait_for_url("**/portal/tickets/**")
+    opens[0].refresh_from_db()
+    assert opens[0].outcome == SuggestionOpen.Outcome.TICKET_FILED
 
 
 def test_anonymous_vote_with_comment(page, content):

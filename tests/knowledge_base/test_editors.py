@@ -4,7 +4,7 @@ import pytest
 
 from audit.models import AuditEvent
 from knowledge_base.models import Article
-from tests.knowledge_base.factories import ArticleFactory, CategoryFactory
+from tests.knowledge_base.factories import ArticleFactory, CategoryFactory, VideoFactory
 from tourbrain_support.roles import Role
 
 pytestmark = pytest.mark.django_db
@@ -80,6 +80,44 @@ def test_preview_renders_what_readers_see_and_saves_nothing(client, make_user):
     article.save()
     assert article.body_html in client.get(article.get_absolute_url()).content.decode()
     assert article.body_html in preview
+
+
+def _layout(page: str) -> str:
+    start = page.index('<div class="kb-video-layout">')
+    return page[start : page.index('data-testid="transcript"', start)]
+
+
+def test_video_preview_shows_the_readers_player_chapters_and_transcript(client, make_user):
+    video = VideoFactory(slug="day-sheets-video", chapters=[])
+    client.force_login(make_user(Role.SUPPORT_LEAD))
+    fields = {
+        "slug": video.slug,
+        "video_provider": "file",
+        "video_ref": "https://cdn.example.com/day-sheets.mp4",
+        "chapters_text": "0:00 | Intro | Hello there\n1:30 | Printing | Now we print the day sheet",
+    }
+    response = client.post(f"/docs/manage/{video.pk}/", _form(**fields, preview="1"))
+    page = response.content.decode()
+    preview = page[page.index('data-testid="preview"') : page.index('<form method="post" class="card"')]
+    assert 'src="https://cdn.example.com/day-sheets.mp4"' in preview
+    assert preview.count('class="link kb-chapter"') == 2
+    assert "Now we print the day sheet" in preview
+    assert "knowledge_base/video.js" in page
+    assert "media-src 'self' https://cdn.example.com" in response["Content-Security-Policy"]
+    video.refresh_from_db()
+    assert video.chapters == []  # nothing saved
+    # once saved, the reader's page shows the same player and chapters
+    client.post(f"/docs/manage/{video.pk}/", _form(**fields))
+    assert _layout(client.get("/docs/videos/day-sheets-video/").content.decode()) == _layout(page)
+
+
+def test_video_file_must_be_an_https_url_csp_can_name(client, make_user):
+    client.force_login(make_user(Role.SUPPORT_LEAD))
+    for ref in ["http://cdn.example.com/a.mp4", "https://cdn.example.com;script-src */a.mp4"]:
+        response = client.post("/docs/manage/new/?kind=video", _form(video_provider="file", video_ref=ref))
+        assert response.status_code == 400
+        assert "A video file must be an https URL" in response.content.decode()
+    assert not Article.objects.filter(slug="printing-day-sheets").exists()
 
 
 def test_duplicate_or_reserved_slug_is_a_form_error(client, make_user):

@@ -39,6 +39,32 @@ def test_vimeo_embed_uses_the_player_domain(client, db):
     assert 'src="https://player.vimeo.com/video/123456?dnt=1"' in body
 
 
+def test_video_file_on_another_host_is_allowed_by_the_page_csp_only(client, db):
+    # given a video file on a CDN, and a YouTube video
+    VideoFactory(
+        slug="file-one", video_provider=Article.VideoProvider.FILE, video_ref="https://cdn.example.com:8443/v/a.mp4"
+    )
+    VideoFactory(slug="youtube-one")
+    # then the file's page plays it: its CSP names the file's origin (and ours) in media-src
+    response = client.get("/docs/videos/file-one/")
+    assert 'src="https://cdn.example.com:8443/v/a.mp4"' in response.content.decode()
+    directives = dict(part.strip().split(" ", 1) for part in response["Content-Security-Policy"].split(";"))
+    assert directives["media-src"] == "'self' https://cdn.example.com:8443"
+    assert directives["frame-src"] == "https://www.youtube-nocookie.com https://player.vimeo.com"
+    # and no other page allows it
+    for url in ["/docs/videos/youtube-one/", "/docs/exports/"]:
+        assert "media-src" not in client.get(url)["Content-Security-Policy"]
+
+
+@pytest.mark.parametrize("ref", ["https://cdn.example.com;script-src *", "https://a b.example/v.mp4", "http://x.y/v"])
+def test_video_file_url_that_csp_could_not_name_is_not_played(client, db, ref):
+    VideoFactory(slug="odd-file", video_provider=Article.VideoProvider.FILE, video_ref=ref)
+    response = client.get("/docs/videos/odd-file/")
+    assert "<video" not in response.content.decode()
+    assert "media-src" not in response["Content-Security-Policy"]
+    assert "*" not in response["Content-Security-Policy"]
+
+
 def test_pages_use_no_inline_script_or_style(client, kb_content):
     for url in ["/docs/", "/docs/exports/", "/docs/videos/", "/docs/videos/quick-start/", "/docs/search/?q=pdf"]:
         body = client.get(url).content.decode()
