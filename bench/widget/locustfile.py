@@ -1,4 +1,5 @@
-"""Locust users of the widget benchmark: BENCH_TARGET=bare hits the bare view, =widget files tickets
+"""Locust users of the widget benchmark: BENCH_TARGET=bare hits the bare view, =auth the widget API view
+that only authenticates, =widget files tickets
 through POST /api/v1/widget/tickets/ (with an Idempotency-Key) with one of the customers' tokens
 (BENCH_TOKENS_FILE, one a line)."""
 
@@ -10,7 +11,7 @@ from pathlib import Path
 from locust import FastHttpUser, constant, task
 
 TARGET = os.environ.get("BENCH_TARGET", "bare")
-TOKENS = Path(os.environ["BENCH_TOKENS_FILE"]).read_text().split() if TARGET == "widget" else []
+TOKENS = Path(os.environ["BENCH_TOKENS_FILE"]).read_text().split() if TARGET != "bare" else []
 _next_token = itertools.cycle(TOKENS or [""])
 BODY = {
     "type": "question",
@@ -31,6 +32,8 @@ class WidgetUser(FastHttpUser):
     def hit(self):
         if TARGET == "bare":
             self.client.get("/bench/bare/", name="bare")
+        elif TARGET == "auth":
+            self.client.get("/bench/widget-auth/", headers=self.auth, name="widget auth only")
         else:
             # Like the widget: every submit carries a fresh Idempotency-Key (retries would reuse it).
             headers = {**self.auth, "Idempotency-Key": uuid.uuid4().hex}

@@ -1,5 +1,6 @@
 -- wrk script of the widget benchmark (`bench/widget_bench.py`).
--- BENCH_TARGET=bare: GET /bench/bare/. BENCH_TARGET=widget: POST /api/v1/widget/tickets/ with one of the
+-- BENCH_TARGET=bare: GET /bench/bare/. BENCH_TARGET=auth: GET /bench/widget-auth/ with a customer's token.
+-- BENCH_TARGET=widget: POST /api/v1/widget/tickets/ with one of the
 -- customers' tokens (BENCH_TOKENS_FILE, one a line; taken in turn)
 -- and a fresh Idempotency-Key per request, like the widget's submit. `done` prints one JSON line of results.
 
@@ -19,7 +20,7 @@ function setup(thread)
 end
 
 function init(args)
-  if target == "widget" then
+  if target ~= "bare" then
     for line in io.lines(os.getenv("BENCH_TOKENS_FILE")) do
       if #line > 0 then
         table.insert(tokens, line)
@@ -37,6 +38,9 @@ function request()
   end
   counter = counter + 1
   local token = tokens[(thread_number * 7919 + counter) % #tokens + 1]
+  if target == "auth" then
+    return wrk.format("GET", "/bench/widget-auth/", {["Authorization"] = "Bearer " .. token})
+  end
   local headers = {
     ["Authorization"] = "Bearer " .. token,
     ["Content-Type"] = "application/json",
