@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
 
-from tickets import beta_admin, email_admin, selectors, services, survey_admin  # noqa: F401 - they register admins
+from tickets import beta_admin, email_admin, intake_admin, selectors, services, survey_admin  # noqa: F401 - they register admins
 from tickets.models import (
     Attachment,
     BusinessCalendarConfig,

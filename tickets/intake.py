@@ -24,6 +24,7 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from audit.services import audit_record
 from tickets import customer_services, services, sla, sla_policies
 from tickets.customer_selectors import promise_text
 from tickets.models import TicketIntake
@@ -34,7 +35,7 @@ from tourbrain_support.tiers import resolve_tier
 logger = logging.getLogger(__name__)
 
 FILING_BATCH = 100  # intakes filed per transaction
-MAX_ATTEMPTS = 5  # a filing that failed this often is left for staff (logged as an error each time)
+MAX_ATTEMPTS = TicketIntake.MAX_ATTEMPTS
 FILING_SCHEDULED_KEY = "tickets:intake:filing-scheduled"
 FILING_SCHEDULE_SECONDS = 5  # at most one filing task published per this many seconds (the beat is the backstop)
 KEEP_FILED_HOURS = 24  # a filed intake answers a retried Idempotency-Key this long
@@ -233,6 +234,32 @@ def intake_file_pending_for(*, user: User) -> int:
             .order_by("id")
         )
         return _file(list(locked))
+
+
+def intake_retry(*, ids: list[int], actor: User, request=None) -> int:
+    """Staff retry intakes that were not filed (e.g. left after MAX_ATTEMPTS once the cause was fixed): their
+    attempts start again and they are filed now; each retry is audited. Returns how many were filed."""
+    with transaction.atomic():
+        locked = list(
+            TicketIntake.objects.select_for_update(of=("self",))
+            .select_related("requester", "organization")
+            .filter(pk__in=ids, filed_at__isnull=True)
+            .order_by("id")
+        )
+        for each in locked:
+            audit_record(
+                actor=actor,
+                action="update",
+                resource_type="ticket_intake",
+                resource_id=each.pk,
+                organization=each.organization_id,
+                changes={"operation": "retry_filing", "reference": each.reference, "attempts": each.attempts},
+                request=request,
+            )
+        TicketIntake.objects.filter(pk__in=[each.pk for each in locked]).update(attempts=0, last_error="")
+        for each in locked:
+            each.attempts = 0
+        return _file(locked)
 
 
 def intake_erase_person(*, user: User) -> dict[str, int]:

@@ -9,12 +9,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import Count, Exists, F, Min, OuterRef, Prefetch, Q, QuerySet
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from tickets import search, sla_policies
-from tickets.models import Attachment, BetaFeedback, NpsSurvey, Ticket, TicketMessage
+from tickets.models import Attachment, BetaFeedback, NpsSurvey, Ticket, TicketIntake, TicketMessage
 from tickets.models.tickets import OPEN_STATUSES, RUNNING_STATUSES
 from tourbrain_support.api import ApplicationError
 from tourbrain_support.models import User
@@ -324,3 +324,15 @@ def critical_beta_bugs(*, since: datetime, until: datetime) -> QuerySet[Ticket]:
 
 def critical_beta_bug_count(*, since: datetime, until: datetime) -> int:
     return critical_beta_bugs(since=since, until=until).count()
+
+
+def widget_intake_backlog(*, now: datetime, older_than: timedelta = timedelta(0)) -> dict:
+    """Widget tickets accepted and not filed (`tickets/intake.py`): pending (accepted more than `older_than`
+    ago, still being retried), failed (retries used up, left for staff) and the oldest pending acceptance.
+    One query."""
+    unfiled = TicketIntake.objects.filter(filed_at__isnull=True)
+    return unfiled.aggregate(
+        pending=Count("id", filter=Q(attempts__lt=TicketIntake.MAX_ATTEMPTS, accepted_at__lte=now - older_than)),
+        failed=Count("id", filter=Q(attempts__gte=TicketIntake.MAX_ATTEMPTS)),
+        oldest_pending=Min("accepted_at", filter=Q(attempts__lt=TicketIntake.MAX_ATTEMPTS)),
+    )

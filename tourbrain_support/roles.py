@@ -34,7 +34,7 @@ TICKET_CONFIG_MODELS = ("team", "businesscalendarconfig", "slapolicy", "slatarge
 # `notifications.view_outboxmessage` (and `change_outboxmessage` to retry) on their account in the admin.
 OPERATOR_ONLY_MODELS = {
     "notifications": ("outboxmessage",),
-    "tickets": ("quarantinedemail", "ticketemail", "bouncingaddress"),
+    "tickets": ("quarantinedemail", "ticketemail", "bouncingaddress", "ticketintake"),
 }
 _TICKET_WORK = [("tickets", "*", ("view",)), ("tickets", TICKET_WORK_MODELS, ("add", "change"))]
 _KB_READ = ("knowledge_base", "*", ("view",))

@@ -3,6 +3,7 @@ reference and clock start, idempotent retries before and after filing, reads tha
 refusals at the door, failures retried then left, the filing task's scheduling, concurrent filers."""
 
 import threading
+from datetime import timedelta
 
 import pytest
 from django.core.cache import cache
@@ -10,6 +11,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection, connections
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from audit.gdpr import subject_erase
 from audit.models import AuditEvent
@@ -18,7 +20,10 @@ from tests.factories import UserFactory
 from tests.widget_tokens import bearer, claims, hs256
 from tickets import intake
 from tickets.models import Ticket, TicketIntake, TicketMessage
+from tourbrain_support.alerting.models import AlertRule
+from tourbrain_support.alerting.sources import registered_sources
 from tourbrain_support.models import ExternalIdentity
+from tourbrain_support.roles import Role
 
 pytestmark = [
     pytest.mark.django_db,
@@ -269,3 +274,62 @@ def test_erasing_the_customer_drops_their_unfiled_ticket(client, background):
     intake.intake_file_pending()
     assert not Ticket.objects.filter(reference=pending).exists()  # never filed after the erasure
     assert Ticket.objects.filter(reference=other).exists()  # someone else's is filed as usual
+
+
+def _exhausted(client, auth, description: str) -> TicketIntake:
+    reference = create(client, auth, {**NEW_TICKET, "description": description}).json()["reference"]
+    row = TicketIntake.objects.get(reference=reference)
+    TicketIntake.objects.filter(pk=row.pk).update(
+        payload={**row.payload, "type": "retired-type"}, attempts=TicketIntake.MAX_ATTEMPTS, last_error="InvalidType"
+    )
+    return row
+
+
+def test_staff_see_unfiled_tickets_in_the_admin_and_retry_them(client, background, make_user):
+    auth = token()
+    failed = _exhausted(client, auth, "Left after five failures")
+    TicketIntake.objects.filter(pk=failed.pk).update(payload={**failed.payload, "type": "bug"})  # cause fixed
+    pending = create(client, auth, {**NEW_TICKET, "description": "Waiting"}).json()["reference"]
+    admin_user = make_user(Role.ADMIN)
+    staff = Client()
+    staff.force_login(admin_user)
+    page = "/admin/tickets/ticketintake/"
+
+    listed = staff.get(page, {"state": "failed"})
+    assert listed.status_code == 200
+    assert failed.reference in listed.content.decode()
+    assert pending not in listed.content.decode()
+
+    response = staff.post(page, {"action": "retry", "_selected_action": [failed.pk]})
+    assert response.status_code == 302
+    assert Ticket.objects.filter(reference=failed.reference).exists()
+    failed.refresh_from_db()
+    assert failed.filed_at is not None
+    assert failed.attempts == 0
+    event = AuditEvent.objects.get(resource_type="ticket_intake", resource_id=str(failed.pk))
+    assert event.actor_id == admin_user.pk
+    assert event.changes["operation"] == "retry_filing"
+    # A support lead may not see what customers wrote before it is a ticket.
+    lead = Client()
+    lead.force_login(make_user(Role.SUPPORT_LEAD))
+    assert lead.get(page).status_code == 403
+
+
+def test_the_alert_source_counts_tickets_left_unfiled(client, background):
+    source = registered_sources()["tickets.widget_tickets_unfiled"].function
+    window = timedelta(minutes=5)
+    assert source(window, timezone.now()).value == 0
+    auth = token()
+    create(client, auth)
+    assert source(window, timezone.now()).value == 0  # just accepted: the worker has 5 minutes
+    later = timezone.now() + timedelta(minutes=6)
+    value = source(window, later)
+    assert value.value == 1
+    assert value.annotations["pending"] == "1"
+    assert value.annotations["url"].endswith("/admin/tickets/ticketintake/")
+    _exhausted(client, auth, "Failed one")
+    assert source(window, timezone.now()).value == 1  # a failed one counts at once
+    intake.intake_file_pending()
+    assert source(window, later).value == 1  # the pending one is filed; the failed one stays until retried
+    rule = AlertRule.objects.get(name="WidgetTicketsNotFiled")
+    assert (rule.source, rule.window, rule.enabled) == ("tickets.widget_tickets_unfiled", window, True)

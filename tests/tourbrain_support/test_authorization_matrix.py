@@ -65,6 +65,7 @@ from tickets.models import (
     SavedView,
     Ticket,
     TicketEmail,
+    TicketIntake,
 )
 from tourbrain_support.alerting.models import AlertEvent, AlertRule, HttpProbe, ProbeSample, Silence
 from tourbrain_support.models import WorkerHeartbeat
@@ -483,6 +484,10 @@ ADMIN_MODELS: dict[str, dict[str, str | dict[str, str]]] = {
         "changelist":                               "alogin alogin 403    403    403    403    403    403    200",
         "change":                                   "alogin alogin 403    403    403    403    403    403    200",
     },
+    "tickets.TicketIntake": {
+        "changelist":                               "alogin alogin 403    403    403    403    403    403    200",
+        "change":                                   "alogin alogin 403    403    403    403    403    403    200",
+    },
     "tickets.TicketEmail": {
         "changelist":                               "alogin alogin 403    403    403    403    403    403    200",
         "change":                                   "alogin alogin 403    403    403    403    403    403    200",
@@ -754,6 +759,14 @@ def _world(role: str, make_user) -> World:
         ticket=world.objects["ticket", "own"], direction="inbound", message_id="matrix@example.com", raw=b"x"
     )
     BouncingAddress.objects.create(address="gone@example.com")
+    TicketIntake.objects.create(
+        ticket_id=999_999,
+        reference="TB-999999",
+        requester=customer,
+        channel="widget",
+        subject="s",
+        accepted_at=timezone.now(),
+    )
     NpsSurvey.objects.create(user=customer, period=timezone.now().date(), score=9)
     BetaFeedback.objects.create(user=customer, round="2026-W01", conversion_intent="yes")
     OrganizationEmailDomain.objects.create(organization=org, domain="matrix.example.com")

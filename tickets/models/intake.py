@@ -18,6 +18,9 @@ class TicketIntake(models.Model):
     payload: the row stays only to answer a retried `Idempotency-Key` with the first answer.
     """
 
+    # A filing that failed this often is left for staff (the admin's retry; logged as an error each time).
+    MAX_ATTEMPTS = 5
+
     ticket_id = models.BigIntegerField()  # from the sequence: unique without an index to keep
     reference = models.CharField(max_length=20)
     # Indexed only while pending (below): every index is written by each accept and each filing.

@@ -1,0 +1,71 @@
+"""Admin for widget tickets accepted but not filed yet (`tickets/intake.py`): what is pending, what failed and
+why, and a retry. Operators only (OPERATOR_ONLY_MODELS): a pending row holds what the customer wrote."""
+
+from django.contrib import admin, messages
+
+from tickets.intake import intake_retry
+from tickets.models import TicketIntake
+from tourbrain_support.admin_mixins import ReadOnlyAdminMixin
+
+
+class IntakeStateFilter(admin.SimpleListFilter):
+    title = "state"
+    parameter_name = "state"
+
+    def lookups(self, request, model_admin):
+        return [("pending", "Pending"), ("failed", "Failed (retries used up)"), ("filed", "Filed")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "pending":
+            return queryset.filter(filed_at__isnull=True, attempts__lt=TicketIntake.MAX_ATTEMPTS)
+        if self.value() == "failed":
+            return queryset.filter(filed_at__isnull=True, attempts__gte=TicketIntake.MAX_ATTEMPTS)
+        if self.value() == "filed":
+            return queryset.filter(filed_at__isnull=False)
+        return queryset
+
+
+@admin.register(TicketIntake)
+class TicketIntakeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["reference", "requester", "accepted_at", "state", "attempts", "short_error"]
+    list_filter = [IntakeStateFilter]
+    list_select_related = ["requester"]
+    search_fields = ["reference"]
+    ordering = ["-id"]
+    list_per_page = 50
+    show_full_result_count = False
+    actions = ["retry"]
+    fields = [
+        "reference",
+        "requester",
+        "organization",
+        "channel",
+        "subject",
+        "accepted_at",
+        "first_response_due_at",
+        "filed_at",
+        "attempts",
+        "last_error",
+        "payload",
+    ]
+    readonly_fields = fields
+
+    @admin.display(description="state")
+    def state(self, obj) -> str:
+        if obj.filed_at is not None:
+            return "filed"
+        return "failed" if obj.attempts >= TicketIntake.MAX_ATTEMPTS else "pending"
+
+    @admin.display(description="last error")
+    def short_error(self, obj) -> str:
+        return obj.last_error[:120]
+
+    def has_retry_permission(self, request) -> bool:
+        return request.user.has_perm("tickets.change_ticketintake")
+
+    @admin.action(description="Retry filing (the selected tickets not filed yet)", permissions=["retry"])
+    def retry(self, request, queryset):
+        ids = list(queryset.filter(filed_at__isnull=True).values_list("pk", flat=True))
+        filed = intake_retry(ids=ids, actor=request.user, request=request)
+        level = messages.SUCCESS if filed == len(ids) else messages.WARNING
+        self.message_user(request, f"{filed} of {len(ids)} filed.", level)
