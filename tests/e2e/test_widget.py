@@ -5,13 +5,16 @@ the real service (unread mark), reply back, rate it once solved.
 """
 
 import pytest
+from django.core.cache import cache
+from django.db import connection  # noqa: F401 (read by the skipif condition)
 from playwright.sync_api import expect
 
 from knowledge_base.selectors import kb_suggestions
 from tests.e2e.widget_helpers import demo_widget_fixture, open_widget, widget  # noqa: F401 (a fixture)
 from tickets import services
 from tickets.customer_selectors import sla_promises
-from tickets.models import Attachment, Ticket, TicketSatisfaction
+from tickets.intake import FILING_SCHEDULED_KEY
+from tickets.models import Attachment, Ticket, TicketIntake, TicketSatisfaction
 from tourbrain_support.models import User
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -223,3 +226,27 @@ def test_a_refused_file_is_reported_and_nothing_is_filed(page, demo_widget):
     assert widget(page, "#tbw-attachments").get_attribute("aria-invalid") == "true"
     assert page.get_by_label("Describe the problem or question").input_value() == "See the attached program"
     assert Ticket.objects.count() == 0
+
+
+@pytest.mark.skipif("connection.vendor != 'postgresql'", reason="background filing takes the id from PostgreSQL")
+def test_a_ticket_accepted_for_background_filing_is_there_in_my_requests(page, demo_widget, settings):
+    settings.WIDGET_BACKGROUND_FILING = True
+    cache.add(FILING_SCHEDULED_KEY, 1, timeout=60)  # as if a filing task were on its way: this test's reads file it
+    customer = demo_widget("customer@backline.test")
+    panel = open_widget(page)
+    page.get_by_label("What is it about?").select_option("question")
+    page.get_by_label("Describe the problem or question").fill("Can I share a tour with my tour manager?")
+    widget(page, "[data-testid=submit]").click()
+
+    reference = widget(page, "[data-testid=done-reference]").inner_text()
+    accepted = TicketIntake.objects.get(reference=reference)
+    assert accepted.requester == customer
+    assert accepted.filed_at is None
+    assert not Ticket.objects.filter(reference=reference).exists()  # answered before it was filed
+
+    panel.get_by_role("button", name="See my requests").click()
+    row = widget(page, f"[data-testid=ticket-row][data-reference={reference}]")
+    assert "Can I share a tour" in row.inner_text()
+    ticket = Ticket.objects.get(reference=reference)
+    assert ticket.created_at == accepted.accepted_at
+    assert ticket.channel == Ticket.Channel.WIDGET
