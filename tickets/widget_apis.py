@@ -359,13 +359,7 @@ class TicketListCreateApi(WidgetApiView):
                 requester=request.user,
                 organization=_organization(request),
                 channel=Ticket.Channel.WIDGET,
-                type=data["type"],
-                priority=data["priority"],
-                subject=data["subject"],
-                description=data["description"],
-                reproduction_steps=data["reproduction_steps"],
-                browser_info=data["browser_info"],
-                url=data["url"],
+                **_ticket_fields(data),
                 idempotency_key=key,
                 request_digest=digest,
             )
@@ -377,16 +371,17 @@ class TicketListCreateApi(WidgetApiView):
         return customer_services.ticket_submit(
             requester=request.user,
             organization=_organization(request),
-            type=data["type"],
-            priority=data["priority"],
-            subject=data["subject"],
-            description=data["description"],
-            reproduction_steps=data["reproduction_steps"],
-            browser_info=data["browser_info"],
-            url=data["url"],
+            **_ticket_fields(data),
             channel=Ticket.Channel.WIDGET,
             attachments=data["attachments"],
         )
+
+
+TICKET_FIELDS = ("type", "priority", "subject", "description", "reproduction_steps", "browser_info", "url")
+
+
+def _ticket_fields(data: dict) -> dict:
+    return {name: data[name] for name in TICKET_FIELDS}
 
 
 def _organization(request):
