@@ -139,7 +139,7 @@ def intake_accept(
         return TicketIntake.objects.get(requester=requester, idempotency_key=idempotency_key), False
     intake.pk, intake.ticket_id, intake.reference = row
     intake._state.adding = False
-    transaction.on_commit(schedule_filing)
+    transaction.on_commit(schedule_filing, robust=True)  # the ticket is accepted: a cache or broker error only logs
     return intake, True
 
 
