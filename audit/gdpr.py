@@ -799,8 +799,12 @@ def subject_erase(*, user, actor, request=None) -> dict[str, int]:
     ips = _audit_personal_identifiers(user)
     identifiers = [email, name, *name.split(), *ips]
     pattern = _identifier_pattern(identifiers)
-    found = subject_data_find(user)
     summary: dict[str, int] = {}
+    # What the apps keep in forms the search below cannot reach (e.g. quarantined raw mail, tickets accepted
+    # but not filed yet): their own steps, first, so what a step waits for (a filing in progress) is found below.
+    for label, count in erasure_steps_run(user=user).items():
+        summary[label] = summary.get(label, 0) + count
+    found = subject_data_find(user)
     undeleted: list[str] = []
     for model, by_field in found.direct.items():
         for field_name, pks in by_field.items():
@@ -813,9 +817,6 @@ def subject_erase(*, user, actor, request=None) -> dict[str, int]:
             summary[model._meta.label_lower] = summary.get(model._meta.label_lower, 0) + _scrub_rows(
                 model, pks, pattern, wipe_free_text=False, email=email, undeleted=undeleted
             )
-    # What the apps keep in forms the search above cannot reach (e.g. quarantined raw mail): their own steps.
-    for label, count in erasure_steps_run(user=user).items():
-        summary[label] = summary.get(label, 0) + count
     # Django admin's log about this account (its repr is the email).
     from django.contrib.admin.models import LogEntry
     from django.contrib.contenttypes.models import ContentType

@@ -15,7 +15,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from tickets import customer_selectors, services
-from tickets.models import Ticket, TicketIdempotencyKey, TicketSatisfaction
+from tickets.models import SLAPolicy, Ticket, TicketIdempotencyKey, TicketSatisfaction
 from tourbrain_support.api import ApplicationError
 from tourbrain_support.models import Organization, User
 
@@ -51,12 +51,14 @@ def ticket_submit(
     attachments: Sequence[Any] = (),
     ticket_id: int | None = None,
     created_at: datetime | None = None,
+    tier: str | None = None,
+    sla_policy: SLAPolicy | None = None,
 ) -> Ticket:
     """A customer files a ticket (widget, portal). The subject defaults to the description's first line;
     files go on a first public message. Everything is checked before anything is written.
 
-    `ticket_id` and `created_at` file a ticket accepted earlier with the id and instant it was given
-    (`tickets.intake`)."""
+    `ticket_id`, `created_at`, `tier` and `sla_policy` file a ticket accepted earlier with the id, instant
+    and promise it was given (`tickets.intake`)."""
     description = (description or "").strip()
     if not description:
         raise ApplicationError("The description is required.", code="required", fields={"description": ["Required."]})
@@ -77,6 +79,8 @@ def ticket_submit(
             actor=requester,
             ticket_id=ticket_id,
             created_at=created_at,
+            tier=tier,
+            sla_policy=sla_policy,
         )
         if attachments:
             services._add_message(
@@ -179,12 +183,12 @@ UPDATE tickets_ticketidempotencykey SET ticket_id = %s, response_status = %s, re
 """
 
 
-def idempotency_key_answer(*, record: TicketIdempotencyKey, ticket: Ticket, status: int, body: dict) -> None:
+def idempotency_key_answer(*, record: TicketIdempotencyKey, ticket: Ticket | None, status: int, body: dict) -> None:
     """Store the answer a claimed key's retries will get (same transaction as the work)."""
-    record.ticket = ticket
+    record.ticket = ticket  # None for a widget ticket accepted for filing later (`tickets.intake`)
     record.response_status = status
     record.response_body = body
     # Raw UPDATE (the ORM's compilation would cost more than the statement); the field encodes the JSON.
     encoded = TicketIdempotencyKey._meta.get_field("response_body").get_db_prep_save(body, connection)
     with connection.cursor() as cursor:
-        cursor.execute(_ANSWER_KEY_SQL, [ticket.pk, status, encoded, record.pk])
+        cursor.execute(_ANSWER_KEY_SQL, [ticket.pk if ticket else None, status, encoded, record.pk])

@@ -5,8 +5,12 @@ notifications, the acknowledgement) costs several times what the widget request 
 request checks everything a filing could refuse, takes the ticket's id from the tickets' own sequence,
 stores what the customer sent in one INSERT (`TicketIntake`) and answers 201 with the reference and the
 first-response promise. A Celery task files it (`intake_file_pending`), scheduled once per few seconds by
-whichever request comes first, and by the beat every minute. The ticket gets the promised id and
-`created_at = accepted_at`, so its SLA clocks start when the customer pressed send.
+whichever request comes first, and by the beat every minute. The ticket gets the promised id, the tier and
+SLA version of the promise and `created_at = accepted_at`, so its clocks start when the customer pressed send.
+
+Each intake is filed in a transaction of its own (locked with SKIP LOCKED, filed, deleted, committed): a
+filing holds the locks it takes (e.g. a team's round-robin row) only for its own ticket, so filers never wait
+on each other or block other ticket creation for long.
 
 Anything that reads or writes a ticket by reference for its customer first files that customer's pending
 intakes (`intake_file_pending_for`): the customer never sees their new ticket missing.
@@ -21,24 +25,24 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection, transaction
-from django.db.models import F
+from django.db.models import Q
 from django.utils import timezone
 
 from audit.services import audit_record
 from tickets import customer_services, services, sla, sla_policies
 from tickets.customer_selectors import promise_text
-from tickets.models import TicketIntake
+from tickets.models import SLAPolicy, TicketIntake
 from tourbrain_support.broker import publish
 from tourbrain_support.models import Organization, User
 from tourbrain_support.tiers import resolve_tier
 
 logger = logging.getLogger(__name__)
 
-FILING_BATCH = 100  # intakes filed per transaction
 MAX_ATTEMPTS = TicketIntake.MAX_ATTEMPTS
 FILING_SCHEDULED_KEY = "tickets:intake:filing-scheduled"
 FILING_SCHEDULE_SECONDS = 5  # at most one filing task published per this many seconds (the beat is the backstop)
-KEEP_FILED_HOURS = 24  # a filed intake answers a retried Idempotency-Key this long
+RETRY_DELAY_MAX = timedelta(minutes=30)  # after the n-th failure the next attempt waits 2^(n-1) minutes, at most this
+READ_FILING_LIMIT = 20  # a customer's read files at most this many of their pending tickets
 
 
 def background_filing() -> bool:
@@ -50,11 +54,10 @@ def background_filing() -> bool:
 _ACCEPT_SQL = f"""
 WITH new_id AS ({services.NEXT_TICKET_ID_SQL})
 INSERT INTO tickets_ticketintake (
-    ticket_id, reference, requester_id, organization_id, channel, payload, idempotency_key, request_digest,
-    subject, accepted_at, first_response_due_at, first_response_promise, attempts, last_error
+    ticket_id, reference, requester_id, organization_id, channel, payload, subject, accepted_at, tier,
+    sla_policy_id, first_response_due_at, first_response_promise, attempts, last_error
 )
 SELECT id, {services.REFERENCE_SQL}, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 0, '' FROM new_id
-ON CONFLICT (requester_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
 RETURNING id, ticket_id, reference
 """  # noqa: S608 (constants only; every value is a parameter)
 
@@ -71,15 +74,9 @@ def intake_accept(
     reproduction_steps: str = "",
     browser_info: str = "",
     url: str = "",
-    idempotency_key: str | None = None,
-    request_digest: str = "",
-) -> tuple[TicketIntake, bool]:
-    """Accept a customer's ticket for filing: checked as `ticket_create` checks it, stored in one statement.
-
-    Returns the intake and True, or, for an `idempotency_key` this requester used before, the first
-    request's intake and False (the caller compares `request_digest`). A second request with the same key
-    arriving meanwhile waits for the first to commit, then gets its intake.
-    """
+) -> TicketIntake:
+    """Accept a customer's ticket for filing: checked as `ticket_create` checks it, stored in one statement,
+    a filing task scheduled after commit. The caller claims the request's Idempotency-Key first."""
     description = (description or "").strip()
     subject = (subject or "").strip() or customer_services.subject_from_description(description)
     subject, description, browser_info, url = services.ticket_check_input(
@@ -96,26 +93,24 @@ def intake_accept(
     policy = sla_policies.active_policy()
     tier = resolve_tier(user=requester, organization=organization)
     minutes = sla_policies.targets_for(policy, tier=tier, priority=priority).first_response
-    due = sla.add_business_minutes(sla_policies.calendar_of(policy.calendar), now, minutes)
-    payload = {
-        "type": type,
-        "priority": priority,
-        "subject": subject,
-        "description": description,
-        "reproduction_steps": (reproduction_steps or "").strip(),
-        "browser_info": browser_info,
-        "url": url,
-    }
     intake = TicketIntake(
         requester=requester,
         organization=organization,
         channel=channel,
-        payload=payload,
-        idempotency_key=idempotency_key,
-        request_digest=request_digest,
+        payload={
+            "type": type,
+            "priority": priority,
+            "subject": subject,
+            "description": description,
+            "reproduction_steps": (reproduction_steps or "").strip(),
+            "browser_info": browser_info,
+            "url": url,
+        },
         subject=subject,
         accepted_at=now,
-        first_response_due_at=due,
+        tier=tier,
+        sla_policy=policy,
+        first_response_due_at=sla.add_business_minutes(sla_policies.calendar_of(policy.calendar), now, minutes),
         first_response_promise=promise_text(minutes),
     )
     with connection.cursor() as cursor:
@@ -125,22 +120,19 @@ def intake_accept(
                 requester.pk,
                 organization.pk if organization is not None else None,
                 channel,
-                json.dumps(payload),
-                idempotency_key,
-                request_digest,
+                json.dumps(intake.payload),
                 subject,
                 now,
-                due,
+                tier,
+                policy.pk,
+                intake.first_response_due_at,
                 intake.first_response_promise,
             ],
         )
-        row = cursor.fetchone()
-    if row is None:
-        return TicketIntake.objects.get(requester=requester, idempotency_key=idempotency_key), False
-    intake.pk, intake.ticket_id, intake.reference = row
+        intake.pk, intake.ticket_id, intake.reference = cursor.fetchone()
     intake._state.adding = False
     transaction.on_commit(schedule_filing, robust=True)  # the ticket is accepted: a cache or broker error only logs
-    return intake, True
+    return intake
 
 
 def schedule_filing() -> None:
@@ -151,118 +143,136 @@ def schedule_filing() -> None:
         publish(widget_intake_file)
 
 
-def _file(intakes: list[TicketIntake]) -> int:
-    """File locked intakes, each in its own savepoint: one that fails is counted and retried later, the
-    others are filed. Returns how many were filed."""
-    filed: list[int] = []
-    for intake in intakes:
-        try:
-            with transaction.atomic():
-                customer_services.ticket_submit(
-                    requester=intake.requester,
-                    organization=intake.organization,
-                    channel=intake.channel,
-                    ticket_id=intake.ticket_id,
-                    created_at=intake.accepted_at,
-                    **intake.payload,
-                )
-        except Exception as error:  # one bad intake must not hold up the others
-            context = {"reference": intake.reference, "attempt": intake.attempts + 1}
-            logger.exception("widget ticket could not be filed", extra=context)
-            TicketIntake.objects.filter(pk=intake.pk).update(
-                attempts=F("attempts") + 1, last_error=f"{type(error).__name__}: {error}"[:2000]
+def _policy_of(intake: TicketIntake) -> SLAPolicy:
+    active = sla_policies.active_policy()
+    if intake.sla_policy_id == active.pk:
+        return active
+    return SLAPolicy.objects.select_related("calendar").get(pk=intake.sla_policy_id)
+
+
+def _file_one(intake: TicketIntake) -> bool:
+    """File one locked intake inside the caller's transaction and delete it; on failure count the attempt
+    and set when to try again (a savepoint keeps the failure's writes out). True when filed."""
+    try:
+        with transaction.atomic():
+            customer_services.ticket_submit(
+                requester=intake.requester,
+                organization=intake.organization,
+                channel=intake.channel,
+                ticket_id=intake.ticket_id,
+                created_at=intake.accepted_at,
+                tier=intake.tier,
+                sla_policy=_policy_of(intake),
+                **intake.payload,
             )
-        else:
-            filed.append(intake.pk)
-    if filed:
-        # What the customer wrote now lives on the ticket; the row keeps only what answers a retry.
-        TicketIntake.objects.filter(pk__in=filed).update(filed_at=timezone.now(), payload={})
-    return len(filed)
+    except Exception as error:  # one bad intake must not hold up the others
+        context = {"reference": intake.reference, "attempt": intake.attempts + 1}
+        logger.exception("widget ticket could not be filed", extra=context)
+        delay = min(timedelta(minutes=2**intake.attempts), RETRY_DELAY_MAX)
+        TicketIntake.objects.filter(pk=intake.pk).update(
+            attempts=intake.attempts + 1,
+            next_attempt_at=timezone.now() + delay,
+            last_error=f"{type(error).__name__}: {error}"[:2000],
+        )
+        return False
+    TicketIntake.objects.filter(pk=intake.pk).delete()  # what the customer wrote now lives on the ticket
+    return True
 
 
-def _pending():
-    return (
-        TicketIntake.objects.select_for_update(of=("self",), skip_locked=True)
-        .select_related("requester", "organization")
-        .filter(filed_at__isnull=True, attempts__lt=MAX_ATTEMPTS)
-        .order_by("id")
-    )
+def _locked():
+    return TicketIntake.objects.select_related("requester", "organization").select_for_update(of=("self",))
 
 
-def intake_file_batch(*, limit: int = FILING_BATCH) -> int:
-    """File up to `limit` pending intakes, oldest first, in one transaction; rows another pass is filing
-    are skipped. Returns how many were filed."""
+def intake_file_next() -> bool | None:
+    """File the oldest intake that is due and that no other filer holds, in a transaction of its own.
+    None when there is none; else whether it was filed."""
+    due = Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=timezone.now())
     with transaction.atomic():
-        return _file(list(_pending()[:limit]))
+        intake = (
+            _locked()
+            .select_for_update(of=("self",), skip_locked=True)
+            .filter(due, attempts__lt=MAX_ATTEMPTS)
+            .order_by("id")
+            .first()
+        )
+        return None if intake is None else _file_one(intake)
 
 
 def intake_file_pending() -> int:
-    """The filing task: file every pending intake, batch after batch; drop filed intakes past the retry
-    window. Safe to run twice at once (locked rows are skipped) and to rerun."""
-    # Cleared first: an intake accepted from now on schedules a new run, one accepted before is seen below.
-    cache.delete(FILING_SCHEDULED_KEY)
-    total = 0
-    while True:
-        filed = intake_file_batch()
-        total += filed
-        if filed < FILING_BATCH:
-            break
-    cutoff = timezone.now() - timedelta(hours=KEEP_FILED_HOURS)
-    TicketIntake.objects.filter(filed_at__lt=cutoff).delete()
-    return total
+    """The filing task: file every intake that is due, one by one. Safe to run twice at once (a held intake
+    is skipped) and to rerun. Returns how many were filed."""
+    try:
+        # Cleared first: an intake accepted from now on schedules a new run, one accepted before is seen below.
+        cache.delete(FILING_SCHEDULED_KEY)
+    except Exception:  # the cache is down: file anyway (the next acceptance may then not schedule a run)
+        logger.warning("filing schedule mark not cleared", exc_info=True)
+    filed = 0
+    while (outcome := intake_file_next()) is not None:
+        filed += outcome
+    return filed
 
 
 def intake_file_pending_for(*, user: User) -> int:
     """File this customer's pending intakes now (before their tickets are read or written by reference).
 
-    One query when there are none. An intake a worker is filing at this moment is waited for, not filed twice.
+    One query when there are none. Only intakes no filing has tried yet (a failing one waits for the worker's
+    next attempt); one a worker is filing at this moment is waited for (one ticket's time), not filed twice.
     """
     if not background_filing() or not getattr(user, "is_authenticated", False):
         return 0
     pending = list(
-        TicketIntake.objects.filter(requester=user, filed_at__isnull=True, attempts__lt=MAX_ATTEMPTS).values_list(
-            "pk", flat=True
-        )
+        TicketIntake.objects.filter(requester=user, attempts=0)
+        .order_by("id")
+        .values_list("pk", flat=True)[:READ_FILING_LIMIT]
     )
-    if not pending:
-        return 0
-    with transaction.atomic():
-        locked = (
-            TicketIntake.objects.select_for_update(of=("self",))
-            .select_related("requester", "organization")
-            .filter(pk__in=pending, filed_at__isnull=True)
-            .order_by("id")
-        )
-        return _file(list(locked))
+    filed = 0
+    for pk in pending:
+        with transaction.atomic():
+            intake = _locked().filter(pk=pk, attempts=0).first()
+            if intake is not None:
+                filed += _file_one(intake)
+    return filed
+
+
+def _audit_staff_action(intake: TicketIntake, *, operation: str, actor: User, request) -> None:
+    audit_record(
+        actor=actor,
+        action="delete" if operation == "discard_intake" else "update",
+        resource_type="ticket_intake",
+        resource_id=intake.pk,
+        organization=intake.organization_id,
+        changes={"operation": operation, "reference": intake.reference, "attempts": intake.attempts},
+        request=request,
+    )
 
 
 def intake_retry(*, ids: list[int], actor: User, request=None) -> int:
-    """Staff retry intakes that were not filed (e.g. left after MAX_ATTEMPTS once the cause was fixed): their
-    attempts start again and they are filed now; each retry is audited. Returns how many were filed."""
+    """Staff file intakes again (e.g. failed ones once the cause was fixed), now; each retry is audited and
+    starts the attempts again. Returns how many were filed."""
+    filed = 0
+    for pk in ids:
+        with transaction.atomic():
+            intake = _locked().filter(pk=pk).first()
+            if intake is None:
+                continue  # filed or discarded meanwhile
+            _audit_staff_action(intake, operation="retry_filing", actor=actor, request=request)
+            intake.attempts = 0
+            filed += _file_one(intake)
+    return filed
+
+
+def intake_discard(*, ids: list[int], actor: User, request=None) -> int:
+    """Staff give up intakes that cannot be filed (audited); the customer's reference then names nothing."""
+    discarded = 0
     with transaction.atomic():
-        locked = list(
-            TicketIntake.objects.select_for_update(of=("self",))
-            .select_related("requester", "organization")
-            .filter(pk__in=ids, filed_at__isnull=True)
-            .order_by("id")
-        )
-        for each in locked:
-            audit_record(
-                actor=actor,
-                action="update",
-                resource_type="ticket_intake",
-                resource_id=each.pk,
-                organization=each.organization_id,
-                changes={"operation": "retry_filing", "reference": each.reference, "attempts": each.attempts},
-                request=request,
-            )
-        TicketIntake.objects.filter(pk__in=[each.pk for each in locked]).update(attempts=0, last_error="")
-        for each in locked:
-            each.attempts = 0
-        return _file(locked)
+        for intake in _locked().filter(pk__in=ids).order_by("id"):
+            _audit_staff_action(intake, operation="discard_intake", actor=actor, request=request)
+            discarded += TicketIntake.objects.filter(pk=intake.pk).delete()[0]
+    return discarded
 
 
 def intake_erase_person(*, user: User) -> dict[str, int]:
-    """GDPR erasure step: the person's intakes go, pending ones too (nothing of theirs is filed afterwards)."""
+    """GDPR erasure step (run before the erasure looks for the person's rows): their intakes go, pending ones
+    too. The DELETE waits for a filing in progress, so a ticket filed meanwhile is found and erased."""
     deleted, _ = TicketIntake.objects.filter(requester=user).delete()
     return {"tickets.ticketintake": deleted}

@@ -1,9 +1,9 @@
 """Admin for widget tickets accepted but not filed yet (`tickets/intake.py`): what is pending, what failed and
-why, and a retry. Operators only (OPERATOR_ONLY_MODELS): a pending row holds what the customer wrote."""
+why, a retry and a discard. Operators only (OPERATOR_ONLY_MODELS): a row holds what the customer wrote."""
 
 from django.contrib import admin, messages
 
-from tickets.intake import intake_retry
+from tickets.intake import intake_discard, intake_retry
 from tickets.models import TicketIntake
 from tourbrain_support.admin_mixins import ReadOnlyAdminMixin
 
@@ -13,28 +13,26 @@ class IntakeStateFilter(admin.SimpleListFilter):
     parameter_name = "state"
 
     def lookups(self, request, model_admin):
-        return [("pending", "Pending"), ("failed", "Failed (retries used up)"), ("filed", "Filed")]
+        return [("pending", "Pending"), ("failed", "Failed (retries used up)")]
 
     def queryset(self, request, queryset):
         if self.value() == "pending":
-            return queryset.filter(filed_at__isnull=True, attempts__lt=TicketIntake.MAX_ATTEMPTS)
+            return queryset.filter(attempts__lt=TicketIntake.MAX_ATTEMPTS)
         if self.value() == "failed":
-            return queryset.filter(filed_at__isnull=True, attempts__gte=TicketIntake.MAX_ATTEMPTS)
-        if self.value() == "filed":
-            return queryset.filter(filed_at__isnull=False)
+            return queryset.filter(attempts__gte=TicketIntake.MAX_ATTEMPTS)
         return queryset
 
 
 @admin.register(TicketIntake)
 class TicketIntakeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ["reference", "requester", "accepted_at", "state", "attempts", "short_error"]
+    list_display = ["reference", "requester", "accepted_at", "state", "attempts", "next_attempt_at", "short_error"]
     list_filter = [IntakeStateFilter]
     list_select_related = ["requester"]
     search_fields = ["reference"]
-    ordering = ["-id"]
+    ordering = ["id"]
     list_per_page = 50
     show_full_result_count = False
-    actions = ["retry"]
+    actions = ["retry", "discard"]
     fields = [
         "reference",
         "requester",
@@ -42,9 +40,10 @@ class TicketIntakeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "channel",
         "subject",
         "accepted_at",
+        "tier",
         "first_response_due_at",
-        "filed_at",
         "attempts",
+        "next_attempt_at",
         "last_error",
         "payload",
     ]
@@ -52,8 +51,6 @@ class TicketIntakeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     @admin.display(description="state")
     def state(self, obj) -> str:
-        if obj.filed_at is not None:
-            return "filed"
         return "failed" if obj.attempts >= TicketIntake.MAX_ATTEMPTS else "pending"
 
     @admin.display(description="last error")
@@ -63,9 +60,15 @@ class TicketIntakeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     def has_retry_permission(self, request) -> bool:
         return request.user.has_perm("tickets.change_ticketintake")
 
-    @admin.action(description="Retry filing (the selected tickets not filed yet)", permissions=["retry"])
+    @admin.action(description="Retry filing now", permissions=["retry"])
     def retry(self, request, queryset):
-        ids = list(queryset.filter(filed_at__isnull=True).values_list("pk", flat=True))
+        ids = list(queryset.values_list("pk", flat=True))
         filed = intake_retry(ids=ids, actor=request.user, request=request)
-        level = messages.SUCCESS if filed == len(ids) else messages.WARNING
-        self.message_user(request, f"{filed} of {len(ids)} filed.", level)
+        self.message_user(
+            request, f"{filed} of {len(ids)} filed.", messages.SUCCESS if filed == len(ids) else messages.WARNING
+        )
+
+    @admin.action(description="Discard (give up filing them)", permissions=["retry"])
+    def discard(self, request, queryset):
+        count = intake_discard(ids=list(queryset.values_list("pk", flat=True)), actor=request.user, request=request)
+        self.message_user(request, f"{count} discarded.", messages.SUCCESS)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import Count, Exists, F, Min, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -328,11 +328,8 @@ def critical_beta_bug_count(*, since: datetime, until: datetime) -> int:
 
 def widget_intake_backlog(*, now: datetime, older_than: timedelta = timedelta(0)) -> dict:
     """Widget tickets accepted and not filed (`tickets/intake.py`): pending (accepted more than `older_than`
-    ago, still being retried), failed (retries used up, left for staff) and the oldest pending acceptance.
-    One query."""
-    unfiled = TicketIntake.objects.filter(filed_at__isnull=True)
-    return unfiled.aggregate(
+    ago, still being retried) and failed (retries used up, left for staff). One query."""
+    return TicketIntake.objects.aggregate(
         pending=Count("id", filter=Q(attempts__lt=TicketIntake.MAX_ATTEMPTS, accepted_at__lte=now - older_than)),
         failed=Count("id", filter=Q(attempts__gte=TicketIntake.MAX_ATTEMPTS)),
-        oldest_pending=Min("accepted_at", filter=Q(attempts__lt=TicketIntake.MAX_ATTEMPTS)),
     )

@@ -343,12 +343,15 @@ def ticket_create(
     created_at: datetime | None = None,
     acknowledge: bool = True,
     ticket_id: int | None = None,
+    tier: str | None = None,
+    sla_policy: SLAPolicy | None = None,
 ) -> Ticket:
     """File a ticket: tier, routing, the active SLA policy version, due times, round-robin, notifications.
 
     `created_at` lets imports (email, demo data) keep the original instant; the clocks start there.
     `ticket_id` is an id already taken from the tickets' sequence (a widget ticket accepted earlier, whose
-    reference the customer was given; PostgreSQL only).
+    reference the customer was given; PostgreSQL only); `tier` and `sla_policy` are those its promise was
+    made with (else the requester's current tier and the active version).
     `acknowledge=False` leaves the requester's acknowledgement to the caller (email intake threads it first).
     """
     subject, description, browser_info, url = ticket_check_input(
@@ -367,13 +370,13 @@ def ticket_create(
             "A ticket cannot be created in the future.", code="invalid", fields={"created_at": ["In the future."]}
         )
 
-    policy = sla_policies.active_policy()
+    policy = sla_policy or sla_policies.active_policy()
     # The refusals (bad input, no active SLA version) are raised above; what follows routes and writes (a
     # published version has every target cell), so it needs no savepoint of its own inside a caller's
     # transaction (email intake, the widget's idempotent submit): a failure rolls back with the caller's
     # transaction or savepoint.
     with transaction.atomic(savepoint=False):
-        tier = resolve_tier(user=requester, organization=organization)
+        tier = tier or resolve_tier(user=requester, organization=organization)
         route = routing.route(type=type, priority=priority, tier=tier)
         ticket = Ticket(
             id=ticket_id,
@@ -425,7 +428,7 @@ def ticket_create(
         if requester is not None and not getattr(requester, "_account_created_now", False):
             # Articles this person opened from a suggestion in the last half hour did not deflect this ticket
             # (an account made for this very ticket, by the email intake, has opened none).
-            kb_ticket_filed(user=requester, filed_at=now)
+            kb_ticket_filed(user=requester, filed_at=created_at)  # when sent (a widget ticket is filed later)
         return ticket
 
 

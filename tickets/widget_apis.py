@@ -352,20 +352,19 @@ class TicketListCreateApi(WidgetApiView):
         return _answer_once(request, key=key, digest=_request_digest(data), work=submit)
 
     def _accept(self, request, data: dict, *, key: str | None) -> Response:
-        """Accepted now, filed by a worker moments later (`tickets.intake`); a retry gets the same answer."""
-        digest = _request_digest(data)
-        with transaction.atomic():
-            accepted, created = intake.intake_accept(
+        """Accepted now, filed by a worker moments later (`tickets.intake`); the key is claimed as for a filing
+        within the request, so a retry gets the first answer whichever way the first request went."""
+
+        def accept() -> tuple[None, dict]:
+            accepted = intake.intake_accept(
                 requester=request.user,
                 organization=_organization(request),
                 channel=Ticket.Channel.WIDGET,
                 **_ticket_fields(data),
-                idempotency_key=key,
-                request_digest=digest,
             )
-        if not created and accepted.request_digest != digest:
-            raise _key_reused()
-        return Response(WidgetTicketCreatedOutputSerializer(accepted).data, status=status.HTTP_201_CREATED)
+            return None, WidgetTicketCreatedOutputSerializer(accepted).data
+
+        return _answer_once(request, key=key, digest=_request_digest(data), work=accept)
 
     def _submit(self, request, data: dict) -> Ticket:
         return customer_services.ticket_submit(

@@ -3,8 +3,8 @@
 The erasure (in the audit app) finds a person's rows by foreign key and by email columns. Data kept in
 other forms, such as the raw bytes of a quarantined email that names the person only inside the message,
 is erased by the app that owns it: the app registers a step here at start-up (`AppConfig.ready`), and the
-erasure runs every step in its own transaction. So the audit app never imports another app's internals,
-and no two apps import each other.
+erasure runs every step in its own transaction, before it searches for the person's rows. So the audit app
+never imports another app's internals, and no two apps import each other.
 """
 
 from __future__ import annotations

@@ -1,6 +1,8 @@
 """Widget tickets accepted at once and filed moments later (`tickets/intake.py`, PostgreSQL): the promised
-reference and clock start, idempotent retries before and after filing, reads that file a pending ticket,
-refusals at the door, failures retried then left, the filing task's scheduling, concurrent filers."""
+reference, due time and clock start; idempotent retries before and after filing and across both ways of filing;
+reads that file a pending ticket (widget and portal); refusals at the door; failures retried with a delay,
+then left for staff; the filing task's scheduling; filers that skip each other's rows and never deadlock;
+erasure; the admin's retry and discard; the alert source."""
 
 import threading
 from datetime import timedelta
@@ -19,10 +21,10 @@ from tests.celery_utils import eager_tasks
 from tests.factories import UserFactory
 from tests.widget_tokens import bearer, claims, hs256
 from tickets import intake
-from tickets.models import Ticket, TicketIntake, TicketMessage
+from tickets.models import Ticket, TicketIdempotencyKey, TicketIntake, TicketMessage
 from tourbrain_support.alerting.models import AlertRule
 from tourbrain_support.alerting.sources import registered_sources
-from tourbrain_support.models import ExternalIdentity
+from tourbrain_support.models import ExternalIdentity, Organization
 from tourbrain_support.roles import Role
 
 pytestmark = [
@@ -53,17 +55,22 @@ def create(client, auth: dict, data: dict | None = None, **headers):
     return client.post(TICKETS, data or NEW_TICKET, content_type="application/json", **auth, **headers)
 
 
+def _accepted(client, auth, description: str = "Export to PDF fails", **headers) -> TicketIntake:
+    response = create(client, auth, {**NEW_TICKET, "description": description}, **headers)
+    assert response.status_code == 201, response.content
+    return TicketIntake.objects.get(reference=response.json()["reference"])
+
+
 def test_accepted_ticket_is_filed_with_the_promised_reference_due_time_and_clock_start(client, background):
     auth = token(org_id="org_band", org_name="The Band")
     with CaptureQueriesContext(connection) as queries:
         response = create(client, auth)
     assert response.status_code == 201, response.content
     body = response.json()
-    assert not Ticket.objects.filter(reference=body["reference"]).exists()  # accepted, not filed yet
     statements = [query["sql"] or "" for query in queries.captured_queries]
-    assert not any("INSERT INTO tickets_ticket " in sql or 'INSERT INTO "tickets_ticket"' in sql for sql in statements)
+    assert not any('INSERT INTO "tickets_ticket"' in sql or "INSERT INTO tickets_ticket " in sql for sql in statements)
+    assert not Ticket.objects.filter(reference=body["reference"]).exists()  # accepted, not filed yet
     accepted = TicketIntake.objects.get(reference=body["reference"])
-    assert accepted.filed_at is None
     assert accepted.payload["description"] == NEW_TICKET["description"]
 
     assert intake.intake_file_pending() == 1
@@ -79,27 +86,49 @@ def test_accepted_ticket_is_filed_with_the_promised_reference_due_time_and_clock
     assert ticket.organization.name == "The Band"
     event = AuditEvent.objects.get(resource_type="ticket", resource_id=str(ticket.pk), action="create")
     assert event.actor_id == ticket.user_id
-    accepted.refresh_from_db()
-    assert accepted.filed_at is not None
-    assert accepted.payload == {}
+    assert not TicketIntake.objects.exists()  # what the customer wrote lives on the ticket now
     assert intake.intake_file_pending() == 0  # a rerun files nothing twice
     assert Ticket.objects.filter(pk=accepted.ticket_id).count() == 1
 
 
-def test_the_accept_is_one_write_and_a_fixed_number_of_queries(client, background, django_assert_max_num_queries):
+def test_the_filed_ticket_keeps_the_promise_when_the_tier_changes_before_filing(client, background):
+    auth = token(org_id="org_band", org_name="The Band", plan="starter")
+    body = create(client, auth, {**NEW_TICKET, "priority": "low"}).json()
+    Organization.objects.filter(name="The Band").update(plan="enterprise")  # enterprise promises far sooner
+
+    intake.intake_file_pending()
+
+    ticket = Ticket.objects.get(reference=body["reference"])
+    assert ticket.tier == "general"
+    assert ticket.first_response_due_at.isoformat().replace("+00:00", "Z") == body["first_response_due_at"]
+    later = create(client, auth, {**NEW_TICKET, "priority": "low"}).json()
+    assert (
+        later["first_response_due_at"] < body["first_response_due_at"]
+        or later["first_response_promise"] != (body["first_response_promise"])
+    )  # the change is real: a ticket sent now is promised the enterprise target
+
+
+def test_the_accept_writes_the_intake_and_the_keys_answer_only(client, background, django_assert_max_num_queries):
     auth = token()
     create(client, auth)  # the customer's first call creates them; measure a known customer's request
-    with CaptureQueriesContext(connection) as queries:
+
+    def writes(**headers) -> tuple[list[str], int]:
+        with CaptureQueriesContext(connection) as queries:
+            assert create(client, auth, **headers).status_code == 201
+        statements = [query["sql"] or "" for query in queries.captured_queries]
+        changed = [sql for sql in statements if sql.lstrip().startswith(("INSERT", "UPDATE", "DELETE", "WITH"))]
+        return changed, len(statements)
+
+    without_key, count = writes()
+    assert len(without_key) == 1
+    assert "tickets_ticketintake" in without_key[0]
+    with_key, count_with_key = writes(HTTP_IDEMPOTENCY_KEY="k-0")
+    assert len(with_key) == 3  # the key claimed, the intake, the key's answer
+    for number in range(1, 4):  # the same for every further ticket
+        with django_assert_max_num_queries(count_with_key):
+            assert create(client, auth, HTTP_IDEMPOTENCY_KEY=f"k-{number}").status_code == 201
+    with django_assert_max_num_queries(count):
         assert create(client, auth).status_code == 201
-    statements = [query["sql"] or "" for query in queries.captured_queries]
-    writes = [sql for sql in statements if sql.lstrip().startswith(("INSERT", "UPDATE", "DELETE", "WITH"))]
-    assert len(writes) == 1
-    assert "tickets_ticketintake" in writes[0]
-    for number in range(3):  # the same for each further ticket, with or without a key
-        with django_assert_max_num_queries(len(statements)):
-            assert create(client, auth, {**NEW_TICKET, "description": f"Another one {number}"}).status_code == 201
-    with django_assert_max_num_queries(len(statements)):
-        assert create(client, auth, HTTP_IDEMPOTENCY_KEY="k-1").status_code == 201
 
 
 def test_a_retry_gets_the_first_answer_before_and_after_filing(client, background):
@@ -114,6 +143,7 @@ def test_a_retry_gets_the_first_answer_before_and_after_filing(client, backgroun
     after = create(client, auth, HTTP_IDEMPOTENCY_KEY="submit-1")
     assert (after.status_code, after.json()) == (201, first.json())
     assert Ticket.objects.count() == 1
+    assert not TicketIntake.objects.exists()
 
     changed = create(client, auth, {**NEW_TICKET, "priority": "low"}, HTTP_IDEMPOTENCY_KEY="submit-1")
     assert changed.status_code == 422
@@ -122,6 +152,34 @@ def test_a_retry_gets_the_first_answer_before_and_after_filing(client, backgroun
     other = create(client, token("user_bo"), HTTP_IDEMPOTENCY_KEY="submit-1")
     assert other.status_code == 201
     assert other.json()["reference"] != first.json()["reference"]
+
+
+def test_a_key_is_one_key_whichever_way_the_request_was_filed(client, background):
+    auth = token()
+    background.WIDGET_BACKGROUND_FILING = False
+    inline = create(client, auth, HTTP_IDEMPOTENCY_KEY="switch-1")
+    background.WIDGET_BACKGROUND_FILING = True  # e.g. a deploy between the request and its retry
+    retried = create(client, auth, HTTP_IDEMPOTENCY_KEY="switch-1")
+    assert (retried.status_code, retried.json()) == (201, inline.json())
+
+    accepted = create(client, auth, HTTP_IDEMPOTENCY_KEY="switch-2")
+    background.WIDGET_BACKGROUND_FILING = False
+    assert create(client, auth, HTTP_IDEMPOTENCY_KEY="switch-2").json() == accepted.json()
+    background.WIDGET_BACKGROUND_FILING = True
+    assert Ticket.objects.count() + TicketIntake.objects.count() == 2  # two requests, two tickets, no third
+
+    reference = inline.json()["reference"]
+    reply = client.post(
+        f"{TICKETS}{reference}/messages/",
+        {"body": "More"},
+        content_type="application/json",
+        **auth,
+        HTTP_IDEMPOTENCY_KEY="switch-3",
+    )
+    assert reply.status_code == 201
+    reused = create(client, auth, HTTP_IDEMPOTENCY_KEY="switch-3")  # a reply's key for a new ticket
+    assert reused.status_code == 422
+    assert TicketIdempotencyKey.objects.filter(key__startswith="switch-").count() == 3
 
 
 def test_reading_or_replying_files_the_customers_pending_ticket_first(client, background):
@@ -141,14 +199,29 @@ def test_reading_or_replying_files_the_customers_pending_ticket_first(client, ba
     reply = client.post(f"{TICKETS}{third}/messages/", {"body": "More detail"}, content_type="application/json", **auth)
     assert reply.status_code == 201, reply.content
     assert TicketMessage.objects.filter(ticket__reference=third, body="More detail").exists()
-    assert not TicketIntake.objects.filter(filed_at__isnull=True).exists()
+    assert not TicketIntake.objects.exists()
+
+
+def test_the_portal_files_the_customers_pending_ticket_before_showing_it(client, background):
+    auth = token()
+    first = create(client, auth).json()["reference"]
+    second = create(client, auth, {**NEW_TICKET, "description": "Second question"}).json()["reference"]
+    portal = Client()
+    portal.force_login(ExternalIdentity.objects.get(subject="user_ana").user)
+
+    assert portal.get(f"/portal/tickets/{first}/").status_code == 200
+    listed = portal.get("/portal/")
+    assert listed.status_code == 200
+    assert first in listed.content.decode()
+    assert second in listed.content.decode()
+    assert not TicketIntake.objects.exists()
 
 
 def test_another_customers_pending_ticket_stays_a_404(client, background):
     reference = create(client, token("user_ana")).json()["reference"]
     response = client.get(f"{TICKETS}{reference}/", **token("user_bo"))
     assert response.status_code == 404
-    assert TicketIntake.objects.get(reference=reference).filed_at is None  # not filed by a stranger's request
+    assert TicketIntake.objects.filter(reference=reference).exists()  # not filed by a stranger's request
 
 
 def test_the_list_keeps_its_query_count_with_background_filing(client, background, django_assert_max_num_queries):
@@ -178,10 +251,11 @@ def test_the_list_keeps_its_query_count_with_background_filing(client, backgroun
     ],
 )
 def test_bad_input_is_refused_at_the_door_and_nothing_is_stored(client, background, change, field):
-    response = create(client, token(), {**NEW_TICKET, **change})
+    response = create(client, token(), {**NEW_TICKET, **change}, HTTP_IDEMPOTENCY_KEY="bad-1")
     assert response.status_code == 400, response.content
     assert field in response.json()["error"]["fields"]
     assert not TicketIntake.objects.exists()
+    assert not TicketIdempotencyKey.objects.exists()  # the key's claim rolled back: a corrected retry may use it
 
 
 def test_files_are_filed_within_the_request(client, background):
@@ -192,25 +266,35 @@ def test_files_are_filed_within_the_request(client, background):
     assert not TicketIntake.objects.exists()
 
 
-def test_a_filing_that_fails_is_retried_then_left_and_the_others_are_filed(client, background):
+def _break(row: TicketIntake) -> None:
+    """A payload filing refuses (as if the ticket types had changed since it was accepted)."""
+    TicketIntake.objects.filter(pk=row.pk).update(payload={**row.payload, "type": "retired-type"})
+
+
+def test_a_failing_filing_is_retried_later_then_left_and_the_others_are_filed(client, background):
     auth = token()
-    bad = TicketIntake.objects.get(reference=create(client, auth).json()["reference"])
-    good = create(client, auth, {**NEW_TICKET, "description": "Fine"}).json()["reference"]
-    # A payload filing refuses (as if the ticket types had changed since it was accepted).
-    TicketIntake.objects.filter(pk=bad.pk).update(payload={**bad.payload, "type": "retired-type"})
+    bad = _accepted(client, auth, "Will fail")
+    good = _accepted(client, auth, "Fine").reference
+    _break(bad)
 
     assert intake.intake_file_pending() == 1
     assert Ticket.objects.filter(reference=good).exists()
     bad.refresh_from_db()
-    assert (bad.filed_at, bad.attempts) == (None, 1)
+    assert bad.attempts == 1
     assert "retired-type" in bad.last_error
+    assert bad.next_attempt_at > timezone.now()
+    assert intake.intake_file_pending() == 0  # not before its next attempt is due
+    assert TicketIntake.objects.get(pk=bad.pk).attempts == 1
+    listed = client.get(TICKETS, **auth)  # a customer's read does not retry a failing one
+    assert listed.status_code == 200
+    assert TicketIntake.objects.get(pk=bad.pk).attempts == 1
 
-    for _ in range(intake.MAX_ATTEMPTS + 2):
+    for attempt in range(2, intake.MAX_ATTEMPTS + 3):
+        TicketIntake.objects.filter(pk=bad.pk).update(next_attempt_at=timezone.now())  # time passes
         intake.intake_file_pending()
-    bad.refresh_from_db()
-    assert bad.attempts == intake.MAX_ATTEMPTS
-    assert bad.filed_at is None
-    assert client.get(TICKETS, **auth).status_code == 200  # the customer's reads are not blocked by it
+        bad.refresh_from_db()
+        assert bad.attempts == min(attempt, intake.MAX_ATTEMPTS)
+    assert bad.attempts == intake.MAX_ATTEMPTS  # left for staff, not retried forever
 
 
 def test_accepting_schedules_the_filing_task_once_per_window(client, background, django_capture_on_commit_callbacks):
@@ -227,69 +311,115 @@ def test_accepting_schedules_the_filing_task_once_per_window(client, background,
     assert cache.get(intake.FILING_SCHEDULED_KEY) is None  # the next acceptance schedules again
 
 
-@pytest.mark.django_db(transaction=True)
-def test_two_filers_at_once_file_each_ticket_once(background):
-    client = Client()
-    auth = token()
-    references = [
-        create(client, auth, {**NEW_TICKET, "description": f"Ticket {number}"}).json()["reference"]
-        for number in range(30)
-    ]
-    barrier, results, errors = threading.Barrier(2), [], []
+def test_filing_goes_on_when_the_cache_is_down(client, background):
+    reference = create(client, token()).json()["reference"]
+    background.CACHES = {
+        "default": {"BACKEND": "tourbrain_support.cache.ReusedClientRedisCache", "LOCATION": "redis://127.0.0.1:9/0"}
+    }
+    assert intake.intake_file_pending() == 1
+    assert Ticket.objects.filter(reference=reference).exists()
 
-    def filer():
+
+def _in_thread(target, timeout: float = 30):
+    errors: list[BaseException] = []
+
+    def run():
         try:
-            barrier.wait()
-            results.append(intake.intake_file_batch(limit=20))
-        except Exception as error:
+            target()
+        except BaseException as error:  # reported to the test below
             errors.append(error)
         finally:
             connections.close_all()
 
-    threads = [threading.Thread(target=filer) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread, errors
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_filer_skips_the_intake_another_holds_instead_of_waiting(background):
+    client = Client()
+    auth = token()
+    held, *others = [_accepted(client, auth, f"Ticket {number}") for number in range(4)]
+    locked, release = threading.Event(), threading.Event()
+
+    def hold():
+        from django.db import transaction
+
+        with transaction.atomic():
+            TicketIntake.objects.select_for_update().get(pk=held.pk)
+            locked.set()
+            release.wait(30)
+
+    holder, holder_errors = _in_thread(hold)
+    assert locked.wait(10)
+    filed: list[int] = []
+    filer, filer_errors = _in_thread(lambda: filed.append(intake.intake_file_pending()))
+    filer.join(timeout=20)
+    assert not filer.is_alive(), "the filer waited for the held intake"
+    assert filed == [len(others)]
+    release.set()
+    holder.join(timeout=20)
+    assert not holder_errors
+    assert not filer_errors
+    assert intake.intake_file_pending() == 1  # the held one, once free
+    assert sorted(Ticket.objects.values_list("pk", flat=True)) == sorted(row.ticket_id for row in [held, *others])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_filers_with_round_robin_teams_file_everything_once_without_deadlocks(background):
+    client = Client()
+    auth = token()
+    for number in range(30):  # bugs and questions: different teams, each assigned round-robin
+        kind = "bug" if number % 2 else "question"
+        assert create(client, auth, {**NEW_TICKET, "type": kind, "description": f"T{number}"}).status_code == 201
+    barrier, counts = threading.Barrier(2), []
+
+    def filer():
+        barrier.wait()
+        counts.append(intake.intake_file_pending())
+
+    threads = [_in_thread(filer) for _ in range(2)]
+    for thread, _ in threads:
         thread.join(timeout=60)
-    assert not errors, errors
-    # Each filer skips the rows the other holds: together they file all 30, none twice.
-    assert sum(results) == 30, results
-    assert max(results) <= 20, results
-    assert sorted(Ticket.objects.values_list("reference", flat=True)) == sorted(references)
+    assert not [error for _, errors in threads for error in errors]
+    assert sum(counts) == 30, counts
+    assert not TicketIntake.objects.exists()  # none failed (a deadlock would leave one with an attempt)
+    assert Ticket.objects.count() == 30
 
 
 def test_erasing_the_customer_drops_their_unfiled_ticket(client, background):
     auth = token()
-    create(client, auth)
     filed = create(client, auth, {**NEW_TICKET, "description": "Filed one"}).json()["reference"]
-    client.get(f"{TICKETS}{filed}/", **auth)  # files both
+    intake.intake_file_pending()
     pending = create(client, auth, {**NEW_TICKET, "description": "Sent just before the erasure"}).json()["reference"]
     other = create(client, token("user_bo")).json()["reference"]
     person = ExternalIdentity.objects.get(subject="user_ana").user
 
     summary = subject_erase(user=person, actor=UserFactory(is_staff=True, is_superuser=True))
 
-    assert summary["tickets.ticketintake"] == 3
+    assert summary["tickets.ticketintake"] == 1
     assert not TicketIntake.objects.filter(requester=person).exists()
     intake.intake_file_pending()
     assert not Ticket.objects.filter(reference=pending).exists()  # never filed after the erasure
+    assert "user_ana@customer.test" not in Ticket.objects.get(reference=filed).description
     assert Ticket.objects.filter(reference=other).exists()  # someone else's is filed as usual
 
 
 def _exhausted(client, auth, description: str) -> TicketIntake:
-    reference = create(client, auth, {**NEW_TICKET, "description": description}).json()["reference"]
-    row = TicketIntake.objects.get(reference=reference)
+    row = _accepted(client, auth, description)
     TicketIntake.objects.filter(pk=row.pk).update(
         payload={**row.payload, "type": "retired-type"}, attempts=TicketIntake.MAX_ATTEMPTS, last_error="InvalidType"
     )
     return row
 
 
-def test_staff_see_unfiled_tickets_in_the_admin_and_retry_them(client, background, make_user):
+def test_staff_see_unfiled_tickets_in_the_admin_and_retry_or_discard_them(client, background, make_user):
     auth = token()
     failed = _exhausted(client, auth, "Left after five failures")
     TicketIntake.objects.filter(pk=failed.pk).update(payload={**failed.payload, "type": "bug"})  # cause fixed
-    pending = create(client, auth, {**NEW_TICKET, "description": "Waiting"}).json()["reference"]
+    hopeless = _exhausted(client, auth, "Cannot be filed")
+    pending = _accepted(client, auth, "Waiting").reference
     admin_user = make_user(Role.ADMIN)
     staff = Client()
     staff.force_login(admin_user)
@@ -300,15 +430,18 @@ def test_staff_see_unfiled_tickets_in_the_admin_and_retry_them(client, backgroun
     assert failed.reference in listed.content.decode()
     assert pending not in listed.content.decode()
 
-    response = staff.post(page, {"action": "retry", "_selected_action": [failed.pk]})
-    assert response.status_code == 302
+    assert staff.post(page, {"action": "retry", "_selected_action": [failed.pk]}).status_code == 302
     assert Ticket.objects.filter(reference=failed.reference).exists()
-    failed.refresh_from_db()
-    assert failed.filed_at is not None
-    assert failed.attempts == 0
+    assert not TicketIntake.objects.filter(pk=failed.pk).exists()
     event = AuditEvent.objects.get(resource_type="ticket_intake", resource_id=str(failed.pk))
     assert event.actor_id == admin_user.pk
     assert event.changes["operation"] == "retry_filing"
+
+    assert staff.post(page, {"action": "discard", "_selected_action": [hopeless.pk]}).status_code == 302
+    assert not TicketIntake.objects.filter(pk=hopeless.pk).exists()
+    assert not Ticket.objects.filter(reference=hopeless.reference).exists()
+    discard = AuditEvent.objects.get(resource_type="ticket_intake", resource_id=str(hopeless.pk))
+    assert (discard.action, discard.changes["operation"]) == ("delete", "discard_intake")
     # A support lead may not see what customers wrote before it is a ticket.
     lead = Client()
     lead.force_login(make_user(Role.SUPPORT_LEAD))

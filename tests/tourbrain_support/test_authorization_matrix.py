@@ -53,7 +53,7 @@ from tests.factories import MembershipFactory, OrganizationFactory, UserFactory
 from tests.knowledge_base.factories import ArticleFactory, VideoFactory
 from tests.tickets.factories import TicketFactory
 from tests.widget_tokens import bearer, claims, hs256, widget_settings  # noqa: F401 (widget_settings: a fixture)
-from tickets import beta_invitations, portal_links, services
+from tickets import beta_invitations, portal_links, services, sla_policies
 from tickets.models import (
     BetaFeedback,
     BetaSupportProfile,
@@ -766,6 +766,8 @@ def _world(role: str, make_user) -> World:
         channel="widget",
         subject="s",
         accepted_at=timezone.now(),
+        tier="general",
+        sla_policy=sla_policies.active_policy(),
     )
     NpsSurvey.objects.create(user=customer, period=timezone.now().date(), score=9)
     BetaFeedback.objects.create(user=customer, round="2026-W01", conversion_intent="yes")
