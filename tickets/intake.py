@@ -31,7 +31,8 @@ from django.utils import timezone
 from audit.services import audit_record
 from tickets import customer_services, services, sla, sla_policies
 from tickets.customer_selectors import promise_text
-from tickets.models import SLAPolicy, TicketIntake
+from tickets.models import SLAPolicy, TicketIdempotencyKey, TicketIntake
+from tickets.models.tickets import reference_for
 from tourbrain_support.broker import publish
 from tourbrain_support.models import Organization, User
 from tourbrain_support.tiers import resolve_tier
@@ -51,18 +52,27 @@ def background_filing() -> bool:
     return settings.WIDGET_BACKGROUND_FILING and connection.vendor == "postgresql"
 
 
-_ACCEPT_SQL = f"""
-WITH new_id AS ({services.NEXT_TICKET_ID_SQL})
-INSERT INTO tickets_ticketintake (
-    ticket_id, reference, requester_id, organization_id, channel, payload, subject, accepted_at, tier,
-    sla_policy_id, first_response_due_at, first_response_promise, attempts, last_error
+_INTAKE_COLUMNS = (
+    "ticket_id, reference, requester_id, organization_id, channel, payload, subject, accepted_at, tier, "
+    "sla_policy_id, first_response_due_at, first_response_promise, attempts, last_error"
 )
-SELECT id, {services.REFERENCE_SQL}, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 0, '' FROM new_id
-RETURNING id, ticket_id, reference
+_INTAKE_VALUES = "%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 0, ''"
+_STORE_SQL = f"INSERT INTO tickets_ticketintake ({_INTAKE_COLUMNS}) VALUES ({_INTAKE_VALUES}) RETURNING id"  # noqa: S608
+# With an Idempotency-Key: the key and its answer, and the intake only if the key was new, in one statement.
+_STORE_WITH_KEY_SQL = f"""
+WITH claimed AS (
+    INSERT INTO tickets_ticketidempotencykey (user_id, key, request_digest, response_status, response_body, created_at)
+    VALUES (%s, %s, %s, %s, %s, %s)
+    ON CONFLICT (user_id, key) DO NOTHING
+    RETURNING id
+)
+INSERT INTO tickets_ticketintake ({_INTAKE_COLUMNS})
+SELECT {_INTAKE_VALUES} WHERE EXISTS (SELECT 1 FROM claimed)
+RETURNING id
 """  # noqa: S608 (constants only; every value is a parameter)
 
 
-def intake_accept(
+def intake_prepare(
     *,
     requester: User,
     organization: Organization | None,
@@ -75,8 +85,9 @@ def intake_accept(
     browser_info: str = "",
     url: str = "",
 ) -> TicketIntake:
-    """Accept a customer's ticket for filing: checked as `ticket_create` checks it, stored in one statement,
-    a filing task scheduled after commit. The caller claims the request's Idempotency-Key first."""
+    """A customer's ticket ready to be accepted (not stored yet): checked as `ticket_create` checks it, with
+    its promise (the active SLA version's target for their tier and the priority, from now) and its id taken
+    from the tickets' sequence, so its reference is known before anything is stored."""
     description = (description or "").strip()
     subject = (subject or "").strip() or customer_services.subject_from_description(description)
     subject, description, browser_info, url = services.ticket_check_input(
@@ -89,11 +100,15 @@ def intake_accept(
         url=url,
     )
     now = timezone.now()
-    # The promise the ticket will carry: the active policy's target for this tier and priority from now.
     policy = sla_policies.active_policy()
     tier = resolve_tier(user=requester, organization=organization)
     minutes = sla_policies.targets_for(policy, tier=tier, priority=priority).first_response
-    intake = TicketIntake(
+    with connection.cursor() as cursor:
+        cursor.execute(services.NEXT_TICKET_ID_SQL)
+        ticket_id = cursor.fetchone()[0]
+    return TicketIntake(
+        ticket_id=ticket_id,
+        reference=reference_for(ticket_id),
         requester=requester,
         organization=organization,
         channel=channel,
@@ -113,26 +128,42 @@ def intake_accept(
         first_response_due_at=sla.add_business_minutes(sla_policies.calendar_of(policy.calendar), now, minutes),
         first_response_promise=promise_text(minutes),
     )
+
+
+def intake_accept(
+    intake: TicketIntake, *, idempotency_key: str | None = None, request_digest: str = "", answer: dict | None = None
+) -> TicketIdempotencyKey | None:
+    """Store a prepared intake in one statement (with its Idempotency-Key and the 201 `answer` a retry gets,
+    when there is a key) and schedule its filing. Returns None when stored, or the earlier request's key row
+    when this key was used before (nothing stored; the caller compares `request_digest`)."""
+    values = [
+        intake.ticket_id,
+        intake.reference,
+        intake.requester_id,
+        intake.organization_id,
+        intake.channel,
+        json.dumps(intake.payload),
+        intake.subject,
+        intake.accepted_at,
+        intake.tier,
+        intake.sla_policy_id,
+        intake.first_response_due_at,
+        intake.first_response_promise,
+    ]
     with connection.cursor() as cursor:
-        cursor.execute(
-            _ACCEPT_SQL,
-            [
-                requester.pk,
-                organization.pk if organization is not None else None,
-                channel,
-                json.dumps(intake.payload),
-                subject,
-                now,
-                tier,
-                policy.pk,
-                intake.first_response_due_at,
-                intake.first_response_promise,
-            ],
-        )
-        intake.pk, intake.ticket_id, intake.reference = cursor.fetchone()
+        if idempotency_key is None:
+            cursor.execute(_STORE_SQL, values)
+        else:
+            key = [intake.requester_id, idempotency_key, request_digest, 201, json.dumps(answer), intake.accepted_at]
+            cursor.execute(_STORE_WITH_KEY_SQL, key + values)
+        row = cursor.fetchone()
+    if row is None:  # the key was there: a retry (or a reuse), answered from its row by the caller
+        return TicketIdempotencyKey.objects.get(user_id=intake.requester_id, key=idempotency_key)
+    intake.pk = row[0]
     intake._state.adding = False
-    transaction.on_commit(schedule_filing, robust=True)  # the ticket is accepted: a cache or broker error only logs
-    return intake
+    # The ticket is accepted (autocommit, or the caller's transaction): a cache or broker error only logs.
+    transaction.on_commit(schedule_filing, robust=True)
+    return None
 
 
 def schedule_filing() -> None:
@@ -143,59 +174,82 @@ def schedule_filing() -> None:
         publish(widget_intake_file)
 
 
-def _policy_of(intake: TicketIntake) -> SLAPolicy:
-    active = sla_policies.active_policy()
-    if intake.sla_policy_id == active.pk:
-        return active
-    return SLAPolicy.objects.select_related("calendar").get(pk=intake.sla_policy_id)
+def _policy_of(intake: TicketIntake, policies: dict[int, SLAPolicy]) -> SLAPolicy:
+    """The SLA version of the intake's promise (read once per filing run, kept in `policies`)."""
+    if intake.sla_policy_id not in policies:
+        active = sla_policies.active_policy()
+        if intake.sla_policy_id == active.pk:
+            policies[active.pk] = active
+        else:
+            policies[intake.sla_policy_id] = SLAPolicy.objects.select_related("calendar").get(pk=intake.sla_policy_id)
+    return policies[intake.sla_policy_id]
 
 
-def _file_one(intake: TicketIntake) -> bool:
-    """File one locked intake inside the caller's transaction and delete it; on failure count the attempt
-    and set when to try again (a savepoint keeps the failure's writes out). True when filed."""
-    try:
-        with transaction.atomic():
-            customer_services.ticket_submit(
-                requester=intake.requester,
-                organization=intake.organization,
-                channel=intake.channel,
-                ticket_id=intake.ticket_id,
-                created_at=intake.accepted_at,
-                tier=intake.tier,
-                sla_policy=_policy_of(intake),
-                **intake.payload,
-            )
-    except Exception as error:  # one bad intake must not hold up the others
-        context = {"reference": intake.reference, "attempt": intake.attempts + 1}
-        logger.exception("widget ticket could not be filed", extra=context)
-        delay = min(timedelta(minutes=2**intake.attempts), RETRY_DELAY_MAX)
-        TicketIntake.objects.filter(pk=intake.pk).update(
-            attempts=intake.attempts + 1,
-            next_attempt_at=timezone.now() + delay,
-            last_error=f"{type(error).__name__}: {error}"[:2000],
-        )
-        return False
-    TicketIntake.objects.filter(pk=intake.pk).delete()  # what the customer wrote now lives on the ticket
-    return True
+def _file(intake: TicketIntake, policies: dict[int, SLAPolicy]) -> None:
+    """File one locked intake in the caller's transaction and delete it."""
+    customer_services.ticket_submit(
+        requester=intake.requester,
+        organization=intake.organization,
+        channel=intake.channel,
+        ticket_id=intake.ticket_id,
+        created_at=intake.accepted_at,
+        tier=intake.tier,
+        sla_policy=_policy_of(intake, policies),
+        **intake.payload,
+    )
+    with connection.cursor() as cursor:  # what the customer wrote now lives on the ticket
+        cursor.execute("DELETE FROM tickets_ticketintake WHERE id = %s", [intake.pk])
+
+
+def _failed(intake: TicketIntake, error: Exception) -> None:
+    """Count a failed filing (its transaction rolled back) and set when to try again."""
+    context = {"reference": intake.reference, "attempt": intake.attempts + 1}
+    logger.error("widget ticket could not be filed", extra=context, exc_info=error)
+    delay = min(timedelta(minutes=2**intake.attempts), RETRY_DELAY_MAX)
+    TicketIntake.objects.filter(pk=intake.pk, attempts=intake.attempts).update(
+        attempts=intake.attempts + 1,
+        next_attempt_at=timezone.now() + delay,
+        last_error=f"{type(error).__name__}: {error}"[:2000],
+    )
 
 
 def _locked():
     return TicketIntake.objects.select_related("requester", "organization").select_for_update(of=("self",))
 
 
-def intake_file_next() -> bool | None:
+def _file_in_own_transaction(claim, policies: dict[int, SLAPolicy]) -> bool | None:
+    """Lock one intake (`claim` returns it or None), file it and commit; on failure roll back and count the
+    attempt. None when there was nothing to claim, else whether it was filed."""
+    intake = None
+    try:
+        with transaction.atomic():
+            intake = claim()
+            if intake is None:
+                return None
+            _file(intake, policies)
+            return True
+    except Exception as error:  # one bad intake must not hold up the others
+        if intake is None:
+            raise  # the claim itself failed (the database): nothing to count
+        _failed(intake, error)
+        return False
+
+
+def intake_file_next(policies: dict[int, SLAPolicy] | None = None) -> bool | None:
     """File the oldest intake that is due and that no other filer holds, in a transaction of its own.
     None when there is none; else whether it was filed."""
-    due = Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=timezone.now())
-    with transaction.atomic():
-        intake = (
+
+    def claim():
+        due = Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=timezone.now())
+        return (
             _locked()
             .select_for_update(of=("self",), skip_locked=True)
             .filter(due, attempts__lt=MAX_ATTEMPTS)
             .order_by("id")
             .first()
         )
-        return None if intake is None else _file_one(intake)
+
+    return _file_in_own_transaction(claim, {} if policies is None else policies)
 
 
 def intake_file_pending() -> int:
@@ -206,8 +260,8 @@ def intake_file_pending() -> int:
         cache.delete(FILING_SCHEDULED_KEY)
     except Exception:  # the cache is down: file anyway (the next acceptance may then not schedule a run)
         logger.warning("filing schedule mark not cleared", exc_info=True)
-    filed = 0
-    while (outcome := intake_file_next()) is not None:
+    filed, policies = 0, {}
+    while (outcome := intake_file_next(policies)) is not None:
         filed += outcome
     return filed
 
@@ -225,12 +279,9 @@ def intake_file_pending_for(*, user: User) -> int:
         .order_by("id")
         .values_list("pk", flat=True)[:READ_FILING_LIMIT]
     )
-    filed = 0
+    filed, policies = 0, {}
     for pk in pending:
-        with transaction.atomic():
-            intake = _locked().filter(pk=pk, attempts=0).first()
-            if intake is not None:
-                filed += _file_one(intake)
+        filed += bool(_file_in_own_transaction(lambda pk=pk: _locked().filter(pk=pk, attempts=0).first(), policies))
     return filed
 
 
@@ -247,17 +298,17 @@ def _audit_staff_action(intake: TicketIntake, *, operation: str, actor: User, re
 
 
 def intake_retry(*, ids: list[int], actor: User, request=None) -> int:
-    """Staff file intakes again (e.g. failed ones once the cause was fixed), now; each retry is audited and
-    starts the attempts again. Returns how many were filed."""
-    filed = 0
+    """Staff file intakes again (e.g. failed ones once the cause was fixed), now; each retry is audited (also
+    when it fails again) and starts the attempts again. Returns how many were filed."""
+    filed, policies = 0, {}
     for pk in ids:
         with transaction.atomic():
-            intake = _locked().filter(pk=pk).first()
+            intake = TicketIntake.objects.select_for_update().filter(pk=pk).first()
             if intake is None:
                 continue  # filed or discarded meanwhile
             _audit_staff_action(intake, operation="retry_filing", actor=actor, request=request)
-            intake.attempts = 0
-            filed += _file_one(intake)
+            TicketIntake.objects.filter(pk=pk).update(attempts=0, next_attempt_at=None)
+        filed += bool(_file_in_own_transaction(lambda pk=pk: _locked().filter(pk=pk).first(), policies))
     return filed
 
 

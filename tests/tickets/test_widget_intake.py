@@ -108,7 +108,7 @@ def test_the_filed_ticket_keeps_the_promise_when_the_tier_changes_before_filing(
     )  # the change is real: a ticket sent now is promised the enterprise target
 
 
-def test_the_accept_writes_the_intake_and_the_keys_answer_only(client, background, django_assert_max_num_queries):
+def test_the_accept_is_one_write_with_or_without_a_key(client, background, django_assert_max_num_queries):
     auth = token()
     create(client, auth)  # the customer's first call creates them; measure a known customer's request
 
@@ -123,7 +123,10 @@ def test_the_accept_writes_the_intake_and_the_keys_answer_only(client, backgroun
     assert len(without_key) == 1
     assert "tickets_ticketintake" in without_key[0]
     with_key, count_with_key = writes(HTTP_IDEMPOTENCY_KEY="k-0")
-    assert len(with_key) == 3  # the key claimed, the intake, the key's answer
+    assert len(with_key) == 1  # the key with its answer, and the intake, in one statement
+    assert "tickets_ticketidempotencykey" in with_key[0]
+    assert "tickets_ticketintake" in with_key[0]
+    assert count_with_key == count  # no transaction of its own: one statement either way
     for number in range(1, 4):  # the same for every further ticket
         with django_assert_max_num_queries(count_with_key):
             assert create(client, auth, HTTP_IDEMPOTENCY_KEY=f"k-{number}").status_code == 201
@@ -334,6 +337,28 @@ def _in_thread(target, timeout: float = 30):
     thread = threading.Thread(target=run)
     thread.start()
     return thread, errors
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_same_key_sent_four_times_at_once_is_accepted_once(background):
+    auth = token()
+    Client().get(TICKETS, **auth)  # the customer exists before the race
+    barrier, answers = threading.Barrier(4), []
+
+    def send():
+        barrier.wait()
+        response = create(Client(), auth, HTTP_IDEMPOTENCY_KEY="double-click")
+        answers.append((response.status_code, response.json()))
+
+    threads = [_in_thread(send) for _ in range(4)]
+    for thread, _ in threads:
+        thread.join(timeout=30)
+    assert not [error for _, errors in threads for error in errors]
+    assert [status for status, _ in answers] == [201] * 4
+    assert len({answer["reference"] for _, answer in answers}) == 1
+    assert TicketIntake.objects.count() == 1
+    assert intake.intake_file_pending() == 1
+    assert Ticket.objects.count() == 1
 
 
 @pytest.mark.django_db(transaction=True)
