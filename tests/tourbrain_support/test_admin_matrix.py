@@ -31,6 +31,7 @@ OPERATOR_ONLY = {
     "tickets.QuarantinedEmail",
     "tickets.TicketEmail",
     "tickets.BouncingAddress",
+    "tickets.TicketIntake",
 }
 # Those who answer alerts read the alerting records (rules, probes, samples, silences, history).
 ALERTING_READ = ("alerting", "*", ("view",))
