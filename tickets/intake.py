@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from datetime import timedelta
 
 from django.conf import settings
@@ -32,7 +33,6 @@ from audit.services import audit_record
 from tickets import customer_services, services, sla, sla_policies
 from tickets.customer_selectors import promise_text
 from tickets.models import SLAPolicy, TicketIdempotencyKey, TicketIntake
-from tickets.models.tickets import reference_for
 from tourbrain_support.broker import publish
 from tourbrain_support.models import Organization, User
 from tourbrain_support.tiers import resolve_tier
@@ -56,20 +56,41 @@ _INTAKE_COLUMNS = (
     "ticket_id, reference, requester_id, organization_id, channel, payload, subject, accepted_at, tier, "
     "sla_policy_id, first_response_due_at, first_response_promise, attempts, last_error"
 )
-_INTAKE_VALUES = "%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 0, ''"
-_STORE_SQL = f"INSERT INTO tickets_ticketintake ({_INTAKE_COLUMNS}) VALUES ({_INTAKE_VALUES}) RETURNING id"  # noqa: S608
-# With an Idempotency-Key: the key and its answer, and the intake only if the key was new, in one statement.
+_INTAKE_SELECT = f"id, {services.REFERENCE_SQL}, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 0, ''"
+# Only constants are formatted into these; every value is a parameter. The id comes from the tickets' sequence
+# in the statement itself, the reference is formatted from it (as `reference_for` does).
+_STORE_SQL = f"""
+WITH new_id AS ({services.NEXT_TICKET_ID_SQL})
+INSERT INTO tickets_ticketintake ({_INTAKE_COLUMNS}) SELECT {_INTAKE_SELECT} FROM new_id
+RETURNING id, ticket_id, reference
+"""  # noqa: S608
+# With an Idempotency-Key: the key with its answer (the reference added in SQL) and, only if the key was new,
+# the intake, in one statement.
 _STORE_WITH_KEY_SQL = f"""
-WITH claimed AS (
+WITH new_id AS ({services.NEXT_TICKET_ID_SQL}),
+claimed AS (
     INSERT INTO tickets_ticketidempotencykey (user_id, key, request_digest, response_status, response_body, created_at)
-    VALUES (%s, %s, %s, %s, %s, %s)
+    SELECT %s, %s, %s, %s, %s::jsonb || jsonb_build_object('reference', {services.REFERENCE_SQL}), %s FROM new_id
     ON CONFLICT (user_id, key) DO NOTHING
     RETURNING id
 )
 INSERT INTO tickets_ticketintake ({_INTAKE_COLUMNS})
-SELECT {_INTAKE_VALUES} WHERE EXISTS (SELECT 1 FROM claimed)
-RETURNING id
-"""  # noqa: S608 (constants only; every value is a parameter)
+SELECT {_INTAKE_SELECT} FROM new_id WHERE EXISTS (SELECT 1 FROM claimed)
+RETURNING id, ticket_id, reference
+"""  # noqa: S608
+
+# The promise's SLA version is read at most once a second per process (the active version's check is a query
+# per call): a newly activated version applies to promises within a second. Filing uses the same version.
+POLICY_REUSE_SECONDS = 1.0
+_recent_policy: tuple[float, SLAPolicy] | None = None
+
+
+def _promise_policy() -> SLAPolicy:
+    global _recent_policy
+    recent = _recent_policy
+    if recent is None or time.monotonic() - recent[0] > POLICY_REUSE_SECONDS:
+        recent = _recent_policy = (time.monotonic(), sla_policies.active_policy())
+    return recent[1]
 
 
 def intake_prepare(
@@ -86,8 +107,7 @@ def intake_prepare(
     url: str = "",
 ) -> TicketIntake:
     """A customer's ticket ready to be accepted (not stored yet): checked as `ticket_create` checks it, with
-    its promise (the active SLA version's target for their tier and the priority, from now) and its id taken
-    from the tickets' sequence, so its reference is known before anything is stored."""
+    its promise (the active SLA version's target for their tier and the priority, from now)."""
     description = (description or "").strip()
     subject = (subject or "").strip() or customer_services.subject_from_description(description)
     subject, description, browser_info, url = services.ticket_check_input(
@@ -100,15 +120,10 @@ def intake_prepare(
         url=url,
     )
     now = timezone.now()
-    policy = sla_policies.active_policy()
+    policy = _promise_policy()
     tier = resolve_tier(user=requester, organization=organization)
     minutes = sla_policies.targets_for(policy, tier=tier, priority=priority).first_response
-    with connection.cursor() as cursor:
-        cursor.execute(services.NEXT_TICKET_ID_SQL)
-        ticket_id = cursor.fetchone()[0]
     return TicketIntake(
-        ticket_id=ticket_id,
-        reference=reference_for(ticket_id),
         requester=requester,
         organization=organization,
         channel=channel,
@@ -133,12 +148,11 @@ def intake_prepare(
 def intake_accept(
     intake: TicketIntake, *, idempotency_key: str | None = None, request_digest: str = "", answer: dict | None = None
 ) -> TicketIdempotencyKey | None:
-    """Store a prepared intake in one statement (with its Idempotency-Key and the 201 `answer` a retry gets,
-    when there is a key) and schedule its filing. Returns None when stored, or the earlier request's key row
-    when this key was used before (nothing stored; the caller compares `request_digest`)."""
+    """Store a prepared intake in one statement, which takes its ticket id and reference (set on `intake`);
+    with an Idempotency-Key also the key and the 201 `answer` a retry gets (its `reference` added). Schedules
+    the filing. Returns None when stored, or the earlier request's key row when this key was used before
+    (nothing stored; the caller compares `request_digest`)."""
     values = [
-        intake.ticket_id,
-        intake.reference,
         intake.requester_id,
         intake.organization_id,
         intake.channel,
@@ -159,7 +173,7 @@ def intake_accept(
         row = cursor.fetchone()
     if row is None:  # the key was there: a retry (or a reuse), answered from its row by the caller
         return TicketIdempotencyKey.objects.get(user_id=intake.requester_id, key=idempotency_key)
-    intake.pk = row[0]
+    intake.pk, intake.ticket_id, intake.reference = row
     intake._state.adding = False
     # The ticket is accepted (autocommit, or the caller's transaction): a cache or broker error only logs.
     transaction.on_commit(schedule_filing, robust=True)

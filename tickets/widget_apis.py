@@ -361,10 +361,11 @@ class TicketListCreateApi(WidgetApiView):
             channel=Ticket.Channel.WIDGET,
             **_ticket_fields(data),
         )
+        # The answer but its reference, which the statement storing the intake takes (and adds to the key's copy).
         body = json.loads(json.dumps(WidgetTicketCreatedOutputSerializer(prepared).data))
         earlier = intake.intake_accept(prepared, idempotency_key=key, request_digest=digest, answer=body)
         if earlier is None:
-            return Response(body, status=status.HTTP_201_CREATED)
+            return Response({**body, "reference": prepared.reference}, status=status.HTTP_201_CREATED)
         if earlier.request_digest != digest:
             raise _key_reused()
         return Response(earlier.response_body, status=earlier.response_status)

@@ -41,9 +41,10 @@ NEW_TICKET = {
 
 
 @pytest.fixture
-def background(widget_settings):
+def background(widget_settings, monkeypatch):
     widget_settings.WIDGET_BACKGROUND_FILING = True
     cache.delete(intake.FILING_SCHEDULED_KEY)
+    monkeypatch.setattr(intake, "_recent_policy", None)  # this test's SLA version, not an earlier test's
     return widget_settings
 
 
