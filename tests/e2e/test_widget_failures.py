@@ -138,6 +138,9 @@ def test_hostile_text_in_every_field_renders_inert(page, demo_widget, make_user)
     # Staff are shown by first name: a name with no spaces keeps the whole payload.
     lead = make_user(Role.SUPPORT_LEAD, name=STAFF_NAME, email="hostile-lead@tourbrain.test")
     customer = demo_widget()
+    # The widget's first calls (with a token naming the customer as seeded) update the profile: let them finish
+    # before the name changes, or one could write the seeded name back over it.
+    page.wait_for_load_state("networkidle")
     customer.name = HOSTILE[1]
     customer.save(update_fields=["name"])
     page.reload()
