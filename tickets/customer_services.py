@@ -36,6 +36,16 @@ def subject_from_description(description: str) -> str:
     return cut.rstrip(" ,.;:-") + "…"
 
 
+def customer_ticket_text(*, description: str, subject: str = "", reproduction_steps: str = "") -> tuple[str, str, str]:
+    """The description (required), the subject (the description's first line when none) and the steps, trimmed:
+    what a customer's ticket is filed with, from the widget or the portal, now or later (`tickets.intake`)."""
+    description = (description or "").strip()
+    if not description:
+        raise ApplicationError("The description is required.", code="required", fields={"description": ["Required."]})
+    subject = (subject or "").strip() or subject_from_description(description)
+    return description, subject, (reproduction_steps or "").strip()
+
+
 def ticket_submit(
     *,
     requester: User,
@@ -59,9 +69,9 @@ def ticket_submit(
 
     `ticket_id`, `created_at`, `tier` and `sla_policy` file a ticket accepted earlier with the id, instant
     and promise it was given (`tickets.intake`)."""
-    description = (description or "").strip()
-    if not description:
-        raise ApplicationError("The description is required.", code="required", fields={"description": ["Required."]})
+    description, subject, reproduction_steps = customer_ticket_text(
+        description=description, subject=subject, reproduction_steps=reproduction_steps
+    )
     services._validate_attachments(attachments)
     # `ticket_create` is atomic itself; files need one transaction around both (no savepoint round trips else).
     with transaction.atomic() if attachments else nullcontext():
@@ -70,9 +80,9 @@ def ticket_submit(
             organization=organization,
             type=type,
             priority=priority,
-            subject=(subject or "").strip() or subject_from_description(description),
+            subject=subject,
             description=description,
-            reproduction_steps=(reproduction_steps or "").strip(),
+            reproduction_steps=reproduction_steps,
             browser_info=browser_info,
             url=url,
             channel=channel,

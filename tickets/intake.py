@@ -108,8 +108,9 @@ def intake_prepare(
 ) -> TicketIntake:
     """A customer's ticket ready to be accepted (not stored yet): checked as `ticket_create` checks it, with
     its promise (the active SLA version's target for their tier and the priority, from now)."""
-    description = (description or "").strip()
-    subject = (subject or "").strip() or customer_services.subject_from_description(description)
+    description, subject, reproduction_steps = customer_services.customer_ticket_text(
+        description=description, subject=subject, reproduction_steps=reproduction_steps
+    )
     subject, description, browser_info, url = services.ticket_check_input(
         type=type,
         priority=priority,
@@ -132,7 +133,7 @@ def intake_prepare(
             "priority": priority,
             "subject": subject,
             "description": description,
-            "reproduction_steps": (reproduction_steps or "").strip(),
+            "reproduction_steps": reproduction_steps,
             "browser_info": browser_info,
             "url": url,
         },
@@ -227,8 +228,10 @@ def _failed(intake: TicketIntake, error: Exception) -> None:
     )
 
 
-def _locked():
-    return TicketIntake.objects.select_related("requester", "organization").select_for_update(of=("self",))
+def _locked(*, skip_locked: bool = False):
+    return TicketIntake.objects.select_related("requester", "organization").select_for_update(
+        of=("self",), skip_locked=skip_locked
+    )
 
 
 def _file_in_own_transaction(claim, policies: dict[int, SLAPolicy]) -> bool | None:
@@ -255,13 +258,7 @@ def intake_file_next(policies: dict[int, SLAPolicy] | None = None) -> bool | Non
 
     def claim():
         due = Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=timezone.now())
-        return (
-            _locked()
-            .select_for_update(of=("self",), skip_locked=True)
-            .filter(due, attempts__lt=MAX_ATTEMPTS)
-            .order_by("id")
-            .first()
-        )
+        return _locked(skip_locked=True).filter(due, attempts__lt=MAX_ATTEMPTS).order_by("id").first()
 
     return _file_in_own_transaction(claim, {} if policies is None else policies)
 

@@ -245,12 +245,15 @@ def _idempotency_key(request) -> str | None:
     return key
 
 
-def _key_reused() -> ApplicationError:
-    return ApplicationError(
-        "This Idempotency-Key was used for a different request.",
-        code="idempotency_key_reused",
-        status=status.HTTP_422_UNPROCESSABLE_ENTITY,
-    )
+def _replay(record, digest: str) -> Response:
+    """The first answer to a retry with the same key and request; 422 for the key with another request."""
+    if record.request_digest != digest:
+        raise ApplicationError(
+            "This Idempotency-Key was used for a different request.",
+            code="idempotency_key_reused",
+            status=status.HTTP_422_UNPROCESSABLE_ENTITY,
+        )
+    return Response(record.response_body, status=record.response_status)
 
 
 def _answer_once(request, *, key: str | None, digest: str, work) -> Response:
@@ -262,9 +265,7 @@ def _answer_once(request, *, key: str | None, digest: str, work) -> Response:
     with transaction.atomic():
         record, created = customer_services.idempotency_key_claim(user=request.user, key=key, request_digest=digest)
         if not created:
-            if record.request_digest != digest:
-                raise _key_reused()
-            return Response(record.response_body, status=record.response_status)
+            return _replay(record, digest)
         ticket, body = work()
         body = json.loads(json.dumps(body))  # stored as JSON: the first answer and a retry's are the same
         customer_services.idempotency_key_answer(
@@ -366,9 +367,7 @@ class TicketListCreateApi(WidgetApiView):
         earlier = intake.intake_accept(prepared, idempotency_key=key, request_digest=digest, answer=body)
         if earlier is None:
             return Response({**body, "reference": prepared.reference}, status=status.HTTP_201_CREATED)
-        if earlier.request_digest != digest:
-            raise _key_reused()
-        return Response(earlier.response_body, status=earlier.response_status)
+        return _replay(earlier, digest)
 
     def _submit(self, request, data: dict) -> Ticket:
         return customer_services.ticket_submit(
