@@ -90,7 +90,10 @@ def widget_settings(settings):
     settings.WIDGET_THROTTLE_IP = "10000/min"
     from django.core.cache import cache
 
+    from tourbrain_support import widget_auth
+
     cache.clear()
+    widget_auth._verified.clear()  # each test verifies its tokens afresh
     return settings
 
 

@@ -12,16 +12,19 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 
 from django.conf import settings
 from django.db import transaction
 from django.http import FileResponse
+from django_ratelimit.core import get_usage
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_serializer, inline_serializer
+from redis.exceptions import RedisError
 from rest_framework import exceptions, serializers, status
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
-from rest_framework.throttling import SimpleRateThrottle
+from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 
 from audit.client_ip import client_ip
@@ -42,11 +45,53 @@ CONFLICT_CODES = {"ticket_closed", "reopen_window_passed", "not_solved", "rating
 
 SUGGESTION_LIMIT = 5  # matches shown while the customer types
 
+logger = logging.getLogger(__name__)
+
 
 # --- throttles and limits ------------------------------------------------------------------------
 
 
-class WidgetIPThrottle(SimpleRateThrottle):
+class CountingThrottle(BaseThrottle):
+    """A fixed-window request counter per key (django-ratelimit: one cache `add` or `incr` a request).
+
+    DRF's SimpleRateThrottle reads and rewrites the list of every request in its window, so its cost grows
+    with the rate allowed (at 600/min from one address, a 600-entry list each way on every request); a
+    counter costs the same at any rate. Windows are staggered per key. If the cache cannot be reached the
+    request is let through and the failure logged: an outage of the limiter must not lock customers out.
+    """
+
+    scope = ""
+
+    def __init__(self):
+        self.seconds_left = 0
+
+    def get_rate(self) -> str:
+        raise NotImplementedError
+
+    def get_ident(self, request) -> str | None:
+        raise NotImplementedError
+
+    def allow_request(self, request, view) -> bool:
+        ident = self.get_ident(request)
+        if ident is None:
+            return True
+        try:
+            usage = get_usage(
+                request, group=self.scope, key=lambda _group, _request: ident, rate=self.get_rate(), increment=True
+            )
+        except (RedisError, OSError):
+            logger.warning("widget throttle %s: the cache is unavailable; let through", self.scope, exc_info=True)
+            return True
+        if usage is None:  # RATELIMIT_ENABLE off
+            return True
+        self.seconds_left = max(usage["time_left"], 1)
+        return not usage["should_limit"]
+
+    def wait(self) -> int:
+        return self.seconds_left
+
+
+class WidgetIPThrottle(CountingThrottle):
     """Per client IP (the one the audit log sees), checked before authentication."""
 
     scope = "widget_ip"
@@ -54,11 +99,11 @@ class WidgetIPThrottle(SimpleRateThrottle):
     def get_rate(self) -> str:
         return settings.WIDGET_THROTTLE_IP
 
-    def get_cache_key(self, request, view) -> str:
-        return self.cache_format % {"scope": self.scope, "ident": client_ip(request) or "unknown"}
+    def get_ident(self, request) -> str:
+        return client_ip(request) or "unknown"
 
 
-class WidgetUserThrottle(SimpleRateThrottle):
+class WidgetUserThrottle(CountingThrottle):
     """Per customer, after authentication."""
 
     scope = "widget_user"
@@ -66,10 +111,10 @@ class WidgetUserThrottle(SimpleRateThrottle):
     def get_rate(self) -> str:
         return settings.WIDGET_THROTTLE_USER
 
-    def get_cache_key(self, request, view) -> str | None:
+    def get_ident(self, request) -> str | None:
         if not request.user or not request.user.is_authenticated:
             return None
-        return self.cache_format % {"scope": self.scope, "ident": request.user.pk}
+        return str(request.user.pk)
 
 
 class RequestTooLarge(exceptions.APIException):

@@ -5,6 +5,7 @@ defaults run the portal on an embedded setup (SQLite, a filesystem broker) with 
 servers; production points DATABASE_URL at PostgreSQL and CELERY_BROKER_URL at Redis.
 """
 
+import re
 from pathlib import Path
 
 import environ
@@ -339,6 +340,9 @@ WIDGET_JWKS_COOLDOWN_SECONDS = env.float("WIDGET_JWKS_COOLDOWN_SECONDS", default
 WIDGET_ALLOWED_ORIGINS = env.list("WIDGET_ALLOWED_ORIGINS", default=[])
 WIDGET_THROTTLE_USER = env.str("WIDGET_THROTTLE_USER", default="120/min")
 WIDGET_THROTTLE_IP = env.str("WIDGET_THROTTLE_IP", default="600/min")
+for _name in ("WIDGET_THROTTLE_USER", "WIDGET_THROTTLE_IP"):
+    if not re.fullmatch(r"\d+/\d*(s|sec|m|min|h|hour|d|day)", globals()[_name]):
+        raise ImproperlyConfigured(f"{_name} must be a rate like 120/min (n/sec, n/min, n/hour, n/day).")
 # Largest request body without files; multipart bodies may add the attachment limits on top.
 WIDGET_MAX_BODY_BYTES = env.int("WIDGET_MAX_BODY_BYTES", default=256 * 1024)
 # PostgreSQL: a widget ticket (without files) is accepted in one INSERT and filed by a worker moments later
@@ -542,7 +546,6 @@ REST_FRAMEWORK = {
         "rest_framework.parsers.MultiPartParser",
     ],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_THROTTLE_RATES": {"widget_user": WIDGET_THROTTLE_USER, "widget_ip": WIDGET_THROTTLE_IP},
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "TourBrain Support API",

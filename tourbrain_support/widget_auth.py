@@ -13,6 +13,7 @@ provider (Clerk session tokens work as issued), never a user id or email sent by
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass
 
 import jwt
@@ -121,8 +122,46 @@ _DECODE_ERRORS: list[tuple[type[Exception], str, str]] = [
 ]
 
 
+# The widget sends the same token with each call until it expires (a page load makes several, typing in the
+# new-ticket form one per pause): a token verified moments ago under the same settings is not verified again.
+VERIFIED_TOKENS_MAX = 4096
+# How long a verification is reused at most: a key removed from the JWKS stops verifying within this.
+VERIFIED_TOKEN_REUSE_SECONDS = 60
+
+_verified: dict[str, tuple[tuple, float, float, dict]] = {}  # token -> (settings, verified at, good until, claims)
+_verified_lock = threading.Lock()
+
+
+def _verification_settings() -> tuple:
+    return (
+        settings.WIDGET_JWT_SECRET,
+        settings.WIDGET_JWKS_URL,
+        settings.WIDGET_JWT_ISSUER,
+        settings.WIDGET_JWT_AUDIENCE,
+        settings.WIDGET_JWT_LEEWAY_SECONDS,
+        tuple(settings.WIDGET_ALLOWED_ORIGINS),
+    )
+
+
 def verify_token(token: str) -> dict:
-    """The verified claims of a widget token; WidgetTokenError (401, with a code) otherwise."""
+    """The verified claims of a widget token; WidgetTokenError (401, with a code) otherwise.
+
+    A token verified within VERIFIED_TOKEN_REUSE_SECONDS under the same settings, and not expired since, is
+    answered from memory (keyed by the whole token, so only that exact signed token matches)."""
+    configured, now = _verification_settings(), time.time()
+    known = _verified.get(token)
+    if known is not None and known[0] == configured and known[1] <= now < known[2]:
+        return dict(known[3])
+    claims = _verify(token)
+    good_until = min(int(claims["exp"]) + settings.WIDGET_JWT_LEEWAY_SECONDS, now + VERIFIED_TOKEN_REUSE_SECONDS)
+    with _verified_lock:
+        while len(_verified) >= VERIFIED_TOKENS_MAX:
+            del _verified[next(iter(_verified))]  # the oldest
+        _verified[token] = (configured, now, good_until, claims)
+    return dict(claims)
+
+
+def _verify(token: str) -> dict:
     if len(token) > MAX_TOKEN_BYTES:
         raise WidgetTokenError("token_too_large", f"The token is longer than {MAX_TOKEN_BYTES} bytes.")
     header = _header(token)

@@ -589,12 +589,12 @@ def test_cors_for_tourbrain_origins_on_the_widget_api_only(client, widget_settin
 
 
 def test_per_user_throttle_429_with_retry_after_counted_by_security_metrics(client, widget_settings):
-    widget_settings.WIDGET_THROTTLE_USER = "3/min"
+    widget_settings.WIDGET_THROTTLE_USER = "3/hour"  # an hour's window: no reset between these requests
     statuses = [client.get(TICKETS, **token()).status_code for _ in range(4)]
     assert statuses == [200, 200, 200, 429]
     response = client.get(TICKETS, **token())
     assert response.json()["error"]["code"] == "throttled"
-    assert int(response["Retry-After"]) > 0
+    assert 0 < int(response["Retry-After"]) <= 3600  # the seconds left in this customer's window
     assert client.get(TICKETS, **token("user_other")).status_code == 200  # per user
     from audit.security import security_metrics
 
@@ -604,11 +604,32 @@ def test_per_user_throttle_429_with_retry_after_counted_by_security_metrics(clie
 
 
 def test_per_ip_throttle_applies_before_the_token_is_checked(client, widget_settings):
-    widget_settings.WIDGET_THROTTLE_IP = "2/min"
+    widget_settings.WIDGET_THROTTLE_IP = "2/hour"
     statuses = [client.get(TICKETS, HTTP_AUTHORIZATION="Bearer junk").status_code for _ in range(3)]
     assert statuses == [401, 401, 429]
     assert client.get(TICKETS, **token()).status_code == 429
     assert client.get(TICKETS, REMOTE_ADDR="203.0.113.9", **token()).status_code == 200
+
+
+def test_a_window_that_ends_resets_the_count(client, widget_settings, time_machine):
+    widget_settings.WIDGET_THROTTLE_USER = "2/min"
+    time_machine.move_to(timezone.now(), tick=False)
+    assert [client.get(TICKETS, **token()).status_code for _ in range(3)] == [200, 200, 429]
+    waited = int(client.get(TICKETS, **token())["Retry-After"])
+    assert 0 < waited <= 60
+    time_machine.shift(waited + 1)
+    assert client.get(TICKETS, **token()).status_code == 200
+
+
+def test_an_unreachable_cache_lets_requests_through(client, widget_settings, caplog):
+    widget_settings.WIDGET_THROTTLE_USER = widget_settings.WIDGET_THROTTLE_IP = "1/hour"
+    widget_settings.CACHES = {
+        **widget_settings.CACHES,
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "redis://127.0.0.1:9/0"},
+    }
+    statuses = [client.get(TICKETS, **token()).status_code for _ in range(3)]
+    assert statuses == [200, 200, 200]
+    assert "the cache is unavailable; let through" in caplog.text
 
 
 def test_widget_api_is_in_the_openapi_schema(client, widget_settings):

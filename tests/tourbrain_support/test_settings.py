@@ -36,6 +36,14 @@ def test_missing_secret_key_outside_debug_is_a_clear_startup_error(tmp_path):
     assert "ImproperlyConfigured: SECRET_KEY must be set when DEBUG is off" in done.stderr
 
 
+@pytest.mark.parametrize("name", ["WIDGET_THROTTLE_IP", "WIDGET_THROTTLE_USER"])
+def test_a_malformed_widget_rate_is_a_clear_startup_error(tmp_path, name):
+    done = _settings_in_fresh_process(DATA_DIR=str(tmp_path), SECRET_KEY="s3cret", **{name: "lots"})
+    assert done.returncode != 0
+    assert f"ImproperlyConfigured: {name} must be a rate like 120/min" in done.stderr
+    assert _settings_in_fresh_process(DATA_DIR=str(tmp_path), SECRET_KEY="s3cret", **{name: "50/hour"}).returncode == 0
+
+
 def test_production_defaults_are_safe_and_embedded(tmp_path):
     done = _settings_in_fresh_process(DATA_DIR=str(tmp_path), SECRET_KEY="s3cret")
     assert done.returncode == 0, done.stderr

@@ -138,6 +138,45 @@ def test_leeway_accepts_a_just_expired_token(client, widget_settings):
     assert client.get(ME, **bearer(hs256(claims(exp=int(time.time()) - 3)))).status_code == 200
 
 
+def test_a_token_verified_moments_ago_is_not_verified_again(client, widget_settings, monkeypatch):
+    verified = []
+    decode = jwt.decode
+    monkeypatch.setattr(jwt, "decode", lambda *args, **kwargs: verified.append(1) or decode(*args, **kwargs))
+    token = hs256(claims())
+    assert [client.get(ME, **bearer(token)).status_code for _ in range(3)] == [200, 200, 200]
+    assert len(verified) == 1
+    assert client.get(ME, **bearer(hs256(claims(sub="user_other")))).status_code == 200
+    assert len(verified) == 2  # another token is verified
+
+
+def test_a_remembered_token_is_checked_again_when_settings_change_or_it_expires(client, widget_settings, time_machine):
+    time_machine.move_to(time.time(), tick=False)
+    widget_settings.WIDGET_JWT_LEEWAY_SECONDS = 10
+    token = hs256(claims(exp=int(time.time()) + 30))
+    assert client.get(ME, **bearer(token)).status_code == 200
+    widget_settings.WIDGET_JWT_SECRET = "a-rotated-secret-with-enough-bytes-for-hs256"
+    assert _code(client.get(ME, **bearer(token))) == "bad_signature"
+    widget_settings.WIDGET_JWT_SECRET = SECRET
+    assert client.get(ME, **bearer(token)).status_code == 200
+    time_machine.shift(30 + 10 + 1)  # past its expiry and the leeway
+    assert _code(client.get(ME, **bearer(token))) == "token_expired"
+
+
+def test_a_remembered_token_is_verified_again_after_a_minute(client, widget_settings, time_machine, monkeypatch):
+    time_machine.move_to(time.time(), tick=False)
+    verified = []
+    decode = jwt.decode
+    monkeypatch.setattr(jwt, "decode", lambda *args, **kwargs: verified.append(1) or decode(*args, **kwargs))
+    token = hs256(claims(exp=int(time.time()) + 3600))
+    assert client.get(ME, **bearer(token)).status_code == 200
+    time_machine.shift(59)
+    assert client.get(ME, **bearer(token)).status_code == 200
+    assert len(verified) == 1
+    time_machine.shift(2)  # a key taken out of the JWKS stops verifying within a minute
+    assert client.get(ME, **bearer(token)).status_code == 200
+    assert len(verified) == 2
+
+
 def test_wrong_issuer_and_azp(client, widget_settings):
     widget_settings.WIDGET_JWT_ISSUER = ISSUER
     widget_settings.WIDGET_ALLOWED_ORIGINS = ["https://app.tourbrain.test"]
