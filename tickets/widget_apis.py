@@ -23,6 +23,7 @@ from redis.exceptions import RedisError
 from rest_framework import exceptions, serializers, status
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
@@ -135,6 +136,7 @@ class WidgetApiView(APIView):
     permission_classes = [IsAuthenticated]
     throttle_classes = [WidgetUserThrottle]
     parser_classes = [JSONParser]
+    renderer_classes = [JSONRenderer]  # a token API: no browsable HTML pages to negotiate
 
     def initial(self, request, *args, **kwargs):
         # The IP limit comes first, so a flood of bad tokens is throttled before any token work.
@@ -633,6 +635,7 @@ class StatusApi(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
     throttle_classes: list = []
+    renderer_classes = [JSONRenderer]
 
     @extend_schema_serializer(component_name="WidgetStatusOutput")
     class OutputSerializer(serializers.Serializer):
