@@ -1,4 +1,5 @@
-"""Ticket creation through the widget API, served by gunicorn (2 workers) against PostgreSQL, loaded by
+"""Ticket creation through the widget API, served by gunicorn (2 workers, the production configuration:
+sync workers; `BENCH_WIDGET_THREADS` > 1 makes them gthread) against PostgreSQL, loaded by
 wrk (a C load generator in another process; locust when wrk is not installed), beside a bare Django JSON
 view measured in the same run.
 
@@ -33,7 +34,8 @@ from pathlib import Path
 import jwt
 
 WORKERS = 2
-THREADS = int(os.environ.get("BENCH_WIDGET_THREADS", "4"))  # gthread workers: DB waits overlap
+# 1: the production configuration's sync workers (tourbrain_support/gunicorn_conf.py); more makes them gthread.
+THREADS = int(os.environ.get("BENCH_WIDGET_THREADS", "1"))
 USERS = int(os.environ.get("BENCH_WIDGET_USERS", "16"))  # concurrent connections (wrk) or users (locust)
 LOADGEN = os.environ.get("BENCH_WIDGET_LOADGEN") or ("wrk" if shutil.which("wrk") else "locust")
 SECONDS = int(os.environ.get("BENCH_WIDGET_SECONDS", "15"))
@@ -250,10 +252,13 @@ def _locust(base: str, target: str, tokens_file: Path, workdir: Path, seconds: i
 
 @contextlib.contextmanager
 def _server(port: int, **env: str):
-    """Gunicorn serving the portal (plus the bare view) with `env` on top of the bench's environment."""
+    """Gunicorn with the production configuration (`tourbrain_support/gunicorn_conf.py`: sync workers, each
+    warmed before it accepts) serving the portal plus the bare view, with `env` on top of the bench's."""
     server = subprocess.Popen(  # noqa: S603 (our own gunicorn, fixed arguments)
         [
             str(BIN / "gunicorn"),
+            "--config",
+            "python:tourbrain_support.gunicorn_conf",
             "tourbrain_support.wsgi",
             "--workers",
             str(WORKERS),
