@@ -35,6 +35,7 @@ from tickets.customer_selectors import promise_text
 from tickets.models import SLAPolicy, TicketIdempotencyKey, TicketIntake
 from tourbrain_support.broker import publish
 from tourbrain_support.models import Organization, User
+from tourbrain_support.request_context import get_request_id, request_id_as
 from tourbrain_support.tiers import resolve_tier
 
 logger = logging.getLogger(__name__)
@@ -54,9 +55,9 @@ def background_filing() -> bool:
 
 _INTAKE_COLUMNS = (
     "ticket_id, reference, requester_id, organization_id, channel, payload, subject, accepted_at, tier, "
-    "sla_policy_id, first_response_due_at, first_response_promise, attempts, last_error"
+    "sla_policy_id, first_response_due_at, first_response_promise, request_id, attempts, last_error"
 )
-_INTAKE_SELECT = f"id, {services.REFERENCE_SQL}, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 0, ''"
+_INTAKE_SELECT = f"id, {services.REFERENCE_SQL}, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 0, ''"
 # Only constants are formatted into these; every value is a parameter. The id comes from the tickets' sequence
 # in the statement itself, the reference is formatted from it (as `reference_for` does).
 _STORE_SQL = f"""
@@ -143,6 +144,7 @@ def intake_prepare(
         sla_policy=policy,
         first_response_due_at=sla.add_business_minutes(sla_policies.calendar_of(policy.calendar), now, minutes),
         first_response_promise=promise_text(minutes),
+        request_id=get_request_id() or "",
     )
 
 
@@ -164,6 +166,7 @@ def intake_accept(
         intake.sla_policy_id,
         intake.first_response_due_at,
         intake.first_response_promise,
+        intake.request_id,
     ]
     with connection.cursor() as cursor:
         if idempotency_key is None:
@@ -201,17 +204,19 @@ def _policy_of(intake: TicketIntake, policies: dict[int, SLAPolicy]) -> SLAPolic
 
 
 def _file(intake: TicketIntake, policies: dict[int, SLAPolicy]) -> None:
-    """File one locked intake in the caller's transaction and delete it."""
-    customer_services.ticket_submit(
-        requester=intake.requester,
-        organization=intake.organization,
-        channel=intake.channel,
-        ticket_id=intake.ticket_id,
-        created_at=intake.accepted_at,
-        tier=intake.tier,
-        sla_policy=_policy_of(intake, policies),
-        **intake.payload,
-    )
+    """File one locked intake in the caller's transaction and delete it; the ticket's creation is audited under
+    the id of the request that sent it (not the read or task that happens to file it)."""
+    with request_id_as(intake.request_id or get_request_id()):
+        customer_services.ticket_submit(
+            requester=intake.requester,
+            organization=intake.organization,
+            channel=intake.channel,
+            ticket_id=intake.ticket_id,
+            created_at=intake.accepted_at,
+            tier=intake.tier,
+            sla_policy=_policy_of(intake, policies),
+            **intake.payload,
+        )
     with connection.cursor() as cursor:  # what the customer wrote now lives on the ticket
         cursor.execute("DELETE FROM tickets_ticketintake WHERE id = %s", [intake.pk])
 

@@ -28,7 +28,7 @@ class TicketIntakeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["reference", "requester", "accepted_at", "state", "attempts", "next_attempt_at", "short_error"]
     list_filter = [IntakeStateFilter]
     list_select_related = ["requester"]
-    search_fields = ["reference"]
+    search_fields = ["reference", "=request_id"]
     ordering = ["id"]
     list_per_page = 50
     show_full_result_count = False
@@ -45,6 +45,7 @@ class TicketIntakeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "attempts",
         "next_attempt_at",
         "last_error",
+        "request_id",
         "payload",
     ]
     readonly_fields = fields

@@ -1,5 +1,6 @@
 """The id of the current request or task, readable anywhere (logs, audit rows, outgoing tasks)."""
 
+import contextlib
 import contextvars
 import re
 import uuid
@@ -14,6 +15,16 @@ def get_request_id() -> str | None:
 
 def set_request_id(value: str | None) -> None:
     _request_id.set(value)
+
+
+@contextlib.contextmanager
+def request_id_as(value: str | None):
+    """Run a block under another request's id (work done later on behalf of that request), then restore."""
+    token = _request_id.set(value)
+    try:
+        yield
+    finally:
+        _request_id.reset(token)
 
 
 def new_request_id(incoming: str | None = None) -> str:

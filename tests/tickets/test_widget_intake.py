@@ -92,6 +92,21 @@ def test_accepted_ticket_is_filed_with_the_promised_reference_due_time_and_clock
     assert Ticket.objects.filter(pk=accepted.ticket_id).count() == 1
 
 
+def test_the_tickets_creation_is_audited_under_the_request_that_sent_it(client, background):
+    auth = token()
+    sent = create(client, auth, HTTP_X_REQUEST_ID="req-sent-by-the-widget")
+    assert sent.status_code == 201, sent.content
+    sent_too = create(client, auth, {**NEW_TICKET, "description": "Another one"})
+    # the customer's next read files both; the worker would file them the same way
+    read = client.get(TICKETS, **auth, HTTP_X_REQUEST_ID="req-of-the-read")
+    assert read.status_code == 200
+    for answer in (sent, sent_too):
+        ticket = Ticket.objects.get(reference=answer.json()["reference"])
+        event = AuditEvent.objects.get(resource_type="ticket", resource_id=str(ticket.pk), action="create")
+        assert event.request_id == answer["X-Request-ID"]
+    assert sent["X-Request-ID"] == "req-sent-by-the-widget"
+
+
 def test_the_filed_ticket_keeps_the_promise_when_the_tier_changes_before_filing(client, background):
     auth = token(org_id="org_band", org_name="The Band", plan="starter")
     body = create(client, auth, {**NEW_TICKET, "priority": "low"}).json()
