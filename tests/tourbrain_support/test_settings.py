@@ -41,7 +41,9 @@ def test_a_malformed_widget_rate_is_a_clear_startup_error(tmp_path, name):
     done = _settings_in_fresh_process(DATA_DIR=str(tmp_path), SECRET_KEY="s3cret", **{name: "lots"})
     assert done.returncode != 0
     assert f"ImproperlyConfigured: {name} must be a rate like 120/min" in done.stderr
-    assert _settings_in_fresh_process(DATA_DIR=str(tmp_path), SECRET_KEY="s3cret", **{name: "50/hour"}).returncode == 0
+    for rate in ("50/hour", "10/minute", "5/s", "1000/days"):
+        accepted = _settings_in_fresh_process(DATA_DIR=str(tmp_path), SECRET_KEY="s3cret", **{name: rate})
+        assert accepted.returncode == 0, accepted.stderr
 
 
 def test_production_defaults_are_safe_and_embedded(tmp_path):
