@@ -57,8 +57,9 @@ class CountingThrottle(BaseThrottle):
 
     DRF's SimpleRateThrottle reads and rewrites the list of every request in its window, so its cost grows
     with the rate allowed (at 600/min from one address, a 600-entry list each way on every request); a
-    counter costs the same at any rate. Windows are staggered per key. If the cache cannot be reached the
-    request is let through and the failure logged: an outage of the limiter must not lock customers out.
+    counter costs the same at any rate. Windows are staggered per key. If the cache cannot be reached (or a
+    count cannot be read back) the request is let through, logged: an outage of the limiter must not lock
+    customers out.
     """
 
     scope = ""
@@ -83,9 +84,10 @@ class CountingThrottle(BaseThrottle):
         except (RedisError, OSError):
             logger.warning("widget throttle %s: the cache is unavailable; let through", self.scope, exc_info=True)
             return True
-        if usage is None:  # RATELIMIT_ENABLE off
+        if usage is None:  # RATELIMIT_ENABLE off, or the count could not be read (RATELIMIT_FAIL_OPEN)
             return True
-        self.seconds_left = max(usage["time_left"], 1)
+        # `time_left` counts whole seconds to the window's last second, which still belongs to the window.
+        self.seconds_left = max(usage["time_left"] + 1, 1)
         return not usage["should_limit"]
 
     def wait(self) -> int:

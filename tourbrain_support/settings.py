@@ -341,8 +341,10 @@ WIDGET_ALLOWED_ORIGINS = env.list("WIDGET_ALLOWED_ORIGINS", default=[])
 WIDGET_THROTTLE_USER = env.str("WIDGET_THROTTLE_USER", default="120/min")
 WIDGET_THROTTLE_IP = env.str("WIDGET_THROTTLE_IP", default="600/min")
 for _name in ("WIDGET_THROTTLE_USER", "WIDGET_THROTTLE_IP"):
-    if not re.fullmatch(r"\d+/\d*(s|sec|second|m|min|minute|h|hour|d|day)s?", globals()[_name]):
+    if not re.fullmatch(r"\d+/([1-9]\d*)?(s|sec|second|m|min|minute|h|hour|d|day)s?", globals()[_name]):
         raise ImproperlyConfigured(f"{_name} must be a rate like 120/min (n/sec, n/min, n/hour, n/day).")
+# The widget's throttles (django-ratelimit): a count that cannot be read back lets the request through.
+RATELIMIT_FAIL_OPEN = True
 # Largest request body without files; multipart bodies may add the attachment limits on top.
 WIDGET_MAX_BODY_BYTES = env.int("WIDGET_MAX_BODY_BYTES", default=256 * 1024)
 # PostgreSQL: a widget ticket (without files) is accepted in one INSERT and filed by a worker moments later

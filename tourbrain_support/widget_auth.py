@@ -125,7 +125,9 @@ _DECODE_ERRORS: list[tuple[type[Exception], str, str]] = [
 # The widget sends the same token with each call until it expires (a page load makes several, typing in the
 # new-ticket form one per pause): a token verified moments ago under the same settings is not verified again.
 VERIFIED_TOKENS_MAX = 4096
-# How long a verification is reused at most: a key removed from the JWKS stops verifying within this.
+# How long a verification is reused at most. A token signed with a key removed from the JWKS verifies for
+# up to this much longer than without the reuse (PyJWKClient itself keeps the JWKS for
+# WIDGET_JWKS_CACHE_SECONDS); tokens expire sooner anyway (Clerk's after 60 s).
 VERIFIED_TOKEN_REUSE_SECONDS = 60
 
 _verified: dict[str, tuple[tuple, float, float, dict]] = {}  # token -> (settings, verified at, good until, claims)

@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 import time_machine
+from django.core.cache.backends.locmem import LocMemCache
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.test import Client
@@ -617,8 +618,29 @@ def test_a_window_that_ends_resets_the_count(client, widget_settings, time_machi
     assert [client.get(TICKETS, **token()).status_code for _ in range(3)] == [200, 200, 429]
     waited = int(client.get(TICKETS, **token())["Retry-After"])
     assert 0 < waited <= 60
-    time_machine.shift(waited + 1)
+    time_machine.shift(waited - 1)
+    assert client.get(TICKETS, **token()).status_code == 429  # a second early
+    time_machine.shift(1)  # a retry after exactly Retry-After seconds is let in
     assert client.get(TICKETS, **token()).status_code == 200
+
+
+class CacheThatLosesCounts(LocMemCache):
+    """A cache that evicts each count as soon as it is written (as a full cache may)."""
+
+    def add(self, *args, **kwargs):
+        return False
+
+    def incr(self, *args, **kwargs):
+        raise ValueError("Key not found.")
+
+
+def test_a_count_the_cache_lost_lets_the_request_through(client, widget_settings):
+    widget_settings.WIDGET_THROTTLE_USER = widget_settings.WIDGET_THROTTLE_IP = "1/hour"
+    widget_settings.CACHES = {
+        **widget_settings.CACHES,
+        "default": {"BACKEND": f"{__name__}.CacheThatLosesCounts", "LOCATION": "lost-counts"},
+    }
+    assert [client.get(TICKETS, **token()).status_code for _ in range(3)] == [200, 200, 200]
 
 
 def test_an_unreachable_cache_lets_requests_through(client, widget_settings, caplog):

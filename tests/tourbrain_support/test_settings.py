@@ -38,9 +38,10 @@ def test_missing_secret_key_outside_debug_is_a_clear_startup_error(tmp_path):
 
 @pytest.mark.parametrize("name", ["WIDGET_THROTTLE_IP", "WIDGET_THROTTLE_USER"])
 def test_a_malformed_widget_rate_is_a_clear_startup_error(tmp_path, name):
-    done = _settings_in_fresh_process(DATA_DIR=str(tmp_path), SECRET_KEY="s3cret", **{name: "lots"})
-    assert done.returncode != 0
-    assert f"ImproperlyConfigured: {name} must be a rate like 120/min" in done.stderr
+    for rate in ("lots", "100/0min"):
+        done = _settings_in_fresh_process(DATA_DIR=str(tmp_path), SECRET_KEY="s3cret", **{name: rate})
+        assert done.returncode != 0
+        assert f"ImproperlyConfigured: {name} must be a rate like 120/min" in done.stderr
     for rate in ("50/hour", "10/minute", "5/s", "1000/days"):
         accepted = _settings_in_fresh_process(DATA_DIR=str(tmp_path), SECRET_KEY="s3cret", **{name: rate})
         assert accepted.returncode == 0, accepted.stderr

@@ -172,7 +172,7 @@ def test_a_remembered_token_is_verified_again_after_a_minute(client, widget_sett
     time_machine.shift(59)
     assert client.get(ME, **bearer(token)).status_code == 200
     assert len(verified) == 1
-    time_machine.shift(2)  # a key taken out of the JWKS stops verifying within a minute
+    time_machine.shift(2)  # after a minute the token is verified again (its key may have been withdrawn)
     assert client.get(ME, **bearer(token)).status_code == 200
     assert len(verified) == 2
 

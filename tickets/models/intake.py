@@ -41,7 +41,8 @@ class TicketIntake(models.Model):
     next_attempt_at = models.DateTimeField(null=True, blank=True)  # after a failure: retried from then on
     last_error = models.TextField(blank=True)
     # The X-Request-ID of the request that sent it: the ticket's creation is audited under it, whoever files it.
-    request_id = models.CharField(max_length=128, blank=True)
+    # (A database default too: a process still running the previous code stores intakes without it.)
+    request_id = models.CharField(max_length=128, blank=True, db_default="")
 
     def __str__(self) -> str:
         return f"{self.reference} ({'failed' if self.attempts >= self.MAX_ATTEMPTS else 'pending'})"
