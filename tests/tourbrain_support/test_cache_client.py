@@ -23,3 +23,23 @@ def test_one_client_per_pool_and_the_cache_works():
     assert cache.incr("counter") == 2
     cache.delete_many(["greeting", "counter"])
     assert cache.get("greeting") is None
+
+
+def test_incr_is_one_round_trip_with_djangos_meaning(monkeypatch):
+    cache = ReusedClientRedisCache(REDIS_URL, {"KEY_PREFIX": "test-cache-incr"})
+    cache.delete("hits")
+    with pytest.raises(ValueError, match="not found"):
+        cache.incr("hits")
+    assert cache.get("hits") is None  # a missing key is not created
+    assert cache.add("hits", 1, timeout=30) is True
+    client, sent = cache._cache.get_client(write=True), []
+    send = client.execute_command
+    monkeypatch.setattr(
+        client, "execute_command", lambda *args, **options: sent.append(args[0]) or send(*args, **options)
+    )
+    assert [cache.incr("hits"), cache.incr("hits", 5)] == [2, 7]
+    assert sent == ["EVALSHA", "EVALSHA"]  # Django's own sends EXISTS, then INCRBY
+    monkeypatch.undo()
+    assert cache.get("hits") == 7
+    assert 0 < client.ttl(cache.make_and_validate_key("hits")) <= 30  # its expiry kept
+    cache.delete("hits")
