@@ -53,7 +53,7 @@ logger = logging.getLogger(__name__)
 
 
 class CountingThrottle(BaseThrottle):
-    """A fixed-window request counter per key (django-ratelimit: one cache `add` or `incr` a request).
+    """A fixed-window request counter per key (django-ratelimit: a cache `add`, then `incr` once it exists).
 
     DRF's SimpleRateThrottle reads and rewrites the list of every request in its window, so its cost grows
     with the rate allowed (at 600/min from one address, a 600-entry list each way on every request); a
