@@ -30,11 +30,8 @@ class RequestContextMiddleware:
     def __call__(self, request):
         request_id = request_context.new_request_id(request.headers.get("X-Request-ID"))
         request.request_id = request_id
-        request_context.set_request_id(request_id)
-        try:
+        with request_context.request_id_as(request_id):
             response = self.get_response(request)
-        finally:
-            request_context.set_request_id(None)
         response["X-Request-ID"] = request_id
         return response
 

@@ -624,6 +624,10 @@ def test_a_window_that_ends_resets_the_count(client, widget_settings, time_machi
     assert client.get(TICKETS, **token()).status_code == 200
 
 
+def _use_cache(settings, default: dict) -> None:
+    settings.CACHES = {**settings.CACHES, "default": default}
+
+
 class CacheThatLosesCounts(LocMemCache):
     """A cache that evicts each count as soon as it is written (as a full cache may)."""
 
@@ -636,19 +640,15 @@ class CacheThatLosesCounts(LocMemCache):
 
 def test_a_count_the_cache_lost_lets_the_request_through(client, widget_settings):
     widget_settings.WIDGET_THROTTLE_USER = widget_settings.WIDGET_THROTTLE_IP = "1/hour"
-    widget_settings.CACHES = {
-        **widget_settings.CACHES,
-        "default": {"BACKEND": f"{__name__}.CacheThatLosesCounts", "LOCATION": "lost-counts"},
-    }
+    _use_cache(widget_settings, {"BACKEND": f"{__name__}.CacheThatLosesCounts", "LOCATION": "lost-counts"})
     assert [client.get(TICKETS, **token()).status_code for _ in range(3)] == [200, 200, 200]
 
 
 def test_an_unreachable_cache_lets_requests_through(client, widget_settings, caplog):
     widget_settings.WIDGET_THROTTLE_USER = widget_settings.WIDGET_THROTTLE_IP = "1/hour"
-    widget_settings.CACHES = {
-        **widget_settings.CACHES,
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "redis://127.0.0.1:9/0"},
-    }
+    _use_cache(
+        widget_settings, {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "redis://127.0.0.1:9/0"}
+    )
     statuses = [client.get(TICKETS, **token()).status_code for _ in range(3)]
     assert statuses == [200, 200, 200]
     assert "the cache is unavailable; let through" in caplog.text

@@ -138,10 +138,15 @@ def test_leeway_accepts_a_just_expired_token(client, widget_settings):
     assert client.get(ME, **bearer(hs256(claims(exp=int(time.time()) - 3)))).status_code == 200
 
 
-def test_a_token_verified_moments_ago_is_not_verified_again(client, widget_settings, monkeypatch):
-    verified = []
-    decode = jwt.decode
-    monkeypatch.setattr(jwt, "decode", lambda *args, **kwargs: verified.append(1) or decode(*args, **kwargs))
+@pytest.fixture
+def verified(monkeypatch) -> list:
+    """One entry per signature check PyJWT makes."""
+    calls, decode = [], jwt.decode
+    monkeypatch.setattr(jwt, "decode", lambda *args, **kwargs: calls.append(1) or decode(*args, **kwargs))
+    return calls
+
+
+def test_a_token_verified_moments_ago_is_not_verified_again(client, widget_settings, verified):
     token = hs256(claims())
     assert [client.get(ME, **bearer(token)).status_code for _ in range(3)] == [200, 200, 200]
     assert len(verified) == 1
@@ -162,11 +167,8 @@ def test_a_remembered_token_is_checked_again_when_settings_change_or_it_expires(
     assert _code(client.get(ME, **bearer(token))) == "token_expired"
 
 
-def test_a_remembered_token_is_verified_again_after_a_minute(client, widget_settings, time_machine, monkeypatch):
+def test_a_remembered_token_is_verified_again_after_a_minute(client, widget_settings, time_machine, verified):
     time_machine.move_to(time.time(), tick=False)
-    verified = []
-    decode = jwt.decode
-    monkeypatch.setattr(jwt, "decode", lambda *args, **kwargs: verified.append(1) or decode(*args, **kwargs))
     token = hs256(claims(exp=int(time.time()) + 3600))
     assert client.get(ME, **bearer(token)).status_code == 200
     time_machine.shift(59)
