@@ -49,6 +49,7 @@ from tourbrain_support.tiers import Tier, resolve_tier
 
 LEAD_ROLES = (Role.SUPPORT_LEAD, Role.ADMIN)
 PRIORITY_ORDER = [choice.value for choice in Ticket.Priority]
+HTTP_URL = URLValidator(schemes=["http", "https"])  # built once: every new ticket's url is checked with it
 
 
 def _notifications():
@@ -318,7 +319,7 @@ def ticket_check_input(
     url = _check_text(url, "url", max_length=2000, required=False)
     if url:
         try:
-            URLValidator(schemes=["http", "https"])(url)
+            HTTP_URL(url)
         except ValidationError as exc:
             message = "Enter a valid http(s) URL."
             raise ApplicationError(

@@ -33,7 +33,7 @@ from knowledge_base.selectors import kb_suggestions
 from tickets import customer_selectors, customer_services, intake, services, surveys
 from tickets.beta import beta_profile_for_user
 from tickets.models import Ticket
-from tourbrain_support.api import ApplicationError
+from tourbrain_support.api import ApplicationError, FlatSerializer
 from tourbrain_support.selectors import user_organizations, user_tier
 from tourbrain_support.widget_auth import WidgetJWTAuthentication
 
@@ -167,19 +167,19 @@ def _ticket(request, reference: str) -> Ticket:
 # --- output --------------------------------------------------------------------------------------
 
 
-class WidgetAttachmentOutputSerializer(serializers.Serializer):
+class WidgetAttachmentOutputSerializer(FlatSerializer):
     id = serializers.IntegerField()
     name = serializers.CharField(source="filename")
     size = serializers.IntegerField()
     content_type = serializers.CharField()
 
 
-class WidgetAuthorOutputSerializer(serializers.Serializer):
+class WidgetAuthorOutputSerializer(FlatSerializer):
     name = serializers.CharField()
     is_staff = serializers.BooleanField()
 
 
-class WidgetMessageOutputSerializer(serializers.Serializer):
+class WidgetMessageOutputSerializer(FlatSerializer):
     id = serializers.IntegerField()
     body = serializers.CharField()
     created_at = serializers.DateTimeField()
@@ -196,14 +196,14 @@ class WidgetMessageOutputSerializer(serializers.Serializer):
         return {"name": name, "is_staff": message.is_from_staff}
 
 
-class WidgetRatingOutputSerializer(serializers.Serializer):
+class WidgetRatingOutputSerializer(FlatSerializer):
     score = serializers.IntegerField()
     comment = serializers.CharField(allow_blank=True)
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
 
 
-class WidgetTicketSummaryOutputSerializer(serializers.Serializer):
+class WidgetTicketSummaryOutputSerializer(FlatSerializer):
     reference = serializers.CharField()
     subject = serializers.CharField()
     type = serializers.CharField()
@@ -239,7 +239,7 @@ class WidgetTicketDetailOutputSerializer(WidgetTicketSummaryOutputSerializer):
     messages = WidgetMessageOutputSerializer(many=True, source="public_messages")
 
 
-class WidgetTicketCreatedOutputSerializer(serializers.Serializer):
+class WidgetTicketCreatedOutputSerializer(FlatSerializer):
     reference = serializers.CharField()
     status = serializers.CharField()
     subject = serializers.CharField()
@@ -263,7 +263,7 @@ def _enum(choices) -> serializers.ChoiceField:
     )
 
 
-class WidgetTicketCreateInputSerializer(serializers.Serializer):
+class WidgetTicketCreateInputSerializer(FlatSerializer):
     type = _enum(Ticket.Type.choices)
     priority = _enum(Ticket.Priority.choices)
     subject = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
@@ -335,7 +335,7 @@ class TicketListCreateApi(WidgetApiView):
     parser_classes = [JSONParser, MultiPartParser, FormParser]
 
     @extend_schema_serializer(component_name="WidgetTicketListFilter")
-    class FilterSerializer(serializers.Serializer):
+    class FilterSerializer(FlatSerializer):
         scope = serializers.ChoiceField(
             choices=customer_selectors.SCOPES, required=False, default=customer_selectors.SCOPE_MINE
         )
@@ -343,7 +343,7 @@ class TicketListCreateApi(WidgetApiView):
         page_size = serializers.IntegerField(required=False, min_value=1, max_value=MAX_LIST_PAGE_SIZE)
 
     @extend_schema_serializer(component_name="WidgetTicketListOutput")
-    class ListOutputSerializer(serializers.Serializer):
+    class ListOutputSerializer(FlatSerializer):
         results = WidgetTicketSummaryOutputSerializer(many=True)
         page = serializers.IntegerField()
         next = serializers.CharField(allow_null=True)
@@ -412,7 +412,7 @@ class TicketListCreateApi(WidgetApiView):
             **_ticket_fields(data),
         )
         # The answer but its reference, which the statement storing the intake takes (and adds to the key's copy).
-        body = json.loads(json.dumps(WidgetTicketCreatedOutputSerializer(prepared).data))
+        body = dict(WidgetTicketCreatedOutputSerializer(prepared).data)
         earlier = intake.intake_accept(prepared, idempotency_key=key, request_digest=digest, answer=body)
         if earlier is None:
             return Response({**body, "reference": prepared.reference}, status=status.HTTP_201_CREATED)
@@ -463,7 +463,7 @@ class TicketMessageCreateApi(WidgetApiView):
     parser_classes = [JSONParser, MultiPartParser, FormParser]
 
     @extend_schema_serializer(component_name="WidgetReplyInput")
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(FlatSerializer):
         body = serializers.CharField(max_length=20_000)
         attachments = serializers.ListField(child=serializers.FileField(), required=False, default=list)
 
@@ -495,7 +495,7 @@ class TicketMessageCreateApi(WidgetApiView):
 
 class TicketSatisfactionApi(WidgetApiView):
     @extend_schema_serializer(component_name="WidgetRatingInput")
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(FlatSerializer):
         score = serializers.IntegerField(min_value=1, max_value=5)
         comment = serializers.CharField(max_length=5000, required=False, allow_blank=True, default="")
 
@@ -526,7 +526,7 @@ class TicketAttachmentApi(WidgetApiView):
 # --- NPS -----------------------------------------------------------------------------------------
 
 
-class WidgetNpsOutputSerializer(serializers.Serializer):
+class WidgetNpsOutputSerializer(FlatSerializer):
     score = serializers.IntegerField()
     comment = serializers.CharField(allow_blank=True)
     answered_at = serializers.DateTimeField()
@@ -536,7 +536,7 @@ class NpsApi(WidgetApiView):
     """The NPS survey (0-10 and why) when the customer has one open (emailed, unanswered) or is due one."""
 
     @extend_schema_serializer(component_name="WidgetNpsInput")
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(FlatSerializer):
         score = serializers.IntegerField(min_value=0, max_value=10)
         comment = serializers.CharField(max_length=5000, required=False, allow_blank=True, default="")
 
@@ -566,14 +566,14 @@ class NpsApi(WidgetApiView):
 # --- me and suggestions --------------------------------------------------------------------------
 
 
-class WidgetOrganizationOutputSerializer(serializers.Serializer):
+class WidgetOrganizationOutputSerializer(FlatSerializer):
     id = serializers.IntegerField()
     name = serializers.CharField()
     plan = serializers.CharField()
     is_admin = serializers.BooleanField()
 
 
-class WidgetPromiseOutputSerializer(serializers.Serializer):
+class WidgetPromiseOutputSerializer(FlatSerializer):
     priority = serializers.CharField()
     first_response_minutes = serializers.IntegerField()
     first_response = serializers.CharField()
@@ -581,7 +581,7 @@ class WidgetPromiseOutputSerializer(serializers.Serializer):
 
 class MeApi(WidgetApiView):
     @extend_schema_serializer(component_name="WidgetMeOutput")
-    class OutputSerializer(serializers.Serializer):
+    class OutputSerializer(FlatSerializer):
         name = serializers.CharField(allow_blank=True)
         email = serializers.CharField(allow_null=True, help_text="Null when the token carried no email.")
         tier = serializers.CharField()
@@ -640,7 +640,7 @@ class StatusApi(APIView):
     renderer_classes = [JSONRenderer]
 
     @extend_schema_serializer(component_name="WidgetStatusOutput")
-    class OutputSerializer(serializers.Serializer):
+    class OutputSerializer(FlatSerializer):
         maintenance = serializers.ListField(child=serializers.DictField())
         status_banner = serializers.ListField(child=serializers.DictField())
 
@@ -664,7 +664,7 @@ class StatusApi(APIView):
 
 class SuggestionsApi(WidgetApiView):
     @extend_schema_serializer(component_name="WidgetSuggestionsFilter")
-    class FilterSerializer(serializers.Serializer):
+    class FilterSerializer(FlatSerializer):
         q = serializers.CharField(min_length=2, max_length=200, trim_whitespace=True)
 
     @extend_schema(

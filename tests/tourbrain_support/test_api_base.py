@@ -12,7 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from tests.factories import MembershipFactory, OrganizationFactory
-from tourbrain_support.api import ApplicationError
+from tourbrain_support.api import ApplicationError, FlatSerializer
 from tourbrain_support.models import Organization
 from tourbrain_support.roles import HasRole, Role
 
@@ -204,3 +204,60 @@ def test_schema_describes_the_session_cookie_auth(client_as_rep):
         "name": "sessionid",
     }
     assert {"cookieAuth": []} in schema["paths"]["/api/v1/me/"]["get"]["security"]
+
+
+# --- FlatSerializer: declared fields copied one level per instance -------------------------------
+
+
+class FlatFormSerializer(FlatSerializer):
+    subject = serializers.CharField(max_length=10)
+    priority = serializers.ChoiceField(choices=["low", "high"])
+    rating = serializers.SerializerMethodField()
+    tags = serializers.ListField(child=serializers.CharField(max_length=3), required=False, default=list)
+
+    def get_rating(self, value) -> int:
+        return 5
+
+
+def test_flat_serializer_validates_like_a_serializer():
+    valid = FlatFormSerializer(data={"subject": "Export", "priority": "low", "tags": ["pdf"]})
+    invalid = FlatFormSerializer(data={"subject": "x" * 11, "priority": "urgent", "tags": ["long"]})
+
+    assert valid.is_valid(), valid.errors
+    assert valid.validated_data == {"subject": "Export", "priority": "low", "tags": ["pdf"]}
+    assert not invalid.is_valid()
+    assert set(invalid.errors) == {"subject", "priority", "tags"}
+    assert "no more than 10 characters" in str(invalid.errors["subject"][0])
+    assert "no more than 3 characters" in str(invalid.errors["tags"][0][0])
+
+
+def test_flat_serializer_instances_bind_fields_of_their_own():
+    first, second = FlatFormSerializer(data={}), FlatFormSerializer(data={})
+
+    for name in ("subject", "priority", "rating", "tags"):
+        assert first.fields[name] is not second.fields[name]
+        assert first.fields[name].parent is first
+        assert second.fields[name].parent is second
+        assert FlatFormSerializer._declared_fields[name].parent is None  # the declaration itself stays unbound
+    assert first.fields["rating"].method_name == "get_rating"
+    # A field holding fields (the list's child) is deep-copied, so its child belongs to this instance.
+    assert first.fields["tags"].child is not second.fields["tags"].child
+    assert first.fields["tags"].child.parent is first.fields["tags"]
+    assert first.fields["tags"].child.root is first
+
+
+def test_flat_serializer_shares_no_state_between_requests():
+    rejected = FlatFormSerializer(data={"subject": "x" * 11, "priority": "low"})
+    assert not rejected.is_valid()
+
+    accepted = FlatFormSerializer(data={"subject": "Export", "priority": "high"}, context={"request": "second"})
+
+    assert accepted.is_valid(), accepted.errors
+    assert accepted.fields["subject"].context == {"request": "second"}
+    assert rejected.fields["subject"].context == {}
+    assert FlatFormSerializer(instance={"subject": "Export", "priority": "low"}).data == {
+        "subject": "Export",
+        "priority": "low",
+        "rating": 5,
+        "tags": [],
+    }
