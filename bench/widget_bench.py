@@ -309,7 +309,19 @@ def _drain() -> tuple[int, float, float]:
 
     wall, cpu = time.perf_counter(), time.process_time()
     filed = intake_file_pending()
-    return filed, time.perf_counter() - wall, time.process_time() - cpu
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    _vacuum_intakes()
+    return filed, wall, cpu
+
+
+def _vacuum_intakes() -> None:
+    """Vacuum the intake queue, as autovacuum would: every filed intake leaves a dead row, and a PostgreSQL run
+    without autovacuum (as on some test machines) then makes each claim of the next phases step over all of
+    them (a claim took 1.3 ms of the database's time with 40,000 dead rows, 0.17 ms vacuumed)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE tickets_ticketintake")
 
 
 def main() -> None:

@@ -234,7 +234,8 @@ def _failed(intake: TicketIntake, error: Exception) -> None:
 
 
 def _locked(*, skip_locked: bool = False):
-    return TicketIntake.objects.select_related("requester", "organization").select_for_update(
+    # The requester's audit pseudonym comes along: the ticket's creation is audited with it.
+    return TicketIntake.objects.select_related("requester__audit_subject", "organization").select_for_update(
         of=("self",), skip_locked=skip_locked
     )
 

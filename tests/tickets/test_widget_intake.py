@@ -92,6 +92,27 @@ def test_accepted_ticket_is_filed_with_the_promised_reference_due_time_and_clock
     assert Ticket.objects.filter(pk=accepted.ticket_id).count() == 1
 
 
+def test_filing_a_known_customers_ticket_reads_their_pseudonym_with_the_intake(client, background):
+    auth = token(org_id="org_band", org_name="The Band")
+    policies = {}  # one filing run: the SLA version is read once
+    _accepted(client, auth, "First export fails")
+    assert intake.intake_file_next(policies) is True
+    _accepted(client, auth, "Second export fails")
+
+    with CaptureQueriesContext(connection) as queries:
+        assert intake.intake_file_next(policies) is True
+
+    statements = [query["sql"] or "" for query in queries.captured_queries]
+    read_alone = [sql for sql in statements if sql.partition(" FROM ")[2].startswith('"audit_auditsubject"')]
+    assert not read_alone  # it came with the claimed intake
+    # BEGIN, claim, routing rules, beta profile, team, ticket (one statement with its history and outbox rows),
+    # audit event, suggestion outcome, DELETE of the intake, COMMIT.
+    assert len(statements) <= 10, "\n".join(statements)
+    ticket = Ticket.objects.get(subject="Second export fails")
+    event = AuditEvent.objects.get(resource_type="ticket", resource_id=str(ticket.pk), action="create")
+    assert event.actor_subject == ticket.user.audit_subject.subject_id
+
+
 def test_the_tickets_creation_is_audited_under_the_request_that_sent_it(client, background):
     auth = token()
     sent = create(client, auth, HTTP_X_REQUEST_ID="req-sent-by-the-widget")
