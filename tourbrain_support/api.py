@@ -6,6 +6,7 @@ Every error body is {"error": {"code": str, "message": str, "fields": {field: [m
 import copy
 import hashlib
 import hmac
+import threading
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
@@ -14,6 +15,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions, serializers
 from rest_framework.response import Response
+from rest_framework.utils.formatting import lazy_format
 from rest_framework.views import exception_handler as drf_exception_handler
 
 
@@ -77,20 +79,42 @@ class FlatSerializer(serializers.Serializer):
 
     DRF deep-copies every declared field for every serializer instance, and a field's deep copy runs its
     `__init__` again: about 0.5 ms for the widget's ticket form, paid on every submit. A flat field needs only a
-    copy of its own: binding then sets the copy's name and parent, and the validators, choices and messages it
-    shares with the declaration are only read. A field holding other fields (a nested serializer, a list's
-    child) is still deep-copied, so it binds copies of its own.
+    copy of its own: binding then sets the copy's name and parent. What the copies share with the declaration
+    (validators, choices, messages) is only read, once the validators' messages are rendered: DRF renders a
+    length or range message on first use and then drops what it was made from, which two threads must not do at
+    once, so a class's messages are rendered once, under a lock, before its first instance gets its fields (in
+    the language active then; the portal has one). A field holding fields (a nested serializer, a list's child,
+    a relation's `many`) or a mutable default is still deep-copied, so each instance binds or changes its own.
     """
 
     def get_fields(self) -> dict:
+        cls = type(self)
+        if cls not in _messages_rendered:
+            _render_messages(cls)
         return {
-            name: copy.deepcopy(field) if _holds_fields(field) else copy.copy(field)
+            name: copy.deepcopy(field) if _deep(field) else copy.copy(field)
             for name, field in self._declared_fields.items()
         }
 
 
-def _holds_fields(field) -> bool:
-    return isinstance(field, serializers.BaseSerializer) or hasattr(field, "child")
+_messages_rendered: set[type] = set()
+_messages_lock = threading.Lock()
+
+
+def _render_messages(cls: type) -> None:
+    with _messages_lock:
+        for field in cls._declared_fields.values():
+            for validator in field.validators:
+                message = getattr(validator, "message", None)
+                if isinstance(message, lazy_format):
+                    str(message)
+        _messages_rendered.add(cls)
+
+
+def _deep(field) -> bool:
+    holds_fields = isinstance(field, serializers.BaseSerializer) or hasattr(field, "child")
+    mutable_default = any(isinstance(getattr(field, name, None), (list, dict, set)) for name in ("default", "initial"))
+    return holds_fields or hasattr(field, "child_relation") or mutable_default
 
 
 def is_api_path(path: str) -> bool:

@@ -144,6 +144,8 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     }.items():
         DATABASES["default"]["OPTIONS"].setdefault(option, value)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # Django's backend, with a health check that sends no query while the connection is quiet.
+    DATABASES["default"]["ENGINE"] = "tourbrain_support.postgresql"
 # Retry-After (seconds) of the 503 answered while the database is unreachable.
 DATABASE_UNAVAILABLE_RETRY_AFTER = 5
 

@@ -9,6 +9,7 @@ from django.test import Client
 from django.urls import include, path
 from rest_framework import serializers
 from rest_framework.response import Response
+from rest_framework.utils.formatting import lazy_format
 from rest_framework.views import APIView
 
 from tests.factories import MembershipFactory, OrganizationFactory
@@ -214,6 +215,7 @@ class FlatFormSerializer(FlatSerializer):
     priority = serializers.ChoiceField(choices=["low", "high"])
     rating = serializers.SerializerMethodField()
     tags = serializers.ListField(child=serializers.CharField(max_length=3), required=False, default=list)
+    options = serializers.JSONField(required=False, default={})
 
     def get_rating(self, value) -> int:
         return 5
@@ -224,7 +226,7 @@ def test_flat_serializer_validates_like_a_serializer():
     invalid = FlatFormSerializer(data={"subject": "x" * 11, "priority": "urgent", "tags": ["long"]})
 
     assert valid.is_valid(), valid.errors
-    assert valid.validated_data == {"subject": "Export", "priority": "low", "tags": ["pdf"]}
+    assert valid.validated_data == {"subject": "Export", "priority": "low", "tags": ["pdf"], "options": {}}
     assert not invalid.is_valid()
     assert set(invalid.errors) == {"subject", "priority", "tags"}
     assert "no more than 10 characters" in str(invalid.errors["subject"][0])
@@ -244,6 +246,19 @@ def test_flat_serializer_instances_bind_fields_of_their_own():
     assert first.fields["tags"].child is not second.fields["tags"].child
     assert first.fields["tags"].child.parent is first.fields["tags"]
     assert first.fields["tags"].child.root is first
+    # so is a field with a mutable default: changing one instance's cannot reach the next request's
+    assert first.fields["options"].default is not second.fields["options"].default
+
+
+def test_flat_serializer_messages_are_rendered_before_instances_share_them():
+    # DRF renders a length message on first use and then drops its parts: never twice at once on shared ones
+    FlatFormSerializer(data={}).fields  # noqa: B018 (building the fields is the point)
+
+    subject = FlatFormSerializer._declared_fields["subject"]
+    messages = [validator.message for validator in subject.validators if isinstance(validator.message, lazy_format)]
+    assert messages
+    assert all(message.format_string is None for message in messages)  # rendered: nothing left to format
+    assert "no more than 10 characters" in str(messages[0])
 
 
 def test_flat_serializer_shares_no_state_between_requests():
@@ -260,4 +275,5 @@ def test_flat_serializer_shares_no_state_between_requests():
         "priority": "low",
         "rating": 5,
         "tags": [],
+        "options": {},
     }

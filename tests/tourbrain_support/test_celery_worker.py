@@ -31,7 +31,7 @@ USES_REDIS = settings.CELERY_BROKER_URL.startswith(("redis://", "rediss://"))
 def _database_url_for_worker() -> str | None:
     """The URL of the test database, when another process can open it (not in-memory SQLite)."""
     db = connection.settings_dict
-    if db["ENGINE"] == "django.db.backends.postgresql":
+    if connection.vendor == "postgresql":
         credentials = quote(db["USER"] or "") + (f":{quote(db['PASSWORD'])}" if db["PASSWORD"] else "")
         return f"postgres://{credentials}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
     return None

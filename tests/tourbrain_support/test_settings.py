@@ -65,7 +65,7 @@ def test_production_defaults_are_safe_and_embedded(tmp_path):
 @pytest.mark.parametrize(
     ("url", "engine"),
     [
-        ("postgres://u:p@db.example:5432/tb", "django.db.backends.postgresql"),
+        ("postgres://u:p@db.example:5432/tb", "tourbrain_support.postgresql"),  # Django's, with a cheaper check
         ("sqlite:////tmp/x.db", "django.db.backends.sqlite3"),
     ],
 )
