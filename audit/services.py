@@ -9,14 +9,12 @@ the subject mapping; the seals still verify.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import secrets
 import uuid
 from typing import Any
 
-from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.utils import timezone
@@ -24,7 +22,7 @@ from django.utils import timezone
 from audit.client_ip import client_ip
 from audit.models import AuditEvent, AuditPersonalData, AuditSubject, DeploymentRecord
 from audit.models.events import FORMAT_VERSION
-from tourbrain_support.db import insert_new
+from tourbrain_support.db import fetch_one_prepared, insert_new
 from tourbrain_support.request_context import get_request_id
 
 # Values of these keys in `changes` are personal data and never enter a sealed row.
@@ -262,48 +260,6 @@ SELECT id, xid FROM event
 """
 
 
-_NEVER_BY_REPETITION = 2**31 - 1
-
-
-@functools.cache
-def _prepared_cursor_class():
-    from django.db.backends.postgresql.base import ServerBindingCursor
-
-    class PreparedCursor(ServerBindingCursor):
-        def execute(self, query, params=None, **kwargs):
-            return super().execute(query, params, prepare=True)
-
-    return PreparedCursor
-
-
-def _execute_prepared(db, sql: str, params: list) -> tuple:
-    """Run one statement that PostgreSQL parses and plans once per connection; returns its first row.
-
-    The project's connections bind parameters on the client and never prepare (Django's default, kept so
-    transaction-pooling proxies work). The audit insert runs on every write in the portal and planning it
-    is a large share of its cost, so it gets its own prepared cursor, kept for the life of the connection.
-    When queries are logged or wrapped (tests, DEBUG, metrics) it goes through Django's cursor wrapper so
-    it is counted like any other query; otherwise only the wrapper's checks and error translation remain.
-    """
-    db.ensure_connection()
-    cursor = getattr(db, "_audit_prepared_cursor", None)
-    if cursor is None or cursor.connection is not db.connection or cursor.closed:
-        # Django opens connections with prepare_threshold=None, which makes psycopg ignore even an explicit
-        # prepare=True. A threshold no statement reaches by repetition lets only this cursor prepare:
-        # Django's own cursors bind on the client and never prepare.
-        if db.connection.prepare_threshold is None:
-            db.connection.prepare_threshold = _NEVER_BY_REPETITION
-        cursor = db._audit_prepared_cursor = _prepared_cursor_class()(db.connection)
-    if db.queries_logged or db.execute_wrappers:
-        wrapped = db.make_debug_cursor(cursor) if db.queries_logged else db.make_cursor(cursor)
-        wrapped.execute(sql, params)
-        return wrapped.fetchone()
-    db.validate_no_broken_transaction()
-    with db.wrap_database_errors:
-        cursor.execute(sql, params)
-        return cursor.fetchone()
-
-
 def _insert_postgresql(db, fields: dict, salted: list) -> tuple[int, int]:
     """Write the event and its personal data; returns the (id, xid) the stamping trigger gave the row."""
     params = [
@@ -329,11 +285,7 @@ def _insert_postgresql(db, fields: dict, salted: list) -> tuple[int, int]:
         statement = _INSERT_EVENT_WITH_PERSONAL_ROWS
         personal = [{"subject_id": str(subject), "salt": salt, "data": data} for subject, salt, data in salted]
         params.append(json.dumps(personal, cls=DjangoJSONEncoder))
-    if settings.AUDIT_PREPARED_STATEMENTS:
-        return _execute_prepared(db, statement, params)
-    with db.cursor() as cursor:
-        cursor.execute(statement, params)
-        return cursor.fetchone()
+    return fetch_one_prepared(db, statement, params)
 
 
 @transaction.atomic

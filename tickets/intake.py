@@ -34,6 +34,7 @@ from tickets import customer_services, services, sla, sla_policies
 from tickets.customer_selectors import promise_text
 from tickets.models import SLAPolicy, TicketIdempotencyKey, TicketIntake
 from tourbrain_support.broker import publish
+from tourbrain_support.db import fetch_one_prepared
 from tourbrain_support.models import Organization, User
 from tourbrain_support.request_context import get_request_id, request_id_as
 from tourbrain_support.tiers import resolve_tier
@@ -57,7 +58,11 @@ _INTAKE_COLUMNS = (
     "ticket_id, reference, requester_id, organization_id, channel, payload, subject, accepted_at, tier, "
     "sla_policy_id, first_response_due_at, first_response_promise, request_id, attempts, last_error"
 )
-_INTAKE_SELECT = f"id, {services.REFERENCE_SQL}, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 0, ''"
+# Typed where the server could not tell a parameter's type from the statement (it is prepared: `fetch_one_prepared`).
+_INTAKE_SELECT = (
+    f"id, {services.REFERENCE_SQL}, %s::bigint, %s::bigint, %s, %s::jsonb, %s, %s::timestamptz, %s, %s::bigint, "
+    "%s::timestamptz, %s, %s, 0, ''"
+)
 # Only constants are formatted into these; every value is a parameter. The id comes from the tickets' sequence
 # in the statement itself, the reference is formatted from it (as `reference_for` does).
 _STORE_SQL = f"""
@@ -71,7 +76,9 @@ _STORE_WITH_KEY_SQL = f"""
 WITH new_id AS ({services.NEXT_TICKET_ID_SQL}),
 claimed AS (
     INSERT INTO tickets_ticketidempotencykey (user_id, key, request_digest, response_status, response_body, created_at)
-    SELECT %s, %s, %s, %s, %s::jsonb || jsonb_build_object('reference', {services.REFERENCE_SQL}), %s FROM new_id
+    SELECT %s::bigint, %s, %s, %s::smallint, %s::jsonb || jsonb_build_object('reference', {services.REFERENCE_SQL}),
+        %s::timestamptz
+    FROM new_id
     ON CONFLICT (user_id, key) DO NOTHING
     RETURNING id
 )
@@ -168,13 +175,11 @@ def intake_accept(
         intake.first_response_promise,
         intake.request_id,
     ]
-    with connection.cursor() as cursor:
-        if idempotency_key is None:
-            cursor.execute(_STORE_SQL, values)
-        else:
-            key = [intake.requester_id, idempotency_key, request_digest, 201, json.dumps(answer), intake.accepted_at]
-            cursor.execute(_STORE_WITH_KEY_SQL, key + values)
-        row = cursor.fetchone()
+    if idempotency_key is None:
+        row = fetch_one_prepared(connection, _STORE_SQL, values)
+    else:
+        key = [intake.requester_id, idempotency_key, request_digest, 201, json.dumps(answer), intake.accepted_at]
+        row = fetch_one_prepared(connection, _STORE_WITH_KEY_SQL, key + values)
     if row is None:  # the key was there: a retry (or a reuse), answered from its row by the caller
         return TicketIdempotencyKey.objects.get(user_id=intake.requester_id, key=idempotency_key)
     intake.pk, intake.ticket_id, intake.reference = row

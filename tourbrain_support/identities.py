@@ -19,6 +19,7 @@ from django.db.models import Exists, OuterRef
 from django.db.models.query import get_related_populators
 from django.utils.text import slugify
 
+from tourbrain_support.db import fetch_one_prepared
 from tourbrain_support.models import ExternalIdentity, ExternalOrganization, Membership, Organization, User
 from tourbrain_support.recorders import record_action
 from tourbrain_support.roles import user_roles
@@ -248,18 +249,17 @@ def _identity_query(db) -> _CompiledQuery:
 
 
 def _identity(issuer: str, subject: str) -> ExternalIdentity | None:
-    """The identity with its user and organization, and whether the user is in any group (one query).
+    """The identity with its user and organization, and whether the user is in any group (one query, prepared on
+    PostgreSQL: planning it cost four times what running it does).
 
     The user's audit pseudonym comes along: every write the customer makes is audited with it.
     """
     db = connections[ExternalIdentity.objects.db]
     query = _identity_query(db)
-    with db.cursor() as cursor:
-        values = {_ISSUER_MARK: issuer, _SUBJECT_MARK: subject}
-        cursor.execute(
-            query.sql, [values.get(value, value) if isinstance(value, str) else value for value in query.params]
-        )
-        row = cursor.fetchone()
+    values = {_ISSUER_MARK: issuer, _SUBJECT_MARK: subject}
+    row = fetch_one_prepared(
+        db, query.sql, [values.get(value, value) if isinstance(value, str) else value for value in query.params]
+    )
     if row is None:
         return None
     if query.converters:

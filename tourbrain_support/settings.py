@@ -146,6 +146,12 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
     # Django's backend, with a health check that sends no query while the connection is quiet.
     DATABASES["default"]["ENGINE"] = "tourbrain_support.postgresql"
+# PostgreSQL: the few statements of the hot paths (audit insert, widget identity and intake) are server-side
+# prepared; off behind a transaction-pooling proxy without prepared statements. AUDIT_PREPARED_STATEMENTS was
+# this setting's earlier name and is still read.
+DATABASE_PREPARED_STATEMENTS = env.bool(
+    "DATABASE_PREPARED_STATEMENTS", default=env.bool("AUDIT_PREPARED_STATEMENTS", default=True)
+)
 # Retry-After (seconds) of the 503 answered while the database is unreachable.
 DATABASE_UNAVAILABLE_RETRY_AFTER = 5
 
@@ -429,8 +435,6 @@ AUDIT_ARCHIVE_DIR = env.str("AUDIT_ARCHIVE_DIR", default=str(DATA_DIR / "audit-a
 AUDIT_MAX_UNSEALED_SECONDS = env.int("AUDIT_MAX_UNSEALED_SECONDS", default=300)
 AUDIT_SEAL_INTERVAL_SECONDS = env.float("AUDIT_SEAL_INTERVAL_SECONDS", default=2.0)
 AUDIT_SEAL_BATCH_ROWS = 10000
-# Server-side prepared audit inserts (PostgreSQL); off behind a pooling proxy without prepared statements.
-AUDIT_PREPARED_STATEMENTS = env.bool("AUDIT_PREPARED_STATEMENTS", default=True)
 AUDIT_SEAL_WAIT_SECONDS = 1.5  # below the interval, so runs never pile up behind a long transaction
 # Bearer token for POST /api/v1/audit/deployments/ (CI/CD); empty disables the API.
 DEPLOY_API_TOKEN = env.str("DEPLOY_API_TOKEN", default="")

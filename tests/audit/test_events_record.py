@@ -194,7 +194,7 @@ def _prepared_statements() -> dict[str, int]:
 @pytest.mark.parametrize("enabled", [True, False])
 def test_the_audit_insert_is_parsed_once_per_connection_and_nothing_else_is(make_user, settings, enabled):
     # given audit inserts as prepared statements (the default) or not (behind a transaction-pooling proxy)
-    settings.AUDIT_PREPARED_STATEMENTS = enabled
+    settings.DATABASE_PREPARED_STATEMENTS = enabled
     user = make_user()
     audit_record(actor=user, action="login", resource_type="user", resource_id=user.pk)  # identity recorded
     before = _prepared_statements()

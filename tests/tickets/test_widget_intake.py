@@ -171,6 +171,40 @@ def test_the_accept_is_one_write_with_or_without_a_key(client, background, djang
         assert create(client, auth).status_code == 201
 
 
+def _prepared_runs() -> dict[str, int]:
+    """This connection's prepared statements: text -> times run (psycopg prepares a statement again for other
+    parameter types, e.g. NULL for an int, so one text may have several)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT statement, sum(generic_plans + custom_plans) FROM pg_prepared_statements GROUP BY statement"
+        )
+        return dict(cursor.fetchall())
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_the_identity_lookup_and_the_accept_are_prepared_once_per_connection(client, background, enabled):
+    background.DATABASE_PREPARED_STATEMENTS = enabled
+    with_org, without_org = token(org_id="org_band", org_name="The Band"), token(sub="user_solo")
+    create(client, with_org), create(client, without_org)  # the customers' first calls create them
+    before = _prepared_runs()
+
+    for number in range(2):
+        assert create(client, with_org).status_code == 201
+        assert create(client, without_org, HTTP_IDEMPOTENCY_KEY=f"k-{number}").status_code == 201
+
+    runs = {text: count - before.get(text, 0) for text, count in _prepared_runs().items()}
+    runs = {text: count for text, count in runs.items() if count}
+    if not enabled:
+        assert runs == {}
+        return
+    identity = [count for text, count in runs.items() if 'FROM "tourbrain_support_externalidentity"' in text]
+    accept = [count for text, count in runs.items() if "INSERT INTO tickets_ticketintake" in text]
+    assert identity == [4]  # one statement for every request
+    assert sorted(accept) == [2, 2]  # with and without a key
+    assert len(runs) == 3
+    assert TicketIntake.objects.filter(organization__isnull=True).count() == 3  # no organization binds as NULL
+
+
 def test_a_retry_gets_the_first_answer_before_and_after_filing(client, background):
     auth = token()
     first = create(client, auth, HTTP_IDEMPOTENCY_KEY="submit-1")

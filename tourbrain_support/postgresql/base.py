@@ -8,6 +8,9 @@ used as it is. Django's `SELECT 1` decides as before when the server has sent so
 sat idle (a closed socket after a restart or `pg_terminate_backend`, its termination notice, a notification),
 and after a longer pause, when a peer that vanished without closing the socket (a failover, a dropped NAT
 entry) would not show on it.
+
+Logged queries (DEBUG, tests) show a server-side prepared statement (`tourbrain_support.db.fetch_one_prepared`)
+with its parameters, where Django's backend has nothing to show for it.
 """
 
 import select
@@ -15,12 +18,25 @@ import time
 
 import psycopg
 from django.db.backends.postgresql.base import DatabaseWrapper as PostgreSQLDatabaseWrapper
+from django.db.backends.postgresql.operations import DatabaseOperations as PostgreSQLDatabaseOperations
 from psycopg import pq
 
 QUIET_CHECK_SECONDS = 5.0
 
 
+class DatabaseOperations(PostgreSQLDatabaseOperations):
+    def last_executed_query(self, cursor, sql, params):
+        executed = super().last_executed_query(cursor, sql, params)
+        if executed is None and params is not None:  # psycopg keeps no text of a prepared statement's run
+            try:
+                return self.compose_sql(sql, params)
+            except psycopg.Error:
+                return None
+        return executed
+
+
 class DatabaseWrapper(PostgreSQLDatabaseWrapper):
+    ops_class = DatabaseOperations
     checked_at = float("-inf")  # when this connection was last found usable (monotonic)
 
     def is_usable(self) -> bool:

@@ -1,0 +1,74 @@
+"""`fetch_one_prepared` (`tourbrain_support/db.py`): the hot paths' statements are prepared once per connection on
+PostgreSQL, bound on the client when DATABASE_PREPARED_STATEMENTS is off (a transaction-pooling proxy) and on
+SQLite; logged with their parameters; a new connection prepares them again; a failing one rolls back cleanly."""
+
+import pytest
+from django.db import IntegrityError, connection, transaction
+from django.test.utils import CaptureQueriesContext
+
+from tourbrain_support.db import fetch_one_prepared
+
+pytestmark = pytest.mark.django_db
+
+STATEMENT = "SELECT CAST(%s AS bigint) + 1, CAST(%s AS text) /* prepared test */"
+
+
+def _prepared_runs() -> int:
+    """How often this connection ran the test statement as a prepared statement."""
+    if connection.vendor != "postgresql":
+        return 0
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT coalesce(sum(generic_plans + custom_plans), 0) FROM pg_prepared_statements "
+            "WHERE statement LIKE %s",
+            ["%/* prepared test */%"],
+        )
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_the_statement_answers_the_same_prepared_or_not(settings, enabled):
+    settings.DATABASE_PREPARED_STATEMENTS = enabled
+
+    rows = [fetch_one_prepared(connection, STATEMENT, [number, "x"]) for number in (1, 2, None)]
+
+    assert rows == [(2, "x"), (3, "x"), (None, "x")]
+    prepared = enabled and connection.vendor == "postgresql"
+    assert _prepared_runs() == (3 if prepared else 0)
+
+
+def test_a_prepared_run_is_logged_with_its_parameters(settings):
+    settings.DATABASE_PREPARED_STATEMENTS = True
+    with CaptureQueriesContext(connection) as queries:
+        fetch_one_prepared(connection, STATEMENT, [41, "it's"])
+
+    [query] = queries.captured_queries
+    assert "41" in query["sql"]
+    assert "it''s" in query["sql"]  # quoted as a literal, as Django logs client-bound queries
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif("connection.vendor != 'postgresql'", reason="server-side prepared statements")
+def test_a_new_connection_prepares_the_statement_again(settings):
+    settings.DATABASE_PREPARED_STATEMENTS = True
+    assert fetch_one_prepared(connection, STATEMENT, [1, "a"]) == (2, "a")
+
+    connection.close()
+
+    assert fetch_one_prepared(connection, STATEMENT, [2, "b"]) == (3, "b")
+    assert _prepared_runs() == 1  # the new connection's own prepared statement
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif("connection.vendor != 'postgresql'", reason="server-side prepared statements")
+def test_a_failing_prepared_statement_raises_djangos_error_and_the_connection_goes_on(settings):
+    settings.DATABASE_PREPARED_STATEMENTS = True
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE TEMPORARY TABLE prepared_test_row (id int PRIMARY KEY)")
+    insert = "INSERT INTO prepared_test_row (id) VALUES (CAST(%s AS int)) RETURNING id"
+    assert fetch_one_prepared(connection, insert, [1]) == (1,)
+
+    with pytest.raises(IntegrityError), transaction.atomic():
+        fetch_one_prepared(connection, insert, [1])
+
+    assert fetch_one_prepared(connection, insert, [2]) == (2,)
