@@ -120,3 +120,16 @@ def celery_broker_down():
     """The Celery app publishes to a closed port (as with Redis stopped) until the end of the test."""
     with broker_down():
         yield
+
+
+@pytest.fixture
+def other_postgresql_connection():
+    """A second PostgreSQL session (autocommit) to the test database, beside Django's: to hold a lock, end a
+    backend, or change a table as another process would."""
+    import psycopg
+    from django.db import connection
+
+    params = connection.get_connection_params()
+    with psycopg.connect(**{key: value for key, value in params.items() if key != "cursor_factory"}) as other:
+        other.autocommit = True
+        yield other

@@ -6,7 +6,7 @@ import functools
 from collections.abc import Sequence
 
 from django.conf import settings
-from django.db import DEFAULT_DB_ALIAS
+from django.db import DEFAULT_DB_ALIAS, NotSupportedError
 from django.db.models import AutoField, Model
 from django.db.models.constants import OnConflict
 
@@ -71,7 +71,10 @@ def fetch_one_prepared(db, sql: str, params: Sequence) -> tuple | None:
     insert, the widget's identity lookup, its intake insert), and planning is a large share of their cost
     (the identity lookup: 0.18 ms planning, 0.04 ms running), so they get their own prepared cursor, kept for the
     life of the connection. Parameters are then typed on the server: a value whose column type cannot be
-    inferred from the statement needs a cast in it (`%s::jsonb`).
+    inferred from the statement needs a cast in it (`%s::jsonb`). psycopg drops the connection's prepared
+    statements on a rollback (they are prepared again on next use).
+
+    As Django's own cursors do, the connection's health check runs first: this may be a request's first query.
     When queries are logged or wrapped (tests, DEBUG, metrics) it goes through Django's cursor wrapper so it
     is counted like any other query; otherwise only the wrapper's checks and error translation remain.
     """
@@ -79,6 +82,20 @@ def fetch_one_prepared(db, sql: str, params: Sequence) -> tuple | None:
         with db.cursor() as cursor:
             cursor.execute(sql, params)
             return cursor.fetchone()
+    try:
+        return _fetch_one_prepared(db, sql, params)
+    except NotSupportedError as error:
+        # A migration changed a column this statement returns since it was prepared (a rolling deploy): the
+        # server refuses the old plan until the statement is prepared again. Outside a transaction that is a new
+        # connection and one more try; inside one, its rollback drops the prepared statements.
+        if "cached plan must not change result type" not in str(error) or db.in_atomic_block:
+            raise
+        db.close()
+        return _fetch_one_prepared(db, sql, params)
+
+
+def _fetch_one_prepared(db, sql: str, params: Sequence) -> tuple | None:
+    db.close_if_health_check_failed()
     db.ensure_connection()
     cursor = getattr(db, "_prepared_cursor", None)
     if cursor is None or cursor.connection is not db.connection or cursor.closed:

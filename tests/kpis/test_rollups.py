@@ -4,7 +4,6 @@ import uuid
 from datetime import UTC, date, datetime, timedelta
 from statistics import median
 
-import psycopg
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
@@ -276,10 +275,9 @@ def test_command_backfills_with_progress_lines(capsys):
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="advisory locks are PostgreSQL's")
 @pytest.mark.django_db(transaction=True)
-def test_a_second_run_cannot_overlap_the_first():
+def test_a_second_run_cannot_overlap_the_first(other_postgresql_connection):
     # given another session holding the rollup lock
-    params = connection.get_connection_params()
-    other = psycopg.connect(**{key: value for key, value in params.items() if key != "cursor_factory"}, autocommit=True)
+    other = other_postgresql_connection
     try:
         other.execute("SELECT pg_advisory_lock(%s)", [ADVISORY_LOCK_KEY])
         # when a rollup starts, then it stops without writing

@@ -1,14 +1,24 @@
 """`fetch_one_prepared` (`tourbrain_support/db.py`): the hot paths' statements are prepared once per connection on
 PostgreSQL, bound on the client when DATABASE_PREPARED_STATEMENTS is off (a transaction-pooling proxy) and on
-SQLite; logged with their parameters; a new connection prepares them again; a failing one rolls back cleanly."""
+SQLite; logged with their parameters; a new connection prepares them again; a failing one rolls back cleanly;
+a terminated connection is replaced (the health check runs first); a statement whose result columns a migration
+changed is prepared again."""
+
+import time
 
 import pytest
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, NotSupportedError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from tourbrain_support.db import fetch_one_prepared
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def observer(other_postgresql_connection):
+    return other_postgresql_connection
+
 
 STATEMENT = "SELECT CAST(%s AS bigint) + 1, CAST(%s AS text) /* prepared test */"
 
@@ -19,8 +29,7 @@ def _prepared_runs() -> int:
         return 0
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT coalesce(sum(generic_plans + custom_plans), 0) FROM pg_prepared_statements "
-            "WHERE statement LIKE %s",
+            "SELECT coalesce(sum(generic_plans + custom_plans), 0) FROM pg_prepared_statements WHERE statement LIKE %s",
             ["%/* prepared test */%"],
         )
         return cursor.fetchone()[0]
@@ -64,7 +73,8 @@ def test_a_new_connection_prepares_the_statement_again(settings):
 def test_a_failing_prepared_statement_raises_djangos_error_and_the_connection_goes_on(settings):
     settings.DATABASE_PREPARED_STATEMENTS = True
     with connection.cursor() as cursor:
-        cursor.execute("CREATE TEMPORARY TABLE prepared_test_row (id int PRIMARY KEY)")
+        cursor.execute("CREATE TEMPORARY TABLE IF NOT EXISTS prepared_test_row (id int PRIMARY KEY)")
+        cursor.execute("TRUNCATE prepared_test_row")
     insert = "INSERT INTO prepared_test_row (id) VALUES (CAST(%s AS int)) RETURNING id"
     assert fetch_one_prepared(connection, insert, [1]) == (1,)
 
@@ -72,3 +82,43 @@ def test_a_failing_prepared_statement_raises_djangos_error_and_the_connection_go
         fetch_one_prepared(connection, insert, [1])
 
     assert fetch_one_prepared(connection, insert, [2]) == (2,)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif("connection.vendor != 'postgresql'", reason="server-side prepared statements")
+def test_a_request_whose_first_query_is_prepared_replaces_a_terminated_connection(settings, observer):
+    settings.DATABASE_PREPARED_STATEMENTS = True
+    assert fetch_one_prepared(connection, STATEMENT, [1, "a"]) == (2, "a")
+    pid = fetch_one_prepared(connection, "SELECT pg_backend_pid()", [])[0]
+    # given the server ended this connection's session (a restart, a failover) between two requests
+    observer.execute("SELECT pg_terminate_backend(%s)", [pid])
+    time.sleep(0.2)  # the termination reaches the socket
+    connection.close_if_unusable_or_obsolete()  # a request starts: its health check is due again
+
+    # when the request's first statement is a prepared one, then it runs on a new connection
+    assert fetch_one_prepared(connection, STATEMENT, [2, "b"]) == (3, "b")
+    assert fetch_one_prepared(connection, "SELECT pg_backend_pid()", [])[0] != pid
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif("connection.vendor != 'postgresql'", reason="server-side prepared statements")
+def test_a_statement_prepared_before_a_migration_changed_its_columns_is_prepared_again(settings, observer):
+    settings.DATABASE_PREPARED_STATEMENTS = True
+    observer.execute("CREATE TABLE prepared_test_plan (id int PRIMARY KEY, name varchar(10))")
+    try:
+        observer.execute("INSERT INTO prepared_test_plan VALUES (1, 'a')")
+        select = "SELECT id, name FROM prepared_test_plan WHERE id = CAST(%s AS int)"
+        assert fetch_one_prepared(connection, select, [1]) == (1, "a")
+        # given another process's migration changed a column the prepared statement returns (a rolling deploy)
+        observer.execute("ALTER TABLE prepared_test_plan ALTER COLUMN name TYPE varchar(20)")
+
+        # then the statement is prepared again, outside a transaction at once
+        assert fetch_one_prepared(connection, select, [1]) == (1, "a")
+        observer.execute("ALTER TABLE prepared_test_plan ALTER COLUMN name TYPE varchar(30)")
+        # and inside one, the transaction fails and its rollback lets the next run prepare it again
+        with pytest.raises(NotSupportedError), transaction.atomic():
+            fetch_one_prepared(connection, select, [1])
+        assert fetch_one_prepared(connection, select, [1]) == (1, "a")
+    finally:
+        connection.close()  # its prepared statement would hold nothing, but leave no session on the table
+        observer.execute("DROP TABLE prepared_test_plan")

@@ -4,7 +4,6 @@ terminated backend is replaced, not used)."""
 
 import time
 
-import psycopg
 import pytest
 from django.db import connection
 
@@ -17,12 +16,9 @@ MARKER = "SELECT pg_backend_pid() /* marker */"
 
 
 @pytest.fixture
-def observer():
+def observer(other_postgresql_connection):
     """A second connection, to see what the tested one last sent and to end it."""
-    params = connection.get_connection_params()
-    with psycopg.connect(**{key: value for key, value in params.items() if key != "cursor_factory"}) as other:
-        other.autocommit = True
-        yield other
+    return other_postgresql_connection
 
 
 def _last_statement(observer, pid: int) -> str:

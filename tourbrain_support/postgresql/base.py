@@ -28,9 +28,11 @@ class DatabaseOperations(PostgreSQLDatabaseOperations):
     def last_executed_query(self, cursor, sql, params):
         executed = super().last_executed_query(cursor, sql, params)
         if executed is None and params is not None:  # psycopg keeps no text of a prepared statement's run
+            # Quoted on the client, on the cursor's own connection (Django's compose_sql would open a cursor,
+            # running the health check in the middle of logging a query).
             try:
-                return self.compose_sql(sql, params)
-            except psycopg.Error:
+                return psycopg.ClientCursor(cursor.connection).mogrify(sql, params)
+            except Exception:  # logging must not hide the query's own outcome
                 return None
         return executed
 
