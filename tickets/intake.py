@@ -27,6 +27,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import connection, transaction
 from django.db.models import Q
+from django.db.models.functions import Now
 from django.utils import timezone
 
 from audit.services import audit_record
@@ -34,7 +35,7 @@ from tickets import customer_services, services, sla, sla_policies
 from tickets.customer_selectors import promise_text
 from tickets.models import SLAPolicy, TicketIdempotencyKey, TicketIntake
 from tourbrain_support.broker import publish
-from tourbrain_support.db import fetch_one_prepared
+from tourbrain_support.db import compiled_first, fetch_one_prepared
 from tourbrain_support.models import Organization, User
 from tourbrain_support.request_context import get_request_id, request_id_as
 from tourbrain_support.tiers import resolve_tier
@@ -268,10 +269,16 @@ def intake_file_next(policies: dict[int, SLAPolicy] | None = None) -> bool | Non
     None when there is none; else whether it was filed."""
 
     def claim():
-        due = Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=timezone.now())
-        return _locked(skip_locked=True).filter(due, attempts__lt=MAX_ATTEMPTS).order_by("id").first()
+        return compiled_first(connection, "tickets_intake_claim", _claim_next)
 
     return _file_in_own_transaction(claim, {} if policies is None else policies)
+
+
+def _claim_next():
+    # Due by the database's clock (the transaction's start), so the query has no parameter that changes
+    # between runs and is compiled once per connection (`compiled_first`).
+    due = Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=Now())
+    return _locked(skip_locked=True).filter(due, attempts__lt=MAX_ATTEMPTS).order_by("id")[:1]
 
 
 def intake_file_pending() -> int:

@@ -16,10 +16,9 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, connections, transaction
 from django.db.models import Exists, OuterRef
-from django.db.models.query import get_related_populators
 from django.utils.text import slugify
 
-from tourbrain_support.db import fetch_one_prepared
+from tourbrain_support.db import compiled_first
 from tourbrain_support.models import ExternalIdentity, ExternalOrganization, Membership, Organization, User
 from tourbrain_support.recorders import record_action
 from tourbrain_support.roles import user_roles
@@ -200,75 +199,26 @@ def _membership(user: User, organization: Organization, org_role: str | None) ->
 _ISSUER_MARK, _SUBJECT_MARK = "\x00issuer", "\x00subject"
 
 
-@dataclass(frozen=True)
-class _CompiledQuery:
-    sql: str
-    params: tuple
-    compiler: object
-    converters: dict
-    init_list: list[str]
-    fields: slice
-    populators: list
-    annotations: dict[str, int]
-
-
-def _identity_query(db) -> _CompiledQuery:
-    """The identity query, built and compiled once per connection (thread) and reused.
-
-    It runs on every widget request: building and compiling it with the ORM took about 2.5 ms of CPU, running
-    it 0.4 ms, of which 0.1 ms went to looking up the columns' converters again (they are kept too). Rows
-    still become model instances the ORM's way (its converters, `from_db`, the populators of
-    `select_related`), as `ModelIterable` does.
-    """
-    compiled = getattr(db, "_widget_identity_query", None)
-    if compiled is not None:
-        return compiled
-    queryset = (
-        ExternalIdentity.objects.using(db.alias)
-        .select_related("user__audit_subject", "organization")
+def _identity_queryset():
+    return (
+        ExternalIdentity.objects.select_related("user__audit_subject", "organization")
         .annotate(user_has_groups=Exists(User.groups.through.objects.filter(user_id=OuterRef("user_id"))))
         .filter(issuer=_ISSUER_MARK, subject=_SUBJECT_MARK)[:1]
     )
-    compiler = queryset.query.get_compiler(using=db.alias)
-    sql, params = compiler.as_sql()  # also fills compiler.select, klass_info and annotation_col_map
-    if [value for value in params if isinstance(value, str)] != [_ISSUER_MARK, _SUBJECT_MARK]:
-        raise RuntimeError(f"unexpected parameters in the identity query: {params!r}")
-    klass_info = compiler.klass_info
-    first, last = klass_info["select_fields"][0], klass_info["select_fields"][-1] + 1
-    compiled = db._widget_identity_query = _CompiledQuery(
-        sql=sql,
-        params=tuple(params),
-        compiler=compiler,
-        converters=compiler.get_converters([column[0] for column in compiler.select[: compiler.col_count]]),
-        init_list=[column[0].target.attname for column in compiler.select[first:last]],
-        fields=slice(first, last),
-        populators=get_related_populators(klass_info, compiler.select, db.alias),
-        annotations=dict(compiler.annotation_col_map),
-    )
-    return compiled
 
 
 def _identity(issuer: str, subject: str) -> ExternalIdentity | None:
-    """The identity with its user and organization, and whether the user is in any group (one query, prepared on
-    PostgreSQL: planning it cost four times what running it does).
+    """The identity with its user and organization, and whether the user is in any group: one query, compiled
+    once per connection and prepared on PostgreSQL (`compiled_first`; planning it cost four times what running
+    it does).
 
     The user's audit pseudonym comes along: every write the customer makes is audited with it.
     """
     db = connections[ExternalIdentity.objects.db]
-    query = _identity_query(db)
     values = {_ISSUER_MARK: issuer, _SUBJECT_MARK: subject}
-    row = fetch_one_prepared(
-        db, query.sql, [values.get(value, value) if isinstance(value, str) else value for value in query.params]
-    )
-    if row is None:
+    identity = compiled_first(db, "widget_identity", _identity_queryset, values)
+    if identity is None:
         return None
-    if query.converters:
-        row = next(iter(query.compiler.apply_converters([row], query.converters)))
-    identity = ExternalIdentity.from_db(db.alias, query.init_list, row[query.fields])
-    for populator in query.populators:
-        populator.populate(row, identity)
-    for name, position in query.annotations.items():
-        setattr(identity, name, row[position])
     if not identity.user_has_groups and not identity.user.is_superuser:
         identity.user._role_cache = set()  # no group, no staff role: later role checks need no query
     return identity

@@ -18,14 +18,16 @@ from knowledge_base import services as kb_services
 from knowledge_base.models import Article, SuggestionOpen
 from tests.knowledge_base.factories import ArticleFactory
 from tests.widget_tokens import bearer, claims, hs256
-from tickets import services
+from tickets import intake, services
 from tickets.models import (
     Attachment,
     Ticket,
     TicketIdempotencyKey,
+    TicketIntake,
     TicketMessage,
     TicketSatisfaction,
 )
+from tickets.tasks import widget_intake_file
 from tourbrain_support.models import ExternalIdentity
 from tourbrain_support.notifications.models import OutboxMessage
 from tourbrain_support.roles import Role
@@ -671,3 +673,25 @@ def test_widget_api_is_in_the_openapi_schema(client, widget_settings):
     create_op = schema["paths"]["/api/v1/widget/tickets/"]["post"]
     assert {"widgetJWT": []} in create_op["security"]
     assert any(parameter["name"] == "Idempotency-Key" for parameter in create_op["parameters"])
+
+
+def test_the_filing_task_claims_and_files_a_due_intake_on_every_database(make_user):
+    # given an accepted widget ticket waiting to be filed (PostgreSQL accepts them in the request; any database
+    # may hold one, e.g. restored from a backup) and one that waits for its next attempt
+    customer = make_user(email="waiting@customer.test")
+    fields = {"type": "bug", "priority": "high", "description": "Export to PDF fails"}
+    due, later = (
+        intake.intake_prepare(requester=customer, organization=None, channel=Ticket.Channel.WIDGET, **fields)
+        for _ in range(2)
+    )
+    for number, accepted in ((900_001, due), (900_002, later)):
+        accepted.ticket_id, accepted.reference = number, f"TB-{number}"
+    later.attempts, later.next_attempt_at = 1, timezone.now() + timedelta(minutes=5)
+    TicketIntake.objects.bulk_create([due, later])
+
+    # when the beat's filing task runs, then the due one is filed under its promised reference, the other waits
+    assert widget_intake_file() == 1
+    ticket = Ticket.objects.get(reference="TB-900001")
+    assert (ticket.pk, ticket.user, ticket.description) == (900_001, customer, "Export to PDF fails")
+    assert list(TicketIntake.objects.values_list("reference", flat=True)) == ["TB-900002"]
+    assert widget_intake_file() == 0

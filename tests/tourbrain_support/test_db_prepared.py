@@ -2,15 +2,17 @@
 PostgreSQL, bound on the client when DATABASE_PREPARED_STATEMENTS is off (a transaction-pooling proxy) and on
 SQLite; logged with their parameters; a new connection prepares them again; a failing one rolls back cleanly;
 a terminated connection is replaced (the health check runs first); a statement whose result columns a migration
-changed is prepared again."""
+changed is prepared again. `compiled_first`: a queryset compiled once per connection gives what the ORM gives."""
 
 import time
 
 import pytest
 from django.db import IntegrityError, NotSupportedError, connection, transaction
+from django.db.models.functions import Upper
 from django.test.utils import CaptureQueriesContext
 
-from tourbrain_support.db import fetch_one_prepared
+from tourbrain_support.db import compiled_first, fetch_one_prepared
+from tourbrain_support.models import ExternalIdentity
 
 pytestmark = pytest.mark.django_db
 
@@ -20,6 +22,7 @@ def observer(other_postgresql_connection):
     return other_postgresql_connection
 
 
+ISSUER, SUBJECT_MARK = "https://clerk.test", "\x00subject"
 STATEMENT = "SELECT CAST(%s AS bigint) + 1, CAST(%s AS text) /* prepared test */"
 
 
@@ -122,3 +125,48 @@ def test_a_statement_prepared_before_a_migration_changed_its_columns_is_prepared
     finally:
         connection.close()  # its prepared statement would hold nothing, but leave no session on the table
         observer.execute("DROP TABLE prepared_test_plan")
+
+
+def _identities_with_user():
+    return (
+        ExternalIdentity.objects.select_related("user", "organization")
+        .annotate(user_email_upper=Upper("user__email"))
+        .filter(issuer=ISSUER, subject=SUBJECT_MARK)[:1]
+    )
+
+
+def test_a_compiled_query_gives_what_the_orm_gives_for_each_value(make_user, organization):
+    identities = [
+        ExternalIdentity.objects.create(
+            issuer=ISSUER, subject=f"user_{n}", user=make_user(email=f"c{n}@example.test"), organization=org
+        )
+        for n, org in ((1, organization), (2, None))
+    ]
+
+    compiled = []
+    for identity in [*identities, None]:
+        subject = identity.subject if identity else "user_unknown"
+        found = compiled_first(connection, "test_identity", _identities_with_user, {SUBJECT_MARK: subject})
+        compiled.append(connection._compiled_queries["test_identity"])
+        expected = ExternalIdentity.objects.filter(issuer=ISSUER, subject=subject)
+        expected = expected.select_related("user", "organization").annotate(user_email_upper=Upper("user__email"))
+        expected = expected.first()
+        if identity is None:
+            assert found is None
+            assert expected is None
+            continue
+        assert (found.pk, found.user, found.organization) == (expected.pk, expected.user, expected.organization)
+        assert found.user.email == identity.user.email
+        assert found.created_at == expected.created_at  # the backend's converters applied
+        assert found.user_email_upper == identity.user.email.upper()
+        assert not found._state.adding
+        assert found._state.db == connection.alias
+    assert compiled[0] is compiled[1] is compiled[2]  # compiled once for the connection, run three times
+
+
+def test_a_mark_the_query_does_not_use_is_refused():
+    def unmarked():
+        return ExternalIdentity.objects.filter(subject="user_1")[:1]
+
+    with pytest.raises(RuntimeError, match="mark"):
+        compiled_first(connection, "test_unmarked", unmarked, {SUBJECT_MARK: "user_1"})
