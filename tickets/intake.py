@@ -275,8 +275,9 @@ def intake_file_next(policies: dict[int, SLAPolicy] | None = None) -> bool | Non
 
 
 def _claim_next():
-    # Due by the database's clock (the transaction's start), so the query has no parameter that changes
-    # between runs and is compiled once per connection (`compiled_first`).
+    # Due by the database's clock (the statement's time), so the query has no parameter that changes between
+    # runs and is compiled once per connection (`compiled_first`). Retries are set minutes ahead by the
+    # application's clock: a small skew between the two clocks only moves them by as much.
     due = Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=Now())
     return _locked(skip_locked=True).filter(due, attempts__lt=MAX_ATTEMPTS).order_by("id")[:1]
 

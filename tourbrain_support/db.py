@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import DEFAULT_DB_ALIAS, NotSupportedError
+from django.db import DEFAULT_DB_ALIAS, NotSupportedError, connections
 from django.db.models import AutoField, Model, QuerySet
 from django.db.models.constants import OnConflict
 from django.db.models.query import get_related_populators
@@ -122,6 +122,7 @@ class CompiledQuery:
     """A queryset's SQL and what turns its rows into model instances, as the ORM made them once."""
 
     model: type[Model]
+    marks: frozenset[str]
     sql: str
     params: tuple
     compiler: object
@@ -132,16 +133,24 @@ class CompiledQuery:
     annotations: dict[str, int]
 
 
-def _compile(queryset: QuerySet, marks: Sequence[str]) -> CompiledQuery:
+MARK_PREFIX = "\x00"  # no text stored in PostgreSQL can hold it, so no real value is taken for a mark
+
+
+def _compile(queryset: QuerySet, marks: frozenset[str]) -> CompiledQuery:
+    if queryset.query.high_mark != 1 or queryset._prefetch_related_lookups:
+        raise ValueError("a compiled query is sliced to one row ([:1]) and prefetches nothing")
+    if any(not mark.startswith(MARK_PREFIX) for mark in marks):
+        raise ValueError(f"marks start with {MARK_PREFIX!r}: {sorted(marks)!r}")
     compiler = queryset.query.get_compiler(using=queryset.db)
     sql, params = compiler.as_sql()  # also fills compiler.select, klass_info and annotation_col_map
     strings = [value for value in params if isinstance(value, str)]
     if any(strings.count(mark) != 1 for mark in marks):
-        raise RuntimeError(f"each mark must be one parameter of the query: {marks!r} in {params!r}")
+        raise ValueError(f"each mark must be one parameter of the query: {sorted(marks)!r} in {params!r}")
     klass_info = compiler.klass_info
     first, last = klass_info["select_fields"][0], klass_info["select_fields"][-1] + 1
     return CompiledQuery(
         model=queryset.model,
+        marks=marks,
         sql=sql,
         params=tuple(params),
         compiler=compiler,
@@ -162,15 +171,19 @@ def compiled_first(db, name: str, build: Callable[[], QuerySet], values: dict[st
     times what running it does (the widget's identity lookup: about 2.5 ms of CPU against 0.4 ms; the filer's
     claim about a third of a filing). Rows still become model instances the ORM's way (its converters,
     `from_db`, the populators of `select_related`), as `ModelIterable` does. `build` must slice the queryset to
-    one row and may use string marks for the values that change between runs: each is a key of `values`,
-    replaced by its value (a mark must be a parameter of the query, once). A query built within a transaction
-    (`select_for_update`) must be run within one.
+    one row (ordered: `.first()` would order by the primary key) and prefetch nothing; it may use marks (strings
+    starting with MARK_PREFIX) for the values that change between runs: each is a key of `values`, replaced by
+    its value, and a parameter of the query once. A query built within a transaction (`select_for_update`) must
+    be run within one.
     """
     values = values or {}
+    db = connections[db.alias]  # the thread's own connection, also when given the `connection` proxy
     cache = db.__dict__.setdefault("_compiled_queries", {})
     query = cache.get(name)
     if query is None:
-        query = cache[name] = _compile(build().using(db.alias), list(values))
+        query = cache[name] = _compile(build().using(db.alias), frozenset(values))
+    if query.marks != values.keys():
+        raise ValueError(f"{name} is run with the marks {sorted(query.marks)!r}, not {sorted(values)!r}")
     params = [values.get(value, value) if isinstance(value, str) else value for value in query.params]
     row = fetch_one_prepared(db, query.sql, params)
     if row is None:

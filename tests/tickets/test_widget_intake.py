@@ -364,7 +364,9 @@ def test_a_failing_filing_is_retried_later_then_left_and_the_others_are_filed(cl
     assert TicketIntake.objects.get(pk=bad.pk).attempts == 1
 
     for attempt in range(2, intake.MAX_ATTEMPTS + 3):
-        TicketIntake.objects.filter(pk=bad.pk).update(next_attempt_at=timezone.now())  # time passes
+        TicketIntake.objects.filter(pk=bad.pk).update(
+            next_attempt_at=timezone.now() - timedelta(seconds=5)
+        )  # time passes
         intake.intake_file_pending()
         bad.refresh_from_db()
         assert bad.attempts == min(attempt, intake.MAX_ATTEMPTS)

@@ -4,10 +4,11 @@ SQLite; logged with their parameters; a new connection prepares them again; a fa
 a terminated connection is replaced (the health check runs first); a statement whose result columns a migration
 changed is prepared again. `compiled_first`: a queryset compiled once per connection gives what the ORM gives."""
 
+import threading
 import time
 
 import pytest
-from django.db import IntegrityError, NotSupportedError, connection, transaction
+from django.db import IntegrityError, NotSupportedError, connection, connections, transaction
 from django.db.models.functions import Upper
 from django.test.utils import CaptureQueriesContext
 
@@ -147,7 +148,7 @@ def test_a_compiled_query_gives_what_the_orm_gives_for_each_value(make_user, org
     for identity in [*identities, None]:
         subject = identity.subject if identity else "user_unknown"
         found = compiled_first(connection, "test_identity", _identities_with_user, {SUBJECT_MARK: subject})
-        compiled.append(connection._compiled_queries["test_identity"])
+        compiled.append(connections["default"].__dict__["_compiled_queries"]["test_identity"])
         expected = ExternalIdentity.objects.filter(issuer=ISSUER, subject=subject)
         expected = expected.select_related("user", "organization").annotate(user_email_upper=Upper("user__email"))
         expected = expected.first()
@@ -164,9 +165,41 @@ def test_a_compiled_query_gives_what_the_orm_gives_for_each_value(make_user, org
     assert compiled[0] is compiled[1] is compiled[2]  # compiled once for the connection, run three times
 
 
-def test_a_mark_the_query_does_not_use_is_refused():
+def test_marks_and_queries_that_cannot_be_compiled_are_refused():
     def unmarked():
         return ExternalIdentity.objects.filter(subject="user_1")[:1]
 
-    with pytest.raises(RuntimeError, match="mark"):
+    def unsliced():
+        return ExternalIdentity.objects.filter(subject=SUBJECT_MARK)
+
+    with pytest.raises(ValueError, match="mark"):
         compiled_first(connection, "test_unmarked", unmarked, {SUBJECT_MARK: "user_1"})
+    with pytest.raises(ValueError, match="marks start with"):
+        compiled_first(connection, "test_plain_mark", unmarked, {"user_1": "user_2"})
+    with pytest.raises(ValueError, match="one row"):
+        compiled_first(connection, "test_unsliced", unsliced, {SUBJECT_MARK: "user_1"})
+    assert compiled_first(connection, "test_identity", _identities_with_user, {SUBJECT_MARK: "user_1"}) is None
+    with pytest.raises(ValueError, match="run with the marks"):
+        compiled_first(connection, "test_identity", _identities_with_user, {})
+
+
+@pytest.mark.django_db(transaction=True)
+def test_each_thread_compiles_on_its_own_connection():
+    compiled_first(connection, "test_identity", _identities_with_user, {SUBJECT_MARK: "user_1"})
+    mine = connections["default"].__dict__["_compiled_queries"]["test_identity"]
+    theirs = []
+
+    def other_thread():
+        try:
+            compiled_first(connection, "test_identity", _identities_with_user, {SUBJECT_MARK: "user_1"})
+            theirs.append(connections["default"].__dict__["_compiled_queries"]["test_identity"])
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=other_thread)
+    thread.start()
+    thread.join()
+
+    [other] = theirs
+    assert other is not mine
+    assert other.compiler.connection is not mine.compiler.connection
