@@ -11,6 +11,7 @@ from audit.sealing import seal_all
 from audit.selectors_events import audit_events_for_user
 from audit.services import audit_erase_user, audit_record, personal_digest
 from audit.verification import verify_trail
+from tests.prepared_statements import prepared_statement_runs
 from tourbrain_support.request_context import set_request_id
 
 pytestmark = pytest.mark.django_db
@@ -183,13 +184,6 @@ def test_nul_characters_never_break_the_callers_transaction(make_user):
     assert AuditEvent.objects.filter(resource_id="8").exists()
 
 
-def _prepared_statements() -> dict[str, int]:
-    """This connection's prepared statements: text -> times executed."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT statement, generic_plans + custom_plans FROM pg_prepared_statements")
-        return dict(cursor.fetchall())
-
-
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="server-side prepared statements are PostgreSQL's")
 @pytest.mark.parametrize("enabled", [True, False])
 def test_the_audit_insert_is_parsed_once_per_connection_and_nothing_else_is(make_user, settings, enabled):
@@ -197,14 +191,14 @@ def test_the_audit_insert_is_parsed_once_per_connection_and_nothing_else_is(make
     settings.DATABASE_PREPARED_STATEMENTS = enabled
     user = make_user()
     audit_record(actor=user, action="login", resource_type="user", resource_id=user.pk)  # identity recorded
-    before = _prepared_statements()
+    before = prepared_statement_runs()
     # when a request writes three audit events and the ORM runs the same query three times
     for n in range(3):
         audit_record(actor=user, action="update", resource_type="ticket", resource_id=n, request=_request())
         list(AuditEvent.objects.filter(resource_id=str(n)))
     # then, when enabled, one statement writing events with their personal data ran three times as prepared,
     # and no ORM query was prepared
-    runs = {text: count - before.get(text, 0) for text, count in _prepared_statements().items()}
+    runs = {text: count - before.get(text, 0) for text, count in prepared_statement_runs().items()}
     runs = {text: count for text, count in runs.items() if count}
     if enabled:
         assert len(runs) == 1, runs

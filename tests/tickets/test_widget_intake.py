@@ -19,6 +19,7 @@ from audit.gdpr import subject_erase
 from audit.models import AuditEvent
 from tests.celery_utils import eager_tasks
 from tests.factories import UserFactory
+from tests.prepared_statements import prepared_statement_runs
 from tests.widget_tokens import bearer, claims, hs256
 from tickets import intake
 from tickets.models import Ticket, TicketIdempotencyKey, TicketIntake, TicketMessage
@@ -171,28 +172,18 @@ def test_the_accept_is_one_write_with_or_without_a_key(client, background, djang
         assert create(client, auth).status_code == 201
 
 
-def _prepared_runs() -> dict[str, int]:
-    """This connection's prepared statements: text -> times run (psycopg prepares a statement again for other
-    parameter types, e.g. NULL for an int, so one text may have several)."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT statement, sum(generic_plans + custom_plans) FROM pg_prepared_statements GROUP BY statement"
-        )
-        return dict(cursor.fetchall())
-
-
 @pytest.mark.parametrize("enabled", [True, False])
 def test_the_identity_lookup_and_the_accept_are_prepared_once_per_connection(client, background, enabled):
     background.DATABASE_PREPARED_STATEMENTS = enabled
     with_org, without_org = token(org_id="org_band", org_name="The Band"), token(sub="user_solo")
     create(client, with_org), create(client, without_org)  # the customers' first calls create them
-    before = _prepared_runs()
+    before = prepared_statement_runs()
 
     for number in range(2):
         assert create(client, with_org).status_code == 201
         assert create(client, without_org, HTTP_IDEMPOTENCY_KEY=f"k-{number}").status_code == 201
 
-    runs = {text: count - before.get(text, 0) for text, count in _prepared_runs().items()}
+    runs = {text: count - before.get(text, 0) for text, count in prepared_statement_runs().items()}
     runs = {text: count for text, count in runs.items() if count}
     if not enabled:
         assert runs == {}
@@ -364,9 +355,8 @@ def test_a_failing_filing_is_retried_later_then_left_and_the_others_are_filed(cl
     assert TicketIntake.objects.get(pk=bad.pk).attempts == 1
 
     for attempt in range(2, intake.MAX_ATTEMPTS + 3):
-        TicketIntake.objects.filter(pk=bad.pk).update(
-            next_attempt_at=timezone.now() - timedelta(seconds=5)
-        )  # time passes
+        # time passes (a few seconds more than due: the claim reads the database's clock)
+        TicketIntake.objects.filter(pk=bad.pk).update(next_attempt_at=timezone.now() - timedelta(seconds=5))
         intake.intake_file_pending()
         bad.refresh_from_db()
         assert bad.attempts == min(attempt, intake.MAX_ATTEMPTS)

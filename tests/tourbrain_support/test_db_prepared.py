@@ -12,15 +12,11 @@ from django.db import IntegrityError, NotSupportedError, connection, connections
 from django.db.models.functions import Upper
 from django.test.utils import CaptureQueriesContext
 
+from tests.prepared_statements import prepared_statement_runs
 from tourbrain_support.db import compiled_first, fetch_one_prepared
 from tourbrain_support.models import ExternalIdentity
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def observer(other_postgresql_connection):
-    return other_postgresql_connection
 
 
 ISSUER, SUBJECT_MARK = "https://clerk.test", "\x00subject"
@@ -31,12 +27,7 @@ def _prepared_runs() -> int:
     """How often this connection ran the test statement as a prepared statement."""
     if connection.vendor != "postgresql":
         return 0
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT coalesce(sum(generic_plans + custom_plans), 0) FROM pg_prepared_statements WHERE statement LIKE %s",
-            ["%/* prepared test */%"],
-        )
-        return cursor.fetchone()[0]
+    return sum(runs for text, runs in prepared_statement_runs().items() if "/* prepared test */" in text)
 
 
 @pytest.mark.parametrize("enabled", [True, False])
@@ -90,12 +81,14 @@ def test_a_failing_prepared_statement_raises_djangos_error_and_the_connection_go
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.skipif("connection.vendor != 'postgresql'", reason="server-side prepared statements")
-def test_a_request_whose_first_query_is_prepared_replaces_a_terminated_connection(settings, observer):
+def test_a_request_whose_first_query_is_prepared_replaces_a_terminated_connection(
+    settings, other_postgresql_connection
+):
     settings.DATABASE_PREPARED_STATEMENTS = True
     assert fetch_one_prepared(connection, STATEMENT, [1, "a"]) == (2, "a")
     pid = fetch_one_prepared(connection, "SELECT pg_backend_pid()", [])[0]
     # given the server ended this connection's session (a restart, a failover) between two requests
-    observer.execute("SELECT pg_terminate_backend(%s)", [pid])
+    other_postgresql_connection.execute("SELECT pg_terminate_backend(%s)", [pid])
     time.sleep(0.2)  # the termination reaches the socket
     connection.close_if_unusable_or_obsolete()  # a request starts: its health check is due again
 
@@ -106,26 +99,28 @@ def test_a_request_whose_first_query_is_prepared_replaces_a_terminated_connectio
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.skipif("connection.vendor != 'postgresql'", reason="server-side prepared statements")
-def test_a_statement_prepared_before_a_migration_changed_its_columns_is_prepared_again(settings, observer):
+def test_a_statement_prepared_before_a_migration_changed_its_columns_is_prepared_again(
+    settings, other_postgresql_connection
+):
     settings.DATABASE_PREPARED_STATEMENTS = True
-    observer.execute("CREATE TABLE prepared_test_plan (id int PRIMARY KEY, name varchar(10))")
+    other_postgresql_connection.execute("CREATE TABLE prepared_test_plan (id int PRIMARY KEY, name varchar(10))")
     try:
-        observer.execute("INSERT INTO prepared_test_plan VALUES (1, 'a')")
+        other_postgresql_connection.execute("INSERT INTO prepared_test_plan VALUES (1, 'a')")
         select = "SELECT id, name FROM prepared_test_plan WHERE id = CAST(%s AS int)"
         assert fetch_one_prepared(connection, select, [1]) == (1, "a")
         # given another process's migration changed a column the prepared statement returns (a rolling deploy)
-        observer.execute("ALTER TABLE prepared_test_plan ALTER COLUMN name TYPE varchar(20)")
+        other_postgresql_connection.execute("ALTER TABLE prepared_test_plan ALTER COLUMN name TYPE varchar(20)")
 
         # then the statement is prepared again, outside a transaction at once
         assert fetch_one_prepared(connection, select, [1]) == (1, "a")
-        observer.execute("ALTER TABLE prepared_test_plan ALTER COLUMN name TYPE varchar(30)")
+        other_postgresql_connection.execute("ALTER TABLE prepared_test_plan ALTER COLUMN name TYPE varchar(30)")
         # and inside one, the transaction fails and its rollback lets the next run prepare it again
         with pytest.raises(NotSupportedError), transaction.atomic():
             fetch_one_prepared(connection, select, [1])
         assert fetch_one_prepared(connection, select, [1]) == (1, "a")
     finally:
         connection.close()  # its prepared statement would hold nothing, but leave no session on the table
-        observer.execute("DROP TABLE prepared_test_plan")
+        other_postgresql_connection.execute("DROP TABLE prepared_test_plan")
 
 
 def _identities_with_user():

@@ -15,14 +15,8 @@ pytestmark = [
 MARKER = "SELECT pg_backend_pid() /* marker */"
 
 
-@pytest.fixture
-def observer(other_postgresql_connection):
-    """A second connection, to see what the tested one last sent and to end it."""
-    return other_postgresql_connection
-
-
-def _last_statement(observer, pid: int) -> str:
-    return observer.execute("SELECT query FROM pg_stat_activity WHERE pid = %s", [pid]).fetchone()[0]
+def _last_statement(other_postgresql_connection, pid: int) -> str:
+    return other_postgresql_connection.execute("SELECT query FROM pg_stat_activity WHERE pid = %s", [pid]).fetchone()[0]
 
 
 def _backend_pid() -> int:
@@ -38,39 +32,39 @@ def _checked_just_now() -> int:
     return _backend_pid()
 
 
-def test_a_quiet_connection_checked_a_moment_ago_is_usable_without_a_query(observer):
+def test_a_quiet_connection_checked_a_moment_ago_is_usable_without_a_query(other_postgresql_connection):
     pid = _checked_just_now()
 
     assert connection.is_usable()
 
-    assert _last_statement(observer, pid) == MARKER
+    assert _last_statement(other_postgresql_connection, pid) == MARKER
 
 
-def test_after_a_pause_the_check_is_a_query(observer):
+def test_after_a_pause_the_check_is_a_query(other_postgresql_connection):
     pid = _checked_just_now()
     connection.checked_at -= 60  # the last check, a minute ago
 
     assert connection.is_usable()
 
-    assert _last_statement(observer, pid) == "SELECT 1"
+    assert _last_statement(other_postgresql_connection, pid) == "SELECT 1"
 
 
-def test_a_connection_inside_a_transaction_is_checked_with_a_query(observer):
+def test_a_connection_inside_a_transaction_is_checked_with_a_query(other_postgresql_connection):
     _checked_just_now()
     connection.set_autocommit(False)
     try:
         pid = _backend_pid()  # the transaction's first statement
         assert connection.is_usable()
-        assert _last_statement(observer, pid) == "SELECT 1"
+        assert _last_statement(other_postgresql_connection, pid) == "SELECT 1"
     finally:
         connection.rollback()
         connection.set_autocommit(True)
 
 
-def test_a_terminated_backend_is_unusable_and_the_next_request_reconnects(observer):
+def test_a_terminated_backend_is_unusable_and_the_next_request_reconnects(other_postgresql_connection):
     pid = _checked_just_now()
 
-    observer.execute("SELECT pg_terminate_backend(%s)", [pid])
+    other_postgresql_connection.execute("SELECT pg_terminate_backend(%s)", [pid])
 
     deadline = time.monotonic() + 5
     while connection.is_usable():  # until the server's goodbye has reached the socket
