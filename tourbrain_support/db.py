@@ -80,6 +80,9 @@ def fetch_one_prepared(db, sql: str, params: Sequence) -> tuple | None:
     When queries are logged or wrapped (tests, DEBUG, metrics) it goes through Django's cursor wrapper so it
     is counted like any other query; otherwise only the wrapper's checks and error translation remain.
     """
+    # The thread's own connection: given the `connection` proxy, each of the dozen attribute reads below would
+    # look it up again (about 3 us each).
+    db = connections[db.alias]
     if db.vendor != "postgresql" or not settings.DATABASE_PREPARED_STATEMENTS:
         with db.cursor() as cursor:
             cursor.execute(sql, params)
