@@ -18,7 +18,7 @@ from django.db import IntegrityError, connections, transaction
 from django.db.models import Exists, OuterRef
 from django.utils.text import slugify
 
-from tourbrain_support.db import compiled_first
+from tourbrain_support.db import MARK_PREFIX, compiled_first
 from tourbrain_support.models import ExternalIdentity, ExternalOrganization, Membership, Organization, User
 from tourbrain_support.recorders import record_action
 from tourbrain_support.roles import user_roles
@@ -207,7 +207,7 @@ _IDENTITY_UNREAD_FIELDS = (
 )
 
 # Placeholders the identity query is compiled with; each request binds the real issuer and subject.
-_ISSUER_MARK, _SUBJECT_MARK = "\x00issuer", "\x00subject"
+_ISSUER_MARK, _SUBJECT_MARK = MARK_PREFIX + "issuer", MARK_PREFIX + "subject"
 
 
 def _identity_queryset():

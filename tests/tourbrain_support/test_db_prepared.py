@@ -13,13 +13,13 @@ from django.db.models.functions import Upper
 from django.test.utils import CaptureQueriesContext
 
 from tests.prepared_statements import prepared_statement_runs
-from tourbrain_support.db import compiled_first, fetch_one_prepared
+from tourbrain_support.db import MARK_PREFIX, compiled_first, fetch_one_prepared
 from tourbrain_support.models import ExternalIdentity
 
 pytestmark = pytest.mark.django_db
 
 
-ISSUER, SUBJECT_MARK = "https://clerk.test", "\x00subject"
+ISSUER, SUBJECT_MARK = "https://clerk.test", MARK_PREFIX + "subject"
 STATEMENT = "SELECT CAST(%s AS bigint) + 1, CAST(%s AS text) /* prepared test */"
 
 
